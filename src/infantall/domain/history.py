@@ -1,0 +1,154 @@
+"""A patient and the dated events after diagnosis."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Self, TypeVar
+
+from pydantic import model_validator
+
+from infantall.domain._base import DomainModel
+from infantall.domain.enums import MRDTimePoint
+from infantall.domain.errors import InvalidRecordError
+from infantall.domain.events import (
+    HSCT,
+    Death,
+    Event,
+    LastContact,
+    MRDResult,
+    Relapse,
+    Response,
+    SecondMalignancy,
+)
+from infantall.domain.patient import Patient
+from infantall.errors import InvalidInputError
+
+__all__ = ["EVENT_KINDS", "PatientHistory"]
+
+_T = TypeVar("_T")
+
+#: Event kinds in the order used to sort events of the same date (a response is assessed
+#: before a relapse is diagnosed on the same day; death is last).
+EVENT_KINDS: tuple[str, ...] = (
+    "response",
+    "mrd",
+    "hsct",
+    "relapse",
+    "second_malignancy",
+    "late_effect",
+    "last_contact",
+    "death",
+)
+
+
+class PatientHistory(DomainModel):
+    """A patient with the events after diagnosis, kept sorted by date.
+
+    Validation checks that every event is on or after the diagnosis date, that nothing
+    happens after death (e.g. an HSCT after death: ``events_out_of_order``) and that there
+    is at most one death. Errors name the event by its position in the input
+    (``events[3].date``).
+    """
+
+    patient: Patient
+    events: tuple[Event, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        errors = _history_errors(self.patient, self.events)
+        if errors:
+            raise InvalidRecordError(errors)
+        order = {k: i for i, k in enumerate(EVENT_KINDS)}
+        self.__dict__["events"] = tuple(sorted(self.events, key=lambda e: (e.date, order[e.kind])))
+        return self
+
+    def of_kind(self, kind: type[_T]) -> tuple[_T, ...]:
+        """The events of one type, in date order."""
+        return tuple(e for e in self.events if isinstance(e, kind))
+
+    @property
+    def induction_response(self) -> Response | None:
+        """The first end-of-induction response assessment, if recorded."""
+        found = self.of_kind(Response)
+        return found[0] if found else None
+
+    @property
+    def relapses(self) -> tuple[Relapse, ...]:
+        """Relapses in date order."""
+        return self.of_kind(Relapse)
+
+    @property
+    def death(self) -> Death | None:
+        """The death, if recorded."""
+        found = self.of_kind(Death)
+        return found[0] if found else None
+
+    @property
+    def transplants(self) -> tuple[HSCT, ...]:
+        """HSCTs in date order."""
+        return self.of_kind(HSCT)
+
+    @property
+    def second_malignancies(self) -> tuple[SecondMalignancy, ...]:
+        """Second malignancies in date order."""
+        return self.of_kind(SecondMalignancy)
+
+    def mrd(self, time_point: MRDTimePoint) -> MRDResult | None:
+        """The first MRD result at ``time_point``, if any."""
+        for e in self.of_kind(MRDResult):
+            if e.time_point is time_point:
+                return e
+        return None
+
+    @property
+    def last_follow_up(self) -> dt.date | None:
+        """Date of the last information: death, or else the latest event or contact."""
+        if self.death is not None:
+            return self.death.date
+        dates = [e.date for e in self.events]
+        if not dates:
+            return self.patient.diagnosis_date
+        return max(dates)
+
+    @property
+    def last_contact(self) -> LastContact | None:
+        """The latest last-contact record, if any."""
+        found = self.of_kind(LastContact)
+        return found[-1] if found else None
+
+
+def _history_errors(patient: Patient, events: tuple[Event, ...]) -> list[InvalidInputError]:
+    errors: list[InvalidInputError] = []
+    if events and patient.diagnosis_date is None:
+        return [
+            InvalidInputError(
+                "patient.diagnosis_date",
+                "dated events need the date of diagnosis",
+                "missing_diagnosis_date",
+            )
+        ]
+    diagnosis = patient.diagnosis_date
+    deaths = [(i, e) for i, e in enumerate(events) if isinstance(e, Death)]
+    for i, _ in deaths[1:]:
+        errors.append(
+            InvalidInputError(f"events[{i}]", "a second death was recorded", "multiple_deaths")
+        )
+    death_date = min((e.date for _, e in deaths), default=None)
+    for i, e in enumerate(events):
+        if diagnosis is not None and e.date < diagnosis:
+            errors.append(
+                InvalidInputError(
+                    f"events[{i}].date",
+                    f"{e.kind} on {e.date} is before diagnosis on {diagnosis}",
+                    "event_before_diagnosis",
+                )
+            )
+        if death_date is not None and e.kind != "death" and e.date > death_date:
+            errors.append(
+                InvalidInputError(
+                    f"events[{i}].date",
+                    f"{e.kind} on {e.date} is after death on {death_date}",
+                    "events_out_of_order",
+                )
+            )
+    return errors

@@ -1,0 +1,245 @@
+"""The patient at diagnosis (the features every protocol stratifies on)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from typing import Annotated, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from infantall.domain._base import DomainModel
+from infantall.domain.enums import (
+    CD10Status,
+    CNSStatus,
+    FusionPartner,
+    Immunophenotype,
+    KMT2AStatus,
+    MarrowStatus,
+    PrednisoneResponse,
+    Sex,
+)
+from infantall.domain.errors import ImplausibleValueWarning, InvalidRecordError
+from infantall.errors import InvalidInputError
+
+__all__ = [
+    "IMPLAUSIBLE_WBC",
+    "INFANT_MAX_AGE_DAYS",
+    "PPR_THRESHOLD_PER_UL",
+    "Patient",
+]
+
+#: Infant ALL is ALL diagnosed at 0–365 days of age (DESIGN.md glossary; Interfant-06
+#: eligibility "≤ 365 days", domain-facts.md §1.2).
+INFANT_MAX_AGE_DAYS = 365
+#: WBC (10^9/L) above which a value is implausible but possible: accepted with a warning.
+IMPLAUSIBLE_WBC = 1000.0
+#: Day-8 peripheral blasts/µL at and above which the prednisone response is poor (PPR):
+#: "PGR < 1,000/µL, PPR ≥ 1,000/µL" (domain-facts.md §3, BFM definition, Blood 1999;94:1209).
+PPR_THRESHOLD_PER_UL = 1000.0
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Patient(DomainModel):
+    """An infant with ALL at diagnosis.
+
+    Give the dates of birth and diagnosis, or ``age_days`` alone (then dates may be
+    omitted); with both dates ``age_days`` is computed and must agree if given. Categorical
+    features default to their explicit ``unknown`` member; numeric features that were not
+    measured are ``None``.
+
+    Parameters
+    ----------
+    patient_id
+        Identifier of the patient (unique within a registry or cohort).
+    birth_date, diagnosis_date
+        Dates of birth and of diagnosis.
+    age_days
+        Age at diagnosis in completed days (0–365).
+    sex
+        Sex.
+    wbc
+        White blood cell count at diagnosis in 10^9/L (= 10^3/µL).
+    immunophenotype, cd10
+        Immunophenotype class and CD10 expression.
+    kmt2a, fusion_partner
+        KMT2A status and fusion partner (``none`` for germline).
+    cns
+        CNS status at diagnosis.
+    day8_blasts
+        Peripheral-blood blasts/µL on day 8 after the 7-day prednisone prophase.
+    prednisone_response
+        Prednisone response class when the count is not available; derived from
+        ``day8_blasts`` when it is.
+    day15_marrow
+        Marrow class on day 14/15 of induction.
+    enrollment_date, protocol, site
+        Trial enrollment date, protocol identifier and treating site.
+    """
+
+    patient_id: str = Field(min_length=1)
+    birth_date: dt.date | None = None
+    diagnosis_date: dt.date | None = None
+    age_days: int | None = None
+    sex: Sex = Sex.unknown
+    wbc: FiniteFloat | None = None
+    immunophenotype: Immunophenotype = Immunophenotype.unknown
+    cd10: CD10Status = CD10Status.unknown
+    kmt2a: KMT2AStatus = KMT2AStatus.unknown
+    fusion_partner: FusionPartner = FusionPartner.unknown
+    cns: CNSStatus = CNSStatus.unknown
+    day8_blasts: FiniteFloat | None = None
+    prednisone_response: PrednisoneResponse = PrednisoneResponse.unknown
+    day15_marrow: MarrowStatus = MarrowStatus.unknown
+    enrollment_date: dt.date | None = None
+    protocol: str = "unknown"
+    site: str = "unknown"
+
+    @field_validator("age_days")
+    @classmethod
+    def _check_age(cls, v: int | None) -> int | None:
+        if v is not None:
+            _raise_first(_age_range_errors(v))
+        return v
+
+    @field_validator("wbc")
+    @classmethod
+    def _check_wbc(cls, v: float | None) -> float | None:
+        if v is not None and v < 0:
+            raise InvalidInputError("", f"WBC {v} is negative", "negative_wbc")
+        return v
+
+    @field_validator("day8_blasts")
+    @classmethod
+    def _check_blasts(cls, v: float | None) -> float | None:
+        if v is not None and v < 0:
+            raise InvalidInputError("", f"blast count {v} is negative", "negative_blast_count")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        errors = _age_errors(self) + _consistency_errors(self)
+        if errors:
+            raise InvalidRecordError(errors)
+        if self.birth_date is not None and self.diagnosis_date is not None:
+            self.__dict__["age_days"] = (self.diagnosis_date - self.birth_date).days
+        if self.day8_blasts is not None:
+            self.__dict__["prednisone_response"] = _class_of(self.day8_blasts)
+        _warn_implausible(self)
+        return self
+
+    @property
+    def kmt2a_rearranged(self) -> bool | None:
+        """True/False for rearranged/germline KMT2A; None when unknown."""
+        if self.kmt2a is KMT2AStatus.unknown:
+            return None
+        return self.kmt2a is KMT2AStatus.rearranged
+
+
+def _class_of(blasts: float) -> PrednisoneResponse:
+    return PrednisoneResponse.poor if blasts >= PPR_THRESHOLD_PER_UL else PrednisoneResponse.good
+
+
+def _raise_first(errors: list[InvalidInputError]) -> None:
+    if errors:
+        raise InvalidInputError("", errors[0].reason, errors[0].code)
+
+
+def _age_range_errors(age: int, field: str = "") -> list[InvalidInputError]:
+    if age < 0:
+        return [InvalidInputError(field, f"age {age} days is negative", "negative_age")]
+    if age > INFANT_MAX_AGE_DAYS:
+        return [
+            InvalidInputError(
+                field,
+                f"age at diagnosis {age} days is above {INFANT_MAX_AGE_DAYS}: not an infant",
+                "not_an_infant",
+            )
+        ]
+    return []
+
+
+def _age_errors(p: Patient) -> list[InvalidInputError]:
+    """Age from the dates (the given ``age_days`` was range-checked field by field)."""
+    if p.birth_date is None or p.diagnosis_date is None:
+        return []
+    computed = (p.diagnosis_date - p.birth_date).days
+    if computed < 0:
+        return [
+            InvalidInputError(
+                "diagnosis_date",
+                f"diagnosis {p.diagnosis_date} is before birth {p.birth_date}",
+                "diagnosis_before_birth",
+            )
+        ]
+    if p.age_days is not None and p.age_days != computed:
+        return [
+            InvalidInputError(
+                "age_days",
+                f"age_days={p.age_days} but the dates give {computed} days",
+                "age_mismatch",
+            )
+        ]
+    return _age_range_errors(computed, "diagnosis_date")
+
+
+def _consistency_errors(p: Patient) -> list[InvalidInputError]:
+    errors: list[InvalidInputError] = []
+    if (
+        p.day8_blasts is not None
+        and p.prednisone_response is not PrednisoneResponse.unknown
+        and p.prednisone_response is not _class_of(p.day8_blasts)
+    ):
+        errors.append(
+            InvalidInputError(
+                "prednisone_response",
+                f"{p.prednisone_response.value} response contradicts day-8 blasts "
+                f"{p.day8_blasts:g}/µL",
+                "prednisone_response_mismatch",
+            )
+        )
+    partner_known = p.fusion_partner not in (FusionPartner.unknown, FusionPartner.none)
+    if (p.kmt2a is KMT2AStatus.germline and partner_known) or (
+        p.kmt2a is KMT2AStatus.rearranged and p.fusion_partner is FusionPartner.none
+    ):
+        errors.append(
+            InvalidInputError(
+                "fusion_partner",
+                f"fusion partner {p.fusion_partner.value} with KMT2A {p.kmt2a.value}",
+                "fusion_partner_mismatch",
+            )
+        )
+    if (
+        p.enrollment_date is not None
+        and p.diagnosis_date is not None
+        and p.enrollment_date < p.diagnosis_date
+    ):
+        errors.append(
+            InvalidInputError(
+                "enrollment_date",
+                f"enrollment {p.enrollment_date} is before diagnosis {p.diagnosis_date}",
+                "enrollment_before_diagnosis",
+            )
+        )
+    return errors
+
+
+def _warn_implausible(p: Patient) -> None:
+    if p.wbc is not None and p.wbc > IMPLAUSIBLE_WBC and not math.isnan(p.wbc):
+        warnings.warn(
+            ImplausibleValueWarning(
+                f"patient {p.patient_id}: WBC {p.wbc:g} x 10^9/L is above {IMPLAUSIBLE_WBC:g}; "
+                "kept (possible in infant ALL) but please check it"
+            ),
+            stacklevel=2,
+        )
+    if p.age_days == 0:
+        warnings.warn(
+            ImplausibleValueWarning(
+                f"patient {p.patient_id}: age at diagnosis is 0 days; kept (congenital ALL) "
+                "but please check the dates"
+            ),
+            stacklevel=2,
+        )
