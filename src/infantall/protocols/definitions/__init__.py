@@ -1,0 +1,1 @@
+"""Protocol definitions: each module holds protocols as data (rules, parameters, sources)."""

@@ -1,0 +1,71 @@
+"""The documented rule table (``docs/protocols.md``), generated from the rules in code.
+
+``python -m infantall.protocols.docs > docs/protocols.md`` regenerates it; a test checks
+that the file equals :func:`rule_table_markdown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from infantall.protocols.conditions import describe
+from infantall.protocols.model import Protocol
+from infantall.protocols.registry import PROTOCOLS
+
+__all__ = ["protocol_markdown", "rule_table_markdown"]
+
+_HEADER = """# Protocol rule tables
+
+Generated from `infantall.protocols` by `python -m infantall.protocols.docs`; a test checks
+that this file equals the rules in code. Research use only: these tables reproduce published
+protocol rules with their sources and are not treatment recommendations.
+
+Quotes from seed 004 are verbatim; its comparison symbols were lost in text extraction
+(read `o` as `<`, `X`/`Z` as `≥`, `p` as `≤`, `4` as `>` before a number, `10� 4` as
+`10^-4`). Citation statuses (V verified, P partial, U unverified, D discrepancy) are those
+of `shared/research/domain-facts.md`.
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def protocol_markdown(protocol: Protocol) -> str:
+    """One protocol as a Markdown section: parameters, then the rule table."""
+    params = protocol.defaults
+    lines = [
+        f"## {protocol.name} (`{protocol.id}`, version {protocol.version})",
+        "",
+        protocol.description + (" **Partial.**" if protocol.partial else ""),
+        "",
+    ]
+    if protocol.groups:
+        lines.append(f"Groups: {', '.join(protocol.groups)}.")
+        lines.append("")
+    lines.extend(f"- {note}" for note in protocol.notes)
+    if protocol.notes:
+        lines.append("")
+    if protocol.parameters:
+        lines += ["| parameter | default | meaning |", "|---|---|---|"]
+        for p in protocol.parameters:
+            lines.append(f"| `{p.name}` | `{p.default!r}` | {_cell(p.description)} |")
+        lines.append("")
+    lines += ["| rule | result | condition (defaults) | sources |", "|---|---|---|---|"]
+    for r in protocol.rules:
+        result = f"group **{r.group}**" if r.group else f"flag `{r.flag}`"
+        sources = "<br>".join(_cell(s.text()) for s in r.sources)
+        condition = f"{_cell(r.label)}: `{_cell(describe(r.condition, params))}`"
+        lines.append(f"| `{r.id}` | {result} | {condition} | {sources} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def rule_table_markdown(protocols: Iterable[Protocol] | None = None) -> str:
+    """The whole documented rule table."""
+    chosen = list(protocols) if protocols is not None else list(PROTOCOLS.values())
+    return "\n".join([_HEADER, *(protocol_markdown(p) for p in chosen)])
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation generator
+    print(rule_table_markdown(), end="")
