@@ -1,6 +1,6 @@
 """The documented rule table (``docs/protocols.md``), generated from the rules in code.
 
-``python -m infantall.protocols.docs > docs/protocols.md`` regenerates it; a test checks
+``python -m infantall.protocols > docs/protocols.md`` regenerates it; a test checks
 that the file equals :func:`rule_table_markdown`.
 """
 
@@ -16,7 +16,7 @@ __all__ = ["protocol_markdown", "rule_table_markdown"]
 
 _HEADER = """# Protocol rule tables
 
-Generated from `infantall.protocols` by `python -m infantall.protocols.docs`; a test checks
+Generated from `infantall.protocols` by `python -m infantall.protocols`; a test checks
 that this file equals the rules in code. Research use only: these tables reproduce published
 protocol rules with their sources and are not treatment recommendations.
 
@@ -65,7 +65,3 @@ def rule_table_markdown(protocols: Iterable[Protocol] | None = None) -> str:
     """The whole documented rule table."""
     chosen = list(protocols) if protocols is not None else list(PROTOCOLS.values())
     return "\n".join([_HEADER, *(protocol_markdown(p) for p in chosen)])
-
-
-if __name__ == "__main__":  # pragma: no cover - documentation generator
-    print(rule_table_markdown(), end="")
