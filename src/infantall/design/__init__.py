@@ -1,0 +1,57 @@
+"""Trial design for a disease too rare for classic designs.
+
+Classical designs (sample size for survival endpoints, Lan–DeMets group-sequential
+boundaries, single-arm designs against a historical control, accrual) and a vectorised
+simulator of Bayesian adaptive multi-arm trials (:mod:`infantall.design.adaptive`).
+"""
+
+from infantall.design.accrual import accrual_duration, consortium_accrual
+from infantall.design.groupseq import (
+    GroupSequentialDesign,
+    alpha_spending,
+    crossing_probabilities,
+    group_sequential_design,
+)
+from infantall.design.historical import (
+    BinomialDesign,
+    BinomialTestResult,
+    OneSampleLogrankDesign,
+    OneSampleLogrankResult,
+    exact_binomial_design,
+    exact_binomial_test,
+    one_sample_logrank_design,
+    one_sample_logrank_test,
+)
+from infantall.design.survival import (
+    Accrual,
+    PiecewiseExponential,
+    SurvivalSampleSize,
+    dropout_hazard,
+    events_required,
+    probability_of_event,
+    sample_size_survival,
+)
+
+__all__ = [
+    "Accrual",
+    "BinomialDesign",
+    "BinomialTestResult",
+    "GroupSequentialDesign",
+    "OneSampleLogrankDesign",
+    "OneSampleLogrankResult",
+    "PiecewiseExponential",
+    "SurvivalSampleSize",
+    "accrual_duration",
+    "alpha_spending",
+    "consortium_accrual",
+    "crossing_probabilities",
+    "dropout_hazard",
+    "events_required",
+    "exact_binomial_design",
+    "exact_binomial_test",
+    "group_sequential_design",
+    "one_sample_logrank_design",
+    "one_sample_logrank_test",
+    "probability_of_event",
+    "sample_size_survival",
+]
