@@ -42,6 +42,7 @@ Endpoint = Literal[
     "relapse_before_hsct",
     "early_death",
     "death_in_cr",
+    "toxic_death",
     "continued_cr",
     "hsct",
 ]
@@ -49,7 +50,8 @@ Endpoint = Literal[
 ``relapse_cns_isolated`` may be a crude rate or a cumulative incidence (see the result's note);
 ``early_death`` is death within 90 days of enrollment (seed 004, POG 9407);
 ``continued_cr``/``death_in_cr``/``relapse`` after HSCT are the outcome columns of seed 004
-Table 3; ``hsct`` counts transplanted patients."""
+Table 3; ``toxic_death`` is a treatment-related death as the seeds word it; ``hsct`` counts
+transplanted patients."""
 
 ENDPOINTS: tuple[str, ...] = get_args(Endpoint)
 
@@ -70,13 +72,13 @@ Population = Literal[
     "hsct_cr1",
     "hsct_cr2",
     "hsct_active_disease",
+    "autologous_sct",
     "relapsed",
     "relapsed_refractory",
     "induction_failure_kmt2a_r",
     "induction_failure_kmt2a_g",
     "mrd_low",
     "mrd_high",
-    "historical_non_infant_protocols",
 ]
 """Population vocabulary. ``kmt2a_r``/``kmt2a_g``: KMT2A (MLL) rearranged / germline
 ("MLL-nonrearranged" in seed 004). Age codes follow the seeds' wording: ``age_lt_90d``
@@ -84,7 +86,10 @@ Population = Literal[
 
 POPULATIONS: tuple[str, ...] = get_args(Population)
 
-ProtocolType = Literal["infant-specific", "childhood"]
+ProtocolType = Literal["infant-specific", "childhood", "mixed"]
+"""``infant-specific`` protocols (seed 004 Table 2, seed 000 Table 1), ``childhood`` ALL
+protocols that enrolled infants (seed 004 Table 1), ``mixed`` for retrospective analyses of
+infants treated on several protocols (no single protocol)."""
 PROTOCOL_TYPES: tuple[str, ...] = get_args(ProtocolType)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -111,14 +116,15 @@ class Source(BaseModel):
     citation: str | None = None
     doi: str | None = None
     registry_id: str | None = None
+    pmcid: str | None = None
     url: str | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Self:
         if self.kind == "seed" and not self.seed:
             raise ValueError("a seed source needs 'seed' (the seed file name)")
-        if self.kind == "enrichment" and not (self.doi or self.registry_id):
-            raise ValueError("an enrichment source needs a 'doi' or a 'registry_id'")
+        if self.kind == "enrichment" and not (self.doi or self.registry_id or self.pmcid):
+            raise ValueError("an enrichment source needs a 'doi', 'registry_id' or 'pmcid'")
         return self
 
 
