@@ -1,0 +1,169 @@
+"""Validation of the plain arrays every analysis in :mod:`infantall.outcomes` accepts.
+
+Each check raises :class:`~infantall.errors.InvalidInputError` naming the field, the reason
+and a stable code (listed in :data:`ERROR_CODES`), or issues an
+:class:`OutcomesWarning` for data that are analysable but worth a second look.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from infantall.errors import InfantallWarning, InvalidInputError
+
+__all__ = [
+    "ERROR_CODES",
+    "OutcomesWarning",
+    "as_entry",
+    "as_event",
+    "as_groups",
+    "as_time",
+    "check_groups",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+ERROR_CODES: dict[str, str] = {
+    "missing_time": "a time is missing (NaN or empty)",
+    "negative_time": "a time is negative",
+    "non_numeric_time": "times are not numbers",
+    "bad_event_code": "an event/status code is outside the allowed set",
+    "missing_event": "an event/status code is missing",
+    "length_mismatch": "arrays of one analysis have different lengths",
+    "empty_data": "there are no observations",
+    "empty_group": "a group has no observations",
+    "too_few_groups": "a comparison needs at least two groups",
+    "entry_after_exit": "a delayed-entry time is not before the exit time",
+    "missing_group": "a group label is missing",
+    "non_numeric_covariate": "a Cox/Fine-Gray covariate is not numeric",
+    "missing_covariate": "a covariate value is missing",
+    "collinear_covariates": "covariates are collinear (the information matrix is singular)",
+    "no_events": "there are no events, so the model or test is not estimable",
+    "bad_horizon": "a horizon/landmark/tau is not a positive number",
+    "bad_conf_type": "unknown confidence-interval type",
+    "bad_option": "an option has a value outside its allowed set",
+    "unknown_column": "a named column is not in the data",
+}
+
+
+class OutcomesWarning(InfantallWarning):
+    """Analysable data that deserve attention (all-censored group, one-patient group, ...)."""
+
+
+def as_time(values: Any, field: str = "time") -> FloatArray:
+    """Return ``values`` as a float64 array of non-negative, non-missing times."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(field, "times must be numbers", "non_numeric_time") from exc
+    arr = np.atleast_1d(arr)
+    if arr.size == 0:
+        raise InvalidInputError(field, "there are no observations", "empty_data")
+    if np.isnan(arr).any():
+        n = int(np.isnan(arr).sum())
+        raise InvalidInputError(
+            field, f"{n} time(s) are missing; drop or impute them first", "missing_time"
+        )
+    if (arr < 0).any():
+        first = float(arr[arr < 0][0])
+        raise InvalidInputError(field, f"times must be >= 0, found {first:g}", "negative_time")
+    return arr
+
+
+def as_event(
+    values: Any, n: int, allowed: Sequence[int] = (0, 1), field: str = "event"
+) -> IntArray:
+    """Return event codes as int64, checking length, missingness and the allowed set."""
+    raw = np.atleast_1d(np.asarray(values))
+    if raw.shape[0] != n:
+        raise InvalidInputError(
+            field, f"has {raw.shape[0]} values but time has {n}", "length_mismatch"
+        )
+    if raw.dtype == bool:
+        raw = raw.astype(np.int64)
+    try:
+        fl = raw.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            field, f"codes must be integers in {sorted(allowed)}", "bad_event_code"
+        ) from exc
+    if np.isnan(fl).any():
+        raise InvalidInputError(field, "an event code is missing", "missing_event")
+    codes = fl.astype(np.int64)
+    bad = (codes != fl) | ~np.isin(codes, np.asarray(allowed, dtype=np.int64))
+    if bad.any():
+        raise InvalidInputError(
+            field,
+            f"code {fl[bad][0]:g} is not allowed; use {sorted(allowed)}",
+            "bad_event_code",
+        )
+    return codes
+
+
+def as_entry(values: Any, time: FloatArray, field: str = "entry") -> FloatArray:
+    """Delayed-entry (left-truncation) times: non-negative and strictly before the exit time."""
+    entry = as_time(values, field)
+    if entry.shape[0] != time.shape[0]:
+        raise InvalidInputError(
+            field, f"has {entry.shape[0]} values but time has {time.shape[0]}", "length_mismatch"
+        )
+    if (entry >= time).any():
+        raise InvalidInputError(
+            field, "each entry time must be strictly before its exit time", "entry_after_exit"
+        )
+    return entry
+
+
+def as_groups(values: Any, n: int, field: str = "group") -> tuple[list[str], IntArray]:
+    """Group labels as (sorted labels, integer codes 0..k-1).
+
+    A pandas Categorical keeps its category order (used as the order of a trend test).
+    """
+    ser = pd.Series(values) if not isinstance(values, pd.Series) else values.reset_index(drop=True)
+    if len(ser) != n:
+        raise InvalidInputError(field, f"has {len(ser)} values but time has {n}", "length_mismatch")
+    if ser.isna().any():
+        raise InvalidInputError(field, "a group label is missing", "missing_group")
+    if isinstance(ser.dtype, pd.CategoricalDtype):
+        cats = [c for c in ser.cat.categories if (ser == c).any()]
+        labels = [str(c) for c in cats]
+        codes = np.asarray(pd.Categorical(ser, categories=cats).codes, dtype=np.int64)
+        return labels, codes
+    uniq, codes = np.unique(ser.to_numpy(), return_inverse=True)
+    return [_label(u) for u in uniq], codes.astype(np.int64)
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_groups(labels: Sequence[str], codes: IntArray, event: IntArray, field: str) -> None:
+    """Reject fewer than two groups; warn about all-censored or single-patient groups."""
+    if len(labels) < 2:
+        raise InvalidInputError(
+            field, f"needs at least two groups, found {len(labels)}", "too_few_groups"
+        )
+    sizes = np.bincount(codes, minlength=len(labels))
+    events = np.bincount(codes, weights=(event > 0).astype(np.float64), minlength=len(labels))
+    for label, size, ev in zip(labels, sizes, events, strict=True):
+        if size == 1:
+            warnings.warn(
+                f"{field} {label!r} has a single patient; its estimates are unstable",
+                OutcomesWarning,
+                stacklevel=3,
+            )
+        if ev == 0:
+            warnings.warn(
+                f"{field} {label!r} has no events (all censored)",
+                OutcomesWarning,
+                stacklevel=3,
+            )
