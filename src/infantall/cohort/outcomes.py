@@ -1,0 +1,361 @@
+"""Vectorised event histories of the synthetic infants (the outcome model).
+
+Each patient gets one first-event fate with probabilities from the
+:class:`~infantall.cohort.calibration.CalibratedModel` of its risk group, dated with the
+model's timing distributions, plus what follows: death after relapse or induction failure,
+MRD at the end of induction and of consolidation (higher in patients who will relapse),
+HSCT in CR1 for the groups the protocol allocates to it, and the last contact. Events after
+the patient's censoring day (data cut-off or loss to follow-up) are not recorded.
+
+HSCT has no effect on outcome in this model (hazard ratio 1). It is given only to patients
+who are still event-free at their planned transplant day, so a naive comparison of
+transplanted and non-transplanted patients favours HSCT: the immortal-time bias that the
+Mantel–Byar and landmark analyses must remove (Interfant-06: "only 46% of [HR patients]
+received SCT, because many had early events", JCO 2019 abstract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from infantall.cohort.calibration import CalibratedModel
+
+__all__ = ["CATEGORIES", "EVENT_COLUMNS", "HSCT_UPTAKE", "OutcomeOptions", "draw_events"]
+
+#: Share of HSCT-eligible patients in CR1 who are transplanted when still event-free at the
+#: planned day (donor found, family consent). Chosen so that about 46% of Interfant-06 HR
+#: patients are transplanted (JCO 2019 abstract) and about three quarters of MLL-10 HR
+#: patients (HSCT 47.8% of all 90, HR 56/90; domain-facts.md §4.3).
+HSCT_UPTAKE: dict[str, float] = {"interfant-06": 0.70, "mll-10": 0.90}
+
+#: Columns of the long events frame (attributes are empty where they do not apply).
+EVENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "kind",
+    "day",
+    "date",
+    "status",
+    "marrow",
+    "value",
+    "time_point",
+    "method",
+    "detection_limit",
+    "site",
+    "cause",
+    "donor",
+    "hla_match",
+    "conditioning",
+    "diagnosis",
+    "synthetic",
+)
+
+_RELAPSE_SITES = ("isolated_marrow", "combined", "isolated_cns", "other_extramedullary")
+_DONORS = ("unrelated", "cord_blood", "matched_sibling", "haploidentical")
+_DONOR_P = (0.45, 0.25, 0.15, 0.15)
+_Seen = Callable[[np.ndarray], np.ndarray]
+_SMN = ("secondary AML", "myelodysplastic syndrome", "other solid tumour")
+
+#: Categories of the categorical event columns (domain enumeration values). ``kind`` is in
+#: the order ``infantall.domain.EVENT_KINDS`` sorts events of the same day.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "kind": (
+        "response", "mrd", "hsct", "relapse", "second_malignancy", "late_effect",
+        "last_contact", "death",
+    ),
+    "status": ("cr", "no_cr"),
+    "marrow": ("M1", "M2", "M3"),
+    "time_point": ("end_of_induction", "end_of_consolidation", "end_of_early_consolidation"),
+    "method": ("pcr_ig_tcr", "pcr_kmt2a_fusion"),
+    "site": _RELAPSE_SITES,
+    "cause": ("leukemia", "infection_toxicity", "hsct_related", "other"),
+    "donor": _DONORS,
+    "hla_match": ("10/10", "9/10", "6/6", "5/6", "4/6", "5/10"),
+    "conditioning": ("myeloablative_busulfan", "myeloablative_other"),
+    "diagnosis": _SMN,
+}  # fmt: skip
+_FLOAT_COLUMNS = ("value", "detection_limit")
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeOptions:
+    """Assumptions of the outcome model beyond the calibrated probabilities.
+
+    Attributes
+    ----------
+    relapse_site_p, relapse_site_p_cns3
+        P(isolated marrow, combined, isolated CNS, other) without and with CNS3 at
+        diagnosis. "Mostly isolated marrow" (Interfant-99, domain-facts.md §4.1); the
+        shares are an assumption.
+    mrd_measured
+        Share of CR patients with MRD results: 249/439 = 57% of Interfant-06 KMT2A-r
+        (domain-facts.md §4.2, Stutterheim JCO 2021).
+    mrd_log10_mean
+        Mean log10 MRD at the end of induction for future relapses / others; KMT2A-r adds
+        ``mrd_kmt2a_shift``; the consolidation value is ``mrd_consolidation_drop`` logs
+        lower. Assumption giving AALL0631-like separation at 1e-4 (domain-facts.md §4.4).
+    mrd_sd
+        Standard deviation of log10 MRD.
+    mrd_detection_limit
+        Values below it are reported as 0 (not detected) with this limit.
+    """
+
+    relapse_site_p: tuple[float, float, float, float] = (0.75, 0.12, 0.10, 0.03)
+    relapse_site_p_cns3: tuple[float, float, float, float] = (0.55, 0.22, 0.20, 0.03)
+    mrd_measured: float = 0.57
+    mrd_log10_mean: tuple[float, float] = (-2.8, -4.2)
+    mrd_kmt2a_shift: float = 0.4
+    mrd_consolidation_drop: float = 1.0
+    mrd_sd: float = 0.9
+    mrd_detection_limit: float = 1e-5
+
+
+@dataclass(frozen=True, slots=True)
+class _Fates:
+    """Per-patient days (since diagnosis; ``inf`` when it does not happen)."""
+
+    eoi: np.ndarray
+    cr: np.ndarray
+    failure: np.ndarray
+    relapse: np.ndarray
+    death: np.ndarray
+    second_malignancy: np.ndarray
+    death_cause: np.ndarray
+    first_event: np.ndarray
+
+
+def _lognormal_days(
+    rng: np.random.Generator, median_sigma: tuple[float, float], n: int
+) -> np.ndarray:
+    median, sigma = median_sigma
+    return np.maximum(1.0, np.round(median * np.exp(sigma * rng.standard_normal(n))))
+
+
+def _group_param(
+    groups: np.ndarray, model: CalibratedModel, values: dict[str, float]
+) -> np.ndarray:
+    """Per-patient value of a group parameter; ``groups`` are codes into ``model.groups``."""
+    table = np.asarray([values[g] for g in model.groups], dtype=float)
+    return np.asarray(table[groups])
+
+
+def _draw_fates(rng: np.random.Generator, groups: np.ndarray, model: CalibratedModel) -> _Fates:
+    n = groups.size
+    t = model.timing
+    rate = {
+        name: _group_param(groups, model, {g: getattr(model.rates[g], name) for g in model.groups})
+        for name in ("induction_death", "induction_failure", "death_in_cr", "second_malignancy")
+    }
+    relapse_p = _group_param(groups, model, dict(model.relapse))
+    after_relapse_p = _group_param(groups, model, dict(model.death_after_relapse))
+    eoi = rng.integers(t.end_of_induction[0], t.end_of_induction[1] + 1, n).astype(float)
+    u = rng.random(n)
+    early_death = u < rate["induction_death"]
+    failure = ~early_death & (u < rate["induction_death"] + rate["induction_failure"])
+    cr = ~early_death & ~failure
+    v = rng.random(n)
+    is_relapse = cr & (v < relapse_p)
+    is_dcr = cr & ~is_relapse & (v < relapse_p + rate["death_in_cr"])
+    smn_limit = relapse_p + rate["death_in_cr"] + rate["second_malignancy"]
+    is_smn = cr & ~is_relapse & ~is_dcr & (v < smn_limit)
+    inf = np.full(n, np.inf)
+    relapse = np.where(is_relapse, eoi + _lognormal_days(rng, t.relapse, n), inf)
+    smn_day = eoi + np.round(rng.uniform(*t.second_malignancy, n))
+    smn = np.where(is_smn, smn_day, inf)
+    death = np.full(n, np.inf)
+    cause = np.full(n, -1, dtype=np.int8)
+    death[early_death] = np.floor(rng.uniform(3.0, eoi))[early_death]
+    cause[early_death] = _code("cause", "infection_toxicity")
+    dies_f = failure & (rng.random(n) < t.failure_death_probability)
+    after_f = eoi + _lognormal_days(rng, t.death_after_failure, n)
+    death[dies_f] = after_f[dies_f]
+    cause[dies_f] = _code("cause", "leukemia")
+    in_cr = eoi + _lognormal_days(rng, t.death_in_cr, n)
+    death[is_dcr] = in_cr[is_dcr]
+    cause[is_dcr] = _code("cause", "infection_toxicity")
+    dies_r = is_relapse & (rng.random(n) < after_relapse_p)
+    after_r = relapse + _lognormal_days(rng, t.death_after_relapse, n)
+    death[dies_r] = after_r[dies_r]
+    cause[dies_r] = _code("cause", "leukemia")
+    dies_s = is_smn & (rng.random(n) < t.second_malignancy_death_probability)
+    after_s = smn + _lognormal_days(rng, t.death_after_second_malignancy, n)
+    death[dies_s] = after_s[dies_s]
+    cause[dies_s] = _code("cause", "other")
+    first = np.minimum.reduce([np.where(failure, eoi, inf), relapse, smn, death])
+    return _Fates(eoi, cr, failure, relapse, death, smn, cause, first)
+
+
+def _code(column: str, value: str) -> int:
+    return CATEGORIES[column].index(value)
+
+
+_Block = dict[str, np.ndarray]
+
+
+def _block(idx: np.ndarray, kind: str, day: np.ndarray, **attrs: np.ndarray | float) -> _Block:
+    """One kind of event: row indices, days and attributes (codes or floats)."""
+    out: _Block = {
+        "patient": idx.astype(np.int64),
+        "kind": np.full(idx.size, _code("kind", kind), dtype=np.int8),
+        "day": np.asarray(day, dtype=np.int64),
+    }
+    for name, value in attrs.items():
+        dtype = np.int8 if name in CATEGORIES else np.float64
+        out[name] = np.broadcast_to(np.asarray(value, dtype=dtype), idx.shape)
+    return out
+
+
+def _response_block(rng: np.random.Generator, f: _Fates, seen: _Seen) -> _Block:
+    idx = np.flatnonzero((f.cr | f.failure) & seen(f.eoi))
+    marrow = np.where(f.cr[idx], 0, np.where(rng.random(idx.size) < 0.6, 2, 1))
+    return _block(idx, "response", f.eoi[idx], status=np.where(f.cr[idx], 0, 1), marrow=marrow)
+
+
+def _mrd_blocks(
+    rng: np.random.Generator,
+    f: _Fates,
+    seen: _Seen,
+    rearranged: np.ndarray,
+    model: CalibratedModel,
+    opts: OutcomeOptions,
+) -> list[_Block]:
+    n = f.eoi.size
+    measured = f.cr & (rng.random(n) < opts.mrd_measured)
+    mean = np.where(np.isfinite(f.relapse), opts.mrd_log10_mean[0], opts.mrd_log10_mean[1])
+    latent = mean + np.where(rearranged, opts.mrd_kmt2a_shift, 0.0)
+    latent = latent + opts.mrd_sd * rng.standard_normal(n)
+    lo, hi = model.timing.consolidation_mrd
+    second_day = f.eoi + rng.integers(lo, hi + 1, n)
+    second_point = (
+        "end_of_consolidation" if model.protocol == "interfant-06" else "end_of_early_consolidation"
+    )
+    method = np.where(rearranged, _code("method", "pcr_kmt2a_fusion"), 0)
+    second_log = latent - opts.mrd_consolidation_drop + 0.3 * rng.standard_normal(n)
+    blocks = []
+    for day, log_value, point, ok in (
+        (f.eoi, latent, "end_of_induction", measured & seen(f.eoi)),
+        (second_day, second_log, second_point,
+         measured & (second_day < f.first_event) & seen(second_day)),
+    ):  # fmt: skip
+        idx = np.flatnonzero(ok)
+        value = np.minimum(10.0 ** log_value[idx], 0.04)
+        value = np.where(value < opts.mrd_detection_limit, 0.0, value)
+        blocks.append(
+            _block(
+                idx, "mrd", day[idx], value=value, time_point=_code("time_point", point),
+                method=method[idx], detection_limit=opts.mrd_detection_limit,
+            )
+        )  # fmt: skip
+    return blocks
+
+
+def _hsct_block(
+    rng: np.random.Generator,
+    f: _Fates,
+    seen: _Seen,
+    eligible: np.ndarray,
+    uptake: float,
+    model: CalibratedModel,
+) -> tuple[_Block, np.ndarray]:
+    n = f.eoi.size
+    planned = f.eoi + _lognormal_days(rng, model.timing.hsct_delay, n)
+    done = eligible & f.cr & (rng.random(n) < uptake) & (planned < f.first_event) & seen(planned)
+    idx = np.flatnonzero(done)
+    donor = rng.choice(len(_DONORS), idx.size, p=_DONOR_P)
+    u = rng.random(idx.size)
+    hla = np.select(
+        [donor == 2, donor == 0, donor == 1],
+        [
+            np.zeros(idx.size),
+            np.where(u < 0.6, 0, 1),
+            np.where(u < 0.3, 2, np.where(u < 0.8, 3, 4)),
+        ],
+        default=5,
+    )
+    block = _block(
+        idx, "hsct", planned[idx], donor=donor, hla_match=hla, conditioning=np.where(u < 0.8, 0, 1)
+    )
+    return block, np.where(done, planned, np.inf)
+
+
+def _combine(blocks: list[_Block]) -> dict[str, np.ndarray]:
+    """Concatenate blocks into full columns (missing codes −1, missing floats NaN), sorted
+    by patient, day and kind order."""
+    columns: dict[str, np.ndarray] = {}
+    names = ["patient", "kind", "day", *CATEGORIES.keys() - {"kind"}, *_FLOAT_COLUMNS]
+    for name in names:
+        parts = []
+        for b in blocks:
+            size = b["patient"].size
+            if name in b:
+                parts.append(b[name])
+            elif name in _FLOAT_COLUMNS:
+                parts.append(np.full(size, np.nan))
+            else:
+                parts.append(np.full(size, -1, dtype=np.int8))
+        columns[name] = np.concatenate(parts)
+    # One int64 key (patient, day < 2^16, kind < 2^4) sorts faster than a 3-key lexsort.
+    key = (columns["patient"] << 20) | (columns["day"] << 4) | columns["kind"].astype(np.int64)
+    order = np.argsort(key)
+    return {name: values[order] for name, values in columns.items()}
+
+
+def draw_events(
+    rng: np.random.Generator,
+    groups: np.ndarray,
+    patients: pd.DataFrame,
+    censor_day: np.ndarray,
+    model: CalibratedModel,
+    options: OutcomeOptions | None = None,
+) -> dict[str, np.ndarray]:
+    """Events of every patient as columns (``patient`` = row index in ``patients``).
+
+    ``groups`` are the patients' risk groups as integer codes into ``model.groups``.
+
+    ``censor_day`` is each patient's last possible day of observation (days since
+    diagnosis). Returns ``patient``, ``day`` and, as integer codes into :data:`CATEGORIES`
+    (−1 where the attribute does not apply), ``kind`` and the categorical attributes, and
+    the float attributes ``value`` and ``detection_limit``; sorted by patient, day and kind.
+    """
+    opts = options or OutcomeOptions()
+    f = _draw_fates(rng, groups, model)
+    rearranged = (patients["kmt2a"] == "rearranged").to_numpy()
+
+    def seen(day: np.ndarray) -> np.ndarray:
+        return np.asarray(day <= censor_day)
+
+    eligible = np.asarray([model.rates[g].hsct_eligible for g in model.groups])[groups]
+    hsct, hsct_day = _hsct_block(
+        rng, f, seen, eligible, HSCT_UPTAKE.get(model.protocol, 0.0), model
+    )
+    cns3 = (patients["cns"] == "CNS3").to_numpy()
+    rel_idx = np.flatnonzero(np.isfinite(f.relapse) & seen(f.relapse))
+    site_p = np.where(cns3[rel_idx, None], opts.relapse_site_p_cns3, opts.relapse_site_p).cumsum(
+        axis=1
+    )
+    site_k = np.minimum((rng.random(rel_idx.size)[:, None] > site_p).sum(axis=1), 3)
+    smn_idx = np.flatnonzero(np.isfinite(f.second_malignancy) & seen(f.second_malignancy))
+    dead = np.isfinite(f.death) & seen(f.death)
+    death_idx = np.flatnonzero(dead)
+    cause = f.death_cause[death_idx]
+    after_hsct = (cause == _code("cause", "infection_toxicity")) & (
+        hsct_day[death_idx] < f.death[death_idx]
+    )
+    cause = np.where(after_hsct, _code("cause", "hsct_related"), cause)
+    alive_idx = np.flatnonzero(~dead)
+    blocks = [
+        _response_block(rng, f, seen),
+        *_mrd_blocks(rng, f, seen, rearranged, model, opts),
+        hsct,
+        _block(rel_idx, "relapse", f.relapse[rel_idx], site=site_k),
+        _block(
+            smn_idx, "second_malignancy", f.second_malignancy[smn_idx],
+            diagnosis=rng.integers(0, len(_SMN), smn_idx.size),
+        ),
+        _block(death_idx, "death", f.death[death_idx], cause=cause),
+        _block(alive_idx, "last_contact", censor_day[alive_idx]),
+    ]  # fmt: skip
+    return _combine(blocks)
