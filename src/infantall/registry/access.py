@@ -1,0 +1,69 @@
+"""Who may do what: roles, site scope, and the identity of a request (``Principal``).
+
+Default deny (anchors-reliability A2): a site role sees only its own site, an account
+without a site sees no patient, ``coordinator`` reads every site, ``admin`` manages users
+and sites but reads no patient data. Role checks (403) come before scope checks, and a
+record outside the caller's scope is reported exactly like a missing one (404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infantall.registry.errors import PermissionDeniedError
+from infantall.registry.models import Role
+
+__all__ = [
+    "READ_ROLES",
+    "WRITE_ROLES",
+    "Principal",
+    "can_read_site",
+    "can_write_site",
+    "require_role",
+]
+
+#: Roles that read patient data (each within its scope).
+READ_ROLES = frozenset({Role.site_editor, Role.site_viewer, Role.coordinator})
+#: Roles that write patient data (own site only).
+WRITE_ROLES = frozenset({Role.site_editor})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    user_id: int
+    username: str
+    role: Role
+    site_id: int | None
+    token_id: int | None = None
+    channel: str = "api"
+
+    @property
+    def reads_all_sites(self) -> bool:
+        """Whether the caller's scope is every site (coordinator)."""
+        return self.role is Role.coordinator
+
+
+def require_role(principal: Principal, roles: frozenset[Role] | set[Role], action: str) -> None:
+    """Raise :class:`PermissionDeniedError` unless the caller has one of ``roles``."""
+    if principal.role not in roles:
+        raise PermissionDeniedError(f"the role {principal.role.value} may not {action}")
+
+
+def can_read_site(principal: Principal, site_id: int) -> bool:
+    """Whether the caller may read patient data of ``site_id``."""
+    if principal.role is Role.coordinator:
+        return True
+    if principal.role in (Role.site_editor, Role.site_viewer):
+        return principal.site_id is not None and principal.site_id == site_id
+    return False
+
+
+def can_write_site(principal: Principal, site_id: int) -> bool:
+    """Whether the caller may change patient data of ``site_id``."""
+    return (
+        principal.role is Role.site_editor
+        and principal.site_id is not None
+        and principal.site_id == site_id
+    )

@@ -1,0 +1,196 @@
+"""Login, tokens, revocation and lockout.
+
+Passwords are checked against argon2id hashes; a successful login issues an opaque token
+(a bearer token for the API, or the value of the session cookie for pages) of which only
+the SHA-256 digest is stored, so a database leak reveals no usable token. After
+``lockout_threshold`` consecutive failures an account is locked for ``lockout_minutes``
+(21 CFR 11.300(d); OWASP ASVS v5 authentication). Every login, failure, lockout and
+revocation is an audit row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import unicodedata
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from infantall.registry import audit
+from infantall.registry.access import Principal
+from infantall.registry.errors import (
+    AuthenticationError,
+    LockedOutError,
+    NotFoundError,
+)
+from infantall.registry.models import ApiToken, Role, Site, User, utcnow
+from infantall.registry.security import new_token, token_digest, verify_password
+from infantall.registry.settings import RegistrySettings
+
+__all__ = ["IssuedToken", "authenticate", "issue_token", "login", "revoke_token"]
+
+_BAD_CREDENTIALS = "invalid username or password"
+TOKEN_KINDS = ("bearer", "session")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token shown once to its owner, with the account it authenticates."""
+
+    token: str
+    token_id: int
+    expires_at: dt.datetime
+    username: str
+    role: str
+    site_code: str | None
+
+
+def _site_code(session: Session, site_id: int | None) -> str | None:
+    if site_id is None:
+        return None
+    return session.scalar(select(Site.code).where(Site.id == site_id))
+
+
+def issue_token(
+    session: Session, settings: RegistrySettings, user: User, kind: str, channel: str = "api"
+) -> IssuedToken:
+    """Create a token for ``user`` (committed, audited)."""
+    if kind not in TOKEN_KINDS:
+        raise ValueError(f"unknown token kind {kind!r}")
+    token = new_token()
+    expires = utcnow() + dt.timedelta(minutes=settings.token_ttl_minutes)
+    row = ApiToken(user_id=user.id, token_hash=token_digest(token), kind=kind, expires_at=expires)
+    session.add(row)
+    session.flush()
+    principal = Principal(user.id, user.username, Role(user.role), user.site_id, row.id, channel)
+    audit.record(session, principal, "token_issued", "token", str(row.id), new={"kind": kind})
+    session.commit()
+    return IssuedToken(
+        token, row.id, expires, user.username, user.role, _site_code(session, user.site_id)
+    )
+
+
+def login(
+    session: Session,
+    settings: RegistrySettings,
+    hasher: PasswordHasher,
+    *,
+    username: str,
+    password: str,
+    kind: str = "bearer",
+    channel: str = "api",
+) -> IssuedToken:
+    """Check a password and issue a token.
+
+    Raises
+    ------
+    AuthenticationError
+        Unknown user, inactive account or wrong password (one message for all three).
+    LockedOutError
+        The account is locked after repeated failures.
+    """
+    username = unicodedata.normalize("NFC", username)
+    user = session.scalar(select(User).where(User.username == username))
+    now = utcnow()
+    if user is None or not user.active:
+        # Spend the same time as a real check so that timing does not reveal usernames.
+        verify_password(hasher, _dummy_hash(hasher), password)
+        audit.record(session, None, "login_failed", "user", None, username=username[:64])
+        session.commit()
+        raise AuthenticationError(_BAD_CREDENTIALS)
+    if user.locked_until is not None and user.locked_until > now:
+        retry = math.ceil((user.locked_until - now).total_seconds())
+        audit.record(session, None, "login_locked", "user", str(user.id), username=username)
+        session.commit()
+        raise LockedOutError(f"account locked after repeated failures; retry in {retry} s", retry)
+    if not verify_password(hasher, user.password_hash, password):
+        _count_failure(session, settings, user, now)
+        raise AuthenticationError(_BAD_CREDENTIALS)
+    if user.failed_logins or user.locked_until is not None:
+        session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None),
+            execution_options={"synchronize_session": False},
+        )
+    audit.record(session, None, "login", "user", str(user.id), username=username)
+    return issue_token(session, settings, user, kind, channel)
+
+
+def _count_failure(
+    session: Session, settings: RegistrySettings, user: User, now: dt.datetime
+) -> None:
+    failures = user.failed_logins + 1
+    locked_until = None
+    if failures >= settings.lockout_threshold:
+        locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
+        failures = 0
+    # A plain UPDATE: login counters are not audited data and do not bump the version.
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=failures, locked_until=locked_until),
+        execution_options={"synchronize_session": False},
+    )
+    audit.record(session, None, "login_failed", "user", str(user.id), username=user.username)
+    if locked_until is not None:
+        audit.record(
+            session,
+            None,
+            "lockout",
+            "user",
+            str(user.id),
+            username=user.username,
+            new={"locked_until": locked_until.isoformat()},
+        )
+    session.commit()
+
+
+_DUMMY: dict[int, str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    key = id(hasher)
+    if key not in _DUMMY:
+        _DUMMY[key] = hasher.hash("not-a-real-password")
+    return _DUMMY[key]
+
+
+def authenticate(session: Session, token: str, channel: str = "api") -> Principal:
+    """The caller that ``token`` authenticates.
+
+    Raises
+    ------
+    AuthenticationError
+        Unknown, expired or revoked token, or an inactive account.
+    """
+    if not token or len(token) > 200:
+        raise AuthenticationError("missing or malformed credentials")
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token))
+    ).first()
+    if row is None:
+        raise AuthenticationError("invalid or expired credentials")
+    tok, user = row
+    if tok.revoked_at is not None or tok.expires_at <= utcnow() or not user.active:
+        raise AuthenticationError("invalid or expired credentials")
+    return Principal(user.id, user.username, Role(user.role), user.site_id, tok.id, channel)
+
+
+def revoke_token(session: Session, principal: Principal, token_id: int | None = None) -> int:
+    """Revoke ``token_id`` (default: the caller's own token); admins may revoke any token.
+
+    Returns the id of the revoked token. A revoked token fails on the very next request.
+    """
+    target = principal.token_id if token_id is None else token_id
+    tok = session.get(ApiToken, target) if target is not None else None
+    if tok is None or (tok.user_id != principal.user_id and principal.role is not Role.admin):
+        raise NotFoundError("no such token")
+    if tok.revoked_at is None:
+        tok.revoked_at = utcnow()
+        audit.record(session, principal, "token_revoked", "token", str(tok.id))
+    session.commit()
+    return tok.id

@@ -1,0 +1,91 @@
+"""Typed settings of the registry and its web app, built by one factory (STYLE.md §9).
+
+Nothing is read at import time: :func:`load_settings` reads the ``INFANTALL_*`` environment
+(and keyword overrides) when called, and refuses a default secret outside development.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infantall.errors import InvalidInputError
+
+__all__ = ["DEFAULT_SECRET", "RegistrySettings", "load_settings"]
+
+#: The development secret. Any environment other than ``development`` refuses it.
+DEFAULT_SECRET = "infantall-development-secret-change-me"
+
+
+class RegistrySettings(BaseSettings):
+    """Everything the registry and the web app need to know about their environment.
+
+    Read from ``INFANTALL_<FIELD>`` environment variables, e.g. ``INFANTALL_DATABASE_URL``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="INFANTALL_", extra="forbid", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///infantall-registry.db"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    #: Key of the keyed hash (HMAC) that pseudonymises ids and date shifts in pooled exports;
+    #: kept outside the database (GDPR Art. 4(5), EDPB Guidelines 01/2025).
+    pseudonym_key: SecretStr = SecretStr(DEFAULT_SECRET + "-pseudonyms")
+    token_ttl_minutes: int = Field(default=8 * 60, ge=1, le=60 * 24 * 30)
+    session_cookie_name: str = "infantall_session"
+    session_cookie_secure: bool = False
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_import_bytes: int = Field(default=20_000_000, ge=1024)
+    max_json_depth: int = Field(default=32, ge=2, le=512)
+    page_size_max: int = Field(default=500, ge=1, le=10_000)
+    #: argon2 cost (argon2-cffi defaults: t=3, m=64 MiB). Tests lower them for speed.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=64)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> RegistrySettings:
+        if self.environment != "development":
+            for name in ("secret_key", "pseudonym_key"):
+                value: SecretStr = getattr(self, name)
+                if (
+                    value.get_secret_value().startswith(DEFAULT_SECRET)
+                    or len(value.get_secret_value()) < 16
+                ):
+                    raise InvalidInputError(
+                        f"INFANTALL_{name.upper()}",
+                        f"set a secret of at least 16 characters: the default is refused in "
+                        f"the {self.environment} environment",
+                        "default_secret_refused",
+                    )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite (the zero set-up default)."""
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> RegistrySettings:
+    """Build the settings from the environment, with keyword ``overrides`` taking precedence.
+
+    Raises
+    ------
+    InvalidInputError
+        ``default_secret_refused`` when a default secret is used outside development, or
+        ``invalid_setting`` for a malformed value.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return RegistrySettings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        if isinstance(first.get("ctx", {}).get("error"), InvalidInputError):
+            raise first["ctx"]["error"] from None
+        raise InvalidInputError(field, first["msg"], "invalid_setting") from None

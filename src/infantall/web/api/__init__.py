@@ -1,0 +1,11 @@
+"""The JSON API (``/api/v1``): one router per resource."""
+
+from fastapi import APIRouter
+
+from infantall.web.api import admin, auth, patients
+
+__all__ = ["router"]
+
+router = APIRouter()
+for _module in (auth, admin, patients):
+    router.include_router(_module.router)

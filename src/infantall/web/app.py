@@ -1,0 +1,69 @@
+"""The FastAPI application factory (``create_app(settings)``; no import-time app)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from fastapi import FastAPI
+
+from infantall import RESEARCH_DISCLAIMER, __version__
+from infantall.registry.db import Database
+from infantall.registry.security import password_hasher
+from infantall.registry.settings import RegistrySettings, load_settings
+from infantall.web.errors import install_error_handlers
+from infantall.web.middleware import RequestGuard
+
+__all__ = ["API_PREFIX", "PAGES_MODULE", "create_app"]
+
+API_PREFIX = "/api/v1"
+#: Module of the server-rendered pages; its ``router`` is mounted when it exists.
+PAGES_MODULE = "infantall.web.pages"
+
+
+def create_app(
+    settings: RegistrySettings | None = None, *, database: Database | None = None
+) -> FastAPI:
+    """Build the registry web app: the JSON API under ``/api/v1`` (+ pages if installed).
+
+    Parameters
+    ----------
+    settings
+        Defaults to :func:`~infantall.registry.settings.load_settings` (environment).
+    database
+        An open database; by default one is opened from ``settings.database_url``. Create
+        the schema first with ``infantall registry init``.
+    """
+    from infantall.web.api import router as api_router
+
+    settings = settings or load_settings()
+    db = database or Database.from_settings(settings)
+    app = FastAPI(
+        title="infantall registry",
+        version=__version__,
+        description=(
+            "Multi-site registry of infant ALL: pseudonymised patients, events, risk groups, "
+            f"audit trail. {RESEARCH_DISCLAIMER}"
+        ),
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    app.state.hasher = password_hasher(settings)
+    install_error_handlers(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+    _include_pages(app)
+    app.add_middleware(RequestGuard, settings=settings)
+    return app
+
+
+def _include_pages(app: FastAPI) -> None:
+    if importlib.util.find_spec(PAGES_MODULE) is None:
+        return
+    module: Any = importlib.import_module(PAGES_MODULE)
+    router = getattr(module, "router", None)
+    if router is not None:
+        app.include_router(router)

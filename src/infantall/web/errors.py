@@ -1,0 +1,153 @@
+"""Error responses: RFC 9457 problem details with a stable ``code`` and per-field errors.
+
+Bodies never carry stack traces, SQL or file paths (anchors-reliability F1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from infantall.errors import InvalidInputError
+from infantall.registry.errors import LockedOutError, RegistryError, ValidationFailedError
+from infantall.registry.models import EVENT_KINDS
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "install_error_handlers", "problem", "request_errors"]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_log = logging.getLogger("infantall.web")
+
+#: pydantic error types -> the registry's stable codes (the domain's where they exist).
+_CODES = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "enum": "invalid_choice",
+    "literal_error": "invalid_choice",
+    "union_tag_invalid": "invalid_choice",
+    "union_tag_not_found": "missing_field",
+    "finite_number": "not_a_number",
+    "greater_than_equal": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "greater_than": "out_of_range",
+    "less_than": "out_of_range",
+    "string_too_long": "too_long",
+    "string_too_short": "too_short",
+    "string_pattern_mismatch": "invalid_format",
+    "json_invalid": "malformed_json",
+    "model_attributes_type": "invalid_type",
+    "dict_type": "invalid_type",
+}
+_STATUS_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    code: str,
+    errors: Sequence[Mapping[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _STATUS_TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = [dict(e) for e in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field(loc: Sequence[Any]) -> str:
+    parts = (
+        list(loc[1:])
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie")
+        else list(loc)
+    )
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and (
+            part.startswith(("function-", "tagged-union")) or part in EVENT_KINDS
+        ):
+            continue  # pydantic internals and the tag of a domain event are not fields
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out or "body"
+
+
+def request_errors(raw: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """FastAPI/pydantic validation errors as ``{field, reason, code}`` objects."""
+    out: list[dict[str, str]] = []
+    for err in raw:
+        field = _field(err.get("loc", ()))
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, InvalidInputError):
+            inner_errors = getattr(inner, "errors", None) or [inner]
+            for e in inner_errors:
+                name = e.field if field in ("body", "") else f"{field}.{e.field}"
+                out.append({"field": name, "reason": e.reason, "code": e.code})
+            continue
+        typ = str(err.get("type", "invalid"))
+        code = _CODES.get(typ)
+        if code is None:
+            parsing = "parsing" in typ or typ.endswith("_type")
+            code = "invalid_type" if parsing else typ if "_" in typ else "invalid"
+        out.append({"field": field, "reason": str(err.get("msg", "invalid value")), "code": code})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map registry errors, request validation and HTTP errors to problem responses."""
+
+    @app.exception_handler(ValidationFailedError)
+    async def _validation_failed(_: Request, exc: ValidationFailedError) -> JSONResponse:
+        errors = [e.as_dict() for e in exc.errors]
+        return problem(422, exc.message, exc.code, errors)
+
+    @app.exception_handler(LockedOutError)
+    async def _locked(_: Request, exc: LockedOutError) -> JSONResponse:
+        return problem(429, exc.message, exc.code, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(RegistryError)
+    async def _registry(_: Request, exc: RegistryError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(exc.status, exc.message, exc.code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = request_errors(exc.errors())
+        first = errors[0] if errors else {"field": "body", "reason": "invalid", "code": "invalid"}
+        return problem(422, f"{first['field']}: {first['reason']}", first["code"], errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, str(exc.detail), code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unexpected error", exc_info=exc)
+        return problem(500, "internal error; the incident was logged", "internal_error")
