@@ -116,10 +116,14 @@ def encode_frame(df: pd.DataFrame) -> ArrayFeatures:
     for name in NUMERIC_FEATURES:
         if name in df.columns:
             numeric[name] = _numeric_column(df[name], name)
-    if "age_days" not in numeric and {"birth_date", "diagnosis_date"} <= set(df.columns):
+    if {"birth_date", "diagnosis_date"} <= set(df.columns):
         birth = pd.to_datetime(df["birth_date"], errors="coerce")
         diagnosis = pd.to_datetime(df["diagnosis_date"], errors="coerce")
-        numeric["age_days"] = (diagnosis - birth).dt.days.to_numpy(dtype=np.float64)
+        from_dates = (diagnosis - birth).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
+        given = numeric.get("age_days")
+        numeric["age_days"] = (
+            from_dates if given is None else np.where(np.isnan(given), from_dates, given)
+        )
     categorical: dict[str, Any] = {}
     for name, enum in CATEGORICAL_FEATURES.items():
         if name in df.columns:
