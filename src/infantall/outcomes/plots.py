@@ -1,0 +1,326 @@
+"""Publication figures: Kaplan–Meier with risk table, stacked cumulative incidence,
+forest plot of hazard ratios, Simon–Makuch curves.
+
+Figures are built on :class:`matplotlib.figure.Figure` objects (no pyplot global state) and
+saved as PNG or SVG with :func:`save_figure`. Layout follows the conventions of survminer's
+``ggsurvplot`` (risk table aligned under the time axis) that journals expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from infantall.errors import InvalidInputError
+from infantall.outcomes.competing import CumulativeIncidenceResult
+from infantall.outcomes.cox import CoxResult
+from infantall.outcomes.finegray import FineGrayResult
+from infantall.outcomes.km import KaplanMeierResult, SurvivalCurves
+
+__all__ = ["plot_cif_stacked", "plot_forest", "plot_km", "plot_simon_makuch", "save_figure"]
+
+# Colour-blind-safe palette (Okabe & Ito 2008).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+_STYLE: dict[Any, Any] = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def _steps(km: KaplanMeierResult, scale: float) -> tuple[np.ndarray, ...]:
+    t = np.concatenate([[0.0], km.time]) / scale
+    s = np.concatenate([[1.0], km.survival])
+    lo = np.concatenate([[1.0], km.lower])
+    hi = np.concatenate([[1.0], km.upper])
+    return t, s, lo, hi
+
+
+def _ticks(curves: Sequence[KaplanMeierResult], scale: float, n: int = 6) -> np.ndarray:
+    tmax = max(float(c.time.max()) for c in curves) / scale
+    step = _nice_step(tmax / (n - 1))
+    return np.arange(0.0, tmax + 1e-9, step)
+
+
+def _nice_step(raw: float) -> float:
+    if raw <= 0:
+        return 1.0
+    mag = 10 ** np.floor(np.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if raw * 0.75 <= m * mag:
+            return float(m * mag)
+    return float(10 * mag)
+
+
+def plot_km(
+    curves: SurvivalCurves | KaplanMeierResult,
+    *,
+    ci: bool = True,
+    risk_table: bool = True,
+    time_unit: str = "years",
+    time_scale: float = 365.25,
+    ylabel: str = "Event-free survival",
+    title: str | None = None,
+    show_censored: bool = True,
+    percent: bool = True,
+    annotation: str | None = None,
+) -> Figure:
+    """Kaplan–Meier curves with pointwise CI bands and a number-at-risk table.
+
+    ``time_scale`` divides the stored times (days) for the axis: 365.25 for years,
+    30.44 for months, 1 for days. ``annotation`` (e.g. a log-rank p-value) is printed in
+    the lower left.
+    """
+    cs = (curves,) if isinstance(curves, KaplanMeierResult) else curves.curves
+    ticks = _ticks(cs, time_scale)
+    import matplotlib as mpl
+
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(6.4, 4.8 if risk_table else 4.0), dpi=150, layout="constrained")
+        if risk_table:
+            gs = fig.add_gridspec(2, 1, height_ratios=[4, 0.35 + 0.22 * len(cs)])
+            ax = fig.add_subplot(gs[0])
+            tab = fig.add_subplot(gs[1], sharex=ax)
+        else:
+            ax = fig.add_subplot(1, 1, 1)
+        mult = 100.0 if percent else 1.0
+        for i, km in enumerate(cs):
+            color = PALETTE[i % len(PALETTE)]
+            t, s, lo, hi = _steps(km, time_scale)
+            ax.step(
+                t,
+                s * mult,
+                where="post",
+                color=color,
+                lw=1.6,
+                label=f"{km.label} (n={km.n}, events={km.n_events})",
+            )
+            if ci:
+                ax.fill_between(
+                    t,
+                    np.nan_to_num(lo, nan=0.0) * mult,
+                    np.nan_to_num(hi, nan=1.0) * mult,
+                    step="post",
+                    color=color,
+                    alpha=0.15,
+                    lw=0,
+                )
+            if show_censored:
+                cens = km.n_censor > 0
+                ax.plot(
+                    km.time[cens] / time_scale,
+                    km.survival[cens] * mult,
+                    "|",
+                    color=color,
+                    ms=5,
+                    mew=1,
+                )
+        ax.set_ylim(0, 1.02 * mult)
+        ax.set_xlim(0, ticks[-1] * 1.02 if ticks[-1] > 0 else 1)
+        ax.set_xticks(ticks)
+        ax.set_ylabel(f"{ylabel} ({'%' if percent else 'probability'})")
+        ax.grid(axis="y", color="0.9", lw=0.6)
+        ax.legend(loc="upper right", frameon=False, fontsize=8)
+        if title:
+            ax.set_title(title, loc="left", fontsize=10)
+        if annotation:
+            ax.text(0.02, 0.04, annotation, transform=ax.transAxes, fontsize=8)
+        if risk_table:
+            _risk_table(tab, cs, ticks, time_scale)
+            tab.set_xlabel(f"Time since diagnosis ({time_unit})")
+        else:
+            ax.set_xlabel(f"Time since diagnosis ({time_unit})")
+    return fig
+
+
+def _risk_table(ax: Any, cs: Sequence[KaplanMeierResult], ticks: np.ndarray, scale: float) -> None:
+    ax.set_ylim(-0.5, len(cs) - 0.5)
+    ax.set_yticks(range(len(cs)))
+    ax.set_yticklabels([c.label for c in reversed(cs)], fontsize=8)
+    for lbl, i in zip(ax.get_yticklabels(), range(len(cs)), strict=True):
+        lbl.set_color(PALETTE[(len(cs) - 1 - i) % len(PALETTE)])
+    for i, km in enumerate(cs):
+        n = km.n_at_risk(ticks * scale)
+        row = len(cs) - 1 - i
+        for x, v in zip(ticks, n, strict=True):
+            ax.text(x, row, f"{int(v)}", ha="center", va="center", fontsize=8)
+    ax.set_title("Number at risk", loc="left", fontsize=8)
+    ax.tick_params(axis="y", length=0, pad=16)
+    for side in ("left", "top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def plot_cif_stacked(
+    result: CumulativeIncidenceResult,
+    *,
+    group: str = "all",
+    cause_labels: Mapping[int, str] | None = None,
+    time_unit: str = "years",
+    time_scale: float = 365.25,
+    title: str | None = None,
+) -> Figure:
+    """Stacked cumulative incidence (e.g. relapse, then death in CR on top of it).
+
+    The top of the stack is 1 - KM (all causes), so the white area above is the probability
+    of being alive in remission.
+    """
+    curves = [c for c in result.curves if c.group == group]
+    if not curves:
+        raise InvalidInputError("group", f"{group!r} is not a group of the result", "bad_option")
+    labels = {1: "Relapse", 2: "Death in CR"} | dict(cause_labels or {})
+    import matplotlib as mpl
+
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(6.4, 4.0), dpi=150, layout="constrained")
+        ax = fig.add_subplot(1, 1, 1)
+        t = np.concatenate([[0.0], curves[0].time]) / time_scale
+        base = np.zeros_like(t)
+        for i, c in enumerate(curves):
+            f = np.concatenate([[0.0], c.estimate]) * 100
+            color = PALETTE[i % len(PALETTE)]
+            ax.fill_between(
+                t,
+                base,
+                base + f,
+                step="post",
+                color=color,
+                alpha=0.55,
+                lw=0,
+                label=labels.get(c.cause, f"Cause {c.cause}"),
+            )
+            ax.step(t, base + f, where="post", color=color, lw=1.2)
+            base = base + f
+        ax.set_ylim(0, max(5.0, float(base.max()) * 1.15))
+        ax.set_xlim(0, float(t.max()) if t.max() > 0 else 1)
+        ax.set_xlabel(f"Time since diagnosis ({time_unit})")
+        ax.set_ylabel("Cumulative incidence (%)")
+        ax.grid(axis="y", color="0.9", lw=0.6)
+        ax.legend(loc="upper left", frameon=False)
+        if title:
+            ax.set_title(title, loc="left", fontsize=10)
+    return fig
+
+
+def plot_forest(
+    model: CoxResult | FineGrayResult | pd.DataFrame,
+    *,
+    title: str | None = None,
+    xlabel: str | None = None,
+) -> Figure:
+    """Forest plot of hazard ratios with CIs (log scale) and the numbers written beside.
+
+    Accepts a fitted model or a DataFrame with columns covariate, hr, hr_lower, hr_upper
+    (and optionally p).
+    """
+    if isinstance(model, FineGrayResult):
+        df = model.summary.rename(
+            columns={"shr": "hr", "shr_lower": "hr_lower", "shr_upper": "hr_upper"}
+        )
+        xlabel = xlabel or "Subdistribution hazard ratio (95% CI)"
+    elif isinstance(model, CoxResult):
+        df = model.summary
+    else:
+        missing = {"covariate", "hr", "hr_lower", "hr_upper"} - set(model.columns)
+        if missing:
+            raise InvalidInputError("model", f"missing columns {sorted(missing)}", "unknown_column")
+        df = model
+    import matplotlib as mpl
+
+    n = len(df)
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(6.4, 1.0 + 0.4 * n), dpi=150, layout="constrained")
+        ax = fig.add_subplot(1, 1, 1)
+        y = np.arange(n)[::-1]
+        ax.errorbar(
+            df.hr,
+            y,
+            xerr=[df.hr - df.hr_lower, df.hr_upper - df.hr],
+            fmt="s",
+            color=PALETTE[0],
+            ecolor=PALETTE[0],
+            ms=5,
+            capsize=2,
+            lw=1.2,
+        )
+        ax.axvline(1.0, color="0.4", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        lo = float(np.nanmin(df.hr_lower))
+        hi = float(np.nanmax(df.hr_upper))
+        ticks = [v for v in (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20) if lo / 1.5 <= v <= hi * 1.5]
+        ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks(y)
+        ax.set_yticklabels(list(df.covariate))
+        ax.set_ylim(-0.7, n - 0.3)
+        ax.set_xlabel(xlabel or "Hazard ratio (95% CI)")
+        for yi, (_, r) in zip(y, df.iterrows(), strict=True):
+            text = f"{r.hr:.2f} ({r.hr_lower:.2f}-{r.hr_upper:.2f})"
+            if "p" in df.columns:
+                text += f"  p={r.p:.3g}"
+            ax.annotate(
+                text, xy=(1.02, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8
+            )
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        if title:
+            ax.set_title(title, loc="left", fontsize=10)
+    return fig
+
+
+def plot_simon_makuch(
+    curves: SurvivalCurves,
+    *,
+    labels: Mapping[str, str] | None = None,
+    time_unit: str = "years",
+    time_scale: float = 365.25,
+    title: str | None = None,
+    annotation: str | None = None,
+) -> Figure:
+    """Simon–Makuch curves (exposure state updated at HSCT) with an at-risk table.
+
+    The table counts patients currently in each state, so the HSCT row starts at 0 and
+    grows as patients are transplanted.
+    """
+    names = {"0": "No HSCT (yet)", "1": "After HSCT"} | dict(labels or {})
+    relabelled = SurvivalCurves(
+        tuple(
+            KaplanMeierResult(
+                label=names.get(c.label, c.label),
+                time=c.time,
+                n_risk=c.n_risk,
+                n_event=c.n_event,
+                n_censor=c.n_censor,
+                survival=c.survival,
+                se_cumhaz=c.se_cumhaz,
+                std_err=c.std_err,
+                lower=c.lower,
+                upper=c.upper,
+                conf_type=c.conf_type,
+                conf_level=c.conf_level,
+                n=c.n,
+            )
+            for c in curves.curves
+        ),
+        curves.group_name,
+    )
+    return plot_km(
+        relabelled,
+        time_unit=time_unit,
+        time_scale=time_scale,
+        title=title or "Simon-Makuch curves (HSCT as a time-dependent state)",
+        annotation=annotation,
+        ylabel="Event-free survival",
+    )
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save as PNG (300 dpi) or SVG, chosen by the suffix."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise InvalidInputError(str(p), "figures are written as .png or .svg", "bad_option")
+    fig.savefig(p, dpi=300 if suffix == ".png" else None, bbox_inches="tight")
+    return p
