@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,11 @@ _OUTPUT_OPTION = typer.Option(
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
-    """DataFrame rows as records with string keys."""
-    return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    """DataFrame rows as records with string keys; NaN becomes None (valid JSON null)."""
+    return [
+        {str(k): (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def _calibration(value: str) -> str:

@@ -1,0 +1,82 @@
+"""The documented ``infantall cohort`` examples (README), run under Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infantall.cli import app
+
+runner = CliRunner()
+
+
+def test_generate_json_file(tmp_path: Path) -> None:
+    out = tmp_path / "cohort.json"
+    result = runner.invoke(
+        app, ["cohort", "generate", "--n", "600", "--sites", "18", "--seed", "1", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["metadata"]["synthetic"] is True
+    assert len(doc["patients"]) == 600
+
+
+def test_generate_csv_with_json_summary(tmp_path: Path) -> None:
+    out = tmp_path / "cohort.csv"
+    result = runner.invoke(
+        app,
+        ["cohort", "generate", "--n", "600", "--sites", "18", "--seed", "1", "-o", str(out),
+         "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["meta"]["synthetic"] is True
+    assert sum(r["patients"] for r in payload["records"]) == 600
+    assert {r["risk_group"] for r in payload["records"]} == {"LR", "MR", "HR"}
+    assert out.exists()
+    assert (tmp_path / "cohort_events.csv").exists()
+
+
+def test_generate_mll10_csv_summary_to_stdout() -> None:
+    result = runner.invoke(
+        app, ["cohort", "generate", "--n", "300", "--calibration", "mll-10", "--format", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[0]
+    assert header.startswith("risk_group,patients")
+    assert "IR" in result.output
+
+
+def test_check_passes_and_targets_list_sources() -> None:
+    result = runner.invoke(app, ["cohort", "check", "--n", "5000", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["records"]
+    assert all(r["within"] for r in rows)
+    result = runner.invoke(app, ["cohort", "targets", "--calibration", "mll-10", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output, parse_constant=_no_nan)
+    assert all("Blood 2020" in r["source"] for r in rows)
+
+
+def _no_nan(token: str) -> None:
+    raise AssertionError(f"invalid JSON constant {token}")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cohort", "generate", "--n", "10", "-o", "cohort.txt"], "expected a .json or .csv"),
+        (["cohort", "generate", "--n", "5", "--sites", "9"], "sites"),
+        (["cohort", "generate", "--calibration", "cog"], "interfant-06"),
+        (["cohort", "targets", "--calibration", "cog"], "interfant-06"),
+    ],
+)
+def test_errors_are_reported_without_traceback(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,143 @@
+"""Reproducibility, arguments and structural invariants of the generated cohort."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from infantall.cohort import (
+    EVENT_COLUMNS,
+    PATIENT_COLUMNS,
+    SyntheticCohort,
+    generate_cohort,
+)
+from infantall.cohort.risk import fallback_groups
+from infantall.errors import InvalidInputError
+
+EVENT_KINDS_USED = (
+    "response", "mrd", "hsct", "relapse", "second_malignancy", "death", "last_contact",
+)  # fmt: skip
+
+
+def test_same_seed_gives_identical_frames() -> None:
+    a = generate_cohort(500, sites=7, seed=3)
+    b = generate_cohort(500, sites=7, seed=3)
+    pd.testing.assert_frame_equal(a.patients, b.patients)
+    pd.testing.assert_frame_equal(a.events, b.events)
+    pd.testing.assert_frame_equal(a.sites, b.sites)
+
+
+def test_different_seeds_differ() -> None:
+    a = generate_cohort(500, sites=7, seed=3)
+    b = generate_cohort(500, sites=7, seed=4)
+    assert not a.patients["wbc"].equals(b.patients["wbc"])
+    assert not a.events["day"].equals(b.events["day"])
+
+
+def test_columns_and_labels(small: SyntheticCohort) -> None:
+    assert tuple(small.patients.columns) == PATIENT_COLUMNS
+    assert tuple(small.events.columns) == EVENT_COLUMNS
+    assert small.patients["synthetic"].all()
+    assert small.events["synthetic"].all()
+    assert small.metadata["synthetic"] is True
+    assert "SYNTHETIC" in small.metadata["label"]
+    assert small.patients["patient_id"].str.startswith("SYN-").all()
+    assert small.sites["name"].str.contains("SYNTHETIC").all()
+    assert small.patients["patient_id"].is_unique
+    assert small.summary["synthetic"].all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "code"),
+    [
+        ({"n": 0}, "n", "out_of_range"),
+        ({"n": 10, "sites": 0}, "sites", "out_of_range"),
+        ({"n": 10, "sites": 11}, "sites", "out_of_range"),
+        ({"n": 10, "seed": -1}, "seed", "out_of_range"),
+        ({"n": 10.5}, "n", "invalid_type"),
+        ({"n": True}, "n", "invalid_type"),
+    ],
+)
+def test_bad_arguments_name_field_and_code(
+    kwargs: dict[str, object], field: str, code: str
+) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        generate_cohort(**kwargs)  # type: ignore[arg-type]
+    assert (info.value.field, info.value.code) == (field, code)
+
+
+def test_unknown_calibration_is_refused() -> None:
+    with pytest.raises(ValueError, match="no calibration"):
+        generate_cohort(10, sites=2, calibration="interfant-99")
+
+
+def test_sites_have_different_sizes_and_accrue_over_time(large_i06: SyntheticCohort) -> None:
+    counts = large_i06.patients["site"].value_counts()
+    assert len(counts) == 18
+    assert counts.max() > 3 * counts.min()
+    years = large_i06.patients["diagnosis_date"].dt.year
+    assert years.min() == 2006
+    assert years.max() == 2015
+    opened = large_i06.sites.set_index("site_id")["opened"]
+    first = large_i06.patients.groupby("site", observed=True)["diagnosis_date"].min()
+    assert (first >= opened.reindex(first.index)).all()
+
+
+def test_engine_and_documented_fallback_rules_agree(
+    large_i06: SyntheticCohort, large_mll10: SyntheticCohort
+) -> None:
+    for cohort, protocol in ((large_i06, "interfant-06"), (large_mll10, "mll-10")):
+        expected = fallback_groups(cohort.patients, protocol)
+        assert (cohort.patients["risk_group"].astype(str).to_numpy() == expected).all()
+
+
+def test_no_event_before_diagnosis_and_dates_consistent(large_i06: SyntheticCohort) -> None:
+    ev = large_i06.events
+    assert (ev["day"] >= 0).all()
+    diagnosis = large_i06.patients.set_index("patient_id")["diagnosis_date"]
+    recomputed = ev["patient_id"].astype(str).map(diagnosis) + pd.to_timedelta(ev["day"], "D")
+    assert (recomputed.to_numpy() == ev["date"].to_numpy()).all()
+    birth_age = (large_i06.patients["diagnosis_date"] - large_i06.patients["birth_date"]).dt.days
+    assert (birth_age == large_i06.patients["age_days"]).all()
+    assert large_i06.patients["age_days"].between(0, 365).all()
+
+
+def test_no_event_after_death_and_one_ending_per_patient(large_i06: SyntheticCohort) -> None:
+    ev = large_i06.events
+    death_day = ev[ev["kind"] == "death"].set_index("patient_id")["day"]
+    assert death_day.index.is_unique
+    last_day = ev.groupby("patient_id", observed=True)["day"].max()
+    dead = death_day.index.astype(str)
+    assert (last_day.reindex(dead).to_numpy() == death_day.to_numpy()).all()
+    endings = ev[ev["kind"].isin(["death", "last_contact"])]
+    assert endings["patient_id"].value_counts().eq(1).all()
+    assert len(endings) == len(large_i06.patients)
+    cutoff = pd.Timestamp(large_i06.metadata["data_cutoff"])
+    assert (ev["date"] <= cutoff).all()
+
+
+def test_hsct_only_for_eligible_patients_in_cr1(large_i06: SyntheticCohort) -> None:
+    ev = large_i06.events
+    groups = large_i06.patients.set_index("patient_id")["risk_group"].astype(str)
+    hsct = ev[ev["kind"] == "hsct"]
+    assert set(hsct["patient_id"].astype(str).map(groups)) == {"HR"}
+    first_relapse = ev[ev["kind"] == "relapse"].groupby("patient_id", observed=True)["day"].min()
+    cr_day = ev[(ev["kind"] == "response") & (ev["status"] == "cr")].set_index("patient_id")["day"]
+    ids = hsct["patient_id"]
+    assert (hsct["day"].to_numpy() > cr_day.reindex(ids).to_numpy()).all()
+    relapse_before = first_relapse.reindex(ids).to_numpy() <= hsct["day"].to_numpy()
+    assert not relapse_before.any()
+
+
+def test_events_have_domain_values(large_i06: SyntheticCohort) -> None:
+    ev = large_i06.events
+    mrd = ev[ev["kind"] == "mrd"]
+    assert mrd["value"].between(0.0, 1.0).all()
+    assert mrd["time_point"].notna().all()
+    assert ev.loc[ev["kind"] == "relapse", "site"].notna().all()
+    assert ev.loc[ev["kind"] == "death", "cause"].notna().all()
+    response = ev[ev["kind"] == "response"]
+    assert response["patient_id"].is_unique
+    assert (response.loc[response["status"] == "cr", "marrow"] == "M1").all()
+    assert np.isin(ev["kind"].astype(str), list(EVENT_KINDS_USED)).all()
