@@ -14,35 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from infantall.errors import InvalidInputError
 from infantall.registry.errors import LockedOutError, RegistryError, ValidationFailedError
-from infantall.registry.models import EVENT_KINDS
+from infantall.registry.validation import errors_from_pydantic
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "install_error_handlers", "problem", "request_errors"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _log = logging.getLogger("infantall.web")
 
-#: pydantic error types -> the registry's stable codes (the domain's where they exist).
-_CODES = {
-    "missing": "missing_field",
-    "extra_forbidden": "unknown_field",
-    "enum": "invalid_choice",
-    "literal_error": "invalid_choice",
-    "union_tag_invalid": "invalid_choice",
-    "union_tag_not_found": "missing_field",
-    "finite_number": "not_a_number",
-    "greater_than_equal": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "greater_than": "out_of_range",
-    "less_than": "out_of_range",
-    "string_too_long": "too_long",
-    "string_too_short": "too_short",
-    "string_pattern_mismatch": "invalid_format",
-    "json_invalid": "malformed_json",
-    "model_attributes_type": "invalid_type",
-    "dict_type": "invalid_type",
-}
 _STATUS_TITLES = {
     400: "Bad request",
     401: "Not authenticated",
@@ -62,7 +41,7 @@ def problem(
     status: int,
     detail: str,
     code: str,
-    errors: Sequence[Mapping[str, str]] = (),
+    errors: Sequence[Mapping[str, Any]] = (),
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A problem+json response."""
@@ -78,44 +57,9 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def _field(loc: Sequence[Any]) -> str:
-    parts = (
-        list(loc[1:])
-        if loc and loc[0] in ("body", "query", "path", "header", "cookie")
-        else list(loc)
-    )
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and (
-            part.startswith(("function-", "tagged-union")) or part in EVENT_KINDS
-        ):
-            continue  # pydantic internals and the tag of a domain event are not fields
-        else:
-            out = f"{out}.{part}" if out else str(part)
-    return out or "body"
-
-
 def request_errors(raw: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """FastAPI/pydantic validation errors as ``{field, reason, code}`` objects."""
-    out: list[dict[str, str]] = []
-    for err in raw:
-        field = _field(err.get("loc", ()))
-        inner = (err.get("ctx") or {}).get("error")
-        if isinstance(inner, InvalidInputError):
-            inner_errors = getattr(inner, "errors", None) or [inner]
-            for e in inner_errors:
-                name = e.field if field in ("body", "") else f"{field}.{e.field}"
-                out.append({"field": name, "reason": e.reason, "code": e.code})
-            continue
-        typ = str(err.get("type", "invalid"))
-        code = _CODES.get(typ)
-        if code is None:
-            parsing = "parsing" in typ or typ.endswith("_type")
-            code = "invalid_type" if parsing else typ if "_" in typ else "invalid"
-        out.append({"field": field, "reason": str(err.get("msg", "invalid value")), "code": code})
-    return out
+    return [e.as_dict() for e in errors_from_pydantic(raw)]
 
 
 def install_error_handlers(app: FastAPI) -> None:

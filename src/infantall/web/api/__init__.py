@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from infantall.web.api import admin, auth, patients
+from infantall.web.api import admin, auth, data, patients
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (auth, admin, patients):
+for _module in (auth, admin, patients, data):
     router.include_router(_module.router)

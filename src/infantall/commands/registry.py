@@ -1,0 +1,262 @@
+"""``infantall registry ...`` (init, import, export, dictionary, verify) and ``infantall serve``.
+
+Only typer and the standard library are imported at module level (``infantall --help``
+stays fast); the registry is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from infantall.commands._output import Format, FormatOption, emit_records, fail
+
+__all__ = ["ORDER", "register"]
+
+ORDER = 80
+PASSWORD_ENV = "INFANTALL_PASSWORD"
+
+registry_app = typer.Typer(
+    name="registry",
+    help="The multi-site registry database: create it, import, export, verify.",
+    no_args_is_help=True,
+)
+
+
+def _password(prompt: str, confirm: bool = False) -> str:
+    value = os.environ.get(PASSWORD_ENV)
+    if value:
+        return value
+    result: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return result
+
+
+def _open(database_url: str | None) -> tuple[Any, Any]:
+    from infantall.errors import InvalidInputError
+    from infantall.registry.db import Database
+    from infantall.registry.settings import load_settings
+
+    try:
+        settings = load_settings(**({"database_url": database_url} if database_url else {}))
+    except InvalidInputError as exc:
+        fail(f"{exc.field}: {exc.reason}")
+    return settings, Database.from_settings(settings)
+
+
+DatabaseOption = typer.Option(
+    None, "--database-url", help="SQLAlchemy URL (default: INFANTALL_DATABASE_URL or a local file)."
+)
+UserOption = typer.Option(
+    ..., "--user", "-u", help=f"Account to act as (password: ${PASSWORD_ENV} or prompt)."
+)
+
+
+ImportFileArgument = typer.Argument(..., exists=True, dir_okay=False, help="REDCap-style CSV.")
+OutputArgument = typer.Argument(..., dir_okay=False, help="File to write (.csv or .parquet).")
+
+
+def _principal(settings: Any, database: Any, username: str) -> Any:
+    from infantall.registry.auth import authenticate, login
+    from infantall.registry.errors import RegistryError
+    from infantall.registry.security import password_hasher
+
+    password = _password(f"password of {username}")
+    with database.write_sessions() as session:
+        try:
+            issued = login(
+                session,
+                settings,
+                password_hasher(settings),
+                username=username,
+                password=password,
+                kind="bearer",
+                channel="cli",
+            )
+            return authenticate(session, issued.token, "cli")
+        except RegistryError as exc:
+            fail(exc.message)
+
+
+@registry_app.command("init")
+def init(
+    admin: str = typer.Option("admin", "--admin", help="Username of the first administrator."),
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Create (or migrate) the database and, if it has none, the first administrator."""
+    from sqlalchemy import func, select
+
+    from infantall.registry.admin import bootstrap_admin
+    from infantall.registry.db import current_revision, upgrade_database
+    from infantall.registry.errors import RegistryError
+    from infantall.registry.models import User
+    from infantall.registry.security import password_hasher
+
+    settings, database = _open(database_url)
+    try:
+        upgrade_database(database.engine)
+        with database.write_sessions() as session:
+            created = False
+            if not session.scalar(select(func.count()).select_from(User)):
+                try:
+                    bootstrap_admin(
+                        session,
+                        password_hasher(settings),
+                        admin,
+                        _password(f"password for {admin}", confirm=True),
+                    )
+                except RegistryError as exc:
+                    fail(exc.message)
+                except ValueError as exc:
+                    fail(f"invalid administrator: {exc}".splitlines()[0])
+                created = True
+        record = {
+            "revision": current_revision(database.engine),
+            "admin_created": created,
+            "admin": admin if created else None,
+        }
+    finally:
+        database.dispose()
+    emit_records([record], fmt, title="registry database")
+
+
+@registry_app.command("import")
+def import_(
+    path: Path = ImportFileArgument,
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Import a CSV into your site: all rows or none (problems listed per row and field)."""
+    import dataclasses
+
+    from infantall.registry.io import import_csv
+
+    settings, database = _open(database_url)
+    try:
+        principal = _principal(settings, database, user)
+        with database.write_sessions() as session:
+            report = import_csv(session, principal, path.read_bytes())
+    finally:
+        database.dispose()
+    if not report.ok:
+        emit_records([dataclasses.asdict(e) for e in report.errors], fmt, title="import rejected")
+        fail(f"{len(report.errors)} problem(s) in {path.name}; nothing was imported")
+    emit_records(
+        [
+            {
+                "file": path.name,
+                "patients": report.imported_patients,
+                "events": report.imported_events,
+            }
+        ],
+        fmt,
+        title="imported",
+    )
+
+
+@registry_app.command("export")
+def export(
+    output: Path = OutputArgument,
+    user: str = UserOption,
+    pooled: bool = typer.Option(
+        False, "--pooled", help="De-identified pooled export (coordinators)."
+    ),
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Export your scope (or the de-identified pooled data) to CSV or Parquet."""
+    from infantall.registry.errors import RegistryError
+    from infantall.registry.io import export_table, pooled_export_table, table_bytes
+
+    kind = "parquet" if output.suffix.lower() == ".parquet" else "csv"
+    settings, database = _open(database_url)
+    try:
+        principal = _principal(settings, database, user)
+        with database.read_sessions() as session:
+            try:
+                if pooled:
+                    key = settings.pseudonym_key.get_secret_value()
+                    table = pooled_export_table(session, principal, key, kind)
+                else:
+                    table = export_table(session, principal, kind)
+            except RegistryError as exc:
+                fail(exc.message)
+    finally:
+        database.dispose()
+    output.write_bytes(table_bytes(table, kind))
+    emit_records([{"file": str(output), "format": kind, "rows": len(table)}], fmt, title="exported")
+
+
+@registry_app.command("dictionary")
+def dictionary(fmt: Format = FormatOption) -> None:
+    """The data dictionary of the import/export CSV (REDCap column names)."""
+    from infantall.registry.dictionary import REDCAP_COLUMNS, dictionary_records
+
+    emit_records(dictionary_records(), fmt, title="data dictionary", columns=REDCAP_COLUMNS)
+
+
+@registry_app.command("verify")
+def verify(database_url: str | None = DatabaseOption, fmt: Format = FormatOption) -> None:
+    """Check database integrity and that replaying the audit trail rebuilds the data."""
+    from infantall.registry.audit import audit_entries, current_state, replay
+    from infantall.registry.db import integrity_check
+
+    _, database = _open(database_url)
+    try:
+        problems = integrity_check(database.engine)
+        with database.read_sessions() as session:
+            rebuilt = replay(audit_entries(session))
+            current = current_state(session)
+    finally:
+        database.dispose()
+    differing = sorted(
+        k for k in current.keys() | rebuilt.keys() if current.get(k) != rebuilt.get(k)
+    )
+    record = {
+        "integrity": "ok" if not problems else "; ".join(problems),
+        "records": len(current),
+        "audit_replay": "ok"
+        if not differing
+        else f"{len(differing)} record(s) differ, e.g. {differing[0]}",
+    }
+    emit_records([record], fmt, title="registry verification")
+    if problems or differing:
+        raise typer.Exit(1)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface (loopback by default)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    workers: int = typer.Option(1, "--workers", min=1, max=32),
+    database_url: str | None = DatabaseOption,
+) -> None:
+    """Serve the registry (JSON API under /api/v1, docs at /api/v1/docs) with uvicorn."""
+    import uvicorn
+
+    from infantall.errors import InvalidInputError
+    from infantall.registry.settings import load_settings
+
+    if database_url:
+        os.environ["INFANTALL_DATABASE_URL"] = database_url
+    try:
+        load_settings()
+    except InvalidInputError as exc:
+        fail(f"{exc.field}: {exc.reason}")
+    uvicorn.run(
+        "infantall.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``registry`` and ``serve`` to the root command."""
+    app.add_typer(registry_app)
+    app.command("serve")(serve)

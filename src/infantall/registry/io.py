@@ -1,0 +1,501 @@
+"""CSV import (validated as a whole, atomic) and CSV/Parquet export of the caller's scope,
+including the de-identified pooled export for coordinators.
+
+Import (REDCap-style, see :mod:`infantall.registry.dictionary`): every row is checked by
+the same rules as the API (request schema + domain model + patient history); a file with
+any invalid row imports nothing and gets a per-row, per-field report; a valid file is
+imported in one transaction, each record audited.
+
+Pooled export: identifiers are replaced by an HMAC-SHA-256 of the registry id under the
+pseudonym key (kept outside the database: GDPR Art. 4(5), EDPB Guidelines 01/2025); all
+dates of a patient are shifted by the same offset in [0, 364] days derived from the same
+key (REDCap's de-identified export shifts dates by up to 364 days, the same within a
+record), so intervals are kept; age at diagnosis is kept, birth date, site-local code and
+free text are dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infantall.errors import InvalidInputError
+from infantall.registry import audit
+from infantall.registry.access import (
+    WRITE_ROLES,
+    Principal,
+    require_role,
+)
+from infantall.registry.dictionary import DATA_DICTIONARY, EVENT_COLUMNS, PATIENT_COLUMNS
+from infantall.registry.errors import ValidationFailedError
+from infantall.registry.events import EVENT_ADAPTER
+from infantall.registry.histories import scoped_rows
+from infantall.registry.models import Event, Patient, Role, Site, utcnow
+from infantall.registry.patients import _stored, new_registry_id
+from infantall.registry.schemas import PatientCreate
+from infantall.registry.security import keyed_hash
+from infantall.registry.validation import (
+    PATIENT_FIELDS,
+    domain_patient_dict,
+    errors_from_pydantic,
+    validate_history,
+    validate_patient,
+)
+
+__all__ = [
+    "EXPORT_ONLY_COLUMNS",
+    "FORMULA_TRIGGERS",
+    "ImportReport",
+    "RowError",
+    "date_shift_days",
+    "export_table",
+    "import_csv",
+    "pooled_export_table",
+    "pseudonym",
+    "table_bytes",
+]
+
+#: Columns an export adds (ignored by the import): the registry id and the site code.
+EXPORT_ONLY_COLUMNS = ("registry_id", "site_code")
+#: First characters that make a spreadsheet evaluate a cell (OWASP "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_FREE_TEXT = ("notes", "event_diagnosis")
+_KNOWN = {v.name for v in DATA_DICTIONARY} | set(EXPORT_ONLY_COLUMNS)
+_REQUIRED = tuple(v.name for v in DATA_DICTIONARY if v.required)
+_MAX_ROWS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem of an import file: CSV line, record, field, reason and stable code."""
+
+    row: int
+    record_id: str
+    field: str
+    reason: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did: counts when it succeeded, every problem when it did not."""
+
+    imported_patients: int
+    imported_events: int
+    errors: tuple[RowError, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was imported."""
+        return not self.errors
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The errors as a table (one row per row and field)."""
+        return pd.DataFrame([dataclasses.asdict(e) for e in self.errors])
+
+
+@dataclass
+class _Parsed:
+    patients: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    events: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+
+    def error(self, row: int, record: str, err: InvalidInputError) -> None:
+        self.errors.append(RowError(row, record, err.field, err.reason, err.code))
+
+
+def _unescape(value: str) -> str:
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_TRIGGERS:
+        return value[1:]
+    return value
+
+
+def _read_rows(text: str, parsed: _Parsed) -> list[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    problems = [
+        InvalidInputError(c, f"unknown column {c!r}; see the data dictionary", "unknown_field")
+        for c in header
+        if c not in _KNOWN
+    ] + [
+        InvalidInputError(c, f"required column {c!r} is missing", "missing_field")
+        for c in _REQUIRED
+        if c not in header
+    ]
+    for name, count in Counter(header).items():
+        if count > 1:
+            problems.append(InvalidInputError(name, "column appears twice", "duplicate_key"))
+    for p in problems:
+        parsed.error(1, "", p)
+    if problems:
+        return []
+    rows = []
+    for row in reader:
+        if None in row:
+            parsed.error(
+                reader.line_num,
+                str(row.get("record_id") or ""),
+                InvalidInputError("row", "more cells than columns", "invalid_format"),
+            )
+            continue
+        rows.append(
+            (reader.line_num, {k: _unescape(v) for k, v in row.items() if v not in ("", None)})
+        )
+        if len(rows) > _MAX_ROWS:
+            parsed.error(
+                reader.line_num,
+                "",
+                InvalidInputError(
+                    "file", f"more than {_MAX_ROWS} rows; split the file", "too_many_rows"
+                ),
+            )
+            return []
+    return rows
+
+
+def _parse_patient(parsed: _Parsed, line: int, record: str, cells: dict[str, str]) -> None:
+    values = {k: v for k, v in cells.items() if k in PATIENT_COLUMNS}
+    try:
+        data = PatientCreate.model_validate({"local_code": record, **values})
+    except ValidationError as exc:
+        for e in errors_from_pydantic(exc.errors()):
+            name = "record_id" if e.field == "local_code" else e.field
+            parsed.error(line, record, InvalidInputError(name, e.reason, e.code))
+        return
+    fields = data.model_dump(include=set(PATIENT_FIELDS))
+    try:
+        domain, _ = validate_patient(domain_patient_dict(f"row-{line}", "import", fields))
+    except ValidationFailedError as exc:
+        for e in exc.errors:
+            parsed.error(line, record, e)
+        return
+    if record in parsed.patients:
+        parsed.error(
+            line,
+            record,
+            InvalidInputError(
+                "record_id", f"record {record} appears twice in the file", "duplicate_patient"
+            ),
+        )
+        return
+    parsed.patients[record] = (line, {"data": data, "domain": domain})
+
+
+def _parse_event(parsed: _Parsed, line: int, record: str, cells: dict[str, str]) -> None:
+    raw = {k[len("event_") :]: v for k, v in cells.items() if k in EVENT_COLUMNS}
+    raw["kind"] = raw.pop("kind", "")
+    try:
+        event = EVENT_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        for e in errors_from_pydantic(exc.errors()):
+            parsed.error(line, record, InvalidInputError(f"event_{e.field}", e.reason, e.code))
+        return
+    parsed.events.setdefault(record, []).append((line, event.to_dict()))
+
+
+def _parse(text: str) -> _Parsed:
+    parsed = _Parsed()
+    for line, cells in _read_rows(text, parsed):
+        record = cells.get("record_id", "")
+        instrument = cells.get("redcap_repeat_instrument", "")
+        if not record:
+            parsed.error(
+                line, "", InvalidInputError("record_id", "record_id is empty", "missing_field")
+            )
+        elif instrument == "event":
+            _parse_event(parsed, line, record, cells)
+        elif instrument:
+            parsed.error(
+                line,
+                record,
+                InvalidInputError(
+                    "redcap_repeat_instrument",
+                    f"unknown instrument {instrument!r}; use 'event'",
+                    "invalid_choice",
+                ),
+            )
+        else:
+            stray = sorted(c for c in cells if c in EVENT_COLUMNS)
+            for name in stray:
+                parsed.error(
+                    line,
+                    record,
+                    InvalidInputError(name, "event columns belong on event rows", "unknown_field"),
+                )
+            if not stray:
+                _parse_patient(parsed, line, record, cells)
+    return parsed
+
+
+def _check_histories(parsed: _Parsed) -> None:
+    for record, events in parsed.events.items():
+        if record not in parsed.patients:
+            for line, _ in events:
+                parsed.error(
+                    line,
+                    record,
+                    InvalidInputError(
+                        "record_id", f"no patient row for record {record}", "unknown_record"
+                    ),
+                )
+            continue
+        _, info = parsed.patients[record]
+        ids = [f"row-{line}" for line, _ in events]
+        try:
+            validate_history(info["domain"].to_dict(), [e for _, e in events], ids)
+        except ValidationFailedError as exc:
+            for e in exc.errors:
+                line = events[0][0]
+                if e.field.startswith("events[row-"):
+                    line = int(e.field[len("events[row-") :].split("]")[0])
+                parsed.error(line, record, e)
+
+
+def import_csv(session: Session, principal: Principal, content: bytes | str) -> ImportReport:
+    """Import a REDCap-style CSV into the caller's site: all rows or none.
+
+    Returns an :class:`ImportReport`; when ``report.ok`` is false nothing was written.
+    """
+    require_role(principal, WRITE_ROLES, "import patients")
+    assert principal.site_id is not None  # site editors always have a site
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return ImportReport(
+                0, 0, (RowError(0, "", "file", "the file is not UTF-8", "invalid_encoding"),)
+            )
+    parsed = _parse(content)
+    _check_histories(parsed)
+    existing = set(
+        session.scalars(
+            select(Patient.local_code).where(
+                Patient.site_id == principal.site_id, Patient.local_code.in_(list(parsed.patients))
+            )
+        )
+    )
+    for record in sorted(existing):
+        line = parsed.patients[record][0]
+        parsed.error(
+            line,
+            record,
+            InvalidInputError(
+                "record_id",
+                f"record {record} is already registered at this site",
+                "duplicate_patient",
+            ),
+        )
+    if parsed.errors:
+        session.rollback()
+        return ImportReport(0, 0, tuple(sorted(parsed.errors, key=lambda e: (e.row, e.field))))
+    return _write(session, dataclasses.replace(principal, channel="import"), parsed)
+
+
+def _write(session: Session, principal: Principal, parsed: _Parsed) -> ImportReport:
+    code = session.scalar(select(Site.code).where(Site.id == principal.site_id))
+    n_events = 0
+    now = utcnow()
+    for record, (_, info) in parsed.patients.items():
+        registry_id = new_registry_id("P")
+        patient = Patient(
+            registry_id=registry_id,
+            site_id=principal.site_id,
+            local_code=record,
+            notes=info["data"].notes,
+            created_at=now,
+            updated_at=now,
+            **_stored(info["domain"]),
+        )
+        session.add(patient)
+        session.flush()
+        audit.record(
+            session,
+            principal,
+            "create",
+            "patient",
+            registry_id,
+            site_id=patient.site_id,
+            new=audit.snapshot("patient", patient),
+            reason="CSV import",
+        )
+        for _, data in parsed.events.get(record, []):
+            event = Event(
+                registry_id=new_registry_id("E"),
+                patient_id=patient.id,
+                kind=data["kind"],
+                event_date=dt.date.fromisoformat(data["date"]),
+                data=data,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(event)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "create",
+                "event",
+                event.registry_id,
+                site_id=patient.site_id,
+                new=audit.snapshot("event", event),
+                reason="CSV import",
+            )
+            n_events += 1
+    audit.record(
+        session,
+        principal,
+        "import",
+        "site",
+        code,
+        site_id=principal.site_id,
+        new={"patients": len(parsed.patients), "events": n_events},
+    )
+    session.commit()
+    return ImportReport(len(parsed.patients), n_events)
+
+
+def _flat_rows(
+    patients: list[tuple[Patient, str]], events: dict[int, list[Event]]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for p, code in patients:
+        row: dict[str, Any] = {
+            "record_id": p.local_code,
+            "registry_id": p.registry_id,
+            "site_code": code,
+        }
+        row.update({c: getattr(p, c) for c in PATIENT_COLUMNS})
+        rows.append(row)
+        for i, e in enumerate(events.get(p.id, []), start=1):
+            ev: dict[str, Any] = {
+                "record_id": p.local_code,
+                "registry_id": p.registry_id,
+                "site_code": code,
+                "redcap_repeat_instrument": "event",
+                "redcap_repeat_instance": i,
+            }
+            ev.update({f"event_{k}": v for k, v in e.data.items()})
+            rows.append(ev)
+    return rows
+
+
+_COLUMNS = (
+    "record_id",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    *PATIENT_COLUMNS,
+    *EVENT_COLUMNS,
+    *EXPORT_ONLY_COLUMNS,
+)
+
+
+def export_table(session: Session, principal: Principal, fmt: str = "csv") -> pd.DataFrame:
+    """The caller's scope in the import layout (plus registry id and site); audited."""
+    patients, events = scoped_rows(session, principal)
+    table = _integers(pd.DataFrame(_flat_rows(patients, events), columns=list(_COLUMNS)))
+    _audit_export(session, principal, "full", fmt, len(patients))
+    return table
+
+
+def pseudonym(key: str, registry_id: str) -> str:
+    """The pooled-export id of a patient: HMAC-SHA-256 under the pseudonym key (24 hex)."""
+    return keyed_hash(key, f"id:{registry_id}")[:24]
+
+
+def date_shift_days(key: str, registry_id: str) -> int:
+    """The patient's date shift in [0, 364] days, fixed by the pseudonym key."""
+    return int(keyed_hash(key, f"shift:{registry_id}")[:12], 16) % 365
+
+
+_POOLED_DROP = ("birth_date", "notes", "event_diagnosis", "redcap_repeat_instrument")
+_DATE_COLUMNS = ("diagnosis_date", "enrollment_date", "event_date")
+
+
+def pooled_export_table(
+    session: Session, principal: Principal, key: str, fmt: str = "csv"
+) -> pd.DataFrame:
+    """De-identified pooled data of every site (coordinators); audited.
+
+    One row per patient and per event: ``pseudonym`` instead of ids, dates shifted by the
+    patient's offset (columns ``*_shifted``), ``age_days`` kept; no birth date, local code
+    or free text.
+    """
+    require_role(principal, frozenset({Role.coordinator}), "export pooled data")
+    patients, events = scoped_rows(session, principal)
+    rows = _flat_rows(patients, events)
+    by_id = {p.registry_id: p for p, _ in patients}
+    out = []
+    for row in rows:
+        rid = row["registry_id"]
+        shift = dt.timedelta(days=date_shift_days(key, rid))
+        new = {
+            "pseudonym": pseudonym(key, rid),
+            "site_code": row["site_code"],
+            "record_type": row.get("redcap_repeat_instrument") or "patient",
+            "age_days": by_id[rid].age_days,
+        }
+        for k, v in row.items():
+            if k in _POOLED_DROP or k in ("record_id", "registry_id", "site_code"):
+                continue
+            if k in _DATE_COLUMNS:
+                value = v if isinstance(v, dt.date) else (dt.date.fromisoformat(v) if v else None)
+                new[f"{k}_shifted"] = value + shift if value is not None else None
+            else:
+                new[k] = v
+        out.append(new)
+    _audit_export(session, principal, "pooled_deidentified", fmt, len(patients))
+    return _integers(pd.DataFrame(out))
+
+
+def _integers(table: pd.DataFrame) -> pd.DataFrame:
+    for column in ("redcap_repeat_instance", "event_grade", "age_days"):
+        if column in table.columns:
+            table[column] = table[column].astype("Int64")
+    return table
+
+
+def _audit_export(session: Session, principal: Principal, kind: str, fmt: str, n: int) -> None:
+    session.commit()  # end the read transaction before writing the audit row
+    audit.record(
+        session,
+        principal,
+        "export",
+        "export",
+        kind,
+        site_id=None if principal.reads_all_sites else principal.site_id,
+        new={"kind": kind, "format": fmt, "patients": n},
+    )
+    session.commit()
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def table_bytes(table: pd.DataFrame, fmt: str) -> bytes:
+    """The table as CSV (free-text cells formula-escaped) or Parquet bytes."""
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        table.astype({c: "string" for c in table.columns if table[c].dtype == object}).to_parquet(
+            buf, index=False
+        )
+        return buf.getvalue()
+    safe = table.copy()
+    for column in _FREE_TEXT:
+        if column in safe.columns:
+            safe[column] = safe[column].map(_escape)
+    text = safe.to_csv(index=False, lineterminator="\n")
+    return text.encode("utf-8")

@@ -1,0 +1,199 @@
+"""Risk groups, analysis datasets, CSV import and export, and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from infantall.registry import analysis, io, risk
+from infantall.registry.access import require_role
+from infantall.registry.dictionary import dictionary_records
+from infantall.registry.models import AuditEntry, Role
+from infantall.registry.schemas import AuditPublic, RiskGroupPublic
+from infantall.registry.text import CODE_PATTERN, ID_PATTERN
+from infantall.web.deps import CurrentUser, SessionDep, SettingsDep
+from infantall.web.errors import problem
+
+__all__ = ["router"]
+
+router = APIRouter()
+PatientId = Annotated[str, Path(pattern=ID_PATTERN)]
+ExportFormat = Literal["csv", "parquet"]
+_MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+
+
+class RiskRequest(BaseModel):
+    """Protocols to stratify under (default: every protocol of ``infantall.protocols``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    protocols: Annotated[
+        list[Annotated[str, Field(pattern=CODE_PATTERN)]], Field(max_length=20)
+    ] = []
+
+
+class ImportResult(BaseModel):
+    """A successful import."""
+
+    imported_patients: int
+    imported_events: int
+
+
+class AnalysisResult(BaseModel):
+    """An analysis dataset: counts per endpoint and the ADTTE rows."""
+
+    summary: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    warnings: list[str]
+
+
+@router.post(
+    "/patients/{patient_id}/risk-groups",
+    response_model=list[RiskGroupPublic],
+    status_code=status.HTTP_201_CREATED,
+    tags=["risk groups"],
+)
+def compute_risk_groups(
+    patient_id: PatientId, body: RiskRequest, user: CurrentUser, session: SessionDep
+) -> list[RiskGroupPublic]:
+    """Compute and store the patient's risk groups (with the protocol's rule-set version).
+
+    Research use only: the groups reproduce published protocols, never a treatment advice.
+    """
+    return risk.compute_risk_groups(session, user, patient_id, body.protocols or None)
+
+
+@router.get(
+    "/patients/{patient_id}/risk-groups", response_model=list[RiskGroupPublic], tags=["risk groups"]
+)
+def list_risk_groups(
+    patient_id: PatientId, user: CurrentUser, session: SessionDep
+) -> list[RiskGroupPublic]:
+    """The stored risk groups of a patient."""
+    return risk.list_risk_groups(session, user, patient_id)
+
+
+@router.get("/analysis/dataset", response_model=AnalysisResult, tags=["analysis"])
+def analysis_dataset(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    protocol: Annotated[str | None, Query(pattern=CODE_PATTERN)] = "interfant-06",
+    cutoff: dt.date | None = None,
+) -> AnalysisResult:
+    """Endpoints (EFS, OS, DFS, CIR, ...) of your scope; pooled and pseudonymised for
+    coordinators."""
+    dataset, warnings = analysis.analysis_dataset(
+        session, user, settings.pseudonym_key.get_secret_value(), protocol=protocol, cutoff=cutoff
+    )
+    records = json.loads(dataset.adtte.to_json(orient="records", date_format="iso"))
+    summary = json.loads(dataset.summary.to_json(orient="records"))
+    return AnalysisResult(summary=summary, records=records, warnings=warnings)
+
+
+@router.get("/import/dictionary", tags=["import and export"])
+def data_dictionary(user: CurrentUser) -> list[dict[str, str]]:
+    """The data dictionary of the import/export CSV (REDCap column names)."""
+    return dictionary_records()
+
+
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    status_code=status.HTTP_201_CREATED,
+    tags=["import and export"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+    responses={422: {"description": "Nothing imported: the per-row, per-field report"}},
+)
+async def import_csv(request: Request, user: CurrentUser, session: SessionDep) -> Any:
+    """Import a REDCap-style CSV into your site: every row valid, or nothing imported."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "text/csv":
+        return problem(415, "send the file as text/csv", "unsupported_media_type")
+    content = await request.body()
+    report = await run_in_threadpool(io.import_csv, session, user, content)
+    if not report.ok:
+        errors = [
+            {
+                "row": e.row,
+                "record_id": e.record_id,
+                "field": e.field,
+                "reason": e.reason,
+                "code": e.code,
+            }
+            for e in report.errors
+        ]
+        return problem(
+            422, f"{len(errors)} problem(s); nothing was imported", "import_rejected", errors
+        )
+    return ImportResult(
+        imported_patients=report.imported_patients, imported_events=report.imported_events
+    )
+
+
+@router.get("/export", tags=["import and export"], response_class=Response)
+def export(user: CurrentUser, session: SessionDep, format: ExportFormat = "csv") -> Response:
+    """Your scope in the import layout (plus registry id and site) as CSV or Parquet."""
+    table = io.export_table(session, user, format)
+    return Response(
+        io.table_bytes(table, format),
+        media_type=_MEDIA[format],
+        headers={"Content-Disposition": f'attachment; filename="registry-export.{format}"'},
+    )
+
+
+@router.get("/export/pooled", tags=["import and export"], response_class=Response)
+def export_pooled(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    format: ExportFormat = "csv",
+) -> Response:
+    """De-identified pooled data of every site (coordinators): hashed ids, shifted dates."""
+    key = settings.pseudonym_key.get_secret_value()
+    table = io.pooled_export_table(session, user, key, format)
+    return Response(
+        io.table_bytes(table, format),
+        media_type=_MEDIA[format],
+        headers={"Content-Disposition": f'attachment; filename="registry-pooled.{format}"'},
+    )
+
+
+@router.get("/audit", response_model=list[AuditPublic], tags=["audit"])
+def audit_trail(
+    user: CurrentUser,
+    session: SessionDep,
+    entity: Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")] = None,
+    entity_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = None,
+    action: Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> list[AuditPublic]:
+    """The audit trail, oldest first (admin); viewing it is itself audited."""
+    from infantall.registry import audit
+
+    require_role(user, frozenset({Role.admin}), "read the audit trail")
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if entity is not None:
+        query = query.where(AuditEntry.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    out = [AuditPublic.model_validate(r, from_attributes=True) for r in rows]
+    session.commit()
+    audit.record(session, user, "audit_view", "audit", None, new={"rows": len(out)})
+    session.commit()
+    return out
