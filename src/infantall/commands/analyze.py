@@ -1,0 +1,379 @@
+"""``infantall analyze km|cif|cox|hsct``: survival analyses of a CSV file.
+
+Only Typer and the standard library are imported here; pandas, NumPy and matplotlib are
+imported inside the commands so that ``infantall --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from infantall.commands._output import Format, FormatOption, emit_records, fail
+
+__all__ = ["ORDER", "register", "run_safely"]
+
+ORDER = 40
+
+analyze_app = typer.Typer(
+    help=(
+        "Survival analyses of a CSV file (one row per patient): Kaplan-Meier, cumulative "
+        "incidence, Cox, HSCT as a time-dependent exposure. Checked against R survival/cmprsk."
+    ),
+    no_args_is_help=True,
+)
+
+#: days in one unit of the time column
+_UNIT_DAYS = {"days": 1.0, "months": 365.25 / 12, "years": 365.25}
+
+TimeOpt = typer.Option(..., "--time", "-t", help="Column of follow-up times.")
+UnitOpt = typer.Option("days", "--time-unit", help="Unit of the time column: days, months, years.")
+HorizonOpt = typer.Option(
+    None, "--horizon", help="Report estimates at this many YEARS (repeatable).", show_default=False
+)
+FigureOpt = typer.Option(None, "--figure", help="Write the figure to this .png or .svg file.")
+DataArg = typer.Argument(..., help="CSV file, one row per patient.")
+EventOpt = typer.Option(..., "--event", "-e", help="Column of event indicators (1/0).")
+
+
+@contextmanager
+def run_safely() -> Iterator[None]:
+    """Turn infantall errors into ``error: ...`` on stderr (exit 1) and show warnings."""
+    from infantall.errors import InfantallError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except InfantallError as exc:
+            _echo_warnings(caught)
+            fail(str(exc))
+        except (OSError, ValueError, KeyError) as exc:
+            _echo_warnings(caught)
+            fail(f"{type(exc).__name__}: {exc}")
+    _echo_warnings(caught)
+
+
+def _echo_warnings(caught: list[warnings.WarningMessage]) -> None:
+    seen: set[str] = set()
+    for w in caught:
+        msg = str(w.message)
+        if msg not in seen:
+            seen.add(msg)
+            typer.echo(f"warning: {msg}", err=True)
+
+
+def _read(path: Path, columns: list[str | None]) -> Any:
+    import pandas as pd
+
+    from infantall.errors import InvalidInputError
+
+    if not path.is_file():
+        raise InvalidInputError(str(path), "file not found", "unknown_column")
+    df = pd.read_csv(path)
+    for c in columns:
+        if c is not None and c not in df.columns:
+            raise InvalidInputError(
+                c,
+                f"is not a column of {path.name} (columns: {', '.join(df.columns)})",
+                "unknown_column",
+            )
+    return df
+
+
+def _unit(unit: str) -> float:
+    if unit not in _UNIT_DAYS:
+        fail(f"--time-unit must be one of {', '.join(_UNIT_DAYS)}")
+    return _UNIT_DAYS[unit]
+
+
+def _horizons(horizon: list[float] | None, unit_days: float) -> list[float]:
+    return [h * 365.25 / unit_days for h in (horizon or [])]
+
+
+def _num(x: Any) -> float:
+    return float(x)
+
+
+def _pct(x: Any) -> float | None:
+    v = float(x)
+    return None if math.isnan(v) else round(100.0 * v, 2)  # NaN -> None (JSON null)
+
+
+@analyze_app.command("km")
+def km_command(
+    data: Path = DataArg,
+    time: str = TimeOpt,
+    event: str = EventOpt,
+    group: str | None = typer.Option(None, "--group", "-g", help="Column of groups."),
+    horizon: list[float] | None = HorizonOpt,
+    time_unit: str = UnitOpt,
+    conf_type: str = typer.Option("log-log", "--conf-type", help="log-log, log or plain."),
+    test: str = typer.Option("logrank", "--test", help="logrank or peto (Peto-Peto, rho=1)."),
+    figure: Path | None = FigureOpt,
+    fmt: Format = FormatOption,
+) -> None:
+    """Kaplan-Meier: n, events, median (95% CI), survival at horizons with SE; log-rank.
+
+    Example: infantall analyze km cohort.csv --time efs_days --event efs_event
+    --group kmt2a --horizon 5
+    """
+    with run_safely():
+        from infantall.outcomes import kaplan_meier_by_group, logrank_test
+
+        df = _read(data, [time, event, group])
+        unit = _unit(time_unit)
+        curves = kaplan_meier_by_group(
+            df[time],
+            df[event],
+            None if group is None else df[group],
+            conf_type=conf_type,  # type: ignore[arg-type]
+            group_name=group,
+        )
+        hz = _horizons(horizon, unit)
+        records = []
+        for c in curves.curves:
+            med, lo, hi = c.median()
+            rec: dict[str, Any] = {
+                "group": c.label,
+                "n": c.n,
+                "events": c.n_events,
+                "median": med,
+                "median_lower": lo,
+                "median_upper": hi,
+            }
+            for h_years, row in zip(horizon or [], c.at(hz).itertuples(), strict=True):
+                key = f"{h_years:g}y"
+                rec[f"surv_{key}_pct"] = _pct(row.survival)
+                rec[f"se_{key}_pct"] = _pct(row.std_err)
+                rec[f"lower_{key}_pct"] = _pct(row.lower)
+                rec[f"upper_{key}_pct"] = _pct(row.upper)
+                rec[f"at_risk_{key}"] = int(_num(row.n_risk))
+            records.append(rec)
+        meta: dict[str, Any] = {"time_unit": time_unit, "conf_type": conf_type}
+        annotation = None
+        if group is not None:
+            rho = 1.0 if test == "peto" else 0.0
+            lr = logrank_test(df[time], df[event], df[group], rho=rho)
+            meta.update({"test": lr.test_name, "chisq": lr.chisq, "df": lr.df, "p": lr.p_value})
+            annotation = f"{lr.test_name} p = {lr.p_value:.3g}"
+        if figure is not None:
+            from infantall.outcomes.plots import plot_km, save_figure
+
+            save_figure(plot_km(curves, time_scale=365.25 / unit, annotation=annotation), figure)
+            meta["figure"] = str(figure)
+        emit_records(records, fmt, title="Kaplan-Meier", meta=meta)
+
+
+@analyze_app.command("cif")
+def cif_command(
+    data: Path = DataArg,
+    time: str = TimeOpt,
+    status: str = typer.Option(
+        ..., "--status", "-s", help="Column of codes: 0 censored, 1, 2, ... competing causes."
+    ),
+    group: str | None = typer.Option(None, "--group", "-g", help="Column of groups."),
+    horizon: list[float] | None = HorizonOpt,
+    time_unit: str = UnitOpt,
+    rho: float = typer.Option(0.0, "--rho", help="Weight power of Gray's test (cmprsk rho)."),
+    figure: Path | None = FigureOpt,
+    fmt: Format = FormatOption,
+) -> None:
+    """Cumulative incidence (Aalen-Johansen) per cause with SE and CI; Gray's test.
+
+    Example: infantall analyze cif cohort.csv --time cir_days --status cir_status
+    --group kmt2a --horizon 5
+    """
+    with run_safely():
+        from infantall.outcomes import cumulative_incidence
+
+        df = _read(data, [time, status, group])
+        unit = _unit(time_unit)
+        res = cumulative_incidence(
+            df[time], df[status], None if group is None else df[group], rho=rho
+        )
+        hz = _horizons(horizon or [5.0], unit)
+        records = []
+        for c in res.curves:
+            for h_years, row in zip(horizon or [5.0], c.at(hz).itertuples(), strict=True):
+                records.append(
+                    {
+                        "group": c.group,
+                        "cause": c.cause,
+                        "years": h_years,
+                        "estimate_pct": _pct(row.estimate),
+                        "se_pct": _pct(row.std_err),
+                        "lower_pct": _pct(row.lower),
+                        "upper_pct": _pct(row.upper),
+                    }
+                )
+        meta: dict[str, Any] = {"time_unit": time_unit}
+        for t in res.tests:
+            meta[f"gray_cause{t.cause}"] = f"chisq={t.statistic:.4f}, df={t.df}, p={t.p_value:.4g}"
+        if figure is not None:
+            from infantall.outcomes.plots import plot_cif_stacked, save_figure
+
+            grp = res.groups[0]
+            save_figure(plot_cif_stacked(res, group=grp, time_scale=365.25 / unit), figure)
+            meta["figure"] = f"{figure} (group {grp})"
+        emit_records(records, fmt, title="Cumulative incidence", meta=meta)
+
+
+@analyze_app.command("cox")
+def cox_command(
+    data: Path = DataArg,
+    time: str = TimeOpt,
+    event: str = EventOpt,
+    covariates: str = typer.Option(
+        ..., "--covariates", "-c", help="Comma-separated numeric columns (0/1 for categories)."
+    ),
+    strata: str | None = typer.Option(None, "--strata", help="Column to stratify on."),
+    ties: str = typer.Option("efron", "--ties", help="efron (R's default) or breslow."),
+    figure: Path | None = FigureOpt,
+    fmt: Format = FormatOption,
+) -> None:
+    """Cox model: HR (95% CI), p, concordance, global tests and the PH test (cox.zph).
+
+    Example: infantall analyze cox cohort.csv --time efs_days --event efs_event
+    --covariates kmt2a_r,age_days,wbc
+    """
+    with run_safely():
+        from infantall.outcomes import cox_ph
+
+        cols = [c.strip() for c in covariates.split(",") if c.strip()]
+        df = _read(data, [time, event, strata, *cols])
+        fit = cox_ph(df, time, event, cols, strata=strata, ties=ties)  # type: ignore[arg-type]
+        zph = fit.ph_test()
+        summary = fit.summary.assign(ph_p=zph.p_value[:-1])
+        records = [{str(k): v for k, v in r.items()} for r in summary.to_dict("records")]
+        meta = {
+            "n": fit.n,
+            "events": fit.n_events,
+            "ties": ties,
+            "strata": strata,
+            "concordance": round(fit.concordance, 4),
+            "likelihood_ratio": f"{fit.lr_test:.3f} on {len(cols)} df",
+            "wald": f"{fit.wald_test:.3f}",
+            "score": f"{fit.score_test:.3f}",
+            "ph_global_p": float(zph.p_value[-1]),
+        }
+        if figure is not None:
+            from infantall.outcomes.plots import plot_forest, save_figure
+
+            save_figure(plot_forest(fit), figure)
+            meta["figure"] = str(figure)
+        emit_records(records, fmt, title="Cox proportional hazards", meta=meta)
+
+
+@analyze_app.command("hsct")
+def hsct_command(
+    data: Path = DataArg,
+    time: str = TimeOpt,
+    event: str = EventOpt,
+    hsct_time: str = typer.Option(
+        ..., "--hsct-time", help="Column of time to HSCT in CR1 (empty = no transplant)."
+    ),
+    landmark: float | None = typer.Option(
+        None,
+        "--landmark",
+        help="Landmark time in the time column's unit (default: median "
+        "time to HSCT among the transplanted).",
+    ),
+    figure: Path | None = FigureOpt,
+    fmt: Format = FormatOption,
+) -> None:
+    """HSCT as a time-dependent exposure: time-dependent Cox, Mantel-Byar, landmark.
+
+    A naive "ever transplanted" comparison is printed for contrast only: it is biased by
+    immortal time. Example: infantall analyze hsct cohort.csv --time efs_days
+    --event efs_event --hsct-time hsct_days
+    """
+    with run_safely():
+        import numpy as np
+        import pandas as pd
+
+        from infantall.outcomes import (
+            counting_process,
+            mantel_byar,
+            simon_makuch,
+            time_dependent_cox,
+        )
+        from infantall.outcomes import (
+            landmark as landmark_analysis,
+        )
+
+        df = _read(data, [time, event, hsct_time])
+        h = pd.to_numeric(df[hsct_time], errors="coerce")
+        cp = counting_process(df, time, event, hsct_time)
+        td = time_dependent_cox(cp, ["hsct"])
+        mb = mantel_byar(cp, "hsct")
+        lm_time = float(np.nanmedian(h)) if landmark is None else landmark
+        lm = landmark_analysis(df, time, event, lm_time, exposure_time=hsct_time)
+        records = [
+            _hr_record("time-dependent Cox (Efron)", td.summary.iloc[0], len(cp)),
+            {
+                "analysis": "Mantel-Byar test",
+                "statistic": mb.chisq,
+                "p": mb.p_value,
+                "n": len(df),
+                "note": f"O={mb.observed:g}, E={mb.expected:.2f}",
+            },
+            {
+                "analysis": f"landmark at {lm_time:g}",
+                "statistic": None if lm.test is None else lm.test.chisq,
+                "p": None if lm.test is None else lm.test.p_value,
+                "n": lm.n_at_risk,
+                "note": f"exposed = HSCT by landmark; {lm.n_excluded} "
+                "excluded (event/censored before it)",
+            },
+        ]
+        naive = df.assign(_ever=(h.notna() & (h < df[time])).astype(int))
+        from infantall.outcomes import cox_ph
+
+        nv = cox_ph(naive, time, event, ["_ever"])
+        records.append(
+            _hr_record("naive ever-HSCT Cox (immortal-time biased)", nv.summary.iloc[0], len(df))
+        )
+        meta: dict[str, Any] = {"transplanted": int(h.notna().sum()), "landmark": lm_time}
+        if figure is not None:
+            from infantall.outcomes.plots import plot_simon_makuch, save_figure
+
+            sm = simon_makuch(cp, "hsct")
+            save_figure(
+                plot_simon_makuch(sm, annotation=f"Mantel-Byar p = {mb.p_value:.3g}"), figure
+            )
+            meta["figure"] = str(figure)
+        emit_records(
+            records,
+            fmt,
+            title="HSCT as a time-dependent exposure",
+            meta=meta,
+            columns=["analysis", "hr", "hr_lower", "hr_upper", "statistic", "p", "n", "note"],
+        )
+
+
+def _hr_record(name: str, row: Any, n: int) -> dict[str, Any]:
+    return {
+        "analysis": name,
+        "hr": float(row.hr),
+        "hr_lower": float(row.hr_lower),
+        "hr_upper": float(row.hr_upper),
+        "statistic": float(row.z) ** 2,
+        "p": float(row.p),
+        "n": n,
+        "note": "",
+    }
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``infantall analyze ...`` to the root command."""
+    app.add_typer(analyze_app, name="analyze")
+
+
+_COMMANDS: tuple[Callable[..., None], ...] = (km_command, cif_command, cox_command, hsct_command)
