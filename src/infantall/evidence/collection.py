@@ -43,6 +43,7 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "source_location",
     "source_doi",
     "source_registry_id",
+    "source_pmcid",
     "quote",
     "note",
     "ambiguity",
@@ -97,6 +98,7 @@ def _record_base(rec: TrialRecord) -> dict[str, Any]:
         "source_location": rec.source.location,
         "source_doi": rec.source.doi,
         "source_registry_id": rec.source.registry_id,
+        "source_pmcid": rec.source.pmcid,
     }
 
 
