@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,8 @@ def test_check_passes_and_targets_list_sources() -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["records"]
     assert all(r["within"] for r in rows)
-    result = runner.invoke(app, ["cohort", "targets", "--calibration", "mll-10", "-f", "json"])
+    args = ["cohort", "targets", "--calibration", "mll-10", "--format", "json"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output, parse_constant=_no_nan)
     assert all("Blood 2020" in r["source"] for r in rows)
@@ -80,3 +82,23 @@ def test_errors_are_reported_without_traceback(args: list[str], message: str) ->
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def _readme_examples() -> list[str]:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    return [
+        line.strip()
+        for line in readme.read_text(encoding="utf-8").splitlines()
+        if line.strip().startswith("infantall cohort ")
+    ]
+
+
+def test_every_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    examples = _readme_examples()
+    assert len(examples) >= 5
+    monkeypatch.chdir(tmp_path)
+    for line in examples:
+        result = runner.invoke(app, shlex.split(line)[1:])
+        assert result.exit_code == 0, (line, result.output)
+    assert (tmp_path / "cohort.json").exists()
+    assert (tmp_path / "cohort.csv").exists()
