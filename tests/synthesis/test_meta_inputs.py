@@ -225,3 +225,13 @@ def test_back_transformations_invert_the_transformations(p: float, n: int) -> No
         yi = effect_sizes(inp, "logit").yi
         if not effect_sizes(inp, "logit").corrected:
             assert back_transform(yi, "logit")[0] == pytest.approx(p, rel=1e-9)
+
+
+def test_study_intervals_are_clopper_pearson_as_statsmodels_beta() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    inp = proportion_inputs(["a", "b", "c"], [0.0, 100 * 7 / 13, 100.0], [13, 13, 13])
+    res = pool_proportions(inp, method="fe")
+    low, high = proportion_confint([0, 7, 13], [13, 13, 13], alpha=0.05, method="beta")
+    np.testing.assert_allclose(res.study_table["ci_low_pct"], 100 * np.asarray(low), rtol=1e-9)
+    np.testing.assert_allclose(res.study_table["ci_high_pct"], 100 * np.asarray(high), rtol=1e-9)

@@ -32,8 +32,10 @@ def forest_plot(result: PooledProportion, *, title: str | None = None, xlabel: s
     """
     table = result.study_table
     k = len(table)
-    fig = Figure(figsize=(9.0, 1.6 + 0.36 * (k + 3)))
-    ax = fig.add_axes((0.28, 0.12, 0.44, 0.78))
+    height = 1.7 + 0.3 * (k + 3)
+    fig = Figure(figsize=(9.0, height))
+    bottom, top = 0.85 / height, 0.55 / height  # fixed margins in inches, whatever k is
+    ax = fig.add_axes((0.28, bottom, 0.44, 1.0 - bottom - top))
     ys = np.arange(k, 0, -1) + 1.5
     wmax = float(table["weight_pct"].max())
     for y, (_, row) in zip(ys, table.iterrows(), strict=True):
@@ -123,7 +125,7 @@ def forest_plot(result: PooledProportion, *, title: str | None = None, xlabel: s
         f"τ² = {fit.tau2:.3g}, I² = {fit.i2:.0f}%, Q = {fit.qe:.2f} (df {fit.qe_df}, "
         f"p = {fit.qe_p:.3g}); {result.method.label}, {result.transform.value} scale"
     )
-    fig.text(0.02, 0.02, het, fontsize=8, color=_GREY)
+    fig.text(0.02, 0.1 / height, het, fontsize=8, color=_GREY)
     if title:
         fig.suptitle(title, x=0.02, ha="left", fontsize=11, weight="bold")
     return fig
@@ -218,7 +220,7 @@ def efs_over_time_plot(
     """Each trial's estimate drawn across its accrual period, marker area ∝ N, colour by
     ``colour_by``; with ``reg`` (a meta-regression on accrual mid-year), the pooled trend.
 
-    ``studies`` needs the columns study, accrual_start, accrual_end, n, estimate_pct and
+    ``studies`` needs the columns study, accrual_start, accrual_end, n, percent and
     ``colour_by``.
     """
     fig = Figure(figsize=(9.0, 5.5))
@@ -229,7 +231,7 @@ def efs_over_time_plot(
         colour = _COLOURS[i % len(_COLOURS)]
         mid = (sub["accrual_start"] + sub["accrual_end"]) / 2.0
         ax.hlines(
-            sub["estimate_pct"],
+            sub["percent"],
             sub["accrual_start"],
             sub["accrual_end"],
             color=colour,
@@ -238,7 +240,7 @@ def efs_over_time_plot(
         )
         ax.scatter(
             mid,
-            sub["estimate_pct"],
+            sub["percent"],
             s=sub["n"].astype(float),
             color=colour,
             alpha=0.7,
@@ -246,7 +248,7 @@ def efs_over_time_plot(
             label=kind,
             zorder=3,
         )
-        for x, y, label in zip(mid, sub["estimate_pct"], sub["study"], strict=True):
+        for x, y, label in zip(mid, sub["percent"], sub["study"], strict=True):
             ax.annotate(label, (x, y), xytext=(4, 5), textcoords="offset points", fontsize=6.5)
     if reg is not None:
         years = reg.moderators.iloc[:, 0].to_numpy(dtype=float)

@@ -79,7 +79,7 @@ class PooledProportion:
 
     @property
     def study_table(self) -> pd.DataFrame:
-        """One row per study: percentage, its CI on the pooling scale back-transformed, weight."""
+        """One row per study: percentage, its Clopper-Pearson CI and its weight in the model."""
         low, high = study_intervals(self.effects, self.fit.level)
         w = self.fit.weights
         return pd.DataFrame(
@@ -126,13 +126,19 @@ class PooledProportion:
 
 
 def study_intervals(effects: EffectSizes, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Per-study Wald CIs on the pooling scale, back-transformed to proportions (0-1)."""
-    z = float(stats.norm.ppf(0.5 + level / 2.0))
-    half = z * np.sqrt(effects.vi)
+    """Per-study Clopper-Pearson CIs (0-1) on the effective counts, uncorrected.
+
+    The default of R meta's ``metaprop`` (``method.ci = "CP"``): the interval always holds
+    the reported proportion, also at 0% or 100% where the pooling scale needed a continuity
+    correction. Non-integer effective counts enter the beta quantiles as they are.
+    """
+    alpha = 1.0 - level
     n = effects.effective_n
-    low = back_transform(effects.yi - half, effects.transform, n)
-    high = back_transform(effects.yi + half, effects.transform, n)
-    return low, high
+    x = effects.proportion * n
+    with np.errstate(invalid="ignore"):
+        low = np.where(x > 0, stats.beta.ppf(alpha / 2.0, x, n - x + 1.0), 0.0)
+        high = np.where(x < n, stats.beta.ppf(1.0 - alpha / 2.0, x + 1.0, n - x), 1.0)
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
 def _back(values: np.ndarray, effects: EffectSizes) -> np.ndarray:

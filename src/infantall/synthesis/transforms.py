@@ -50,12 +50,14 @@ class Transform(StrEnum):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EffectSizes:
-    """Transformed proportions ``yi`` with sampling variances ``vi`` (metafor's escalc)."""
+    """Transformed proportions ``yi`` with sampling variances ``vi`` (metafor's escalc);
+    ``proportion`` is the reported proportion (before any continuity correction)."""
 
     study: tuple[str, ...]
     yi: np.ndarray
     vi: np.ndarray
     effective_n: np.ndarray
+    proportion: np.ndarray
     transform: Transform
     corrected: tuple[str, ...]
     notes: tuple[str, ...]
@@ -118,6 +120,7 @@ def effect_sizes(inputs: ProportionInputs, transform: Transform | str) -> Effect
         yi=np.asarray(yi, dtype=float),
         vi=np.asarray(vi, dtype=float),
         effective_n=inputs.effective_n.astype(float),
+        proportion=inputs.proportion.astype(float),
         transform=tf,
         corrected=corrected,
         notes=tuple(notes),
