@@ -211,28 +211,43 @@ def _leaf_arrays(
         return none, none.copy()
     codes, categories = entry
     members = set(_resolve(cond.members, params))
-    hit_codes = [i for i, c in enumerate(categories) if c in members]
-    unknown_codes = [-1] + [i for i, c in enumerate(categories) if c == "unknown"]
-    known = ~np.isin(codes, unknown_codes)
-    hit = np.isin(codes, hit_codes)
-    return hit, known & ~hit
+    # Lookup tables indexed by code; the extra last slot is code -1 (missing).
+    hit_table = np.array([c in members for c in categories] + [False])
+    miss_table = np.array([c not in members and c != "unknown" for c in categories] + [False])
+    return hit_table[codes], miss_table[codes]
+
+
+Cache: TypeAlias = dict[Condition, tuple[BoolArray, BoolArray]]
 
 
 def evaluate_arrays(
-    cond: Condition, data: ArrayFeatures, params: Mapping[str, Any]
+    cond: Condition,
+    data: ArrayFeatures,
+    params: Mapping[str, Any],
+    cache: Cache | None = None,
 ) -> tuple[BoolArray, BoolArray]:
-    """Masks (definitely true, definitely false) of ``cond`` over many patients."""
+    """Masks (definitely true, definitely false) of ``cond`` over many patients.
+
+    ``cache`` (a dict owned by the caller, for one ``data`` and ``params``) memoises shared
+    sub-conditions.
+    """
+    if cache is not None and cond in cache:
+        return cache[cond]
+    result: tuple[BoolArray, BoolArray]
     if isinstance(cond, Cmp | In):
-        return _leaf_arrays(cond, data, params)
-    if isinstance(cond, Not):
-        t, f = evaluate_arrays(cond.part, data, params)
-        return f, t
-    pairs = [evaluate_arrays(p, data, params) for p in cond.parts]
-    trues = np.array([t for t, _ in pairs])
-    falses = np.array([f for _, f in pairs])
-    if isinstance(cond, All):
-        return np.asarray(trues.all(axis=0)), np.asarray(falses.any(axis=0))
-    return np.asarray(trues.any(axis=0)), np.asarray(falses.all(axis=0))
+        result = _leaf_arrays(cond, data, params)
+    elif isinstance(cond, Not):
+        t, f = evaluate_arrays(cond.part, data, params, cache)
+        result = (f, t)
+    else:
+        pairs = [evaluate_arrays(p, data, params, cache) for p in cond.parts]
+        t, f = pairs[0]
+        for t2, f2 in pairs[1:]:
+            t, f = (t & t2, f | f2) if isinstance(cond, All) else (t | t2, f & f2)
+        result = (t, f)
+    if cache is not None:
+        cache[cond] = result
+    return result
 
 
 def missing_fields_arrays(
@@ -241,10 +256,11 @@ def missing_fields_arrays(
     params: Mapping[str, Any],
     rows: BoolArray,
     out: dict[str, BoolArray],
+    cache: Cache | None = None,
 ) -> None:
     """Vectorised :func:`missing_fields`: OR into ``out[field]`` the rows (within ``rows``)
     where ``field`` keeps ``cond`` unknown."""
-    t, f = evaluate_arrays(cond, data, params)
+    t, f = evaluate_arrays(cond, data, params, cache)
     rows = rows & ~t & ~f
     if not rows.any():
         return
@@ -254,7 +270,7 @@ def missing_fields_arrays(
         return
     parts = (cond.part,) if isinstance(cond, Not) else cond.parts
     for part in parts:
-        missing_fields_arrays(part, data, params, rows, out)
+        missing_fields_arrays(part, data, params, rows, out, cache)
 
 
 # --- text ---------------------------------------------------------------------------------

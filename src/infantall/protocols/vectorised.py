@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from infantall.protocols.conditions import ArrayFeatures, evaluate_arrays, missing_fields_arrays
+from infantall.protocols.conditions import (
+    ArrayFeatures,
+    Cache,
+    evaluate_arrays,
+    missing_fields_arrays,
+)
 from infantall.protocols.engine import resolve_params
 from infantall.protocols.features import encode_frame
 from infantall.protocols.model import INDETERMINATE, NOT_APPLICABLE, Protocol
@@ -74,21 +79,40 @@ def _categorical(codes: npt.NDArray[Any], labels: list[str]) -> pd.Categorical:
     return cast("pd.Categorical", pd.Categorical.from_codes(np.asarray(codes), categories))
 
 
-def _labels(
-    bits: list[npt.NDArray[np.bool_]], names: list[str], n: int, prefix: tuple[str, ...] = ()
-) -> pd.Categorical:
-    """Join, row by row, the names whose bit is set; via unique bit patterns (fast)."""
+def _bits_to_codes(bits: list[npt.NDArray[np.bool_]], n: int) -> npt.NDArray[np.int64]:
+    """One integer per row whose bit ``i`` is ``bits[i]`` (packed in C by ``packbits``)."""
     import numpy as np
 
-    codes = np.zeros(n, dtype=np.int64)
-    for i, b in enumerate(bits):
-        codes |= b.astype(np.int64) << i
-    uniq, inverse = np.unique(codes, return_inverse=True)
-    labels = [
-        ";".join([*prefix, *(names[i] for i in range(len(names)) if (int(u) >> i) & 1)])
-        for u in uniq
-    ]
-    return _categorical(inverse.reshape(-1), labels)
+    if not bits:
+        return np.zeros(n, dtype=np.int64)
+    packed = np.packbits(np.stack(bits), axis=0, bitorder="little")
+    codes: npt.NDArray[np.int64] = packed[0].astype(np.int64)
+    for i in range(1, packed.shape[0]):
+        codes |= packed[i].astype(np.int64) << (8 * i)
+    return codes
+
+
+def _encode(codes: npt.NDArray[np.int64], size: int, label: Any) -> pd.Categorical:
+    """Categorical of ``label(code)`` for small non-negative integer ``codes`` < ``size``.
+
+    Uses a bincount over the code space instead of sorting (codes are bit patterns of a
+    dozen flags at most).
+    """
+    import numpy as np
+
+    present = np.flatnonzero(np.bincount(codes, minlength=size))
+    remap = np.full(size, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    return _categorical(remap[codes], [label(int(c)) for c in present])
+
+
+def _labels(bits: list[npt.NDArray[np.bool_]], names: list[str], n: int) -> pd.Categorical:
+    """Join, row by row, the names whose bit is set."""
+
+    def label(code: int) -> str:
+        return ";".join(names[i] for i in range(len(names)) if (code >> i) & 1)
+
+    return _encode(_bits_to_codes(bits, n), 1 << len(names), label)
 
 
 def _decide_frame(
@@ -98,65 +122,52 @@ def _decide_frame(
     import pandas as pd
 
     n = data.n
+    cache: Cache = {}
     group_rules = proto.group_rules
-    chosen = np.full(n, -1, dtype=np.int64)
-    for i, rule in enumerate(group_rules):
-        t, _ = evaluate_arrays(rule.condition, data, params)
-        chosen[(chosen == -1) & t] = i
+    chosen = np.full(n, len(group_rules), dtype=np.int64)  # len = none true
+    for i in reversed(range(len(group_rules))):
+        t, _ = evaluate_arrays(group_rules[i].condition, data, params, cache)
+        chosen[t] = i
     missing: dict[str, npt.NDArray[np.bool_]] = {}
-    undecided = chosen == -1
+    undecided = chosen == len(group_rules)
     if group_rules and undecided.any():
         for rule in group_rules:
-            missing_fields_arrays(rule.condition, data, params, undecided, missing)
+            missing_fields_arrays(rule.condition, data, params, undecided, missing, cache)
     fallback = INDETERMINATE if group_rules else NOT_APPLICABLE
     groups = [r.group for r in group_rules] + [fallback]
-    group = _categorical(np.where(undecided, len(group_rules), chosen), groups)
     flag_rules = proto.flag_rules
-    truths = [evaluate_arrays(r.condition, data, params) for r in flag_rules]
+    truths = [evaluate_arrays(r.condition, data, params, cache) for r in flag_rules]
     fired = [t for t, _ in truths]
-    unknown = [~t & ~f for t, f in truths]
-    fired_rules = _fired_rules(proto, chosen, fired, n)
+    flag_names = [r.flag for r in flag_rules]
     order = list(proto.group_fields)
-    frame = pd.DataFrame(
+    zeros = np.zeros(n, dtype=bool)
+    return pd.DataFrame(
         {
             "protocol": _categorical(np.zeros(n, dtype=np.int8), [proto.id]),
             "version": _categorical(np.zeros(n, dtype=np.int8), [proto.version]),
-            "group": group,
-            "flags": _labels(fired, [r.flag for r in flag_rules], n),
-            "undetermined_flags": _labels(unknown, [r.flag for r in flag_rules], n),
-            "fired_rules": fired_rules,
-            "missing_fields": _labels(
-                [missing.get(f, np.zeros(n, dtype=bool)) for f in order], order, n
-            ),
+            "group": _categorical(chosen, groups),
+            "flags": _labels(fired, flag_names, n),
+            "undetermined_flags": _labels([~t & ~f for t, f in truths], flag_names, n),
+            "fired_rules": _fired_rules(proto, chosen, fired, n),
+            "missing_fields": _labels([missing.get(f, zeros) for f in order], order, n),
         },
         index=index,
     )
-    return frame
 
 
 def _fired_rules(
     proto: Protocol, chosen: npt.NDArray[np.int64], fired: list[npt.NDArray[np.bool_]], n: int
 ) -> pd.Categorical:
-    import numpy as np
-
+    """``group rule id;flag rule ids`` per row, from one integer code per row."""
+    group_ids = [r.id for r in proto.group_rules]
     flag_ids = [r.id for r in proto.flag_rules]
-    parts: list[tuple[str, ...]] = []
-    index = np.zeros(n, dtype=np.int64)
-    for i, rule in enumerate(proto.group_rules):
-        sel = chosen == i
-        index[sel] = len(parts)
-        parts.append((rule.id,))
-    none = chosen == -1
-    index[none] = len(parts)
-    parts.append(())
-    pieces: list[list[str]] = []
-    codes = np.empty(n, dtype=np.int64)
-    for k, prefix in enumerate(parts):
-        rows = index == k
-        if not rows.any():
-            continue
-        sub = _labels([b[rows] for b in fired], flag_ids, int(rows.sum()), prefix)
-        offset = sum(len(p) for p in pieces)
-        codes[rows] = np.asarray(sub.codes, dtype=np.int64) + offset
-        pieces.append([str(c) for c in sub.categories])
-    return _categorical(codes, [c for p in pieces for c in p])
+    width = len(flag_ids)
+
+    def label(code: int) -> str:
+        g = code >> width
+        names = [group_ids[g]] if g < len(group_ids) else []
+        names += [flag_ids[i] for i in range(width) if (code >> i) & 1]
+        return ";".join(names)
+
+    codes = (chosen << width) | _bits_to_codes(fired, n)
+    return _encode(codes, (len(group_ids) + 1) << width, label)
