@@ -122,3 +122,16 @@ def test_frame_accepts_categorical_and_enum_values() -> None:
     assert list(stratify_frame(df, "jplsg-mll-10")["group"]) == ["HR", "LR"]
     df["kmt2a"] = [KMT2AStatus.rearranged, KMT2AStatus.rearranged]
     assert list(stratify_frame(df, "jplsg-mll-10")["group"]) == ["HR", "IR"]
+
+
+def test_readme_python_example_runs() -> None:
+    """The Python block of the README section, executed."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Domain model (`infantall.domain`)")[1].split("\n## ")[0]
+    code = section.split("```python\n")[1].split("```")[0]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # documented example, trusted text
+    d = namespace["d"]
+    assert d.group == "HR"

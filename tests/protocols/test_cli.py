@@ -88,7 +88,15 @@ def test_protocols_show_unknown() -> None:
 def test_stratify_patient_one_protocol_explain(patient_json: Path) -> None:
     result = runner.invoke(
         app,
-        ["stratify", str(patient_json), "--protocol", "interfant-06", "--explain", "-f", "json"],
+        [
+            "stratify",
+            str(patient_json),
+            "--protocol",
+            "interfant-06",
+            "--explain",
+            "--format",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     (record,) = json.loads(result.output)["records"]
