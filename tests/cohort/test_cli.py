@@ -38,8 +38,8 @@ def test_generate_csv_with_json_summary(tmp_path: Path) -> None:
     assert payload["meta"]["synthetic"] is True
     assert sum(r["patients"] for r in payload["records"]) == 600
     assert {r["risk_group"] for r in payload["records"]} == {"LR", "MR", "HR"}
-    assert out.exists()
-    assert (tmp_path / "cohort_events.csv").exists()
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("record_id,redcap_repeat_instrument,redcap_repeat_instance")
 
 
 def test_generate_mll10_csv_summary_to_stdout() -> None:

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from infantall.cohort import PATIENT_COLUMNS, SyntheticCohort
-from infantall.cohort.io import events_csv_path, load_cohort, write_cohort, write_json
+from infantall.cohort.io import (
+    events_csv_path,
+    load_cohort,
+    write_cohort,
+    write_csv,
+    write_json,
+)
 from infantall.errors import DataFileError
 
 
@@ -40,8 +46,8 @@ def test_json_has_synthetic_metadata_and_round_trips(
 def test_csv_writes_patients_and_events_with_synthetic_column(
     small: SyntheticCohort, tmp_path: Path
 ) -> None:
-    written = write_cohort(small, tmp_path / "cohort.csv")
-    assert written == [tmp_path / "cohort.csv", tmp_path / "cohort_events.csv"]
+    written = write_csv(small, tmp_path / "cohort.csv")
+    assert written == (tmp_path / "cohort.csv", tmp_path / "cohort_events.csv")
     assert events_csv_path(tmp_path / "cohort.csv") == tmp_path / "cohort_events.csv"
     patients = pd.read_csv(written[0])
     events = pd.read_csv(written[1])
@@ -66,3 +72,13 @@ def test_refuses_other_suffix_and_non_synthetic_files(
     broken.write_text("{")
     with pytest.raises(DataFileError, match="cannot read JSON"):
         load_cohort(broken)
+
+
+def test_csv_suffix_writes_the_registry_layout(small: SyntheticCohort, tmp_path: Path) -> None:
+    (path,) = write_cohort(small, tmp_path / "cohort.csv")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert table["record_id"].str.startswith("SYN-").all()
+    patients = table[table["redcap_repeat_instrument"] == ""]
+    assert len(patients) == len(small.patients)
+    assert patients["notes"].str.contains("SYNTHETIC").all()
+    assert (table["redcap_repeat_instrument"] == "event").sum() == len(small.events)

@@ -1,9 +1,10 @@
-"""Writing and reading synthetic cohorts: JSON (one file) and CSV (patients + events).
+"""Writing and reading synthetic cohorts: JSON, registry CSV, flat CSV (patients + events).
 
 JSON: ``{"metadata": {"synthetic": true, ...}, "sites": [...], "patients": [...],
 "events": [...]}`` with patients as ``infantall.domain.Patient`` mappings (plus
 ``age_days``, ``risk_group`` and ``synthetic``) and events as domain event mappings (plus
-``patient_id``). CSV: one row per patient in ``<name>.csv`` and one row per event in
+``patient_id``). Registry CSV: :mod:`infantall.cohort.redcap`. Flat CSV
+(:func:`write_csv`): one row per patient in ``<name>.csv`` and one row per event in
 ``<name>_events.csv`` beside it, every row with ``synthetic = true``.
 """
 
@@ -85,12 +86,16 @@ def write_csv(cohort: SyntheticCohort, path: str | Path) -> tuple[Path, Path]:
 
 
 def write_cohort(cohort: SyntheticCohort, path: str | Path) -> list[Path]:
-    """Write JSON or CSV chosen by the suffix of ``path`` (``.json`` or ``.csv``)."""
+    """Write by the suffix of ``path``: ``.json`` (:func:`write_json`) or ``.csv`` (the
+    registry's REDCap-style import layout, :func:`infantall.cohort.redcap.write_redcap_csv`).
+    """
+    from infantall.cohort.redcap import write_redcap_csv
+
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
         return [write_json(cohort, path)]
     if suffix == ".csv":
-        return list(write_csv(cohort, path))
+        return [write_redcap_csv(cohort, path)]
     raise DataFileError(str(path), "-", "suffix", "expected a .json or .csv file name")
 
 

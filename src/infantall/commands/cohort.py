@@ -17,7 +17,10 @@ ORDER = 80
 _CALIBRATIONS = ("interfant-06", "mll-10")
 
 _OUTPUT_OPTION = typer.Option(
-    None, "--output", "-o", help="Write the cohort: NAME.json, or NAME.csv (+ NAME_events.csv)."
+    None,
+    "--output",
+    "-o",
+    help="Write the cohort: NAME.json, or NAME.csv (registry REDCap-style import layout).",
 )
 
 
