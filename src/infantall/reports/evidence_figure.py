@@ -177,7 +177,7 @@ def _legends(fig: Figure, colours: dict[str, _Colour], infant_groups: Sequence[s
         title="Protocol (marker shape)", **common,
     )  # fmt: skip
     fig.legend(
-        handles=sizes, loc="upper left", bbox_to_anchor=(0.765, 0.84), ncol=3,
+        handles=sizes, loc="upper left", bbox_to_anchor=(0.765, 0.825), ncol=3,
         title="Marker area ∝ N", columnspacing=1.5, **common,
     )  # fmt: skip
     others = [g for g in colours if g not in infant_groups]
