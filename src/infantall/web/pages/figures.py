@@ -1,0 +1,174 @@
+"""Figures of the pages, embedded as PNG data URIs (the CSP allows ``img-src data:``).
+
+Survival curves come from :mod:`infantall.outcomes.plots` (Kaplan–Meier with the number at
+risk, Simon–Makuch); the three figures only the pages need are drawn here: a patient's
+timeline of events, accrual per year by site, and cumulative incidence of relapse (cause
+1 of an Aalen–Johansen fit from :func:`infantall.outcomes.cumulative_incidence`) by group.
+All use :class:`matplotlib.figure.Figure` objects, never pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from infantall.domain import PatientHistory
+    from infantall.outcomes import CumulativeIncidenceResult
+
+__all__ = [
+    "TIMELINE_LANES",
+    "accrual_figure",
+    "cir_figure",
+    "event_label",
+    "figure_data_uri",
+    "timeline_figure",
+]
+
+#: Resolution of embedded PNGs: sharp on a laptop screen at half the width of the page.
+DPI = 110
+#: Days per month on the timeline axis (365.25 / 12).
+DAYS_PER_MONTH = 30.4375
+# Okabe & Ito (2008) colour-blind-safe palette, as in infantall.outcomes.plots.
+_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+#: Lanes of the timeline (event kind -> label, marker, colour), top to bottom.
+TIMELINE_LANES: dict[str, tuple[str, str, str]] = {
+    "response": ("Induction response", "s", "#0072B2"),
+    "mrd": ("MRD", "D", "#56B4E9"),
+    "hsct": ("HSCT", "^", "#009E73"),
+    "relapse": ("Relapse", "X", "#D55E00"),
+    "second_malignancy": ("Second malignancy", "P", "#CC79A7"),
+    "late_effect": ("Late effect", "v", "#E69F00"),
+    "last_contact": ("Last contact", "o", "#555555"),
+    "death": ("Death", "X", "#000000"),
+}
+
+
+def figure_data_uri(fig: Figure) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _fmt_mrd(value: float) -> str:
+    return "negative" if value == 0 else f"{value:.1e}"
+
+
+_LABELS: dict[str, Callable[[Any], str]] = {
+    "response": lambda e: f"{e.status.value.upper().replace('_', ' ')} ({e.marrow.value})",
+    "mrd": lambda e: f"{_fmt_mrd(e.value)} {e.time_point.value.replace('_', ' ')}",
+    "hsct": lambda e: f"{e.donor.value.replace('_', ' ')} {e.hla_match}",
+    "relapse": lambda e: e.site.value.replace("_", " "),
+    "death": lambda e: e.cause.value.replace("_", " "),
+    "late_effect": lambda e: (
+        e.effect.value.replace("_", " ") + (f" gr {e.grade}" if e.grade is not None else "")
+    ),
+    "second_malignancy": lambda e: str(e.diagnosis),
+}
+
+
+def event_label(event: Any) -> str:
+    """A short label of a domain event for the timeline and lists."""
+    make = _LABELS.get(event.kind)
+    return make(event) if make is not None else ""
+
+
+def timeline_figure(history: PatientHistory) -> Figure:
+    """A patient's events on lanes by kind against months since diagnosis."""
+    from matplotlib.figure import Figure
+
+    events = list(history.events)
+    kinds = [k for k in TIMELINE_LANES if any(e.kind == k for e in events)]
+    origin = history.patient.diagnosis_date
+    fig = Figure(figsize=(8.0, 1.3 + 0.5 * max(len(kinds), 1)), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    ax.axvline(0, color="0.4", lw=1, ls="--")
+    ax.text(0, len(kinds) - 0.45, " diagnosis", fontsize=8, color="0.3", va="bottom")
+    xmax = 1.0
+    for lane, kind in enumerate(reversed(kinds)):
+        _name, marker, colour = TIMELINE_LANES[kind]
+        mine = [e for e in events if e.kind == kind]
+        xs = [(e.date - origin).days / DAYS_PER_MONTH if origin else 0.0 for e in mine]
+        xmax = max(xmax, *xs)
+        ax.scatter(xs, [lane] * len(xs), marker=marker, s=55, color=colour, zorder=3)
+        for x, e in zip(xs, mine, strict=True):
+            text = event_label(e)
+            if text:
+                ax.annotate(
+                    text, (x, lane), xytext=(0, 7), textcoords="offset points",
+                    ha="center", fontsize=7, color="0.2",
+                )  # fmt: skip
+        ax.axhline(lane, color="0.92", lw=0.8, zorder=0)
+    ax.set_yticks(range(len(kinds)), [TIMELINE_LANES[k][0] for k in reversed(kinds)])
+    ax.set_ylim(-0.6, max(len(kinds), 1) - 0.2)
+    ax.set_xlim(-0.03 * xmax - 0.5, xmax * 1.06 + 0.5)
+    ax.set_xlabel("Months since diagnosis")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    if not kinds:
+        ax.text(0.5, 0.5, "No events recorded yet", transform=ax.transAxes, ha="center")
+    return fig
+
+
+def accrual_figure(accrual: pd.DataFrame) -> Figure:
+    """Patients per year of diagnosis, stacked by site (``accrual``: year × site counts)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    years = accrual.index.to_numpy()
+    bottom = np.zeros(len(years))
+    cmap = _site_colours(len(accrual.columns))
+    for i, site in enumerate(accrual.columns):
+        counts = accrual[site].to_numpy(dtype=float)
+        ax.bar(years, counts, bottom=bottom, color=cmap[i], label=str(site), width=0.8)
+        bottom += counts
+    ax.set_xlabel("Year of diagnosis")
+    ax.set_ylabel("Patients registered")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(title="Site", fontsize=7, title_fontsize=8, frameon=False, ncols=2, loc="best")
+    ax.set_xticks(years if len(years) <= 15 else years[:: max(1, len(years) // 10)])
+    return fig
+
+
+def _site_colours(n: int) -> Sequence[Any]:
+    if n <= len(_PALETTE):
+        return _PALETTE[:n]
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return [cmap(i % 20) for i in range(n)]
+
+
+def cir_figure(
+    result: CumulativeIncidenceResult, *, title: str, sizes: Mapping[str, int]
+) -> Figure:
+    """Cumulative incidence of relapse (cause 1) by group, in %, against years."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    curves = [c for c in result.curves if c.cause == 1]
+    for i, c in enumerate(curves):
+        t = np.concatenate([[0.0], c.time]) / 365.25
+        f = np.concatenate([[0.0], c.estimate]) * 100
+        ax.step(t, f, where="post", color=_PALETTE[i % len(_PALETTE)], lw=1.6,
+                label=f"{c.group} (n={sizes.get(c.group, 0)})")  # fmt: skip
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Time since diagnosis (years)")
+    ax.set_ylabel("Cumulative incidence of relapse (%)")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.grid(axis="y", color="0.9", lw=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    return fig

@@ -1,0 +1,333 @@
+"""What the pages show, assembled from the registry's services and the analysis packages.
+
+Nothing here decides anything new: patients and histories come from
+:mod:`infantall.registry.histories` (the caller's scope), risk groups from
+:func:`infantall.protocols.stratify`, endpoints from
+:func:`infantall.registry.analysis.analysis_dataset` (which calls
+:func:`infantall.outcomes.endpoints.derive_endpoints`), curves from :mod:`infantall.outcomes`.
+This module only selects, counts and lays out their results for a page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from infantall.domain import PatientHistory
+from infantall.errors import InvalidInputError
+from infantall.outcomes.endpoints import AnalysisDataset
+from infantall.registry import analysis
+from infantall.registry.access import Principal
+from infantall.registry.errors import ValidationFailedError
+from infantall.registry.histories import scoped_rows, to_histories
+from infantall.registry.io import pseudonym
+from infantall.web.pages.figures import accrual_figure, cir_figure, figure_data_uri
+from infantall.web.pages.quality import (
+    FOLLOW_UP_OVERDUE_DAYS,
+    QualityFinding,
+    follow_up_overdue,
+    quality_findings,
+)
+
+__all__ = [
+    "STATUSES",
+    "CoordinatorView",
+    "DashboardFilters",
+    "PatientRow",
+    "SurvivalPanel",
+    "apply_filters",
+    "coordinator_view",
+    "count_rows",
+    "site_patients",
+    "status_of",
+    "survival_panel",
+]
+
+#: Vital/disease status shown on the dashboard (latest state of the history).
+STATUSES = ("alive", "relapsed", "dead")
+#: Horizons (years) of the survival estimates printed under the curves.
+HORIZONS_YEARS = (2.0, 4.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """One patient on the dashboard."""
+
+    registry_id: str
+    local_code: str
+    site_code: str
+    diagnosis_date: dt.date | None
+    age_days: int | None
+    kmt2a: str
+    wbc: float | None
+    risk_group: str
+    status: str
+    last_follow_up: dt.date | None
+    overdue: bool
+    n_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardFilters:
+    """Filters of the dashboard (empty string: no filter)."""
+
+    q: str = ""
+    risk_group: str = ""
+    kmt2a: str = ""
+    status: str = ""
+    overdue: bool = False
+
+
+def status_of(h: PatientHistory) -> str:
+    """``dead`` when a death is recorded, else ``relapsed`` after a relapse, else ``alive``."""
+    if h.death is not None:
+        return "dead"
+    return "relapsed" if h.relapses else "alive"
+
+
+def _group(h: PatientHistory, protocol: str) -> str:
+    from infantall.protocols import stratify
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # implausible values were reported when written
+        return stratify(h, protocol).group
+
+
+def site_patients(
+    session: Session, principal: Principal, protocol: str, today: dt.date
+) -> list[PatientRow]:
+    """Every (non-voided) patient in the caller's scope with status and risk group."""
+    patients, events = scoped_rows(session, principal)
+    histories = to_histories(patients, events)
+    rows = []
+    for (p, code), h in zip(patients, histories, strict=True):
+        rows.append(
+            PatientRow(
+                registry_id=p.registry_id,
+                local_code=p.local_code,
+                site_code=code,
+                diagnosis_date=p.diagnosis_date,
+                age_days=p.age_days,
+                kmt2a=p.kmt2a,
+                wbc=p.wbc,
+                risk_group=_group(h, protocol),
+                status=status_of(h),
+                last_follow_up=h.last_follow_up,
+                overdue=follow_up_overdue(h, today, FOLLOW_UP_OVERDUE_DAYS),
+                n_events=len(h.events),
+            )
+        )
+    return rows
+
+
+def apply_filters(rows: Iterable[PatientRow], f: DashboardFilters) -> list[PatientRow]:
+    """The rows that pass every filter (search matches the local code or registry id)."""
+    q = f.q.strip().lower()
+    out = []
+    for r in rows:
+        if q and q not in r.local_code.lower() and q not in r.registry_id.lower():
+            continue
+        if f.risk_group and r.risk_group != f.risk_group:
+            continue
+        if f.kmt2a and r.kmt2a != f.kmt2a:
+            continue
+        if f.status and r.status != f.status:
+            continue
+        if f.overdue and not r.overdue:
+            continue
+        out.append(r)
+    return out
+
+
+def count_rows(rows: Sequence[PatientRow]) -> dict[str, Any]:
+    """Counts for the dashboard header: total, by status, by risk group, by KMT2A, overdue."""
+    return {
+        "total": len(rows),
+        "status": Counter(r.status for r in rows),
+        "risk_group": dict(sorted(Counter(r.risk_group for r in rows).items())),
+        "kmt2a": Counter(r.kmt2a for r in rows),
+        "overdue": sum(r.overdue for r in rows),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivalPanel:
+    """One endpoint's figure (data URI) and its estimates at the horizons."""
+
+    endpoint: str
+    title: str
+    image: str
+    estimates: list[dict[str, Any]]
+
+
+_YLABEL = {"EFS": "Event-free survival", "OS": "Overall survival"}
+
+
+def survival_panel(
+    dataset: AnalysisDataset,
+    endpoint: str,
+    *,
+    group: str | None = None,
+    ids: set[str] | None = None,
+    title: str,
+) -> SurvivalPanel | None:
+    """Kaplan–Meier curves of ``endpoint`` (by ``group`` if given) with the number at risk,
+    or ``None`` when no patient is left."""
+    from infantall.outcomes import kaplan_meier_by_group
+    from infantall.outcomes.plots import plot_km
+
+    df = dataset.endpoint(endpoint)
+    if ids is not None:
+        df = df[df.USUBJID.isin(ids)]
+    if df.empty:
+        return None
+    labels = None if group is None else df[group].fillna("unknown").astype(str)
+    curves = kaplan_meier_by_group(df.time, df.status, labels, group_name=group)
+    fig = plot_km(curves, ylabel=_YLABEL.get(endpoint, endpoint), title=title)
+    est = curves.at([h * 365.25 for h in HORIZONS_YEARS])
+    estimates = [
+        {
+            "group": str(r["group"]),
+            "years": float(r["time"]) / 365.25,
+            "n_risk": int(r["n_risk"]),
+            "pct": 100 * float(r["survival"]),
+            "lower": 100 * float(r["lower"]),
+            "upper": 100 * float(r["upper"]),
+        }
+        for r in est.to_dict("records")
+    ]
+    return SurvivalPanel(endpoint, title, figure_data_uri(fig), estimates)
+
+
+def site_dataset(
+    session: Session, principal: Principal, pseudonym_key: str, protocol: str
+) -> AnalysisDataset | None:
+    """The caller's analysis dataset (same service as ``GET /api/v1/analysis/dataset``), or
+    ``None`` when the scope has no patient yet."""
+    try:
+        dataset, _warnings = analysis.analysis_dataset(
+            session, principal, pseudonym_key, protocol=protocol
+        )
+    except ValidationFailedError as exc:
+        if exc.code == "empty_data":
+            return None
+        raise
+    return dataset
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorView:
+    """Everything the coordinator page shows."""
+
+    n_patients: int
+    sites: list[dict[str, Any]]
+    accrual_image: str
+    panels: list[SurvivalPanel]
+    cir_image: str | None
+    hsct: dict[str, Any]
+    quality: list[QualityFinding]
+    quality_counts: Mapping[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def _accrual(dataset: AnalysisDataset) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    efs = dataset.adtte[dataset.adtte.PARAMCD == "EFS"]
+    year = pd.to_datetime(efs.STARTDT).dt.year
+    table = pd.crosstab(year.to_numpy(), efs.SITEID.to_numpy()).sort_index()
+    sites = [
+        {"site": str(site), "n": int(table[site].sum()), "first": int(table.index[table[site] > 0]
+         .min()), "last": int(table.index[table[site] > 0].max())}
+        for site in table.columns
+    ]  # fmt: skip
+    return table, sites
+
+
+def _cir(dataset: AnalysisDataset, title: str) -> str | None:
+    from infantall.outcomes import cumulative_incidence
+
+    df = dataset.endpoint("CIR")
+    if df.empty or not (df.status > 0).any():
+        return None
+    groups = df.RISKGRP.fillna("unknown").astype(str)
+    result = cumulative_incidence(df.time, df.status, groups)
+    sizes = dict(Counter(groups))
+    return figure_data_uri(cir_figure(result, title=title, sizes=sizes))
+
+
+def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
+    """HSCT in CR1 as a time-dependent exposure for EFS: Mantel–Byar test, time-dependent
+    Cox hazard ratio and Simon–Makuch curves (:mod:`infantall.outcomes.hsct`)."""
+    from infantall.outcomes import mantel_byar, simon_makuch, time_dependent_cox
+    from infantall.outcomes.plots import plot_simon_makuch
+
+    cov = dataset.covariates
+    out: dict[str, Any] = {"n_hsct": int(cov.HSCT_CR1.sum()), "n": len(cov)}
+    try:
+        cp = dataset.hsct_counting_process("EFS")
+        if cp.hsct.sum() == 0:
+            raise InvalidInputError("hsct", "no patient was transplanted in CR1", "no_exposure")
+        mb = mantel_byar(cp)
+        cox = time_dependent_cox(cp)
+        hr = cox.summary.iloc[0]
+        out.update(
+            observed=mb.observed,
+            expected=mb.expected,
+            chisq=mb.chisq,
+            p=mb.p_value,
+            hr=float(hr["hr"]),
+            hr_lower=float(hr["hr_lower"]),
+            hr_upper=float(hr["hr_upper"]),
+            hr_p=float(hr["p"]),
+            image=figure_data_uri(plot_simon_makuch(simon_makuch(cp))),
+        )
+    except InvalidInputError as exc:
+        out["message"] = f"not estimable: {exc.reason}"
+    return out
+
+
+def coordinator_view(
+    session: Session, principal: Principal, pseudonym_key: str, protocol: str, today: dt.date
+) -> CoordinatorView | None:
+    """Pooled, de-identified analyses of every site (``None`` when nobody is registered)."""
+    dataset = site_dataset(session, principal, pseudonym_key, protocol)
+    if dataset is None:
+        return None
+    table, sites = _accrual(dataset)
+    panels = [
+        p
+        for p in (
+            survival_panel(dataset, "EFS", group="RISKGRP", title=f"EFS by {protocol} risk group"),
+            survival_panel(dataset, "OS", group="RISKGRP", title=f"OS by {protocol} risk group"),
+            survival_panel(dataset, "EFS", group="STUDYID", title="EFS by treatment protocol"),
+        )
+        if p is not None
+    ]
+    patients, events = scoped_rows(session, principal)
+    histories = [
+        h.model_copy(
+            update={
+                "patient": h.patient.model_copy(
+                    update={"patient_id": pseudonym(pseudonym_key, h.patient.patient_id)}
+                )
+            }
+        )
+        for h in to_histories(patients, events)
+    ]
+    findings = quality_findings(histories, today)
+    return CoordinatorView(
+        n_patients=len(dataset.covariates),
+        sites=sites,
+        accrual_image=figure_data_uri(accrual_figure(table)),
+        panels=panels,
+        cir_image=_cir(dataset, f"Cumulative incidence of relapse by {protocol} risk group"),
+        hsct=_hsct(dataset),
+        quality=findings,
+        quality_counts=Counter(f.query for f in findings),
+    )
