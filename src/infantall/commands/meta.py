@@ -235,6 +235,7 @@ def meta(
                 inputs,
                 sel.table[by.value].astype(str).tolist(),
                 by=by.value,
+                order=sel.levels(by.value),
                 transform=transform.value,
                 method=method.value,
                 knha=knha,

@@ -82,6 +82,12 @@ class Selection:
         """Number of estimates."""
         return len(self.table)
 
+    def levels(self, column: str) -> list[str]:
+        """The distinct values of ``column`` ordered by mean accrual mid-year (then name)."""
+        t = self.table.assign(_key=self.table[column].astype(str))
+        means = t.groupby("_key")["accrual_mid_year"].mean()
+        return sorted(means.index, key=lambda g: (means[g], g))
+
     def inputs(
         self,
         *,

@@ -22,6 +22,10 @@ __all__ = ["bubble_plot", "efs_over_time_plot", "forest_plot", "funnel_plot"]
 
 _BLUE = "#1f4e79"
 _GREY = "#6b6b6b"
+_LABEL_ALL = 15
+"""Up to this many trials, the EFS-over-time figure labels every trial ..."""
+_LABEL_MIN_N = 40
+"""... beyond it, only trials with at least this many infants (the rest stay unlabelled)."""
 _COLOURS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6")
 
 
@@ -248,8 +252,9 @@ def efs_over_time_plot(
             label=kind,
             zorder=3,
         )
-        for x, y, label in zip(mid, sub["percent"], sub["study"], strict=True):
-            ax.annotate(label, (x, y), xytext=(4, 5), textcoords="offset points", fontsize=6.5)
+        for x, y, label, n in zip(mid, sub["percent"], sub["study"], sub["n"], strict=True):
+            if len(studies) <= _LABEL_ALL or float(n) >= _LABEL_MIN_N:
+                ax.annotate(label, (x, y), xytext=(4, 5), textcoords="offset points", fontsize=6.5)
     if reg is not None:
         years = reg.moderators.iloc[:, 0].to_numpy(dtype=float)
         grid = np.linspace(years.min(), years.max(), 100)

@@ -87,8 +87,11 @@ def subgroup_analysis(
     method: Method | str = Method.REML,
     knha: bool = False,
     level: float = 0.95,
+    order: Sequence[str] | None = None,
 ) -> SubgroupAnalysis:
     """Pool within each subgroup and test whether the subgroups differ.
+
+    ``order`` lists the subgroups in the order of the table (default: sorted labels).
 
     Raises
     ------
@@ -98,7 +101,9 @@ def subgroup_analysis(
     labels = [str(g) for g in groups]
     if len(labels) != inputs.k:
         raise InvalidInputError(by, f"need one label per study ({inputs.k})", "shape")
-    levels = sorted(set(labels))
+    present = set(labels)
+    levels = [g for g in order if g in present] if order is not None else sorted(present)
+    levels += sorted(present - set(levels))
     if len(levels) < 2:
         raise InvalidInputError(
             by, f"a subgroup analysis needs at least 2 subgroups, got {levels}", "too_few_subgroups"
