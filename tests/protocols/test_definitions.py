@@ -90,3 +90,31 @@ def test_documented_rule_table_equals_the_code() -> None:
     for protocol in PROTOCOLS.values():
         for rule in protocol.rules:
             assert f"`{rule.id}`" in documented
+
+
+#: (version, rules digest) of every protocol as released. When a rule, condition or
+#: parameter default changes, bump the protocol's version and update this table: the
+#: registry stores the version with each computed group, so equal versions must mean
+#: equal rules.
+RELEASED = {
+    "jilsg-mll96-98": ("1.0.0", "fff0c5f0e826b71f"),
+    "ccg-1953-pog-9407": ("1.0.0", "8573507d074eb3d7"),
+    "interfant-99": ("1.0.0", "6ef1c86ff165dd32"),
+    "jplsg-mll03": ("1.0.0", "bd536d070b7e1530"),
+    "interfant-06": ("1.0.0", "b5d527996e7f1959"),
+    "cog-aall0631": ("1.0.0", "dd3d3d986295f2aa"),
+    "jplsg-mll-10": ("1.0.0", "9937eef4b9585c04"),
+    "interfant-21": ("0.1.0", "db53b858c7929762"),
+    "prognostic-factors": ("1.0.0", "c5c3b4b3d9d41da3"),
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS.values(), ids=list(PROTOCOLS))
+def test_rule_changes_bump_the_version(protocol: Protocol) -> None:
+    from infantall.protocols.docs import rules_digest
+
+    version, digest = RELEASED[protocol.id]
+    if protocol.version == version:
+        assert rules_digest(protocol) == digest, (
+            f"{protocol.id}: rules changed but version is still {version}; bump it"
+        )

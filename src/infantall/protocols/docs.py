@@ -6,13 +6,15 @@ that the file equals :func:`rule_table_markdown`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 
 from infantall.protocols.conditions import describe
 from infantall.protocols.model import Protocol
 from infantall.protocols.registry import PROTOCOLS
 
-__all__ = ["protocol_markdown", "rule_table_markdown"]
+__all__ = ["protocol_markdown", "rule_table_markdown", "rules_digest"]
 
 _HEADER = """# Protocol rule tables
 
@@ -65,3 +67,17 @@ def rule_table_markdown(protocols: Iterable[Protocol] | None = None) -> str:
     """The whole documented rule table."""
     chosen = list(protocols) if protocols is not None else list(PROTOCOLS.values())
     return "\n".join([_HEADER, *(protocol_markdown(p) for p in chosen)])
+
+
+def rules_digest(protocol: Protocol) -> str:
+    """A short fingerprint of what decides a group or flag: rule ids, results, conditions
+    (with defaults) and parameter defaults. Tests pin it to ``protocol.version`` so that a
+    rule change without a version bump fails (the registry stores the version with each
+    computed group)."""
+    params = protocol.defaults
+    content = {
+        "rules": [[r.id, r.group, r.flag, describe(r.condition, params)] for r in protocol.rules],
+        "parameters": {k: repr(v) for k, v in params.items()},
+    }
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
