@@ -119,15 +119,27 @@ def test_no_event_after_death_and_one_ending_per_patient(large_i06: SyntheticCoh
 
 def test_hsct_only_for_eligible_patients_in_cr1(large_i06: SyntheticCohort) -> None:
     ev = large_i06.events
-    groups = large_i06.patients.set_index("patient_id")["risk_group"].astype(str)
-    hsct = ev[ev["kind"] == "hsct"]
-    assert set(hsct["patient_id"].astype(str).map(groups)) == {"HR"}
+    p = large_i06.patients.set_index("patient_id")
+    hsct = ev[ev["kind"] == "hsct"].set_index("patient_id")
+    ids = hsct.index.astype(str)
+    groups = p.loc[ids, "risk_group"].astype(str)
+    assert set(groups) == {"HR", "MR"}
+    # MR only by the Interfant-06 MRD rule: MRD >= 1e-4 at the start of OCTADAD, diagnosed
+    # after the June 2009 amendment, transplanted after that MRD result.
+    octadad = ev[(ev["kind"] == "mrd") & (ev["time_point"] == "start_of_octadad")]
+    octadad = octadad.set_index("patient_id")
+    mr = ids[groups.to_numpy() == "MR"]
+    assert (octadad.loc[mr, "value"] >= 1e-4).all()
+    assert (p.loc[mr, "diagnosis_date"] >= pd.Timestamp("2009-06-01")).all()
+    assert (hsct.loc[mr, "day"].to_numpy() > octadad.loc[mr, "day"].to_numpy()).all()
     first_relapse = ev[ev["kind"] == "relapse"].groupby("patient_id", observed=True)["day"].min()
-    cr_day = ev[(ev["kind"] == "response") & (ev["status"] == "cr")].set_index("patient_id")["day"]
-    ids = hsct["patient_id"]
-    assert (hsct["day"].to_numpy() > cr_day.reindex(ids).to_numpy()).all()
-    relapse_before = first_relapse.reindex(ids).to_numpy() <= hsct["day"].to_numpy()
+    cr = ev[(ev["kind"] == "response") & (ev["status"] == "cr")].set_index("patient_id")["day"]
+    assert (hsct["day"].to_numpy() > cr.reindex(hsct.index).to_numpy()).all()
+    relapse_before = first_relapse.reindex(hsct.index).to_numpy() <= hsct["day"].to_numpy()
     assert not relapse_before.any()
+    # Interfant-06: HSCT in 17.1% of all patients (domain-facts.md §4.2); tolerance 0.05
+    # because donor availability / uptake is a model assumption.
+    assert abs(len(hsct) / len(p) - 0.171) < 0.05
 
 
 def test_events_have_domain_values(large_i06: SyntheticCohort) -> None:

@@ -215,7 +215,9 @@ class Timing:
         Time from CR to HSCT in CR1: about 4.5 months (MLL03 "within 4 months of initial
         induction", Interfant-06 SCT after consolidation; domain-facts.md §1.11, §1.2).
     consolidation_mrd
-        Inclusive range of days after CR of the second MRD time point (assumption).
+        Inclusive range of days after CR of the second MRD time point: the start of OCTADAD
+        for Interfant-06 (the MR-HSCT decision point, after MARMA; domain-facts.md §1.2) or
+        the end of early consolidation for MLL-10 (its prognostic point, §1.4). Assumption.
     """
 
     end_of_induction: tuple[int, int] = (30, 36)
@@ -228,7 +230,7 @@ class Timing:
     death_after_second_malignancy: tuple[float, float] = (365.0, 0.8)
     second_malignancy_death_probability: float = 0.5
     hsct_delay: tuple[float, float] = (135.0, 0.35)
-    consolidation_mrd: tuple[int, int] = (60, 90)
+    consolidation_mrd: tuple[int, int] = (90, 130)
 
 
 @dataclass(frozen=True, slots=True)

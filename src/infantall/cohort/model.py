@@ -116,6 +116,22 @@ class SyntheticCohort:
         """EFS and OS per patient (see :func:`endpoint_frame`)."""
         return endpoint_frame(self.patients, self.events, failure_at_day0=failure_at_day0)
 
+    def mrd_features(self) -> pd.DataFrame:
+        """Patients with one ``mrd_<time point>`` column per MRD time point (NaN if none).
+
+        The column names are the MRD features ``infantall.protocols`` reads (e.g.
+        ``mrd_start_of_octadad`` for the Interfant-06 HSCT flag), so
+        ``stratify_frame_all(cohort.mrd_features())`` sees every measured MRD.
+        """
+        mrd = self.events[self.events["kind"] == "mrd"]
+        wide = mrd.pivot_table(
+            index="patient_id", columns="time_point", values="value", aggfunc="first",
+            observed=True,
+        )  # fmt: skip
+        wide.columns = [f"mrd_{c}" for c in wide.columns]
+        wide = wide.reindex(self.patients["patient_id"])
+        return self.patients.join(wide.reset_index(drop=True).set_index(self.patients.index))
+
     def to_histories(self) -> list[Any]:
         """The cohort as validated ``infantall.domain.PatientHistory`` objects."""
         from infantall.cohort.histories import to_histories
@@ -280,7 +296,13 @@ def generate_cohort(
     )
     group_codes = np.asarray(columns["risk_group"].codes, dtype=np.int64)
     raw = draw_events(
-        np.random.default_rng(s_outcomes), group_codes, feats, censor_day, model, outcome_options
+        np.random.default_rng(s_outcomes),
+        group_codes,
+        feats,
+        censor_day,
+        model,
+        outcome_options,
+        diagnosis=diagnosis,
     )
     events = _events_frame(raw, patient_id, diagnosis)
     metadata = {

@@ -16,6 +16,7 @@ received SCT, because many had early events", JCO 2019 abstract).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,13 +25,27 @@ import pandas as pd
 
 from infantall.cohort.calibration import CalibratedModel
 
-__all__ = ["CATEGORIES", "EVENT_COLUMNS", "HSCT_UPTAKE", "OutcomeOptions", "draw_events"]
+__all__ = [
+    "CATEGORIES",
+    "EVENT_COLUMNS",
+    "HSCT_MRD_RULE",
+    "HSCT_UPTAKE",
+    "OutcomeOptions",
+    "draw_events",
+]
 
 #: Share of HSCT-eligible patients in CR1 who are transplanted when still event-free at the
 #: planned day (donor found, family consent). Chosen so that about 46% of Interfant-06 HR
 #: patients are transplanted (JCO 2019 abstract) and about three quarters of MLL-10 HR
 #: patients (HSCT 47.8% of all 90, HR 56/90; domain-facts.md §4.3).
 HSCT_UPTAKE: dict[str, float] = {"interfant-06": 0.70, "mll-10": 0.90}
+
+#: Interfant-06 also allocated MR patients with MRD ≥ 10^-4 at the start of OCTADAD to SCT,
+#: after a June 2009 amendment (ASH 2018 abstract; domain-facts.md §1.2, wording partly
+#: truncated): (group, MRD threshold, from diagnosis date).
+HSCT_MRD_RULE: dict[str, tuple[str, float, dt.date]] = {
+    "interfant-06": ("MR", 1e-4, dt.date(2009, 6, 1)),
+}
 
 #: Columns of the long events frame (attributes are empty where they do not apply).
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -68,7 +83,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     ),
     "status": ("cr", "no_cr"),
     "marrow": ("M1", "M2", "M3"),
-    "time_point": ("end_of_induction", "end_of_consolidation", "end_of_early_consolidation"),
+    "time_point": ("end_of_induction", "start_of_octadad", "end_of_early_consolidation"),
     "method": ("pcr_ig_tcr", "pcr_kmt2a_fusion"),
     "site": _RELAPSE_SITES,
     "cause": ("leukemia", "infection_toxicity", "hsct_related", "other"),
@@ -221,7 +236,8 @@ def _mrd_blocks(
     rearranged: np.ndarray,
     model: CalibratedModel,
     opts: OutcomeOptions,
-) -> list[_Block]:
+) -> tuple[list[_Block], np.ndarray, np.ndarray]:
+    """MRD events, and per patient the recorded second MRD value (NaN if none) and day."""
     n = f.eoi.size
     measured = f.cr & (rng.random(n) < opts.mrd_measured)
     mean = np.where(np.isfinite(f.relapse), opts.mrd_log10_mean[0], opts.mrd_log10_mean[1])
@@ -230,11 +246,12 @@ def _mrd_blocks(
     lo, hi = model.timing.consolidation_mrd
     second_day = f.eoi + rng.integers(lo, hi + 1, n)
     second_point = (
-        "end_of_consolidation" if model.protocol == "interfant-06" else "end_of_early_consolidation"
+        "start_of_octadad" if model.protocol == "interfant-06" else "end_of_early_consolidation"
     )
     method = np.where(rearranged, _code("method", "pcr_kmt2a_fusion"), 0)
     second_log = latent - opts.mrd_consolidation_drop + 0.3 * rng.standard_normal(n)
     blocks = []
+    second_value = np.full(n, np.nan)
     for day, log_value, point, ok in (
         (f.eoi, latent, "end_of_induction", measured & seen(f.eoi)),
         (second_day, second_log, second_point,
@@ -243,26 +260,32 @@ def _mrd_blocks(
         idx = np.flatnonzero(ok)
         value = np.minimum(10.0 ** log_value[idx], 0.04)
         value = np.where(value < opts.mrd_detection_limit, 0.0, value)
+        if point != "end_of_induction":
+            second_value[idx] = value
         blocks.append(
             _block(
                 idx, "mrd", day[idx], value=value, time_point=_code("time_point", point),
                 method=method[idx], detection_limit=opts.mrd_detection_limit,
             )
         )  # fmt: skip
-    return blocks
+    return blocks, second_value, second_day
 
 
 def _hsct_block(
     rng: np.random.Generator,
     f: _Fates,
     seen: _Seen,
-    eligible: np.ndarray,
+    eligible: tuple[np.ndarray, np.ndarray, np.ndarray],
     uptake: float,
     model: CalibratedModel,
 ) -> tuple[_Block, np.ndarray]:
+    """HSCT in CR1: ``eligible`` = (by group, by MRD, day of that MRD result)."""
+    by_group, by_mrd, mrd_day = eligible
     n = f.eoi.size
     planned = f.eoi + _lognormal_days(rng, model.timing.hsct_delay, n)
-    done = eligible & f.cr & (rng.random(n) < uptake) & (planned < f.first_event) & seen(planned)
+    planned = np.where(by_mrd & ~by_group, mrd_day + rng.integers(14, 46, n), planned)
+    candidate = (by_group | by_mrd) & f.cr
+    done = candidate & (rng.random(n) < uptake) & (planned < f.first_event) & seen(planned)
     idx = np.flatnonzero(done)
     donor = rng.choice(len(_DONORS), idx.size, p=_DONOR_P)
     u = rng.random(idx.size)
@@ -310,10 +333,12 @@ def draw_events(
     censor_day: np.ndarray,
     model: CalibratedModel,
     options: OutcomeOptions | None = None,
+    diagnosis: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Events of every patient as columns (``patient`` = row index in ``patients``).
 
-    ``groups`` are the patients' risk groups as integer codes into ``model.groups``.
+    ``groups`` are the patients' risk groups as integer codes into ``model.groups``;
+    ``diagnosis`` (datetime64 days) dates the patients for :data:`HSCT_MRD_RULE`.
 
     ``censor_day`` is each patient's last possible day of observation (days since
     diagnosis). Returns ``patient``, ``day`` and, as integer codes into :data:`CATEGORIES`
@@ -327,9 +352,20 @@ def draw_events(
     def seen(day: np.ndarray) -> np.ndarray:
         return np.asarray(day <= censor_day)
 
-    eligible = np.asarray([model.rates[g].hsct_eligible for g in model.groups])[groups]
+    mrd_blocks, second_mrd, second_day = _mrd_blocks(rng, f, seen, rearranged, model, opts)
+    by_group = np.asarray([model.rates[g].hsct_eligible for g in model.groups])[groups]
+    by_mrd = np.zeros(groups.size, dtype=bool)
+    rule = HSCT_MRD_RULE.get(model.protocol)
+    if rule is not None and rule[0] in model.groups:
+        group, threshold, since = rule
+        allowed = np.ones(groups.size, dtype=bool)
+        if diagnosis is not None:
+            allowed = diagnosis >= np.datetime64(since, "D")
+        with np.errstate(invalid="ignore"):
+            positive = second_mrd >= threshold
+        by_mrd = (groups == model.groups.index(group)) & positive & allowed
     hsct, hsct_day = _hsct_block(
-        rng, f, seen, eligible, HSCT_UPTAKE.get(model.protocol, 0.0), model
+        rng, f, seen, (by_group, by_mrd, second_day), HSCT_UPTAKE.get(model.protocol, 0.0), model
     )
     cns3 = (patients["cns"] == "CNS3").to_numpy()
     rel_idx = np.flatnonzero(np.isfinite(f.relapse) & seen(f.relapse))
@@ -348,7 +384,7 @@ def draw_events(
     alive_idx = np.flatnonzero(~dead)
     blocks = [
         _response_block(rng, f, seen),
-        *_mrd_blocks(rng, f, seen, rearranged, model, opts),
+        *mrd_blocks,
         hsct,
         _block(rel_idx, "relapse", f.relapse[rel_idx], site=site_k),
         _block(
