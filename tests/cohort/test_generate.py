@@ -153,3 +153,17 @@ def test_events_have_domain_values(large_i06: SyntheticCohort) -> None:
     assert response["patient_id"].is_unique
     assert (response.loc[response["status"] == "cr", "marrow"] == "M1").all()
     assert np.isin(ev["kind"].astype(str), list(EVENT_KINDS_USED)).all()
+
+
+def test_transplanted_patients_are_hsct_eligible_for_the_protocol_engine(
+    large_i06: SyntheticCohort,
+) -> None:
+    from infantall.protocols import stratify_frame
+
+    features = large_i06.mrd_features()
+    assert {"mrd_end_of_induction", "mrd_start_of_octadad"} <= set(features.columns)
+    decision = stratify_frame(features, "interfant-06")
+    flagged = decision["flags"].astype(str).str.contains("hsct_eligible").to_numpy()
+    ev = large_i06.events
+    transplanted = features["patient_id"].isin(ev.loc[ev["kind"] == "hsct", "patient_id"])
+    assert flagged[transplanted.to_numpy()].all()
