@@ -1,0 +1,349 @@
+"""The vectorised simulation kernel: one block of trials with one random generator.
+
+All trials of a block advance together from analysis to analysis; the only Python loops are
+over analyses and arms. Patients between two analyses are allocated with the probabilities
+of the last analysis: for a binary outcome their counts per arm are one multinomial draw per
+trial and their successes one binomial draw per arm; for a time-to-event outcome each patient
+has an entry time (Poisson accrual), a unit-exponential variate turned into an event time
+under the arm's piecewise-exponential hazard, and an allocation uniform.
+
+Each trial consumes a fixed amount of random numbers whatever happens in other trials, so a
+trial's data do not depend on whether its neighbours stopped (common random numbers across
+thresholds, which the calibration uses). With Monte-Carlo posteriors the draws depend on the
+data, so this holds for the data but not for the draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from infantall.design.adaptive.config import TrialSpec
+from infantall.design.adaptive.posterior import posterior_probabilities
+
+__all__ = [
+    "DECISIONS",
+    "TrialOutcomes",
+    "allocation_probabilities",
+    "simulate_block",
+]
+
+#: Decision codes of a simulated trial.
+DECISIONS = ("superiority", "futility", "equivalence", "max-sample-size")
+_SUP, _FUT, _EQ, _MAX = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialOutcomes:
+    """Per simulated trial (rows) results of one block or of a whole run.
+
+    ``decision`` indexes :data:`DECISIONS`; ``selected`` is the arm declared superior
+    (-1 when none); ``max_better`` is the largest posterior probability that an active
+    experimental arm beats control over the analyses the trial reached (what calibration of
+    the superiority threshold needs).
+    """
+
+    decision: NDArray[np.int8]
+    selected: NDArray[np.int16]
+    stop_look: NDArray[np.int16]
+    n_total: NDArray[np.int32]
+    n_arm: NDArray[np.int32]
+    duration: NDArray[np.float64]
+    estimate: NDArray[np.float64]
+    dropped: NDArray[np.bool_]
+    max_better: NDArray[np.float64]
+
+    @staticmethod
+    def concatenate(parts: list[TrialOutcomes]) -> TrialOutcomes:
+        """Stack blocks in order."""
+        return TrialOutcomes(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in TrialOutcomes.__slots__)
+        )
+
+
+def allocation_probabilities(
+    best: NDArray[np.float64],
+    active: NDArray[np.bool_],
+    control: int,
+    *,
+    adaptive: bool,
+    softening: float,
+    floor: float,
+    cap: float,
+) -> NDArray[np.float64]:
+    """Allocation probabilities for the next patients (rows: trials; columns: arms).
+
+    Weights ``P(best)^softening`` among active arms (equal weights when not adaptive), then
+    the control share raised to ``floor`` and each experimental share lowered to ``cap``,
+    the surplus going to the uncapped experimental arms in proportion, to control last.
+    """
+    w = np.where(active, best**softening if adaptive else 1.0, 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    x = np.where(
+        total > 0, w / np.where(total > 0, total, 1.0), active / active.sum(1, keepdims=True)
+    )
+    exp = active.copy()
+    exp[:, control] = False
+    xc = np.maximum(x[:, control], floor)
+    rest = x * exp
+    rest_sum = rest.sum(axis=1)
+    n_exp = exp.sum(axis=1)
+    equal = exp / np.maximum(n_exp, 1)[:, None]
+    rest = np.where(
+        (rest_sum > 0)[:, None], rest / np.where(rest_sum > 0, rest_sum, 1)[:, None], equal
+    )
+    x = rest * (1.0 - xc)[:, None]
+    x[:, control] = np.where(n_exp > 0, xc, 1.0)
+    for _ in range(x.shape[1]):
+        over = exp & (x > cap + 1e-15)
+        if not over.any():
+            break
+        excess = np.where(over, x - cap, 0.0).sum(axis=1)
+        x = np.where(over, cap, x)
+        free = exp & (x < cap - 1e-15)
+        free_sum = np.where(free, x, 0.0).sum(axis=1)
+        n_free = free.sum(axis=1)
+        share = np.where(
+            (free_sum > 0)[:, None],
+            np.where(free, x, 0.0) / np.where(free_sum > 0, free_sum, 1.0)[:, None],
+            free / np.maximum(n_free, 1)[:, None],
+        )
+        x = x + share * excess[:, None]
+        x[:, control] += np.where(n_free == 0, excess, 0.0)
+    return np.asarray(x / x.sum(axis=1, keepdims=True))
+
+
+class _State:
+    """Mutable per-block state of the running trials."""
+
+    def __init__(self, spec: TrialSpec, size: int) -> None:
+        k = spec.n_arms
+        self.spec = spec
+        self.control = spec.control_index
+        self.active = np.ones((size, k), dtype=bool)
+        self.running = np.ones(size, dtype=bool)
+        self.decision = np.full(size, _MAX, dtype=np.int8)
+        self.selected = np.full(size, -1, dtype=np.int16)
+        self.stop_look = np.full(size, len(_looks(spec)) - 1, dtype=np.int16)
+        self.max_better = np.zeros(size)
+        r = spec.randomisation
+        self.alloc = allocation_probabilities(
+            np.full((size, k), 1.0 / k),
+            self.active,
+            self.control,
+            adaptive=False,
+            softening=1.0,
+            floor=r.control_floor,
+            cap=r.cap,
+        )
+
+    def analyse(
+        self,
+        look: int,
+        a: NDArray[np.float64],
+        b: NDArray[np.float64],
+        family: str,
+        rng: np.random.Generator,
+    ) -> NDArray[np.bool_]:
+        """Apply the decision rules at ``look``; return the trials that stopped here."""
+        spec = self.spec
+        idx = np.flatnonzero(self.running)
+        stopped = np.zeros(self.running.size, dtype=bool)
+        if idx.size == 0:
+            return stopped
+        eq = spec.decisions.equivalence
+        probs = posterior_probabilities(
+            "beta" if family == "beta" else "gamma",
+            a[idx],
+            b[idx],
+            self.active[idx],
+            self.control,
+            method=spec.posterior.method,
+            grid=spec.posterior.grid,
+            draws=spec.posterior.draws,
+            margin=None if eq is None else eq.margin,
+            rng=rng,
+        )
+        active = self.active[idx]
+        exp = active.copy()
+        exp[:, self.control] = False
+        better = np.where(exp, probs.better, -1.0)
+        top = better.max(axis=1)
+        self.max_better[idx] = np.maximum(self.max_better[idx], top)
+        sup = top > spec.decisions.superiority
+        fut_thr = spec.decisions.futility
+        if fut_thr is not None:
+            drop = exp & (probs.better < fut_thr) & ~sup[:, None]
+            active = active & ~drop
+            exp = exp & ~drop
+        fut = ~sup & ~exp.any(axis=1)
+        equiv = np.zeros(idx.size, dtype=bool)
+        if eq is not None and probs.equivalent is not None:
+            close = np.where(exp, probs.equivalent > eq.probability, True)
+            equiv = ~sup & ~fut & close.all(axis=1)
+        last = look == len(_looks(spec)) - 1
+        stop = sup | fut | equiv | last
+        code = np.select([sup, fut, equiv], [_SUP, _FUT, _EQ], _MAX).astype(np.int8)
+        self.decision[idx[stop]] = code[stop]
+        self.selected[idx[sup]] = better[sup].argmax(axis=1).astype(np.int16)
+        self.stop_look[idx[stop]] = look
+        self.active[idx] = active
+        self.running[idx[stop]] = False
+        stopped[idx[stop]] = True
+        r = spec.randomisation
+        self.alloc[idx] = allocation_probabilities(
+            probs.best,
+            active,
+            self.control,
+            adaptive=r.adaptive,
+            softening=r.softening,
+            floor=r.control_floor,
+            cap=r.cap,
+        )
+        return stopped
+
+
+def _looks(spec: TrialSpec) -> list[float]:
+    a = spec.analyses
+    return [float(v) for v in (a.patients if a.patients is not None else a.years or [])]
+
+
+def _simulate_binary(
+    spec: TrialSpec, size: int, rng: np.random.Generator, mc_rng: np.random.Generator
+) -> TrialOutcomes:
+    k = spec.n_arms
+    truth = np.array([arm.p for arm in spec.arms], dtype=float)
+    prior = spec.prior
+    n = np.zeros((size, k), dtype=np.int64)
+    s = np.zeros((size, k), dtype=np.int64)
+    state = _State(spec, size)
+    n_total = np.zeros(size, dtype=np.int32)
+    previous = 0
+    looks = spec.analyses.patients or []
+    rows = np.arange(size)[:, None]
+    for j, look in enumerate(looks):
+        # fixed consumption of random numbers per trial (two uniforms per patient), so that
+        # a trial's data never depend on whether other trials stopped: calibration relies on it
+        u_arm = rng.random((size, look - previous))
+        u_out = rng.random((size, look - previous))
+        cum = np.cumsum(state.alloc, axis=1)[:, None, :-1]
+        arm = (u_arm[:, :, None] >= cum).sum(axis=2)
+        win = u_out < truth[arm]
+        flat = (rows * k + arm).ravel()
+        counts = np.bincount(flat, minlength=size * k).reshape(size, k)
+        wins = np.bincount(flat, weights=win.ravel(), minlength=size * k).reshape(size, k)
+        previous = look
+        keep = state.running[:, None]
+        n += counts * keep
+        s += wins.astype(np.int64) * keep
+        a = prior.beta_a + s
+        b = prior.beta_b + (n - s)
+        stopped = state.analyse(j, a.astype(float), b.astype(float), "beta", mc_rng)
+        n_total[stopped] = look
+    estimate = (prior.beta_a + s) / (prior.beta_a + prior.beta_b + n)
+    if spec.accrual_per_year is not None:
+        duration = n_total / spec.accrual_per_year + spec.outcome_lag_years
+    else:
+        duration = np.full(size, np.nan)
+    return TrialOutcomes(
+        decision=state.decision,
+        selected=state.selected,
+        stop_look=state.stop_look,
+        n_total=n_total,
+        n_arm=n.astype(np.int32),
+        duration=np.asarray(duration, dtype=float),
+        estimate=estimate,
+        dropped=~state.active,
+        max_better=state.max_better,
+    )
+
+
+def _event_times(spec: TrialSpec, unit: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Event time of every patient under every arm: inverse cumulative hazard of ``unit``."""
+    out = np.empty((*unit.shape, spec.n_arms))
+    for k, arm in enumerate(spec.arms):
+        starts, hazards = (np.asarray(v, dtype=float) for v in arm.hazards())
+        widths = np.diff(starts)
+        cum = np.concatenate([[0.0], np.cumsum(hazards[:-1] * widths)])
+        piece = np.searchsorted(cum, unit, side="right") - 1
+        out[..., k] = starts[piece] + (unit - cum[piece]) / hazards[piece]
+    return out
+
+
+def _simulate_tte(
+    spec: TrialSpec, size: int, rng: np.random.Generator, mc_rng: np.random.Generator
+) -> TrialOutcomes:
+    k = spec.n_arms
+    n_max = int(spec.max_patients or 0)
+    rate = float(spec.accrual_per_year or 1.0)
+    prior = spec.prior
+    entry = np.cumsum(rng.exponential(1.0 / rate, size=(size, n_max)), axis=1)
+    times = _event_times(spec, rng.exponential(1.0, size=(size, n_max)))
+    u_arm = rng.random((size, n_max))
+    a_spec = spec.analyses
+    if a_spec.patients is not None:
+        tau = entry[:, np.asarray(a_spec.patients) - 1].copy()
+    else:
+        tau = np.broadcast_to(
+            np.asarray(a_spec.years, dtype=float), (size, len(a_spec.years or []))
+        ).copy()
+    tau[:, -1] += a_spec.final_follow_up_years
+    window = (entry[:, :, None] > tau[:, None, :]).sum(axis=2)
+    arm = np.full((size, n_max), -1, dtype=np.intp)
+    state = _State(spec, size)
+    rows = np.arange(size)[:, None]
+    d = np.zeros((size, k))
+    expo = np.zeros((size, k))
+    n_arm = np.zeros((size, k), dtype=np.int64)
+    n_total = np.zeros(size, dtype=np.int32)
+    duration = np.zeros(size)
+    for j in range(tau.shape[1]):
+        cum = np.cumsum(state.alloc, axis=1)
+        pick = (u_arm[:, :, None] > cum[:, None, :-1]).sum(axis=2)
+        arm = np.where(window == j, pick, arm)
+        t_j = tau[:, j : j + 1]
+        enrolled = (entry <= t_j) & (arm >= 0)
+        follow = np.clip(t_j - entry, 0.0, None)
+        t_ev = np.take_along_axis(times, np.maximum(arm, 0)[..., None], axis=2)[..., 0]
+        event = enrolled & (t_ev <= follow)
+        exposure = np.where(enrolled, np.minimum(t_ev, follow), 0.0)
+        flat = (rows * k + np.maximum(arm, 0)).ravel()
+        d_now = np.bincount(flat, weights=event.ravel(), minlength=size * k).reshape(size, k)
+        e_now = np.bincount(flat, weights=exposure.ravel(), minlength=size * k).reshape(size, k)
+        n_now = np.bincount(flat, weights=enrolled.ravel(), minlength=size * k).reshape(size, k)
+        keep = state.running[:, None]
+        d = np.where(keep, d_now, d)
+        expo = np.where(keep, e_now, expo)
+        n_arm = np.where(keep, n_now.astype(np.int64), n_arm)
+        stopped = state.analyse(j, prior.gamma_shape + d, prior.gamma_rate + expo, "gamma", mc_rng)
+        n_total[stopped] = n_arm[stopped].sum(axis=1)
+        duration[stopped] = tau[stopped, j]
+    estimate = (prior.gamma_shape + d) / (prior.gamma_rate + expo)
+    return TrialOutcomes(
+        decision=state.decision,
+        selected=state.selected,
+        stop_look=state.stop_look,
+        n_total=n_total,
+        n_arm=n_arm.astype(np.int32),
+        duration=duration,
+        estimate=estimate,
+        dropped=~state.active,
+        max_better=state.max_better,
+    )
+
+
+def simulate_block(spec: TrialSpec, size: int, seed: np.random.SeedSequence) -> TrialOutcomes:
+    """Simulate ``size`` trials of ``spec`` with the generator seeded by ``seed``.
+
+    The result depends only on ``(spec, size, seed)``: this is the unit of reproducibility
+    that :func:`infantall.design.adaptive.run_trials` distributes. Patient data come from
+    one child stream, Monte-Carlo posterior draws (if any) from another, so that the data of
+    a trial are the same whatever the posterior method.
+    """
+    data_seed, mc_seed = seed.spawn(2)
+    rng, mc_rng = np.random.default_rng(data_seed), np.random.default_rng(mc_seed)
+    if spec.outcome == "binary":
+        return _simulate_binary(spec, size, rng, mc_rng)
+    return _simulate_tte(spec, size, rng, mc_rng)
