@@ -256,10 +256,11 @@ def _check_histories(parsed: _Parsed) -> None:
             validate_history(info["domain"].to_dict(), [e for _, e in events], ids)
         except ValidationFailedError as exc:
             for e in exc.errors:
-                line = events[0][0]
-                if e.field.startswith("events[row-"):
-                    line = int(e.field[len("events[row-") :].split("]")[0])
-                parsed.error(line, record, e)
+                line, name = events[0][0], e.field
+                if name.startswith("events[row-"):
+                    index, _, rest = name[len("events[row-") :].partition("]")
+                    line, name = int(index), f"event_{rest.lstrip('.')}" if rest else "event_kind"
+                parsed.error(line, record, InvalidInputError(name, e.reason, e.code))
 
 
 def import_csv(session: Session, principal: Principal, content: bytes | str) -> ImportReport:

@@ -1,0 +1,203 @@
+"""CSV import (all or nothing, per-row report), export (CSV/Parquet, round trip, formula
+escaping) and the de-identified pooled export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from infantall.registry.dictionary import DATA_DICTIONARY
+from infantall.registry.io import date_shift_days, pseudonym
+from infantall.registry.models import Event, Patient
+
+API = "/api/v1"
+H = dict[str, dict[str, str]]
+HEADER = [
+    "record_id",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "birth_date",
+    "diagnosis_date",
+    "sex",
+    "wbc",
+    "kmt2a",
+    "fusion_partner",
+    "notes",
+    "event_kind",
+    "event_date",
+    "event_status",
+    "event_marrow",
+    "event_value",
+    "event_time_point",
+]
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HEADER, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+GOOD = [
+    {
+        "record_id": "IMP-1",
+        "birth_date": "2023-01-10",
+        "diagnosis_date": "2023-05-01",
+        "sex": "male",
+        "wbc": "150",
+        "kmt2a": "rearranged",
+        "fusion_partner": "AFF1",
+        "notes": '=HYPERLINK("http://x")',
+    },
+    {
+        "record_id": "IMP-1",
+        "redcap_repeat_instrument": "event",
+        "redcap_repeat_instance": "1",
+        "event_kind": "response",
+        "event_date": "2023-06-05",
+        "event_status": "cr",
+        "event_marrow": "M1",
+    },
+    {
+        "record_id": "IMP-1",
+        "redcap_repeat_instrument": "event",
+        "redcap_repeat_instance": "2",
+        "event_kind": "mrd",
+        "event_date": "2023-06-05",
+        "event_value": "0.0001",
+        "event_time_point": "end_of_induction",
+    },
+    {
+        "record_id": "IMP-2",
+        "birth_date": "2023-02-01",
+        "diagnosis_date": "2023-03-01",
+        "sex": "female",
+        "kmt2a": "germline",
+        "fusion_partner": "none",
+    },
+]
+
+
+def _counts(registry: Any) -> tuple[int, int]:
+    _, database = registry
+    with database.read_sessions() as s:
+        return (
+            s.scalar(select(func.count()).select_from(Patient)) or 0,
+            s.scalar(select(func.count()).select_from(Event)) or 0,
+        )
+
+
+def _import(client: Any, headers: dict[str, str], body: bytes) -> Any:
+    return client.post(
+        f"{API}/import", content=body, headers={**headers, "Content-Type": "text/csv"}
+    )
+
+
+def test_invalid_file_imports_nothing_and_reports_each_row_and_field(
+    client: Any, auth: H, registry: Any
+) -> None:
+    bad = [
+        *GOOD,
+        {"record_id": "IMP-3", "birth_date": "2023-05-01", "diagnosis_date": "2023-02-01"},
+        {
+            "record_id": "IMP-4",
+            "birth_date": "2022-01-01",
+            "diagnosis_date": "2023-06-01",
+            "wbc": "-3",
+            "sex": "X1",
+        },
+        {
+            "record_id": "IMP-2",
+            "redcap_repeat_instrument": "event",
+            "event_kind": "relapse",
+            "event_date": "2023-01-01",
+        },
+        {"record_id": "IMP-1", "birth_date": "2023-01-10", "diagnosis_date": "2023-05-01"},
+    ]
+    r = _import(client, auth["editor_a"], _csv(bad))
+    assert r.status_code == 422
+    got = {(e["row"], e["record_id"], e["field"], e["code"]) for e in r.json()["errors"]}
+    assert got == {
+        (6, "IMP-3", "diagnosis_date", "diagnosis_before_birth"),
+        (7, "IMP-4", "wbc", "out_of_range"),
+        (7, "IMP-4", "sex", "invalid_choice"),
+        (8, "IMP-2", "event_date", "event_before_diagnosis"),
+        (9, "IMP-1", "record_id", "duplicate_patient"),
+    }
+    assert _counts(registry) == (0, 0)
+    unknown = _import(client, auth["editor_a"], b"record_id,birth_date,diagnosis_date,nickname\n")
+    assert unknown.json()["errors"][0]["code"] == "unknown_field"
+
+
+def test_valid_file_imports_atomically_and_round_trips(client: Any, auth: H, registry: Any) -> None:
+    r = _import(client, auth["editor_a"], _csv(GOOD))
+    assert r.status_code == 201, r.text
+    assert r.json() == {"imported_patients": 2, "imported_events": 2}
+    assert _counts(registry) == (2, 2)
+    again = _import(client, auth["editor_a"], _csv(GOOD))
+    assert {e["code"] for e in again.json()["errors"]} == {"duplicate_patient"}
+    exported = client.get(f"{API}/export", headers=auth["viewer_a"])
+    assert exported.status_code == 200
+    table = pd.read_csv(io.BytesIO(exported.content), dtype=str)
+    assert set(table.columns) == {v.name for v in DATA_DICTIONARY} | {"registry_id", "site_code"}
+    assert table.loc[table.record_id == "IMP-1", "notes"].dropna().tolist() == [
+        '\'=HYPERLINK("http://x")'
+    ]
+    # the export imports again (at another site) and gives the same data
+    assert _import(client, auth["editor_b"], exported.content).status_code == 201
+    b = client.get(f"{API}/patients", headers=auth["viewer_b"]).json()["items"]
+    a = client.get(f"{API}/patients", headers=auth["viewer_a"]).json()["items"]
+    keys = ("local_code", "birth_date", "diagnosis_date", "wbc", "kmt2a", "notes")
+    assert sorted(tuple(p[k] for k in keys) for p in a) == sorted(
+        tuple(p[k] for k in keys) for p in b
+    )
+    parquet = client.get(f"{API}/export", params={"format": "parquet"}, headers=auth["viewer_a"])
+    assert len(pd.read_parquet(io.BytesIO(parquet.content))) == 4
+    assert _import(client, auth["viewer_a"], _csv(GOOD)).status_code == 403
+
+
+def test_pooled_export_is_deidentified_with_consistent_date_shifts(
+    client: Any, auth: H, registry: Any
+) -> None:
+    settings, _ = registry
+    key = settings.pseudonym_key.get_secret_value()
+    _import(client, auth["editor_a"], _csv(GOOD))
+    assert client.get(f"{API}/export/pooled", headers=auth["editor_a"]).status_code == 403
+    r = client.get(f"{API}/export/pooled", headers=auth["coord"])
+    assert r.status_code == 200
+    pooled = pd.read_csv(io.BytesIO(r.content), dtype=str)
+    patients = client.get(f"{API}/patients", headers=auth["coord"]).json()["items"]
+    assert not {"birth_date", "record_id", "registry_id", "notes"} & set(pooled.columns)
+    text = r.content.decode()
+    for p in patients:
+        assert p["registry_id"] not in text and p["local_code"] not in text
+        rows = pooled[pooled.pseudonym == pseudonym(key, p["registry_id"])]
+        shift = date_shift_days(key, p["registry_id"])
+        assert 0 <= shift <= 364
+        first = rows[rows.record_type == "patient"].iloc[0]
+        assert dt.date.fromisoformat(first.diagnosis_date_shifted) == (
+            dt.date.fromisoformat(p["diagnosis_date"]) + dt.timedelta(days=shift)
+        )
+        assert int(first.age_days) == p["age_days"]
+        events = client.get(
+            f"{API}/patients/{p['registry_id']}/events", headers=auth["coord"]
+        ).json()
+        for e in events:
+            shifted = rows[rows.record_type == "event"].event_date_shifted.tolist()
+            assert (
+                dt.date.fromisoformat(e["date"]) + dt.timedelta(days=shift)
+            ).isoformat() in shifted
+    shifts = {date_shift_days(key, p["registry_id"]) for p in patients}
+    assert len(shifts) == len(patients)  # not one constant shift for everyone
+    assert client.get(f"{API}/export/pooled", headers=auth["coord"]).content == r.content
+    analysis = client.get(f"{API}/analysis/dataset", headers=auth["coord"])
+    assert analysis.status_code == 200, analysis.text
+    ids = {row["USUBJID"] for row in analysis.json()["records"]}
+    assert ids == {pseudonym(key, p["registry_id"]) for p in patients}
