@@ -82,6 +82,7 @@ def _seed004_table1(evidence: Evidence) -> ReportSection:
         },
         numeric=["n", "efs", "os"],
         row_titles=_tips(recs),
+        nowrap=["years"],
         footer=[{"study": f"{len(recs)} printed rows", "n": sum(r.n or 0 for r in recs)}],
     )
     note = (
@@ -129,6 +130,7 @@ def _seed004_table2(evidence: Evidence) -> ReportSection:
         },
         numeric=["n", "cr", "efs", "os"],
         row_titles=_tips(recs),
+        nowrap=["years"],
     )
     return ReportSection(
         "seed004-table2",
@@ -189,6 +191,7 @@ def _seed004_table3(evidence: Evidence) -> ReportSection:
         },
         numeric=["n", "ccr", "dcr", "rel"],
         row_titles=_tips(recs),
+        nowrap=["years"],
         footer=footer,
     )
     return ReportSection(
@@ -211,6 +214,10 @@ def _years_cell(res: Result | None) -> str:
     return f"{res.estimate_pct:g} ({res.horizon_years:g}){star}"
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _seed000_table1(evidence: Evidence) -> ReportSection:
     recs = _table(evidence, SEED_000, "Table 1")
     rows = [
@@ -221,7 +228,7 @@ def _seed000_table1(evidence: Evidence) -> ReportSection:
             "hct": _hct(r),
             "efs": _years_cell(_find(r, ("efs", "dfs"))),
             "os": _years_cell(_find(r, ("os",))),
-            "notes": (r.note or "").removeprefix("Main finding: "),
+            "notes": _sentence((r.note or "").removeprefix("Main finding: ")),
         }
         for r in recs
     ]
@@ -239,6 +246,7 @@ def _seed000_table1(evidence: Evidence) -> ReportSection:
         },
         numeric=["n", "hct", "efs", "os"],
         row_titles=_tips(recs),
+        nowrap=["years"],
     )
     return ReportSection(
         "seed000-table1",

@@ -82,8 +82,13 @@ def html_table(
     row_titles: Sequence[str | None] | None = None,
     footer: Sequence[Mapping[str, object]] = (),
     numeric: Sequence[str] = (),
+    nowrap: Sequence[str] = (),
 ) -> str:
-    """An escaped HTML ``<table>``; ``row_titles`` become hover text (e.g. the source quote)."""
+    """An escaped HTML ``<table>``; ``row_titles`` become hover text (e.g. the source quote).
+
+    ``numeric`` columns are right-aligned with tabular figures; ``nowrap`` columns never wrap
+    (year spans such as 1995–2001).
+    """
     heads = headers or {}
     parts = ['<table class="data">']
     if caption:
@@ -99,7 +104,7 @@ def html_table(
         for c in columns:
             value = row.get(c)
             text = "" if value is None else str(value)
-            cls = ' class="num"' if c in numeric else ""
+            cls = ' class="num"' if c in numeric else (' class="nowrap"' if c in nowrap else "")
             out.append(f"<td{cls}>{html.escape(text)}</td>")
         return "".join(out)
 
@@ -138,6 +143,7 @@ table.data th { background: #eef2f6; text-align: left; position: sticky; top: 0;
 table.data th, table.data td { border: 1px solid var(--line); padding: .25rem .45rem;
   vertical-align: top; }
 table.data td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.data td.nowrap { white-space: nowrap; }
 table.data tbody tr:nth-child(even) { background: #fafbfc; }
 table.data tfoot td { font-weight: 600; background: #eef2f6; }
 .note { color: var(--muted); font-size: .9rem; }
