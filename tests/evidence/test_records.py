@@ -284,3 +284,28 @@ def test_seed_disagreements_are_kept_with_both_sources(evidence: Evidence) -> No
     # MLL03: 62 (seed 000) vs 63 recruited (seed 004).
     mll03 = evidence.trial("jplsg-mll03").studies
     assert set(mll03["n"]) == {62, 63}
+
+
+def test_seed004_table2_and_running_text_agree(evidence: Evidence) -> None:
+    # Every number Table 2 shares with the running text of the same seed is the same number
+    # (the text is the independent second reading of each cell).
+    f = evidence.frame
+    keys = ["trial_id", "population", "endpoint", "horizon_years"]
+    table = f[(f["source_seed"] == SEED_004) & (f["source_location"] == "Table 2")]
+    text = f[(f["source_seed"] == SEED_004) & f["source_location"].str.startswith("Text")]
+    both = table.merge(text, on=keys, suffixes=("_table", "_text"))
+    assert len(both) == 31  # 9 CR + 11 EFS + 11 OS cells of Table 2
+    assert (both["estimate_pct_table"] == both["estimate_pct_text"]).all()
+    assert (both["n_table"] == both["n_text"]).all()
+
+
+def test_seed004_table1_and_running_text_agree(evidence: Evidence) -> None:
+    for trial, endpoint, horizon, value in (
+        ("ccg-192p", "efs", 4, 36.0),
+        ("pog-8398", "efs", 5, 17.7),
+        ("pog-8398", "os", 5, 36.4),
+    ):
+        found = evidence.trial(trial).query(endpoint=endpoint).frame
+        assert set(found["source_location"].str[:5]) == {"Table", "Text:"}
+        assert set(found["horizon_years"]) == {horizon}
+        assert set(found["estimate_pct"]) == {value}
