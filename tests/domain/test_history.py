@@ -168,3 +168,46 @@ def test_patient_errors_are_rooted_at_patient() -> None:
         ("patient.age_days", "not_an_infant"),
         ("patient.wbc", "negative_wbc"),
     ]
+
+
+def test_all_errors_of_a_record_in_one_pass() -> None:
+    """Field errors do not hide cross-field errors elsewhere in the record."""
+    data = {
+        "patient": {
+            "patient_id": "X",
+            "diagnosis_date": "2020-03-01",
+            "age_days": 30,
+            "wbc": -1,
+            "kmt2a": "germline",
+            "fusion_partner": "AFF1",
+        },
+        "events": [
+            {"kind": "relapse", "date": "bad"},
+            {"kind": "death", "date": "2020-04-01"},
+            {"kind": "hsct", "date": "2020-05-01", "hla_match": "7/6"},
+            {"kind": "relapse", "date": "2020-06-01"},
+        ],
+    }
+    assert [(e.field, e.code) for e in PatientHistory.collect_errors(data)] == [
+        ("patient.wbc", "negative_wbc"),
+        ("patient.fusion_partner", "fusion_partner_mismatch"),
+        ("events[0].date", "invalid_type"),
+        ("events[2].hla_match", "invalid_hla_match"),
+        ("events[3].date", "events_out_of_order"),
+    ]
+
+
+def test_patient_cross_field_errors_do_not_hide_event_errors() -> None:
+    data = {
+        "patient": {"patient_id": "X", "diagnosis_date": "2020-03-01", "birth_date": "2020-04-01"},
+        "events": [
+            {"kind": "death", "date": "2020-04-01"},
+            {"kind": "relapse", "date": "2020-06-01"},
+            {"kind": "relapse", "date": "2020-01-01"},
+        ],
+    }
+    assert [(e.field, e.code) for e in PatientHistory.collect_errors(data)] == [
+        ("patient.diagnosis_date", "diagnosis_before_birth"),
+        ("events[1].date", "events_out_of_order"),
+        ("events[2].date", "event_before_diagnosis"),
+    ]

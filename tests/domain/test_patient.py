@@ -150,3 +150,25 @@ def test_round_trip_is_json_friendly() -> None:
     assert d["prednisone_response"] == "poor"
     assert d["cns"] == "CNS2"
     assert Patient.from_dict(d) == p
+
+
+def test_field_errors_do_not_hide_cross_field_errors() -> None:
+    data = {
+        "patient_id": "X",
+        "birth_date": "2020-05-01",
+        "diagnosis_date": "2020-03-01",
+        "wbc": "abc",
+        "cns": "CNS4",
+        "day8_blasts": 500,
+        "prednisone_response": "poor",
+    }
+    assert _codes(data) == [
+        ("wbc", "invalid_type"),
+        ("cns", "invalid_choice"),
+        ("diagnosis_date", "diagnosis_before_birth"),
+        ("prednisone_response", "prednisone_response_mismatch"),
+    ]
+    assert _codes({"birth_date": "2020-05-01", "diagnosis_date": "2020-03-01"}) == [
+        ("patient_id", "missing_field"),
+        ("diagnosis_date", "diagnosis_before_birth"),
+    ]

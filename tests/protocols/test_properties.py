@@ -168,7 +168,7 @@ def _frame(histories: list[PatientHistory]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(partial_histories(), min_size=1, max_size=20))
 def test_vectorised_equals_per_patient(histories: list[PatientHistory]) -> None:
     frames = stratify_frame_all(_frame(histories))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self, TypeVar
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Self, TypeVar
 
 from pydantic import model_validator
 
@@ -26,6 +28,21 @@ from infantall.errors import InvalidInputError
 __all__ = ["EVENT_KINDS", "PatientHistory"]
 
 _T = TypeVar("_T")
+_EVENT = re.compile(r"^events\[(\d+)\]")
+_OWN_FIELD_CODES = frozenset(
+    {
+        "missing_field",
+        "unknown_field",
+        "invalid_type",
+        "invalid_choice",
+        "not_a_number",
+        "negative_wbc",
+        "negative_age",
+        "not_an_infant",
+        "negative_blast_count",
+        "invalid",
+    }
+)
 
 #: Event kinds in the order used to sort events of the same date (a response is assessed
 #: before a relapse is diagnosed on the same day; death is last).
@@ -61,6 +78,43 @@ class PatientHistory(DomainModel):
         order = {k: i for i, k in enumerate(EVENT_KINDS)}
         self.__dict__["events"] = tuple(sorted(self.events, key=lambda e: (e.date, order[e.kind])))
         return self
+
+    @classmethod
+    def _prune(
+        cls, data: dict[str, Any], errors: list[InvalidInputError]
+    ) -> list[tuple[dict[str, Any], Callable[[str], str]]]:
+        """Drop events and patient fields that failed on their own; a second version keeps
+        only the patient's id and diagnosis date, so that the checks of the events run even
+        when the patient has cross-field errors."""
+        patient = data.get("patient")
+        events = data.get("events", ())
+        if not isinstance(patient, Mapping) or not isinstance(events, list | tuple):
+            return []
+        bad_events = {int(m.group(1)) for e in errors if (m := _EVENT.match(e.field))}
+        bad_patient = {
+            e.field.split(".")[1].split("[")[0]
+            for e in errors
+            if e.field.startswith("patient.") and e.code in _OWN_FIELD_CODES
+        }
+        patient_failed = any(e.field.startswith("patient") for e in errors)
+        if not bad_events and not patient_failed:
+            return []
+        kept = [i for i in range(len(events)) if i not in bad_events]
+        pruned_patient = {k: v for k, v in patient.items() if k not in bad_patient}
+        pruned_patient.setdefault("patient_id", "?")
+        pruned = {"patient": pruned_patient, "events": [events[i] for i in kept]}
+
+        def remap(field: str) -> str:
+            m = _EVENT.match(field)
+            if m is None:
+                return field
+            return f"events[{kept[int(m.group(1))]}]{field[m.end() :]}"
+
+        plans: list[tuple[dict[str, Any], Callable[[str], str]]] = [(pruned, remap)]
+        if "diagnosis_date" not in bad_patient:
+            minimal = {"patient_id": "?", "diagnosis_date": patient.get("diagnosis_date")}
+            plans.append(({"patient": minimal, "events": pruned["events"]}, remap))
+        return plans
 
     def of_kind(self, kind: type[_T]) -> tuple[_T, ...]:
         """The events of one type, in date order."""
