@@ -1,0 +1,443 @@
+"""``infantall design``: sample size, boundaries, historical-control designs, simulation.
+
+Only Typer and the standard library are imported here; the maths is imported inside the
+commands so that ``infantall --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from infantall.commands._output import Format, FormatOption, emit_records, fail
+from infantall.errors import InvalidInputError
+
+__all__ = ["ORDER", "parse_rate", "parse_years", "register"]
+
+ORDER = 60
+
+design_app = typer.Typer(
+    help=(
+        "Trial design for a rare disease: survival sample size (rpact-validated), "
+        "group-sequential boundaries, single-arm designs against a historical control, and "
+        "simulation of Bayesian adaptive multi-arm trials. Research only."
+    ),
+    no_args_is_help=True,
+)
+
+_CONFIG_ARG = typer.Argument(..., help="Trial specification (YAML), e.g. examples/design/.")
+
+_UNIT = {
+    "y": 1.0,
+    "yr": 1.0,
+    "year": 1.0,
+    "years": 1.0,
+    "m": 1 / 12,
+    "mo": 1 / 12,
+    "months": 1 / 12,
+}
+
+
+def parse_years(text: str, field: str) -> float:
+    """``"2y"``, ``"24m"`` or ``"2"`` (years) -> years."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", text.lower())
+    if m is None or m.group(2) not in {"", *_UNIT}:
+        raise InvalidInputError(field, f"{text!r} is not a duration like 2y or 24m", "bad_duration")
+    return float(m.group(1)) * _UNIT.get(m.group(2), 1.0)
+
+
+def parse_rate(text: str, field: str) -> float:
+    """``"30/y"``, ``"2.5/m"`` or ``"30"`` (per year) -> per year."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(?:/\s*([a-z]+))?\s*", text.lower())
+    if m is None or (m.group(2) is not None and m.group(2) not in _UNIT):
+        raise InvalidInputError(field, f"{text!r} is not a rate like 30/y or 2.5/m", "bad_rate")
+    return float(m.group(1)) / _UNIT.get(m.group(2) or "y", 1.0)
+
+
+def _error(exc: InvalidInputError) -> None:
+    fail(f"{exc.field}: {exc.reason} [{exc.code}]")
+
+
+@design_app.command("sample-size")
+def sample_size(
+    *,
+    hr: float = typer.Option(..., "--hr", help="Hazard ratio treatment/control under H1."),
+    median_control: str | None = typer.Option(
+        None, "--median-control", help="Median survival of control, e.g. 2y or 24m."
+    ),
+    control_landmark: str | None = typer.Option(
+        None, "--control-landmark", help="Control survival at a time, e.g. 0.40@2y (exponential)."
+    ),
+    accrual: str | None = typer.Option(
+        None, "--accrual", help="Accrual rate, e.g. 30/y (the accrual duration is solved for)."
+    ),
+    accrual_duration: str | None = typer.Option(
+        None, "--accrual-duration", help="Fixed uniform accrual period, e.g. 3y."
+    ),
+    follow_up: str = typer.Option("2y", "--follow-up", help="Follow-up after accrual ends."),
+    alpha: float = typer.Option(
+        0.025, "--alpha", help="Significance level (one-sided if --sided 1)."
+    ),
+    power: float = typer.Option(0.8, "--power"),
+    sided: int = typer.Option(1, "--sided", help="1 or 2."),
+    allocation: float = typer.Option(1.0, "--allocation", help="Treatment:control ratio."),
+    method: str = typer.Option("schoenfeld", "--method", help="schoenfeld or freedman."),
+    dropout: str | None = typer.Option(None, "--dropout", help="Drop-out, e.g. 0.05/y."),
+    looks: int = typer.Option(1, "--looks", help="Analyses (> 1: Lan–DeMets group-sequential)."),
+    spending: str = typer.Option("obrien-fleming", "--spending", help="obrien-fleming or pocock."),
+    fmt: Format = FormatOption,
+) -> None:
+    """Events and patients for a two-arm log-rank test (as rpact getSampleSizeSurvival)."""
+    from infantall.design import (
+        Accrual,
+        PiecewiseExponential,
+        group_sequential_design,
+        sample_size_survival,
+    )
+
+    try:
+        if (median_control is None) == (control_landmark is None):
+            raise InvalidInputError(
+                "--median-control", "give either --median-control or --control-landmark", "missing"
+            )
+        if median_control is not None:
+            control = PiecewiseExponential.from_median(
+                parse_years(median_control, "--median-control")
+            )
+        else:
+            prob, _, when = str(control_landmark).partition("@")
+            if not when:
+                raise InvalidInputError("--control-landmark", "write it as 0.40@2y", "bad_landmark")
+            control = PiecewiseExponential.from_landmark(
+                float(prob), parse_years(when, "--control-landmark")
+            )
+        if (accrual is None) == (accrual_duration is None):
+            raise InvalidInputError(
+                "--accrual", "give either --accrual (rate) or --accrual-duration", "missing"
+            )
+        acc = (
+            Accrual.per_year(parse_rate(accrual, "--accrual"))
+            if accrual is not None
+            else Accrual.uniform(parse_years(str(accrual_duration), "--accrual-duration"))
+        )
+        drop_rate = parse_rate(dropout, "--dropout") if dropout is not None else 0.0
+        if method not in ("schoenfeld", "freedman"):
+            raise InvalidInputError("--method", "must be schoenfeld or freedman", "unknown_method")
+        if spending not in ("obrien-fleming", "pocock"):
+            raise InvalidInputError("--spending", "must be obrien-fleming or pocock", "unknown")
+        design = (
+            group_sequential_design(looks, alpha=alpha, sided=sided, spending=spending)  # type: ignore[arg-type]
+            if looks > 1
+            else None
+        )
+        res = sample_size_survival(
+            hr,
+            control,
+            acc,
+            parse_years(follow_up, "--follow-up"),
+            alpha=alpha,
+            power=power,
+            sided=sided,
+            allocation_ratio=allocation,
+            method=method,  # type: ignore[arg-type]
+            dropout_rate=min(drop_rate, 0.999),
+            dropout_time=1.0,
+            design=design,
+        )
+    except InvalidInputError as exc:
+        _error(exc)
+        return
+    record = {
+        "events": res.events,
+        "patients": res.patients,
+        "patients_control": res.patients_control,
+        "patients_treatment": res.patients_treatment,
+        "accrual_years": res.accrual_duration,
+        "study_years": res.study_duration,
+        "accrual_per_year": res.accrual_rate,
+        "prob_event_control": res.prob_event_control,
+        "prob_event_treatment": res.prob_event_treatment,
+        "inflation_factor": res.inflation_factor,
+    }
+    meta = {
+        "method": method,
+        "hazard_ratio": hr,
+        "alpha": res.alpha,
+        "sided": res.sided,
+        "power": power,
+        "looks": looks,
+        "reference": "rpact getSampleSizeSurvival (values checked in tests/design/reference)",
+    }
+    emit_records([record], fmt, title="Log-rank sample size", meta=meta)
+
+
+@design_app.command("boundaries")
+def boundaries(
+    looks: int = typer.Option(3, "--looks", help="Number of analyses, equally spaced."),
+    alpha: float = typer.Option(0.025, "--alpha"),
+    sided: int = typer.Option(1, "--sided"),
+    spending: str = typer.Option("obrien-fleming", "--spending", help="obrien-fleming or pocock."),
+    rates: str | None = typer.Option(
+        None, "--information-rates", help="Comma-separated fractions ending at 1, e.g. 0.3,0.7,1."
+    ),
+    fmt: Format = FormatOption,
+) -> None:
+    """Lan–DeMets alpha-spending efficacy boundaries (matches rpact getDesignGroupSequential)."""
+    from infantall.design import group_sequential_design
+
+    try:
+        if spending not in ("obrien-fleming", "pocock"):
+            raise InvalidInputError("--spending", "must be obrien-fleming or pocock", "unknown")
+        info = None
+        if rates is not None:
+            try:
+                info = [float(v) for v in rates.split(",")]
+            except ValueError:
+                raise InvalidInputError(
+                    "--information-rates", "must be numbers separated by commas", "bad_rates"
+                ) from None
+        d = group_sequential_design(
+            None if info is not None else looks,
+            alpha=alpha,
+            sided=sided,
+            spending=spending,  # type: ignore[arg-type]
+            information_rates=info,
+        )
+    except InvalidInputError as exc:
+        _error(exc)
+        return
+    records = [{str(k): v for k, v in r.items()} for r in d.summary.to_dict(orient="records")]
+    emit_records(
+        records,
+        fmt,
+        title=f"Lan–DeMets {spending} boundaries",
+        meta={"alpha": alpha, "sided": sided, "spending": spending},
+    )
+
+
+@design_app.command("historical")
+def historical(
+    *,
+    trial: str | None = typer.Option(
+        None, "--trial", help="Historical trial id, e.g. interfant-06."
+    ),
+    population: str = typer.Option("kmt2a-r", "--population", help="Population, e.g. kmt2a-r."),
+    endpoint: str = typer.Option("efs", "--endpoint", help="efs, os, dfs, ..."),
+    horizon: float = typer.Option(2.0, "--horizon", help="Landmark in years."),
+    target: float = typer.Option(..., "--target", help="Landmark proportion hoped for."),
+    p0: float | None = typer.Option(
+        None, "--p0", help="Historical proportion, instead of --trial."
+    ),
+    conversion: str = typer.Option(
+        "bound", "--conversion", help="When the horizon is not reported: bound or constant-hazard."
+    ),
+    accrual: str | None = typer.Option(
+        None, "--accrual", help="Accrual rate, e.g. 40/y (default: the trial's N / accrual years)."
+    ),
+    follow_up: str | None = typer.Option(
+        None, "--follow-up", help="Follow-up after accrual (default: the horizon)."
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="One-sided significance level."),
+    power: float = typer.Option(0.8, "--power"),
+    fmt: Format = FormatOption,
+) -> None:
+    """Single-arm trial against a historical control: exact binomial and one-sample log-rank."""
+    from infantall.design import (
+        Accrual,
+        PiecewiseExponential,
+        exact_binomial_design,
+        one_sample_logrank_design,
+    )
+    from infantall.design.accrual import historical_rate
+
+    meta: dict[str, Any] = {}
+    try:
+        per_year = parse_rate(accrual, "--accrual") if accrual is not None else None
+        if (trial is None) == (p0 is None):
+            raise InvalidInputError("--trial", "give either --trial or --p0", "missing")
+        if trial is not None:
+            from infantall.evidence import load_evidence
+
+            if conversion not in ("bound", "constant-hazard"):
+                raise InvalidInputError(
+                    "--conversion", "must be bound or constant-hazard", "unknown"
+                )
+            hist = historical_rate(
+                load_evidence().frame,
+                trial,
+                population,
+                endpoint,
+                horizon,
+                conversion=conversion,  # type: ignore[arg-type]
+            )
+            rate = hist.rate
+            per_year = per_year if per_year is not None else hist.per_year
+            meta.update(
+                {
+                    "historical": f"{hist.study} ({hist.population}): {endpoint} "
+                    f"{hist.reported_pct:g}% at {hist.reported_horizon_years:g} years",
+                    "conversion": hist.conversion,
+                    "source": hist.source,
+                    "quote": hist.quote,
+                }
+            )
+            if hist.conversion == "bound":
+                meta["note"] = (
+                    f"{horizon:g}-year value not reported: the {hist.reported_horizon_years:g}"
+                    f"-year value is used, a lower bound (survival cannot rise); "
+                    "--conversion constant-hazard gives the exponential alternative"
+                )
+        else:
+            rate = float(p0)  # type: ignore[arg-type]
+        if per_year is None:
+            raise InvalidInputError("--accrual", "needed with --p0 (e.g. 40/y)", "missing")
+        fu = parse_years(follow_up, "--follow-up") if follow_up is not None else horizon
+        binom = exact_binomial_design(rate, target, alpha=alpha, power=power)
+        null = PiecewiseExponential.from_landmark(rate, horizon)
+        import math
+
+        hr = math.log(target) / math.log(rate)
+        lr = one_sample_logrank_design(
+            null, hr, Accrual.per_year(per_year), fu, alpha=alpha, power=power
+        )
+    except InvalidInputError as exc:
+        _error(exc)
+        return
+    records = [
+        {
+            "design": "exact binomial (landmark)",
+            "patients": binom.n,
+            "reject_if_at_least": binom.r,
+            "events": None,
+            "alpha_actual": binom.alpha_actual,
+            "power_actual": binom.power_actual,
+            "accrual_years": binom.n / per_year,
+            "study_years": binom.n / per_year + horizon,
+        },
+        {
+            "design": "one-sample log-rank",
+            "patients": lr.patients,
+            "reject_if_at_least": None,
+            "events": lr.expected_events,
+            "alpha_actual": alpha,
+            "power_actual": power,
+            "accrual_years": lr.accrual_duration,
+            "study_years": lr.study_duration,
+        },
+    ]
+    meta.update(
+        {
+            "p0": rate,
+            "target": target,
+            "hazard_ratio": hr,
+            "accrual_per_year": per_year,
+            "alpha_one_sided": alpha,
+        }
+    )
+    emit_records(records, fmt, title="Single-arm designs against a historical control", meta=meta)
+
+
+@design_app.command("accrual")
+def accrual_table(
+    group: str | None = typer.Option(None, "--group", help="Only this consortium, e.g. Interfant."),
+    fmt: Format = FormatOption,
+) -> None:
+    """Patients per year of each trial in the evidence base (N over accrual years)."""
+    from infantall.design.accrual import consortium_accrual
+    from infantall.evidence import load_evidence
+
+    try:
+        table = consortium_accrual(load_evidence().frame)
+    except InvalidInputError as exc:
+        _error(exc)
+        return
+    if group is not None:
+        table = table[table["group"].str.lower() == group.lower()]
+        if table.empty:
+            fail(f"--group: no trial of group {group!r} in the evidence base")
+    emit_records(
+        [{str(k): v for k, v in r.items()} for r in table.to_dict(orient="records")],
+        fmt,
+        title="Accrual per trial",
+        meta={"convention": "accrual years counted inclusively (2006–2016 = 11 years)"},
+    )
+
+
+@design_app.command("simulate")
+def simulate(
+    config: Path = _CONFIG_ARG,
+    trials: int = typer.Option(10_000, "--trials", help="Number of simulated trials."),
+    seed: int = typer.Option(2026, "--seed"),
+    workers: int | None = typer.Option(None, "--workers", help="Local Dask worker processes."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address."),
+    calibrate: float | None = typer.Option(
+        None, "--calibrate", help="First calibrate the superiority threshold to this type-I error."
+    ),
+    null: bool = typer.Option(
+        False, "--null", help="Simulate the null scenario (all arms as control)."
+    ),
+    fmt: Format = FormatOption,
+) -> None:
+    """Simulate an adaptive multi-arm trial and print its operating characteristics."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from infantall.design.adaptive import calibrate_superiority, load_spec, run_trials
+
+    if workers is not None and scheduler is not None:
+        fail("give --workers or --scheduler, not both")
+    try:
+        spec = load_spec(config)
+        if trials < 1:
+            raise InvalidInputError("--trials", "must be >= 1", "out_of_range")
+        options: dict[str, Any] = {"workers": workers, "scheduler": scheduler}
+        meta: dict[str, Any] = {"design": spec.name, "seed": seed}
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+            disable=fmt is not Format.table,
+        ) as bar:
+            if calibrate is not None:
+                task = bar.add_task("calibrating", total=trials)
+                cal = calibrate_superiority(
+                    spec,
+                    calibrate,
+                    trials,
+                    seed,
+                    progress=lambda n: bar.advance(task, n),
+                    **options,
+                )
+                spec = spec.with_threshold(cal.threshold)
+                meta.update(
+                    {
+                        "calibrated_threshold": cal.threshold,
+                        "calibration_type1_error": cal.type1_error,
+                    }
+                )
+            if null:
+                spec = spec.with_null()
+            task = bar.add_task("simulating", total=trials)
+            result = run_trials(
+                spec,
+                trials,
+                seed + 1 if calibrate is not None else seed,
+                progress=lambda n: bar.advance(task, n),
+                **options,
+            )
+    except InvalidInputError as exc:
+        _error(exc)
+        return
+    oc = result.operating_characteristics()
+    meta.update(oc.overall())
+    meta["scenario"] = "null (every arm as control)" if null else "as specified"
+    emit_records(oc.arm_records(), fmt, title=f"Operating characteristics: {spec.name}", meta=meta)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``infantall design`` to the root command."""
+    app.add_typer(design_app, name="design")
