@@ -167,3 +167,24 @@ def test_transplanted_patients_are_hsct_eligible_for_the_protocol_engine(
     ev = large_i06.events
     transplanted = features["patient_id"].isin(ev.loc[ev["kind"] == "hsct", "patient_id"])
     assert flagged[transplanted.to_numpy()].all()
+
+
+def test_missing_values_like_a_registry(large_i06: SyntheticCohort) -> None:
+    from infantall.cohort import REALISTIC_MISSING
+
+    masked = generate_cohort(len(large_i06.patients), sites=18, seed=11, missing=REALISTIC_MISSING)
+    # same seed: the outcome model saw the same complete features
+    pd.testing.assert_frame_equal(masked.events, large_i06.events)
+    p = masked.patients
+    n = len(p)
+    for name, share in REALISTIC_MISSING.items():
+        unknown = p[name].isna() if name in ("wbc", "day8_blasts") else p[name] == "unknown"
+        assert abs(float(unknown.mean()) - share) <= 4 * np.sqrt(share * (1 - share) / n), name
+    assert ((p["kmt2a"] == "unknown") == (p["fusion_partner"] == "unknown")).all()
+    assert (p["day8_blasts"].isna() == (p["prednisone_response"] == "unknown")).all()
+    with pytest.raises(InvalidInputError) as info:
+        generate_cohort(10, sites=2, missing={"risk_group": 0.1})
+    assert info.value.code == "invalid_choice"
+    with pytest.raises(InvalidInputError) as info:
+        generate_cohort(10, sites=2, missing={"wbc": 1.5})
+    assert info.value.code == "out_of_range"

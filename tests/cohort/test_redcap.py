@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from infantall.cohort import generate_cohort
+from infantall.cohort import REALISTIC_MISSING, generate_cohort
 from infantall.cohort.redcap import SYNTHETIC_NOTE, redcap_table, redcap_tables_by_site
 from infantall.registry.dictionary import DATA_DICTIONARY
 from infantall.registry.io import EXPORT_ONLY_COLUMNS, import_csv
@@ -29,7 +29,7 @@ def test_columns_are_the_data_dictionary() -> None:
 
 
 def test_registry_import_accepts_every_site_file(tmp_path: Path) -> None:
-    cohort = generate_cohort(120, sites=2, seed=4)
+    cohort = generate_cohort(120, sites=2, seed=4, missing=REALISTIC_MISSING)
     tables = redcap_tables_by_site(cohort)
     assert set(tables) == {"SYN-S01", "SYN-S02"}
     with isolated_database("sqlite", tmp_path) as (settings, database):

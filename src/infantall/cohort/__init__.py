@@ -28,6 +28,7 @@ from infantall.cohort.calibration import (
 from infantall.cohort.features import FeatureModel
 from infantall.cohort.model import (
     PATIENT_COLUMNS,
+    REALISTIC_MISSING,
     SYNTHETIC_LABEL,
     SyntheticCohort,
     endpoint_frame,
@@ -39,6 +40,7 @@ __all__ = [
     "CALIBRATION_TARGETS",
     "EVENT_COLUMNS",
     "PATIENT_COLUMNS",
+    "REALISTIC_MISSING",
     "SYNTHETIC_LABEL",
     "Accrual",
     "CalibratedModel",

@@ -47,6 +47,8 @@ def patient_records(patients: pd.DataFrame) -> list[dict[str, Any]]:
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].astype(str)
+        elif pd.api.types.is_float_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return frame.to_dict(orient="records")  # type: ignore[return-value]
 
 

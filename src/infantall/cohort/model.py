@@ -20,6 +20,7 @@ from infantall.errors import InvalidInputError
 
 __all__ = [
     "PATIENT_COLUMNS",
+    "REALISTIC_MISSING",
     "SYNTHETIC_LABEL",
     "SyntheticCohort",
     "endpoint_frame",
@@ -198,6 +199,47 @@ def _check_args(n: int, sites: int, seed: int) -> None:
         raise InvalidInputError("sites", f"{sites} sites for {n} patients", "out_of_range")
 
 
+#: Missingness like a trial registry's: KMT2A status not known in 8/651 Interfant-06 patients
+#: (643 tested, domain-facts.md §3); the other rates are assumptions.
+REALISTIC_MISSING: dict[str, float] = {
+    "kmt2a": 8 / 651,
+    "cns": 0.02,
+    "cd10": 0.03,
+    "day8_blasts": 0.03,
+    "day15_marrow": 0.05,
+    "wbc": 0.005,
+}
+
+#: Columns masked together with a feature (their value follows from it).
+_MASKED_WITH: dict[str, tuple[str, ...]] = {
+    "kmt2a": ("fusion_partner",),
+    "day8_blasts": ("prednisone_response",),
+    "cd10": ("immunophenotype",),
+}
+
+
+def _apply_missing(
+    patients: pd.DataFrame, missing: Mapping[str, float], rng: np.random.Generator
+) -> pd.DataFrame:
+    """Mask each feature of ``missing`` in that share of patients (categorical: unknown)."""
+    out = patients.copy()
+    for name, share in missing.items():
+        if name not in out.columns or name in ("patient_id", "site", "risk_group", "synthetic"):
+            raise InvalidInputError(f"missing.{name}", "not a maskable feature", "invalid_choice")
+        if not 0.0 <= share <= 1.0:
+            reason = f"share {share} is not in [0, 1]"
+            raise InvalidInputError(f"missing.{name}", reason, "out_of_range")
+        mask = rng.random(len(out)) < share
+        for col in (name, *_MASKED_WITH.get(name, ())):
+            if isinstance(out[col].dtype, pd.CategoricalDtype):
+                if "unknown" not in out[col].cat.categories:
+                    out[col] = out[col].cat.add_categories("unknown")
+                out.loc[mask, col] = "unknown"
+            else:
+                out[col] = out[col].astype(float).mask(mask)
+    return out
+
+
 def _ids(prefix: str, n: int) -> np.ndarray:
     width = max(4, len(str(n)))
     return np.asarray([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
@@ -232,6 +274,7 @@ def generate_cohort(
     timing: Timing | None = None,
     rates: Mapping[str, GroupRates] | None = None,
     outcome_options: OutcomeOptions | None = None,
+    missing: Mapping[str, float] | None = None,
 ) -> SyntheticCohort:
     """Generate a reproducible synthetic multi-site cohort of infants with ALL.
 
@@ -252,6 +295,11 @@ def generate_cohort(
         Protocol whose risk groups and published outcomes drive the outcome model.
     accrual, features, timing, rates, outcome_options
         Model parameters (defaults documented with their sources in each class).
+    missing
+        Share of patients whose value of a feature is not recorded (``unknown`` / NaN),
+        e.g. :data:`REALISTIC_MISSING`; default none. Applied after the outcomes were drawn:
+        ``risk_group`` stays the group the outcome model used, while the protocol engine
+        run on the recorded features may answer ``indeterminate``.
 
     Returns
     -------
@@ -268,7 +316,8 @@ def generate_cohort(
     accrual = accrual or Accrual()
     features = features or FeatureModel()
     model = calibrate(calibration, features=features, timing=timing, rates=rates)
-    s_sites, s_accrual, s_features, s_follow, s_outcomes = np.random.SeedSequence(seed).spawn(5)
+    streams = np.random.SeedSequence(seed).spawn(6)
+    s_sites, s_accrual, s_features, s_follow, s_outcomes, s_missing = streams
     site_frame = site_table(np.random.default_rng(s_sites), sites, accrual)
     site_idx, diag_day = draw_accrual(np.random.default_rng(s_accrual), n, site_frame, accrual)
     feats = draw_features(np.random.default_rng(s_features), n, features)
@@ -305,8 +354,11 @@ def generate_cohort(
         diagnosis=diagnosis,
     )
     events = _events_frame(raw, patient_id, diagnosis)
+    if missing:
+        patients = _apply_missing(patients, missing, np.random.default_rng(s_missing))
     metadata = {
         "synthetic": True,
+        "missing": dict(missing or {}),
         "label": SYNTHETIC_LABEL,
         "generator": "infantall.cohort.generate_cohort",
         "infantall_version": __version__,

@@ -49,17 +49,23 @@ def generate(
         callback=_calibration,
         help="Outcomes calibrated by risk group to: interfant-06 or mll-10.",
     ),
+    with_missing: bool = typer.Option(
+        False,
+        "--with-missing",
+        help="Leave some features unrecorded like a real registry (REALISTIC_MISSING).",
+    ),
     fmt: Format = FormatOption,
 ) -> None:
     """Generate a SYNTHETIC multi-site cohort and print its summary by risk group."""
-    from infantall.cohort import generate_cohort
+    from infantall.cohort import REALISTIC_MISSING, generate_cohort
     from infantall.cohort.io import write_cohort
     from infantall.errors import InfantallError
 
     if output is not None and output.suffix.lower() not in (".json", ".csv"):
         fail(f"--output {output}: expected a .json or .csv file name")
     try:
-        cohort = generate_cohort(n, sites, seed, calibration=calibration)
+        missing = REALISTIC_MISSING if with_missing else None
+        cohort = generate_cohort(n, sites, seed, calibration=calibration, missing=missing)
         written = write_cohort(cohort, output) if output is not None else []
     except (InfantallError, OSError) as exc:
         fail(str(exc))
