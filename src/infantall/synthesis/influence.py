@@ -75,8 +75,8 @@ class InfluenceDiagnostics:
 
 def _hat(fit: ModelFit) -> np.ndarray:
     xtw = fit.x.T * fit.weights
-    h = fit.x @ np.linalg.solve(xtw @ fit.x, xtw)
-    return np.asarray(np.diag(h), dtype=float)
+    a_inv_xt = np.linalg.solve(xtw @ fit.x, fit.x.T)
+    return np.asarray(fit.weights * np.einsum("ij,ji->i", fit.x, a_inv_xt), dtype=float)
 
 
 def influence(fit: ModelFit, study: tuple[str, ...] | None = None) -> InfluenceDiagnostics:

@@ -75,30 +75,38 @@ class Method(StrEnum):
         }[self.value]
 
 
-def _p_matrix(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """P = W − W X (X'WX)⁻¹ X'W, the residual projector of weighted least squares."""
+def _wls_residuals(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Residuals y − Xβ̂ of weighted least squares; P y = W (y − Xβ̂) for the projector
+    P = W − W X (X'WX)⁻¹ X'W, so nothing of size k × k is ever formed."""
     xtw = x.T * w
-    return np.asarray(np.diag(w) - xtw.T @ np.linalg.solve(xtw @ x, xtw))
+    beta = np.linalg.solve(xtw @ x, xtw @ y)
+    return np.asarray(y - x @ beta)
+
+
+def _trace_p(w: np.ndarray, x: np.ndarray) -> float:
+    """tr(P) = Σw − tr((X'WX)⁻¹ X'W²X)."""
+    xtw = x.T * w
+    return float(np.sum(w) - np.trace(np.linalg.solve(xtw @ x, xtw @ (x * w[:, None]))))
 
 
 def generalized_q(y: np.ndarray, v: np.ndarray, x: np.ndarray, tau2: float) -> float:
     """Generalised Q statistic y'P(τ²)y with weights 1/(v + τ²); Q_E at τ² = 0."""
-    p = _p_matrix(1.0 / (v + tau2), x)
-    return float(y @ p @ y)
+    w = 1.0 / (v + tau2)
+    r = _wls_residuals(w, x, y)
+    return float(np.sum(w * r**2))
 
 
 def typical_variance(v: np.ndarray, x: np.ndarray) -> float:
     """(k − p)/tr(P) with fixed-effect weights: the s² of I² = τ²/(τ² + s²) in metafor."""
     k, npar = x.shape
-    return float((k - npar) / np.trace(_p_matrix(1.0 / v, x)))
+    return float((k - npar) / _trace_p(1.0 / v, x))
 
 
 def _score(y: np.ndarray, v: np.ndarray, x: np.ndarray, tau2: float, restricted: bool) -> float:
-    """Twice the derivative of the (restricted) log-likelihood in τ²."""
+    """Twice the derivative of the (restricted) log-likelihood in τ²: y'P²y − tr(P) or Σw."""
     w = 1.0 / (v + tau2)
-    p = _p_matrix(w, x)
-    py = p @ y
-    penalty = np.trace(p) if restricted else float(np.sum(w))
+    py = w * _wls_residuals(w, x, y)
+    penalty = _trace_p(w, x) if restricted else float(np.sum(w))
     return float(py @ py - penalty)
 
 
@@ -117,7 +125,7 @@ def _upper_bracket(fun: Callable[[float], float], start: float) -> float:
 def _dl(y: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
     k, npar = (int(d) for d in x.shape)
     q = generalized_q(y, v, x, 0.0)
-    return max(0.0, (q - (k - npar)) / float(np.trace(_p_matrix(1.0 / v, x))))
+    return max(0.0, (q - (k - npar)) / _trace_p(1.0 / v, x))
 
 
 def _pm(y: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
