@@ -187,12 +187,22 @@ study_sets = st.lists(
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=study_sets, method=st.sampled_from(["fe", "dl", "reml", "pm", "ml"]))
-def test_invariants_of_every_estimator(data: list[tuple[float, int]], method: str) -> None:
+@given(
+    data=study_sets,
+    method=st.sampled_from(["fe", "dl", "reml", "pm", "ml"]),
+    knha=st.booleans(),
+)
+def test_invariants_of_every_estimator(
+    data: list[tuple[float, int]], method: str, knha: bool
+) -> None:
     labels = [f"s{i}" for i in range(len(data))]
     inp = proportion_inputs(labels, [d[0] for d in data], [d[1] for d in data])
     for tf in ("logit", "arcsine", "freeman-tukey"):
-        res = pool_proportions(inp, transform=tf, method=method)
+        try:
+            res = pool_proportions(inp, transform=tf, method=method, knha=knha)
+        except InvalidInputError as exc:  # identical estimates: Knapp-Hartung is undefined
+            assert knha and exc.code == "knha_degenerate"
+            continue
         assert res.fit.tau2 >= 0.0
         assert 0.0 <= res.fit.i2 <= 100.0
         if method != "fe":  # the fixed-effect H² is Q/df, below 1 when Q < df (as metafor)
@@ -235,3 +245,11 @@ def test_study_intervals_are_clopper_pearson_as_statsmodels_beta() -> None:
     low, high = proportion_confint([0, 7, 13], [13, 13, 13], alpha=0.05, method="beta")
     np.testing.assert_allclose(res.study_table["ci_low_pct"], 100 * np.asarray(low), rtol=1e-9)
     np.testing.assert_allclose(res.study_table["ci_high_pct"], 100 * np.asarray(high), rtol=1e-9)
+
+
+def test_knapp_hartung_on_identical_estimates_is_a_clear_error() -> None:
+    inp = proportion_inputs(["a", "b", "c"], [40, 40, 40], [100, 100, 100])
+    with pytest.raises(InvalidInputError) as exc:
+        pool_proportions(inp, method="reml", knha=True)
+    assert _code(exc) == "knha_degenerate"
+    assert pool_proportions(inp, method="reml").estimate_pct == pytest.approx(40.0, rel=EXACT)

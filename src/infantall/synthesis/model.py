@@ -49,6 +49,11 @@ _ROOT_XTOL = 1e-14
 required with metafor)."""
 
 
+_KNHA_EPS = 100 * float(np.finfo(float).eps)
+"""Below this weighted residual variance Knapp-Hartung is refused (metafor sets it to 0 and
+returns zero-width intervals)."""
+
+
 class Method(StrEnum):
     """Estimator of the between-study variance τ²."""
 
@@ -343,6 +348,13 @@ def fit_model(
     if knha:
         resid = yy - xx @ beta
         s2 = float(np.sum(w * resid**2)) / df
+        if s2 <= _KNHA_EPS:
+            raise InvalidInputError(
+                "knha",
+                "the Knapp-Hartung scale is 0 (the estimates agree exactly after weighting), "
+                "which gives zero-width intervals; use Wald intervals instead",
+                "knha_degenerate",
+            )
         vb = vb * s2
         crit = float(stats.t.ppf(0.5 + level / 2.0, df))
     else:
