@@ -188,3 +188,20 @@ def test_missing_values_like_a_registry(large_i06: SyntheticCohort) -> None:
     with pytest.raises(InvalidInputError) as info:
         generate_cohort(10, sites=2, missing={"wbc": 1.5})
     assert info.value.code == "out_of_range"
+
+
+def test_accrual_parameters_are_checked_and_long_horizons_sort() -> None:
+    from infantall.cohort import Accrual
+
+    with pytest.raises(InvalidInputError) as info:
+        Accrual(years=0)
+    assert info.value.field == "accrual.years"
+    # days beyond 2^16 take the lexsort path; no loss to follow-up at rate 0
+    accrual = Accrual(years=185.0, loss_rate_per_year=0)
+    cohort = generate_cohort(200, sites=3, seed=8, accrual=accrual)
+    ev = cohort.events
+    assert ev["day"].max() >= 1 << 16
+    ids = ev["patient_id"].cat.codes.to_numpy()
+    assert (np.diff(ids) >= 0).all()
+    same = np.diff(ids) == 0
+    assert (np.diff(ev["day"].to_numpy())[same] >= 0).all()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from infantall.errors import InvalidInputError
+
 __all__ = ["Accrual", "draw_accrual", "site_table"]
 
 
@@ -46,6 +48,19 @@ class Accrual:
     site_size_sigma: float = 0.8
     opening_fraction: float = 0.25
 
+    def __post_init__(self) -> None:
+        checks = (
+            ("years", self.years, self.years > 0),
+            ("follow_up_years", self.follow_up_years, self.follow_up_years >= 0),
+            ("loss_rate_per_year", self.loss_rate_per_year, self.loss_rate_per_year >= 0),
+            ("site_size_sigma", self.site_size_sigma, self.site_size_sigma >= 0),
+            ("opening_fraction", self.opening_fraction, 0 <= self.opening_fraction < 1),
+        )
+        for name, value, ok in checks:
+            if not ok:
+                reason = f"{value} is out of range"
+                raise InvalidInputError(f"accrual.{name}", reason, "out_of_range")
+
     @property
     def accrual_days(self) -> int:
         """Length of accrual in days."""
@@ -61,7 +76,8 @@ def site_table(rng: np.random.Generator, sites: int, accrual: Accrual) -> pd.Dat
     """Synthetic sites: ``site_id``, ``name``, relative ``weight`` and ``opened`` date."""
     weight = np.sort(rng.lognormal(0.0, accrual.site_size_sigma, sites))[::-1]
     weight = weight / weight.sum()
-    open_day = rng.integers(0, max(1, int(accrual.opening_fraction * accrual.accrual_days)), sites)
+    latest = max(1, int(accrual.opening_fraction * accrual.accrual_days))
+    open_day = rng.integers(0, latest, sites)
     open_day[0] = 0
     width = max(2, len(str(sites)))
     ids = [f"SYN-S{i + 1:0{width}d}" for i in range(sites)]

@@ -326,7 +326,10 @@ def generate_cohort(
     follow = np.random.default_rng(s_follow)
     enrollment = diagnosis + follow.integers(0, 4, n).astype("timedelta64[D]")
     cutoff_day = (np.datetime64(accrual.cutoff, "D") - diagnosis).astype(np.int64)
-    lost_day = np.floor(follow.exponential(365.25 / accrual.loss_rate_per_year, n))
+    if accrual.loss_rate_per_year > 0:
+        lost_day = np.floor(follow.exponential(365.25 / accrual.loss_rate_per_year, n))
+    else:
+        lost_day = np.full(n, np.inf)
     censor_day = np.minimum(cutoff_day, lost_day).astype(float)
     groups, group_source = assign_groups(feats, calibration)
     patient_id = _ids("SYN-", n)

@@ -320,9 +320,12 @@ def _combine(blocks: list[_Block]) -> dict[str, np.ndarray]:
             else:
                 parts.append(np.full(size, -1, dtype=np.int8))
         columns[name] = np.concatenate(parts)
-    # One int64 key (patient, day < 2^16, kind < 2^4) sorts faster than a 3-key lexsort.
-    key = (columns["patient"] << 20) | (columns["day"] << 4) | columns["kind"].astype(np.int64)
-    order = np.argsort(key)
+    if columns["day"].size and columns["day"].max() >= 1 << 16:
+        order = np.lexsort((columns["kind"], columns["day"], columns["patient"]))
+    else:
+        # One int64 key (patient, day < 2^16, kind < 2^4) sorts faster than a 3-key lexsort.
+        kind = columns["kind"].astype(np.int64)
+        order = np.argsort((columns["patient"] << 20) | (columns["day"] << 4) | kind)
     return {name: values[order] for name, values in columns.items()}
 
 
