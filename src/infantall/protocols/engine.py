@@ -8,6 +8,7 @@ from typing import Any
 from infantall.domain import Patient, PatientHistory
 from infantall.errors import InvalidInputError
 from infantall.protocols.conditions import describe, evaluate, fields_of, missing_fields
+from infantall.protocols.features import MRD_FEATURES
 from infantall.protocols.model import INDETERMINATE, NOT_APPLICABLE, Decision, Protocol, Rule
 
 __all__ = ["as_subject", "decide", "resolve_params"]
@@ -103,6 +104,15 @@ def decide(protocol: Protocol, features: Mapping[str, Any], params: Mapping[str,
     )
 
 
+#: How to supply a feature that is derived or comes from the history.
+_HINTS = {
+    "prednisone_response": "prednisone_response (or day8_blasts)",
+    "age_days": "age_days (or birth_date and diagnosis_date)",
+    "induction_response": "induction_response (an end-of-induction Response event)",
+    **{name: f"{name} (an MRDResult event at {tp.value})" for name, tp in MRD_FEATURES.items()},
+}
+
+
 def _group_name(protocol: Protocol, rule: Rule | None) -> str:
     if rule is not None:
         return rule.group
@@ -132,7 +142,8 @@ def _explain(
         lines.append(f"{protocol.name}: flags only (no risk group).")
     elif group_rule is None:
         lines.append(
-            f"{protocol.name}: indeterminate; the group depends on missing {', '.join(missing)}."
+            f"{protocol.name}: indeterminate; the group depends on missing "
+            f"{', '.join(_HINTS.get(m, m) for m in missing)}."
         )
     else:
         lines.append(
