@@ -165,6 +165,7 @@ class _State:
             draws=spec.posterior.draws,
             margin=None if eq is None else eq.margin,
             rng=rng,
+            need_best=spec.randomisation.adaptive,
         )
         active = self.active[idx]
         exp = active.copy()
@@ -193,8 +194,9 @@ class _State:
         self.running[idx[stop]] = False
         stopped[idx[stop]] = True
         r = spec.randomisation
+        best = probs.best if probs.best is not None else np.ones_like(probs.better)
         self.alloc[idx] = allocation_probabilities(
-            probs.best,
+            best,
             active,
             self.control,
             adaptive=r.adaptive,

@@ -96,6 +96,7 @@ def simulate_trial_loop(spec: TrialSpec, rng: np.random.Generator) -> dict[str, 
             draws=spec.posterior.draws,
             margin=None if eq is None else eq.margin,
             rng=rng,
+            need_best=r.adaptive,
         )
         better = probs.better[0]
         equivalent = None if probs.equivalent is None else probs.equivalent[0]
@@ -104,8 +105,9 @@ def simulate_trial_loop(spec: TrialSpec, rng: np.random.Generator) -> dict[str, 
         if code >= 0 or j == len(looks) - 1:
             decision = code if code >= 0 else 3
             break
+        best = probs.best if probs.best is not None else np.ones_like(probs.better)
         alloc = allocation_probabilities(
-            probs.best,
+            best,
             np.array([active]),
             control,
             adaptive=r.adaptive,
