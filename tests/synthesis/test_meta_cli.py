@@ -213,3 +213,17 @@ def test_bad_csv_values_are_clear_errors(tmp_path: Path) -> None:
     allowed = runner.invoke(app, ["meta", "--csv", str(mixed), "--mix-horizons", "-f", "json"])
     assert allowed.exit_code == 0
     assert "pooled together at the user's request" in allowed.stdout
+
+
+def test_meta_by_a_column_of_a_user_csv() -> None:
+    payload = _json(["meta", "--csv", str(REFERENCE / "seed004_table2_efs.csv"), "--by", "group"])
+    meta = payload["meta"]
+    assert isinstance(meta, dict)
+    ref = R["subgroups"]["group/reml"]
+    np.testing.assert_allclose(meta["q_between"], ref["QB"], rtol=RTOL)
+    bad = runner.invoke(
+        app, ["meta", "--csv", str(REFERENCE / "seed004_table2_efs.csv"), "--by", "colour"]
+    )
+    assert bad.exit_code != 0 and "[unknown_subgroup]" in bad.stderr
+    bad = runner.invoke(app, ["meta", "--endpoint", "efs", "--by", "colour"])
+    assert bad.exit_code != 0 and "[unknown_subgroup]" in bad.stderr

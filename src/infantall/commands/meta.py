@@ -37,15 +37,6 @@ class TransformChoice(StrEnum):
     raw = "raw"
 
 
-class ByChoice(StrEnum):
-    """Subgroup definitions."""
-
-    group = "group"
-    era = "era"
-    protocol_type = "protocol_type"
-    population = "population"
-
-
 class VarianceChoice(StrEnum):
     """Sources of the sampling variance."""
 
@@ -76,7 +67,12 @@ _VARIANCE = typer.Option(
     VarianceChoice.auto, "--variance", help="auto (SE where given), effective-count, supplied-se."
 )
 
-_BY = typer.Option(None, "--by", help="Subgroups, with a test of subgroup differences.")
+_BY = typer.Option(
+    None,
+    "--by",
+    help="Subgroups with a test of differences: group, era, protocol_type or population "
+    "(with --csv: any column of the file).",
+)
 _L1O = typer.Option(False, "--leave-one-out", help="Refit without each study in turn.")
 _INFLUENCE = typer.Option(False, "--influence", help="Case-deletion influence diagnostics.")
 _FOREST = typer.Option(None, "--figure", help="Write a forest plot (PNG/SVG).")
@@ -107,6 +103,26 @@ def _records(frame: Any) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _subgroup_labels(by: str, sel: Any, csv: Path | None) -> tuple[list[str], list[str] | None]:
+    """Subgroup label of each study, and the order of the subgroups (None: sorted)."""
+    if csv is not None:
+        import pandas as pd
+
+        frame = pd.read_csv(csv)
+        if by not in frame.columns:
+            raise InvalidInputError("by", f"{csv} has no column {by!r}", "unknown_subgroup")
+        return frame[by].astype(str).tolist(), None
+    from infantall.synthesis.evidence_inputs import SUBGROUP_COLUMNS
+
+    if by not in SUBGROUP_COLUMNS:
+        raise InvalidInputError(
+            "by",
+            f"unknown subgroup {by!r}; choose from {', '.join(SUBGROUP_COLUMNS)}",
+            "unknown_subgroup",
+        )
+    return sel.table[by].astype(str).tolist(), sel.levels(by)
 
 
 def _error(exc: InvalidInputError) -> None:
@@ -174,7 +190,7 @@ def meta(
     groups: str | None = _GROUPS,
     from_year: int | None = _FROM,
     to_year: int | None = _TO,
-    by: ByChoice | None = _BY,
+    by: str | None = _BY,
     method: MethodChoice = _METHOD,
     transform: TransformChoice = _TRANSFORM,
     knha: bool = _KNHA,
@@ -229,13 +245,12 @@ def meta(
             _save(funnel_plot(res), funnel)
         info = _meta_info(res.notes, res.as_record())
         if by is not None:
-            if sel is None:
-                fail("--by needs the evidence base (it is not available with --csv)")
+            labels, order = _subgroup_labels(by, sel, csv)
             sub = subgroup_analysis(
                 inputs,
-                sel.table[by.value].astype(str).tolist(),
-                by=by.value,
-                order=sel.levels(by.value),
+                labels,
+                by=by,
+                order=order,
                 transform=transform.value,
                 method=method.value,
                 knha=knha,
@@ -247,7 +262,7 @@ def meta(
                 notes=list(sub.notes),
             )
             records = _records(sub.table.drop(columns=["theta", "theta_se"]))
-            title = f"{endpoint.upper()} by {by.value}"
+            title = f"{endpoint.upper() if csv is None else csv.name} by {by}"
         elif leave_one_out:
             records = _records(l1o_fn(res).drop(columns=["theta", "theta_se"]))
             title = "Leave-one-out"
