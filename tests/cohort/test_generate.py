@@ -205,3 +205,9 @@ def test_accrual_parameters_are_checked_and_long_horizons_sort() -> None:
     assert (np.diff(ids) >= 0).all()
     same = np.diff(ids) == 0
     assert (np.diff(ev["day"].to_numpy())[same] >= 0).all()
+
+
+def test_repr_is_short_and_labelled(small: SyntheticCohort) -> None:
+    text = repr(small)
+    assert text.startswith("SyntheticCohort(SYNTHETIC, n=600,")
+    assert len(text) < 200

@@ -57,7 +57,7 @@ PATIENT_COLUMNS: tuple[str, ...] = (
 _MAX_N = 50_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class SyntheticCohort:
     """A generated cohort of infants with ALL. SYNTHETIC: never real patients.
 
@@ -82,6 +82,13 @@ class SyntheticCohort:
     sites: pd.DataFrame
     model: CalibratedModel
     metadata: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        m = self.metadata
+        return (
+            f"SyntheticCohort(SYNTHETIC, n={len(self.patients)}, events={len(self.events)}, "
+            f"sites={len(self.sites)}, seed={m.get('seed')}, calibration={m.get('calibration')!r})"
+        )
 
     @property
     def summary(self) -> pd.DataFrame:
