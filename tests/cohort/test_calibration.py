@@ -124,3 +124,15 @@ def test_mrd_consistent_with_outcome(large_i06: SyntheticCohort) -> None:
     assert rates[True] > rates[False] + 0.2
     share = len(eoi) / float((ev["kind"] == "response").sum())
     assert 0.45 < share < 0.65  # Interfant-06: MRD in 249/439 (57%)
+
+
+def test_interfant06_kmt2a_targets_equal_the_evidence_base() -> None:
+    from infantall.evidence import load_evidence
+
+    frame = load_evidence().frame
+    rows = frame[(frame["record_id"] == "s000-t1-interfant-06")].set_index("endpoint")
+    for t in CALIBRATION_TARGETS:
+        if t.protocol == "interfant-06" and t.population == "KMT2A-r":
+            row = rows.loc[t.endpoint.lower()]
+            assert row["estimate_pct"] == t.estimate_pct
+            assert row["horizon_years"] == t.horizon_years
