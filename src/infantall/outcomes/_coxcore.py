@@ -23,33 +23,27 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True, slots=True)
 class StratumData:
-    """Rows of one stratum with the indices that sort them."""
+    """Rows of one stratum with the time indices every risk-set sum needs (no sorting).
 
-    rows: IntArray
-    stop: FloatArray
-    start: FloatArray | None
-    event: FloatArray
-    weight: FloatArray
+    A row is at risk at the k-th event time when ``lo_idx <= k < hi_idx``; sums over risk
+    sets are reverse cumulative sums of ``bincount`` tables over these indices.
+    """
+
+    rows: IntArray  # original row numbers
     x: FloatArray
-    # distinct event times and, per death row, its time index and rank within the tie
-    times: FloatArray
+    weight: FloatArray
+    times: FloatArray  # distinct event times (K,)
+    hi_idx: IntArray  # per row: number of event times <= stop
+    lo_idx: IntArray | None  # per row: number of event times <= start
     death_rows: IntArray
     death_tidx: IntArray
-    death_rank: FloatArray
-    n_dead: FloatArray
-    wbar: FloatArray
-    stop_order: IntArray
-    start_order: IntArray | None
-
-
-@dataclass(frozen=True, slots=True)
-class CoxData:
-    """Prepared (validated, centred) data for repeated likelihood evaluations."""
-
-    x: FloatArray
-    strata: tuple[StratumData, ...]
-    efron: bool
-    means: FloatArray
+    x_dead: FloatArray  # x of the death rows
+    xw_dead: FloatArray  # sum over deaths of w x (constant in beta)
+    n_dead: FloatArray  # (K,)
+    wbar: FloatArray  # mean case weight of the deaths at each time
+    v_tidx: IntArray  # Efron's virtual rows (one per death, grouped by time)
+    v_rank: FloatArray
+    v_first: IntArray
 
 
 def _stratum(
@@ -60,31 +54,47 @@ def _stratum(
     weight: FloatArray,
     x: FloatArray,
 ) -> StratumData:
+    from infantall.outcomes._tabulate import time_ids
+
     dead = np.flatnonzero(event > 0)
-    dt = stop[dead]
-    order = np.argsort(dt, kind="stable")
-    dead = dead[order]
-    dt = dt[order]
-    times, first, n_dead = np.unique(dt, return_index=True, return_counts=True)
-    tidx = np.repeat(np.arange(times.shape[0]), n_dead)
-    rank = (np.arange(dead.shape[0]) - np.repeat(first, n_dead)).astype(np.float64)
-    wsum = np.add.reduceat(weight[dead], first) if dead.size else np.zeros(0)
+    if dead.size:
+        times, tidx = time_ids(stop[dead])
+    else:
+        times, tidx = np.zeros(0), np.zeros(0, dtype=np.int64)
+    k = times.shape[0]
+    n_dead = np.bincount(tidx, minlength=k).astype(np.float64)
+    wsum = np.bincount(tidx, weights=weight[dead], minlength=k)
+    counts = n_dead.astype(np.int64)
+    v_first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if k else counts
+    v_tidx = np.repeat(np.arange(k), counts)
+    x_dead = x[dead]
     return StratumData(
         rows=rows,
-        stop=stop,
-        start=start,
-        event=event,
-        weight=weight,
         x=x,
+        weight=weight,
         times=times,
+        hi_idx=np.searchsorted(times, stop, side="right"),
+        lo_idx=None if start is None else np.searchsorted(times, start, side="right"),
         death_rows=dead,
         death_tidx=tidx,
-        death_rank=rank,
-        n_dead=n_dead.astype(np.float64),
-        wbar=wsum / np.maximum(n_dead, 1),
-        stop_order=np.argsort(stop, kind="stable"),
-        start_order=None if start is None else np.argsort(start, kind="stable"),
+        x_dead=x_dead,
+        xw_dead=weight[dead] @ x_dead,
+        n_dead=n_dead,
+        wbar=wsum / np.maximum(n_dead, 1.0),
+        v_tidx=v_tidx,
+        v_rank=(np.arange(v_tidx.shape[0]) - np.repeat(v_first, counts)).astype(np.float64),
+        v_first=v_first,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CoxData:
+    """Prepared (validated, centred) data for repeated likelihood evaluations."""
+
+    x: FloatArray
+    strata: tuple[StratumData, ...]
+    efron: bool
+    means: FloatArray
 
 
 def prepare(
@@ -99,10 +109,12 @@ def prepare(
 ) -> CoxData:
     """Centre the covariates and index the strata."""
     means = x.mean(axis=0) if x.shape[0] else np.zeros(x.shape[1])
-    xc = x - means
+    # column-major: the per-covariate bincounts read contiguous columns
+    xc = np.asfortranarray(x - means)
     w = np.ones(stop.shape[0]) if weight is None else weight
     if strata is None:
-        groups = [np.arange(stop.shape[0])]
+        part = _stratum(np.arange(stop.shape[0]), stop, start, event, w, xc)
+        return CoxData(xc, (part,), ties == "efron", means)
     else:
         order = np.argsort(strata, kind="stable")
         cuts = np.flatnonzero(np.diff(strata[order])) + 1
@@ -138,64 +150,69 @@ class EventSums:
     r: FloatArray  # exp(eta) of the stratum rows
 
 
+def _bins(idx: IntArray, v: FloatArray, k: int) -> FloatArray:
+    """Column-wise sums of ``v`` by ``idx`` into k + 1 bins."""
+    if v.ndim == 1:
+        return np.bincount(idx, weights=v, minlength=k + 1).astype(np.float64)
+    out = np.empty((k + 1, v.shape[1]))
+    for j in range(v.shape[1]):
+        out[:, j] = np.bincount(idx, weights=v[:, j], minlength=k + 1)
+    return out
+
+
 def _risk_sums(st: StratumData, v: FloatArray) -> FloatArray:
     """Sum of rows of ``v`` over the risk set {start < t <= stop} at each event time."""
-    so = st.stop_order
-    cs = np.cumsum(v[so][::-1], axis=0)[::-1]
-    cs = np.vstack([cs, np.zeros((1, *v.shape[1:]))])
-    k = np.searchsorted(st.stop[so], st.times, side="left")
-    out = cs[k]
-    if st.start is not None and st.start_order is not None:
-        ao = st.start_order
-        ca = np.cumsum(v[ao][::-1], axis=0)[::-1]
-        ca = np.vstack([ca, np.zeros((1, *v.shape[1:]))])
-        j = np.searchsorted(st.start[ao], st.times, side="left")
-        out = out - ca[j]
+    k = st.times.shape[0]
+    hi = np.cumsum(_bins(st.hi_idx, v, k)[::-1], axis=0)[::-1]
+    out: FloatArray = hi[1:]
+    if st.lo_idx is not None:
+        lo = np.cumsum(_bins(st.lo_idx, v, k)[::-1], axis=0)[::-1]
+        out = out - lo[1:]
     return out
 
 
 def efron_sums(st: StratumData, beta: FloatArray, efron: bool) -> EventSums:
     """Risk-set and tie sums needed for the log-likelihood, score and information."""
     eta = st.x @ beta
-    r = np.exp(eta) * st.weight
-    rx = r[:, None] * st.x
-    both = _risk_sums(st, np.column_stack([r, rx]))
-    s0 = both[:, 0]
-    s1 = both[:, 1:]
-    dr = st.death_rows
-    idx = st.death_tidx
+    r = np.exp(eta)
+    r *= st.weight
     k = st.times.shape[0]
-    d0 = np.bincount(idx, weights=r[dr], minlength=k)
-    d1 = np.zeros((k, st.x.shape[1]))
-    _segment_sum(d1, idx, rx[dr])
-    frac = st.death_rank / st.n_dead[idx] if efron else np.zeros(dr.shape[0])
+    p = st.x.shape[1]
+    s0 = _risk_sums(st, r)
+    s1 = np.empty((k, p))
+    buf = np.empty_like(r)
+    for j in range(p):
+        np.multiply(r, st.x[:, j], out=buf)
+        s1[:, j] = _risk_sums(st, buf)
+    dr = st.death_rows
+    rx = r[dr, None] * st.x_dead
+    if dr.size == 0:
+        z = np.zeros(0)
+        return EventSums(s0, s1, z, z, z, z, z, np.zeros((0, st.x.shape[1])), z, r)
+    d0 = np.bincount(st.death_tidx, weights=r[dr], minlength=k)
+    d1 = _bins(st.death_tidx, rx, k)[:k]
+    idx = st.v_tidx
+    frac = st.v_rank / st.n_dead[idx] if efron else np.zeros(idx.shape[0])
     den = s0[idx] - frac * d0[idx]
     wb = st.wbar[idx]
-    a0 = _bc(idx, wb / den, k)
-    a1 = _bc(idx, wb * frac / den, k)
-    b0 = _bc(idx, wb / den**2, k)
-    b1 = _bc(idx, wb * frac / den**2, k)
-    b2 = _bc(idx, wb * frac**2 / den**2, k)
-    logden = _bc(idx, wb * np.log(den), k)
+    inv = wb / den
+    inv2 = inv / den
+    parts = np.add.reduceat(
+        np.column_stack([inv, inv * frac, inv2, inv2 * frac, inv2 * frac**2, wb * np.log(den)]),
+        st.v_first,
+        axis=0,
+    )
+    a0, a1, b0, b1, b2, logden = (np.ascontiguousarray(parts[:, j]) for j in range(6))
     return EventSums(s0, s1, a0, a1, b0, b1, b2, d1, logden, r)
-
-
-def _bc(idx: IntArray, w: FloatArray, k: int) -> FloatArray:
-    return np.asarray(np.bincount(idx, weights=w, minlength=k), dtype=np.float64)
-
-
-def _segment_sum(out: FloatArray, idx: IntArray, vals: FloatArray) -> None:
-    for j in range(vals.shape[1]):
-        out[:, j] = np.bincount(idx, weights=vals[:, j], minlength=out.shape[0])
 
 
 def cumulative_at_risk(st: StratumData, per_time: FloatArray) -> FloatArray:
     """For each row, the sum of ``per_time`` over event times at which the row is at risk."""
     c = np.concatenate([[0.0], np.cumsum(per_time)])
-    hi: FloatArray = c[np.searchsorted(st.times, st.stop, side="right")]
-    if st.start is None:
+    hi: FloatArray = c[st.hi_idx]
+    if st.lo_idx is None:
         return hi
-    lo: FloatArray = c[np.searchsorted(st.times, st.start, side="right")]
+    lo: FloatArray = c[st.lo_idx]
     return hi - lo
 
 
@@ -210,18 +227,15 @@ def loglik_score_info(data: CoxData, beta: FloatArray) -> tuple[float, FloatArra
             continue
         es = efron_sums(st, beta, data.efron)
         dr = st.death_rows
-        w = st.weight[dr]
-        eta_d = st.x[dr] @ beta
-        ll += float(w @ eta_d - es.logden.sum())
-        u += w @ st.x[dr] - (es.s1 * es.a0[:, None]).sum(axis=0) + (es.d1 * es.a1[:, None]).sum(0)
+        ll += float(st.xw_dead @ beta - es.logden.sum())
+        u += st.xw_dead - (es.s1 * es.a0[:, None]).sum(axis=0) + (es.d1 * es.a1[:, None]).sum(0)
         # sum_k a0_k S2_k = sum_i r_i x_i x_i' A_i, A_i = sum of a0 over times i is at risk
         big_a = cumulative_at_risk(st, es.a0)
         xr = st.x * (es.r * big_a)[:, None]
         info += st.x.T @ xr
         if data.efron:
             rd = es.r[dr] * es.a1[st.death_tidx]
-            xd = st.x[dr]
-            info -= xd.T @ (xd * rd[:, None])
+            info -= st.x_dead.T @ (st.x_dead * rd[:, None])
         info -= (es.s1 * es.b0[:, None]).T @ es.s1
         if data.efron:
             m = (es.s1 * es.b1[:, None]).T @ es.d1
@@ -231,14 +245,19 @@ def loglik_score_info(data: CoxData, beta: FloatArray) -> tuple[float, FloatArra
 
 
 def fit_newton(
-    data: CoxData, beta0: FloatArray, *, max_iter: int = 50, tol: float = 1e-12
+    data: CoxData,
+    beta0: FloatArray,
+    *,
+    max_iter: int = 50,
+    tol: float = 1e-12,
+    start: tuple[float, FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, float, FloatArray, FloatArray, int, bool]:
     """Newton–Raphson with step halving, as R ``coxph`` does, to a tight tolerance.
 
     Returns beta, log-likelihood, score, information, iterations and convergence.
     """
     beta = beta0.copy()
-    ll, u, info = loglik_score_info(data, beta)
+    ll, u, info = loglik_score_info(data, beta) if start is None else start
     for it in range(1, max_iter + 1):
         step = np.linalg.solve(info, u)
         new = beta + step

@@ -136,8 +136,9 @@ def as_groups(values: Any, n: int, field: str = "group") -> tuple[list[str], Int
         labels = [str(c) for c in cats]
         codes = np.asarray(pd.Categorical(ser, categories=cats).codes, dtype=np.int64)
         return labels, codes
-    uniq, codes = np.unique(ser.to_numpy(), return_inverse=True)
-    return [_label(u) for u in uniq], codes.astype(np.int64)
+    # hash-based factorisation (O(n)); the labels come out sorted
+    codes, uniq = pd.factorize(ser, sort=True)
+    return [_label(u) for u in uniq], np.asarray(codes, dtype=np.int64)
 
 
 def _label(value: Any) -> str:

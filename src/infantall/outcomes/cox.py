@@ -293,8 +293,7 @@ def cox_ph(
         raise InvalidInputError(
             event, "there are no events; the model is not estimable", "no_events"
         )
-    xc = x - x.mean(axis=0)
-    if np.linalg.matrix_rank(xc) < x.shape[1]:
+    if _rank(x) < x.shape[1]:
         raise InvalidInputError(
             "covariates",
             f"{', '.join(names)} are collinear (or one is constant); drop one",
@@ -308,7 +307,7 @@ def cox_ph(
     ll0, u0, info0 = _coxcore.loglik_score_info(prep, beta0)
     try:
         score = float(u0 @ np.linalg.solve(info0, u0))
-        beta, ll, _, info, iters, conv = _coxcore.fit_newton(prep, beta0)
+        beta, ll, _, info, iters, conv = _coxcore.fit_newton(prep, beta0, start=(ll0, u0, info0))
         var = np.asarray(np.linalg.inv(info), dtype=np.float64)
     except np.linalg.LinAlgError as exc:
         raise InvalidInputError(
@@ -341,6 +340,15 @@ def cox_ph(
         _stop=stop,
         _event=ev,
     )
+
+
+def _rank(x: FloatArray) -> int:
+    """Numerical rank of the centred covariates, from their (small) covariance matrix."""
+    xc = x - x.mean(axis=0)
+    gram = xc.T @ xc
+    scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
+    eig = np.linalg.eigvalsh(gram / np.outer(scale, scale))
+    return int((eig > 1e-10 * max(1.0, float(eig.max()))).sum())
 
 
 def _count_before_smaller(pos: IntArray, val: IntArray, block: IntArray) -> FloatArray:

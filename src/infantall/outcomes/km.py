@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from infantall.errors import InvalidInputError
+from infantall.outcomes._tabulate import tabulate
 from infantall.outcomes._validate import as_entry, as_event, as_groups, as_time
 
 __all__ = [
@@ -264,12 +265,18 @@ def _rmst(
 
 
 def _km_arrays(
-    time: FloatArray, event: npt.NDArray[np.int64], entry: FloatArray | None
+    time: FloatArray,
+    event: npt.NDArray[np.int64],
+    entry: FloatArray | None,
+    presorted: bool = False,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Distinct times, number at risk, events and censorings (sort + cumulative sums)."""
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    e = event[order]
+    if presorted:
+        t, e = time, event
+    else:
+        order = np.argsort(time)
+        t = time[order]
+        e = event[order]
     n = t.shape[0]
     change = np.empty(n, dtype=bool)
     change[0] = True
@@ -317,12 +324,40 @@ def kaplan_meier(
     t = as_time(time)
     e = as_event(event, t.shape[0])
     ent = None if entry is None else as_entry(entry, t)
+    return _kaplan_meier(t, e, ent, conf_type, conf_level, label, presorted=False)
+
+
+def _kaplan_meier(
+    t: FloatArray,
+    e: npt.NDArray[np.int64],
+    ent: FloatArray | None,
+    conf_type: str,
+    conf_level: float,
+    label: str,
+    presorted: bool,
+) -> KaplanMeierResult:
+    if ent is None and not presorted:
+        ut, total, events = tabulate(t, e)
+        n_risk_all = np.cumsum(total[::-1, 0])[::-1]
+        arrays = (ut, n_risk_all, events[:, 0], total[:, 0] - events[:, 0])
+    else:
+        arrays = _km_arrays(t, e, ent, presorted)
+    return _from_counts(arrays, int(t.shape[0]), conf_type, conf_level, label)
+
+
+def _from_counts(
+    arrays: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    n: int,
+    conf_type: str,
+    conf_level: float,
+    label: str,
+) -> KaplanMeierResult:
     z = _z(conf_level)
     if conf_type not in _CONF_TYPES:
         raise InvalidInputError(
             "conf_type", f"{conf_type!r}; use one of {_CONF_TYPES}", "bad_conf_type"
         )
-    ut, n_risk, n_event, n_censor = _km_arrays(t, e, ent)
+    ut, n_risk, n_event, n_censor = arrays
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(n_risk > 0, 1.0 - n_event / np.where(n_risk > 0, n_risk, 1.0), 1.0)
         surv = np.cumprod(factor).astype(np.float64)
@@ -349,7 +384,7 @@ def kaplan_meier(
         upper=upper,
         conf_type=conf_type,
         conf_level=conf_level,
-        n=int(t.shape[0]),
+        n=n,
     )
 
 
@@ -423,16 +458,18 @@ def kaplan_meier_by_group(
         return SurvivalCurves((km,), group_name)
     labels, codes = as_groups(group, t.shape[0], group_name or "group")
     curves = []
+    if ent is None:
+        # one table of counts per (time, group) serves every curve
+        ut, total, events = tabulate(t, e, codes, len(labels))
+        for k, lab in enumerate(labels):
+            here = total[:, k] > 0
+            n_risk = np.cumsum(total[::-1, k])[::-1][here]
+            arrays = (ut[here], n_risk, events[here, k], total[here, k] - events[here, k])
+            curves.append(_from_counts(arrays, int(total[:, k].sum()), conf_type, conf_level, lab))
+        return SurvivalCurves(tuple(curves), group_name)
     for k, lab in enumerate(labels):
-        m = codes == k
+        sel = codes == k
         curves.append(
-            kaplan_meier(
-                t[m],
-                e[m],
-                entry=None if ent is None else ent[m],
-                conf_type=conf_type,
-                conf_level=conf_level,
-                label=lab,
-            )
+            _kaplan_meier(t[sel], e[sel], ent[sel], conf_type, conf_level, lab, presorted=False)
         )
     return SurvivalCurves(tuple(curves), group_name)

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from infantall.errors import InvalidInputError
+from infantall.outcomes._tabulate import tabulate
 from infantall.outcomes._validate import as_event, as_groups, as_time, check_groups
 
 __all__ = [
@@ -81,19 +82,7 @@ def _counts_by_time(
     time: FloatArray, event: IntArray, codes: IntArray, k: int
 ) -> tuple[FloatArray, FloatArray]:
     """Per distinct event time: number at risk (K x k) and number of events (K x k)."""
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    g = codes[order]
-    e = event[order]
-    n = t.shape[0]
-    change = np.empty(n, dtype=bool)
-    change[0] = True
-    np.not_equal(t[1:], t[:-1], out=change[1:])
-    tid = np.cumsum(change) - 1
-    n_times = int(tid[-1]) + 1
-    total = np.bincount(tid * k + g, minlength=n_times * k).reshape(n_times, k)
-    deaths = np.bincount(tid * k + g, weights=e.astype(np.float64), minlength=n_times * k)
-    deaths = deaths.reshape(n_times, k)
+    _, total, deaths = tabulate(time, event, codes, k)
     # at risk at a time = everyone whose time is >= it: reverse cumulative sum of totals
     at_risk = np.cumsum(total[::-1], axis=0)[::-1].astype(np.float64)
     has = deaths.sum(axis=1) > 0
