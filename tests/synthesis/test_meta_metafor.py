@@ -113,6 +113,9 @@ def test_meta_regression_on_mid_year_matches_rma_mods(method: str, test: str) ->
     close([fit.qe, fit.qe_p, fit.qm, fit.qm_p], [ref["QE"], ref["QEp"], ref["QM"], ref["QMp"]])
     close([fit.i2, fit.h2], [ref["I2"], ref["H2"]])
     close(reg.r2_pct, ref["R2"])
+    if method != "fe":
+        close(reg.tau2_ci, ref["tau2_ci"])
+        close(reg.i2_ci, ref["I2_ci"])
     pred = reg.predict_percent(np.array([[1.0, 1985.0], [1.0, 2000.0]]))
     close(pred["pred_pct"], np.array(ref["pred_bt"]) * 100)
     close(pred["ci_low_pct"], np.array(ref["ci_lb_bt"]) * 100)

@@ -4,12 +4,14 @@ Reproduces metafor ``rma(yi, vi, mods = ~ ..., method=, test=)``: coefficients w
 z or Knapp-Hartung t tests, the omnibus moderator test Q_M (χ², or F with Knapp-Hartung),
 the residual heterogeneity test Q_E, residual τ², I², H², and the pseudo-R² of Raudenbush
 (2009) that metafor reports: max(0, (τ²₀ − τ²)/τ²₀) with τ²₀ from the model without
-moderators, same estimator. Numeric moderators enter as they are; text moderators are
-dummy-coded against their first level in sorted order (R's treatment contrasts).
+moderators, same estimator, and the Q-profile CIs of the residual τ² and I² (``confint``).
+Numeric moderators enter as they are; text moderators are dummy-coded against their first
+level in sorted order (R's treatment contrasts).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,13 @@ import pandas as pd
 
 from infantall.errors import InvalidInputError
 from infantall.synthesis.inputs import ProportionInputs
-from infantall.synthesis.model import Method, ModelFit, fit_model
+from infantall.synthesis.model import (
+    Method,
+    ModelFit,
+    fit_model,
+    q_profile_tau2_ci,
+    typical_variance,
+)
 from infantall.synthesis.transforms import (
     EffectSizes,
     Transform,
@@ -71,6 +79,8 @@ class MetaRegression:
     moderators: pd.DataFrame
     tau2_no_moderators: float
     r2_pct: float
+    tau2_ci: tuple[float, float]
+    i2_ci: tuple[float, float]
     notes: tuple[str, ...]
 
     @property
@@ -97,6 +107,10 @@ class MetaRegression:
         return {
             "k": f.k,
             "tau2": f.tau2,
+            "tau2_ci_low": self.tau2_ci[0],
+            "tau2_ci_high": self.tau2_ci[1],
+            "i2_ci_low": self.i2_ci[0],
+            "i2_ci_high": self.i2_ci[1],
             "tau2_no_moderators": self.tau2_no_moderators,
             "r2_pct": self.r2_pct,
             "i2_pct": f.i2,
@@ -180,6 +194,12 @@ def meta_regression(
     fit = fit_model(effects.yi, effects.vi, x, method=m, knha=knha, level=level)
     tau2_0 = fit_model(effects.yi, effects.vi, method=m).tau2 if m is not Method.FE else 0.0
     r2 = _pseudo_r2(fit, tau2_0)
+    if m is Method.FE:
+        tau2_ci = i2_ci = (math.nan, math.nan)
+    else:
+        tau2_ci = q_profile_tau2_ci(effects.yi, effects.vi, x, level)
+        s2 = typical_variance(effects.vi, x)
+        i2_ci = (100.0 * tau2_ci[0] / (s2 + tau2_ci[0]), 100.0 * tau2_ci[1] / (s2 + tau2_ci[1]))
     notes = (
         *effects.notes,
         f"Meta-regression on the {effects.transform.value} scale; residual τ² by {m.label}"
@@ -192,5 +212,7 @@ def meta_regression(
         moderators=moderators.reset_index(drop=True),
         tau2_no_moderators=tau2_0,
         r2_pct=r2,
+        tau2_ci=tau2_ci,
+        i2_ci=i2_ci,
         notes=notes,
     )

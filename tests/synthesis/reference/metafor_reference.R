@@ -114,6 +114,13 @@ for (method in methods) {
       pi_lb_bt = if (is.null(pr$pi.lb)) pr$ci.lb else pr$pi.lb,
       pi_ub_bt = if (is.null(pr$pi.ub)) pr$ci.ub else pr$pi.ub
     )
+    if (method != "FE") {
+      ci <- confint(res, control = ci_ctrl)$random
+      metareg[[paste("mid", tolower(method), test, sep = "/")]]$tau2_ci <-
+        c(ci["tau^2", "ci.lb"], ci["tau^2", "ci.ub"])
+      metareg[[paste("mid", tolower(method), test, sep = "/")]]$I2_ci <-
+        c(ci["I^2(%)", "ci.lb"], ci["I^2(%)", "ci.ub"])
+    }
   }
   res <- rma(yi, vi, mods = ~ factor(era), data = es_lo, method = method, control = ctrl)
   metareg[[paste("era", tolower(method), "z", sep = "/")]] <- list(
