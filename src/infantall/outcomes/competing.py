@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from infantall.errors import InvalidInputError
+from infantall.outcomes._tabulate import tabulate, time_ids
 from infantall.outcomes._validate import (
     as_event,
     as_groups,
@@ -127,18 +128,14 @@ def _cif_one(
     time: FloatArray, status: IntArray, causes: list[int]
 ) -> tuple[FloatArray, FloatArray, dict[int, tuple[FloatArray, FloatArray]]]:
     """Aalen–Johansen curves and cmprsk variances for one group, all causes at once."""
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    s = status[order]
-    n = t.shape[0]
-    change = np.empty(n, dtype=bool)
-    change[0] = True
-    np.not_equal(t[1:], t[:-1], out=change[1:])
-    starts = np.flatnonzero(change)
-    ut = t[starts]
-    rs_all = (n - starts).astype(np.float64)
-    d_by = {c: np.add.reduceat((s == c).astype(np.float64), starts) for c in causes}
-    nd_all = np.add.reduceat((s > 0).astype(np.float64), starts)
+    ut, tid = time_ids(time)
+    nt = ut.shape[0]
+    total = np.bincount(tid, minlength=nt).astype(np.float64)
+    rs_all = np.cumsum(total[::-1])[::-1]
+    d_by = {
+        c: np.bincount(tid, weights=(status == c).astype(np.float64), minlength=nt) for c in causes
+    }
+    nd_all = np.bincount(tid, weights=(status > 0).astype(np.float64), minlength=nt)
     keep = nd_all > 0
     ut, rs, nd = ut[keep], rs_all[keep], nd_all[keep]
     fkn = np.cumprod(1.0 - nd / rs)
@@ -150,6 +147,12 @@ def _cif_one(
         f = np.cumsum(fk * d1 / rs)
         curves[c] = (f, _cinc_variance(f, fk, fkn, rs, d1, d2))
     return ut, rs, curves
+
+
+def _wcount(tid: IntArray, mask: npt.NDArray[np.bool_], nt: int) -> FloatArray:
+    return np.asarray(
+        np.bincount(tid, weights=mask.astype(np.float64), minlength=nt), dtype=np.float64
+    )
 
 
 def _tie_factor(d: FloatArray, rs: FloatArray) -> FloatArray:
@@ -343,19 +346,9 @@ def gray_test(
 def _gray_counts(
     t: FloatArray, m: IntArray, g: IntArray, k: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    order = np.argsort(t, kind="stable")
-    t, m, g = t[order], m[order], g[order]
-    n = t.shape[0]
-    change = np.empty(n, dtype=bool)
-    change[0] = True
-    np.not_equal(t[1:], t[:-1], out=change[1:])
-    tid = np.cumsum(change) - 1
-    nt = int(tid[-1]) + 1
-    tot = np.bincount(tid * k + g, minlength=nt * k).reshape(nt, k).astype(np.float64)
-    d1 = np.bincount(tid * k + g, weights=(m == 1).astype(float), minlength=nt * k)
-    d2 = np.bincount(tid * k + g, weights=(m == 2).astype(float), minlength=nt * k)
+    _, tot, d1 = tabulate(t, (m == 1).astype(np.int64), g, k)
+    _, _, d2 = tabulate(t, (m == 2).astype(np.int64), g, k)
     rs = np.cumsum(tot[::-1], axis=0)[::-1]
-    d1, d2 = d1.reshape(nt, k), d2.reshape(nt, k)
     keep = (d1.sum(axis=1) + d2.sum(axis=1)) > 0
     return rs[keep], d1[keep], d2[keep]
 
