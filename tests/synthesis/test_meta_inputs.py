@@ -186,7 +186,7 @@ study_sets = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     data=study_sets,
     method=st.sampled_from(["fe", "dl", "reml", "pm", "ml"]),
@@ -212,7 +212,12 @@ def test_invariants_of_every_estimator(
         assert res.pi_high_pct >= res.ci_high_pct - 1e-9
         assert res.ci_low_pct >= 0.0 and res.ci_high_pct <= 100.0
         lo, hi = min(d[0] for d in data), max(d[0] for d in data)
-        assert lo - 1.0 <= res.estimate_pct <= hi + 1.0
+        if tf != "freeman-tukey":
+            # A weighted mean of monotone transforms stays within the studies' range (up to
+            # the continuity correction). Not so for Freeman-Tukey: Miller's inverse at the
+            # harmonic-mean N can leave the range when study sizes differ a lot (e.g. N = 5
+            # and 204), as in metafor (see guido-s/meta#102); the README states it.
+            assert lo - 1.0 <= res.estimate_pct <= hi + 1.0
         if method != "fe":
             assert res.tau2_ci[0] <= res.tau2_ci[1]
         assert res.study_table["weight_pct"].sum() == pytest.approx(100.0, rel=EXACT)

@@ -9,6 +9,7 @@ and arm (a table row before a text row, then file order) and says what it droppe
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,7 +48,16 @@ SUBGROUP_COLUMNS: tuple[str, ...] = ("group", "era", "protocol_type", "populatio
 
 
 def evidence_frame(enrichment: bool = False) -> pd.DataFrame:
-    """The evidence base as one row per reported number (``load_evidence().frame``)."""
+    """The evidence base as one row per reported number (``load_evidence().frame``).
+
+    The shipped data files are read and validated once per process (they do not change while
+    it runs); each call returns a fresh copy that the caller may modify.
+    """
+    return _shipped_frame(enrichment).copy()
+
+
+@functools.cache
+def _shipped_frame(enrichment: bool) -> pd.DataFrame:
     from infantall.evidence import load_evidence
 
     return load_evidence(enrichment=enrichment).frame
