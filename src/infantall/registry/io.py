@@ -20,6 +20,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,8 +165,29 @@ def _read_rows(text: str, parsed: _Parsed) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
+_NUMERIC = frozenset(v.name for v in DATA_DICTIONARY if v.validation == "number")
+
+
+def _number(name: str, text: str) -> float:
+    """A CSV number: plain decimal notation, finite (no decimal comma, NaN or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(name, f"{text!r} is not a number", "invalid_type") from None
+    if not math.isfinite(value) or text.strip().lower().startswith(("nan", "inf", "+inf", "-inf")):
+        raise InvalidInputError(name, f"{text!r} is not a finite number", "not_a_number")
+    return value
+
+
 def _parse_patient(parsed: _Parsed, line: int, record: str, cells: dict[str, str]) -> None:
-    values = {k: v for k, v in cells.items() if k in PATIENT_COLUMNS}
+    values: dict[str, Any] = {}
+    for k, v in cells.items():
+        if k in PATIENT_COLUMNS:
+            try:
+                values[k] = _number(k, v) if k in _NUMERIC else v
+            except InvalidInputError as exc:
+                parsed.error(line, record, exc)
+                return
     try:
         data = PatientCreate.model_validate({"local_code": record, **values})
     except ValidationError as exc:

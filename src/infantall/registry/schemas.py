@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from infantall.domain import (
     CD10Status,
@@ -51,8 +51,9 @@ MAX_WBC = 100_000.0
 MAX_BLASTS_PER_UL = 100_000_000.0
 
 _STRICT = ConfigDict(extra="forbid", str_max_length=4000)
-Wbc = Annotated[float, Field(ge=0, le=MAX_WBC, allow_inf_nan=False)]
-Blasts = Annotated[float, Field(ge=0, le=MAX_BLASTS_PER_UL, allow_inf_nan=False)]
+# Strict: JSON true/false or "12" are not numbers (anchors-reliability B2).
+Wbc = Annotated[float, Strict(), Field(ge=0, le=MAX_WBC, allow_inf_nan=False)]
+Blasts = Annotated[float, Strict(), Field(ge=0, le=MAX_BLASTS_PER_UL, allow_inf_nan=False)]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[FreeText, Field(min_length=1, max_length=200)]

@@ -1,4 +1,8 @@
-"""Risk groups, analysis datasets, CSV import and export, and the audit trail."""
+"""Risk groups, analysis datasets, CSV import and export, and the audit trail.
+
+The services behind these routes use pandas, the protocols engine and the outcomes
+package; they are imported inside the routes so that the server starts fast.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from infantall.registry import analysis, io, risk
 from infantall.registry.access import require_role
 from infantall.registry.dictionary import dictionary_records
 from infantall.registry.models import AuditEntry, Role
@@ -66,6 +69,8 @@ def compute_risk_groups(
 
     Research use only: the groups reproduce published protocols, never a treatment advice.
     """
+    from infantall.registry import risk
+
     return risk.compute_risk_groups(session, user, patient_id, body.protocols or None)
 
 
@@ -76,6 +81,8 @@ def list_risk_groups(
     patient_id: PatientId, user: CurrentUser, session: SessionDep
 ) -> list[RiskGroupPublic]:
     """The stored risk groups of a patient."""
+    from infantall.registry import risk
+
     return risk.list_risk_groups(session, user, patient_id)
 
 
@@ -89,6 +96,8 @@ def analysis_dataset(
 ) -> AnalysisResult:
     """Endpoints (EFS, OS, DFS, CIR, ...) of your scope; pooled and pseudonymised for
     coordinators."""
+    from infantall.registry import analysis
+
     dataset, warnings = analysis.analysis_dataset(
         session, user, settings.pseudonym_key.get_secret_value(), protocol=protocol, cutoff=cutoff
     )
@@ -118,6 +127,8 @@ def data_dictionary(user: CurrentUser) -> list[dict[str, str]]:
 )
 async def import_csv(request: Request, user: CurrentUser, session: SessionDep) -> Any:
     """Import a REDCap-style CSV into your site: every row valid, or nothing imported."""
+    from infantall.registry import io
+
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "text/csv":
         return problem(415, "send the file as text/csv", "unsupported_media_type")
@@ -145,6 +156,8 @@ async def import_csv(request: Request, user: CurrentUser, session: SessionDep) -
 @router.get("/export", tags=["import and export"], response_class=Response)
 def export(user: CurrentUser, session: SessionDep, format: ExportFormat = "csv") -> Response:
     """Your scope in the import layout (plus registry id and site) as CSV or Parquet."""
+    from infantall.registry import io
+
     table = io.export_table(session, user, format)
     return Response(
         io.table_bytes(table, format),
@@ -161,6 +174,8 @@ def export_pooled(
     format: ExportFormat = "csv",
 ) -> Response:
     """De-identified pooled data of every site (coordinators): hashed ids, shifted dates."""
+    from infantall.registry import io
+
     key = settings.pseudonym_key.get_secret_value()
     table = io.pooled_export_table(session, user, key, format)
     return Response(
