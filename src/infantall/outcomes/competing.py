@@ -131,20 +131,22 @@ def _cif_one(
     ut, tid = time_ids(time)
     nt = ut.shape[0]
     total = np.bincount(tid, minlength=nt).astype(np.float64)
-    rs_all = np.cumsum(total[::-1])[::-1]
+    rs_all: FloatArray = np.cumsum(total[::-1])[::-1].astype(np.float64)
     d_by = {
         c: np.bincount(tid, weights=(status == c).astype(np.float64), minlength=nt) for c in causes
     }
     nd_all = np.bincount(tid, weights=(status > 0).astype(np.float64), minlength=nt)
     keep = nd_all > 0
-    ut, rs, nd = ut[keep], rs_all[keep], nd_all[keep]
-    fkn = np.cumprod(1.0 - nd / rs)
+    ut, rs = ut[keep], rs_all[keep]
+    nd = np.asarray(nd_all[keep], dtype=np.float64)
+    fkn = np.asarray(np.cumprod(1.0 - nd / rs), dtype=np.float64)
     fk = np.concatenate([[1.0], fkn[:-1]])
     curves: dict[int, tuple[FloatArray, FloatArray]] = {}
     for c in causes:
-        d1 = d_by[c][keep]
+        d1 = np.asarray(d_by[c][keep], dtype=np.float64)
         d2 = nd - d1
-        f = np.cumsum(fk * d1 / rs)
+        # a probability: clip the rounding of the cumulative sum (e.g. 1 + 2e-16)
+        f = np.minimum(np.cumsum(fk * d1 / rs), 1.0)
         curves[c] = (f, _cinc_variance(f, fk, fkn, rs, d1, d2))
     return ut, rs, curves
 
