@@ -58,6 +58,7 @@ def test_meta_kmt2a_r_json_matches_the_python_api() -> None:
     assert meta["k"] == expected.k
     assert any("Horizon 5 years" in n for n in meta["notes"])
     assert "treatment recommendation" in meta["disclaimer"]
+    assert 0.0 <= meta["egger_p"] <= 1.0
 
 
 def test_meta_by_group_reports_the_test_of_subgroup_differences() -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from infantall.synthesis import (
     effect_sizes,
+    egger_test,
     influence,
     leave_one_out,
     meta_regression,
@@ -218,3 +219,14 @@ def test_hsct_counts_pooled_as_metafor_with_continuity_correction(outcome: str) 
         * 100,
     )
     close([res.fit.i2, res.fit.qe, res.fit.qe_p], [ref["I2"], ref["QE"], ref["QEp"]])
+
+
+@pytest.mark.parametrize("method", ["fe", "reml", "dl"])
+def test_egger_test_matches_regtest(method: str) -> None:
+    ref = R["regtest"][method]
+    res = pool_proportions(efs_inputs(), transform="logit", method=method)
+    egger = egger_test(res)
+    close(
+        [egger.statistic, egger.p, egger.limit_estimate, egger.slope],
+        [ref["zval"], ref["pval"], ref["est"], ref["slope"]],
+    )

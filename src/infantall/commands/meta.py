@@ -244,6 +244,11 @@ def meta(
 
             _save(funnel_plot(res), funnel)
         info = _meta_info(res.notes, res.as_record())
+        if res.k >= 3:
+            from infantall.synthesis import egger_test
+
+            egger = egger_test(res)
+            info.update(egger_statistic=egger.statistic, egger_p=egger.p)
         if by is not None:
             labels, order = _subgroup_labels(by, sel, csv)
             sub = subgroup_analysis(

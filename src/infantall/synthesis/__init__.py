@@ -22,11 +22,13 @@ from infantall.synthesis.inputs import (
 from infantall.synthesis.metareg import MetaRegression, design_matrix, meta_regression
 from infantall.synthesis.model import Method, ModelFit, estimate_tau2, fit_model
 from infantall.synthesis.pool import PooledProportion, pool_proportions
+from infantall.synthesis.smallstudy import EggerTest, egger_test
 from infantall.synthesis.subgroups import SubgroupAnalysis, subgroup_analysis
 from infantall.synthesis.transforms import EffectSizes, Transform, back_transform, effect_sizes
 
 __all__ = [
     "EffectSizes",
+    "EggerTest",
     "InfluenceDiagnostics",
     "MetaRegression",
     "Method",
@@ -39,6 +41,7 @@ __all__ = [
     "back_transform",
     "design_matrix",
     "effect_sizes",
+    "egger_test",
     "estimate_tau2",
     "fit_model",
     "influence",

@@ -153,6 +153,18 @@ def funnel_plot(result: PooledProportion, *, title: str | None = None) -> Figure
     for x, y, label in zip(eff.yi, se, eff.study, strict=True):
         ax.annotate(label, (x, y), xytext=(4, 2), textcoords="offset points", fontsize=7)
     ax.set_ylim(top, 0.0)
+    if result.k >= 3:
+        from infantall.synthesis.smallstudy import egger_test
+
+        egger = egger_test(result)
+        ax.text(
+            0.02,
+            0.02,
+            f"Egger regression test: z = {egger.statistic:.2f}, p = {egger.p:.3g} (k = {egger.k})",
+            transform=ax.transAxes,
+            fontsize=8,
+            color=_GREY,
+        )
     ax.set_xlabel(f"{eff.transform.value}-transformed proportion")
     ax.set_ylabel("Standard error")
     ax.set_title(title or "Funnel plot")

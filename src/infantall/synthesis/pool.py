@@ -32,7 +32,7 @@ from infantall.synthesis.transforms import (
     harmonic_mean,
 )
 
-__all__ = ["PooledProportion", "pool_proportions", "study_intervals"]
+__all__ = ["PooledProportion", "back_transform_pooled", "pool_proportions", "study_intervals"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -141,7 +141,8 @@ def study_intervals(effects: EffectSizes, level: float = 0.95) -> tuple[np.ndarr
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
-def _back(values: np.ndarray, effects: EffectSizes) -> np.ndarray:
+def back_transform_pooled(values: np.ndarray, effects: EffectSizes) -> np.ndarray:
+    """Back-transform pooled values (Freeman-Tukey at the harmonic-mean N)."""
     n = harmonic_mean(effects.effective_n) if effects.transform is Transform.freeman_tukey else None
     return back_transform(values, effects.transform, n)
 
@@ -183,9 +184,9 @@ def pool_proportions(
     effects = effect_sizes(inputs, transform)
     fit = fit_model(effects.yi, effects.vi, method=m, knha=knha, level=level)
     pred, _se, ci, pi = fit.predict(np.ones((1, 1)))
-    est = _back(pred, effects)[0]
-    ci_bt = _back(ci[0], effects)
-    pi_bt = _back(pi[0], effects)
+    est = back_transform_pooled(pred, effects)[0]
+    ci_bt = back_transform_pooled(ci[0], effects)
+    pi_bt = back_transform_pooled(pi[0], effects)
     nan2 = (math.nan, math.nan)
     if m is Method.FE:
         tau2_ci, i2_ci, h2_ci = nan2, nan2, nan2

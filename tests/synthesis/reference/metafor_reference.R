@@ -181,6 +181,14 @@ for (outcome in c("continued_cr1", "death_in_cr", "relapse")) {
   )
 }
 
+# Egger-type regression test for funnel-plot asymmetry (regtest: model "rma", predictor "sei").
+regtests <- list()
+for (method in c("FE", "REML", "DL")) {
+  rt <- regtest(rma(yi, vi, data = es_lo, method = method, control = ctrl))
+  regtests[[tolower(method)]] <- list(zval = rt$zval, pval = rt$pval, est = rt$est,
+                                      slope = c(rt$fit$beta)[2])
+}
+
 out <- list(
   software = list(R = R.version.string, metafor = as.character(packageVersion("metafor"))),
   escalc = escalc_out,
@@ -197,6 +205,7 @@ out <- list(
   influence = inf_list(inf, res_reml),
   influence_mid = inf_list(inf_mid, res_mid),
   influence_knha = inf_list(inf_knha, res_knha),
-  hsct = hsct_out
+  hsct = hsct_out,
+  regtest = regtests
 )
 cat(tojson(out), "\n")
