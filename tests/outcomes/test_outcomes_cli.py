@@ -245,3 +245,42 @@ def test_endpoints_example(tmp_path):
     assert efs.loc["P1", "AVAL"] == 300 and efs.loc["P2", "CNSR"] == 1
     res = runner.invoke(app, ["endpoints", str(src), "-o", str(out), "--cutoff", "2019-13-01"])
     assert res.exit_code == 1 and "cutoff" in res.stderr
+
+
+def _readme_commands() -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Survival analyses (`infantall.outcomes`)", 1)[1].split("\n## ", 1)[0]
+    return [
+        line.strip()
+        for line in section.splitlines()
+        if line.startswith(("infantall analyze", "infantall endpoints"))
+    ]
+
+
+def test_readme_examples_run(cohort_csv, tmp_path, monkeypatch):
+    import shlex
+    import shutil
+
+    path, _ = cohort_csv
+    work = tmp_path / "readme"
+    work.mkdir()
+    shutil.copy(path, work / "cohort.csv")
+    d0 = dt.date(2020, 1, 1)
+    hist = PatientHistory(
+        patient=Patient(patient_id="R1", age_days=90, diagnosis_date=d0),
+        events=[
+            Response(date=d0 + dt.timedelta(days=30), status="cr"),
+            LastContact(date=d0 + dt.timedelta(days=900)),
+        ],
+    )
+    (work / "patients.json").write_text(json.dumps([hist.to_dict()]), encoding="utf-8")
+    monkeypatch.chdir(work)
+    commands = _readme_commands()
+    assert len(commands) == 5
+    for cmd in commands:
+        res = runner.invoke(app, shlex.split(cmd)[1:])
+        assert res.exit_code == 0, (cmd, res.output)
+    for name in ("km.png", "forest.png", "simon_makuch.png", "adtte.csv"):
+        assert (work / name).stat().st_size > 0
