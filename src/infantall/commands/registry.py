@@ -87,6 +87,7 @@ def init(
     fmt: Format = FormatOption,
 ) -> None:
     """Create (or migrate) the database and, if it has none, the first administrator."""
+    from pydantic import ValidationError
     from sqlalchemy import func, select
 
     from infantall.registry.admin import bootstrap_admin
@@ -110,8 +111,8 @@ def init(
                     )
                 except RegistryError as exc:
                     fail(exc.message)
-                except ValueError as exc:
-                    fail(f"invalid administrator: {exc}".splitlines()[0])
+                except ValidationError as exc:
+                    fail(_first_error(exc))
                 created = True
         record = {
             "revision": current_revision(database.engine),
@@ -121,6 +122,81 @@ def init(
     finally:
         database.dispose()
     emit_records([record], fmt, title="registry database")
+
+
+@registry_app.command("add-site")
+def add_site(
+    code: str = typer.Argument(..., help="Site code, e.g. NL-AMC."),
+    name: str = typer.Argument(..., help="Site name."),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Register a site (admin)."""
+    from pydantic import ValidationError
+
+    from infantall.registry.admin import create_site
+    from infantall.registry.errors import RegistryError
+    from infantall.registry.schemas import SiteCreate
+
+    settings, database = _open(database_url)
+    try:
+        principal = _principal(settings, database, user)
+        with database.write_sessions() as session:
+            try:
+                site = create_site(session, principal, SiteCreate(code=code, name=name))
+            except ValidationError as exc:
+                fail(_first_error(exc))
+            except RegistryError as exc:
+                fail(exc.message)
+    finally:
+        database.dispose()
+    emit_records([site.model_dump(mode="json")], fmt, title="site")
+
+
+@registry_app.command("add-user")
+def add_user(
+    username: str = typer.Argument(..., help="New account name."),
+    role: str = typer.Option(..., "--role", help="site_editor, site_viewer, coordinator or admin."),
+    site: str | None = typer.Option(None, "--site", help="Site code (site roles only)."),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Create an account (admin); its password is read from $INFANTALL_NEW_PASSWORD or asked."""
+    from pydantic import ValidationError
+
+    from infantall.registry.admin import create_user
+    from infantall.registry.errors import RegistryError
+    from infantall.registry.schemas import UserCreate
+    from infantall.registry.security import password_hasher
+
+    settings, database = _open(database_url)
+    try:
+        principal = _principal(settings, database, user)
+        password = os.environ.get("INFANTALL_NEW_PASSWORD") or typer.prompt(
+            f"password for {username}", hide_input=True, confirmation_prompt=True
+        )
+        with database.write_sessions() as session:
+            try:
+                data = UserCreate.model_validate(
+                    {"username": username, "password": password, "role": role, "site_code": site}
+                )
+                created = create_user(session, principal, password_hasher(settings), data)
+            except ValidationError as exc:
+                fail(_first_error(exc))
+            except RegistryError as exc:
+                fail(exc.message)
+    finally:
+        database.dispose()
+    emit_records([created.model_dump(mode="json")], fmt, title="account")
+
+
+def _first_error(exc: Any) -> str:
+    from infantall.registry.validation import errors_from_pydantic
+
+    first = errors_from_pydantic(exc.errors())[0]
+    return f"{first.field}: {first.reason}"
 
 
 @registry_app.command("import")
@@ -196,7 +272,9 @@ def dictionary(fmt: Format = FormatOption) -> None:
     """The data dictionary of the import/export CSV (REDCap column names)."""
     from infantall.registry.dictionary import REDCAP_COLUMNS, dictionary_records
 
-    emit_records(dictionary_records(), fmt, title="data dictionary", columns=REDCAP_COLUMNS)
+    # A person's table shows the first four columns; json and csv carry all of them.
+    columns = REDCAP_COLUMNS[:4] if fmt is Format.table else REDCAP_COLUMNS
+    emit_records(dictionary_records(), fmt, title="data dictionary", columns=columns)
 
 
 @registry_app.command("verify")

@@ -1,0 +1,125 @@
+"""The documented command-line examples (README "Registry"), run with CliRunner on both
+databases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from infantall.cli import app
+
+PASSWORD = "long-admin-password"
+CSV = (
+    "record_id,redcap_repeat_instrument,redcap_repeat_instance,birth_date,diagnosis_date,sex,"
+    "kmt2a,fusion_partner,event_kind,event_date,event_status\n"
+    "C-1,,,2024-01-05,2024-04-01,female,rearranged,AFF1,,,\n"
+    "C-1,event,1,,,,,,response,2024-05-01,cr\n"
+    "C-2,,,2024-02-05,2024-03-01,male,germline,none,,,\n"
+)
+
+
+def _run(runner: CliRunner, args: list[str], password: str = PASSWORD, **env: str) -> Any:
+    result = runner.invoke(app, args, env={"INFANTALL_PASSWORD": password, **env})
+    return result
+
+
+def test_registry_commands_end_to_end(registry: Any, tmp_path: Path) -> None:
+    settings, _ = registry
+    url = ["--database-url", settings.database_url]
+    runner = CliRunner()
+    init = _run(runner, ["registry", "init", "--admin", "root", *url, "--format", "json"])
+    assert init.exit_code == 0, init.output
+    assert json.loads(init.output)[0]["admin_created"] is True
+    again = _run(runner, ["registry", "init", *url, "--format", "json"])
+    assert json.loads(again.output)[0]["admin_created"] is False
+    assert (
+        _run(
+            runner, ["registry", "add-site", "NL-AMC", "Amsterdam", "--user", "root", *url]
+        ).exit_code
+        == 0
+    )
+    new_pw = {"INFANTALL_NEW_PASSWORD": "editor-password"}
+    for name, role, site in (("ed", "site_editor", "NL-AMC"), ("co", "coordinator", None)):
+        extra = ["--site", site] if site else []
+        r = _run(
+            runner,
+            ["registry", "add-user", name, "--role", role, *extra, "--user", "root", *url],
+            **new_pw,
+        )
+        assert r.exit_code == 0, r.output
+    data = tmp_path / "patients.csv"
+    data.write_text(CSV)
+    imported = _run(
+        runner,
+        ["registry", "import", str(data), "--user", "ed", *url, "--format", "json"],
+        password="editor-password",
+    )
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.output)[0] == {"file": "patients.csv", "patients": 2, "events": 1}
+    out = tmp_path / "export.csv"
+    exported = _run(
+        runner, ["registry", "export", str(out), "--user", "ed", *url], password="editor-password"
+    )
+    assert exported.exit_code == 0, exported.output
+    assert sorted(pd.read_csv(out).record_id.unique()) == ["C-1", "C-2"]
+    pooled = tmp_path / "pooled.parquet"
+    r = _run(
+        runner,
+        ["registry", "export", str(pooled), "--pooled", "--user", "co", *url],
+        password="editor-password",
+    )
+    assert r.exit_code == 0, r.output
+    assert "birth_date" not in pd.read_parquet(pooled).columns
+    denied = _run(
+        runner,
+        ["registry", "export", str(pooled), "--pooled", "--user", "ed", *url],
+        password="editor-password",
+    )
+    assert denied.exit_code != 0 and "may not export pooled data" in denied.output
+    verify = _run(runner, ["registry", "verify", *url, "--format", "json"])
+    assert verify.exit_code == 0, verify.output
+    assert json.loads(verify.output)[0]["audit_replay"] == "ok"
+    bad = _run(
+        runner, ["registry", "import", str(data), "--user", "ed", *url], password="wrong-password"
+    )
+    assert bad.exit_code != 0 and "invalid username or password" in bad.output
+    rejected = _run(
+        runner,
+        ["registry", "import", str(data), "--user", "ed", *url, "--format", "csv"],
+        password="editor-password",
+    )
+    assert rejected.exit_code != 0
+    assert "duplicate_patient" in rejected.output and "nothing was imported" in rejected.output
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_dictionary_command(fmt: str) -> None:
+    result = CliRunner().invoke(app, ["registry", "dictionary", "--format", fmt])
+    assert result.exit_code == 0
+    assert "record_id" in result.output and "event_hla_match" in result.output
+
+
+def test_serve_starts_uvicorn_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"target": target, **kw}))
+    result = CliRunner().invoke(app, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        {
+            "target": "infantall.web.app:create_app",
+            "factory": True,
+            "host": "127.0.0.1",
+            "port": 8123,
+            "workers": 1,
+            "log_level": "warning",
+        }
+    ]
+    refused = CliRunner().invoke(app, ["serve"], env={"INFANTALL_ENVIRONMENT": "production"})
+    assert refused.exit_code != 0 and "default is refused" in refused.output
