@@ -258,3 +258,14 @@ def test_knapp_hartung_on_identical_estimates_is_a_clear_error() -> None:
         pool_proportions(inp, method="reml", knha=True)
     assert _code(exc) == "knha_degenerate"
     assert pool_proportions(inp, method="reml").estimate_pct == pytest.approx(40.0, rel=EXACT)
+
+
+def test_a_fixed_tau2_reproduces_the_estimated_fit() -> None:
+    es = effect_sizes(proportion_inputs(STUDY, PCT, N), "logit")
+    est = fit_model(es.yi, es.vi, method="reml")
+    fixed = fit_model(es.yi, es.vi, method="reml", tau2=est.tau2)
+    np.testing.assert_allclose(fixed.beta, est.beta, rtol=EXACT)
+    np.testing.assert_allclose(fixed.se, est.se, rtol=EXACT)
+    assert fit_model(es.yi, es.vi, tau2=0.0).beta[0] == pytest.approx(
+        fit_model(es.yi, es.vi, method="fe").beta[0], rel=EXACT
+    )
