@@ -228,3 +228,23 @@ def test_meta_by_a_column_of_a_user_csv() -> None:
     assert bad.exit_code != 0 and "[unknown_subgroup]" in bad.stderr
     bad = runner.invoke(app, ["meta", "--endpoint", "efs", "--by", "colour"])
     assert bad.exit_code != 0 and "[unknown_subgroup]" in bad.stderr
+
+
+def test_meta_by_population_warns_that_subgroups_overlap() -> None:
+    payload = _json(
+        [
+            "meta",
+            "--endpoint",
+            "efs",
+            "--population",
+            "all,kmt2a-r",
+            "--protocol-type",
+            "infant-specific",
+            "--by",
+            "population",
+        ]
+    )
+    meta = payload["meta"]
+    assert isinstance(meta, dict)
+    assert [r["population"] for r in payload["records"]] == ["all", "kmt2a_r"]  # type: ignore[union-attr, index]
+    assert any("subgroups overlap" in n for n in meta["notes"])

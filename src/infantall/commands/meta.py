@@ -260,11 +260,12 @@ def meta(
                 method=method.value,
                 knha=knha,
             )
+            overlap = sel.overlap_note(by) if sel is not None else None
             info.update(
                 q_between=sub.q_between,
                 df_between=sub.df_between,
                 p_between=sub.p_between,
-                notes=list(sub.notes),
+                notes=[*sub.notes, *([overlap] if overlap else [])],
             )
             records = _records(sub.table.drop(columns=["theta", "theta_se"]))
             title = f"{endpoint.upper() if csv is None else csv.name} by {by}"

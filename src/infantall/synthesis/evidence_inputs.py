@@ -98,6 +98,20 @@ class Selection:
         means = t.groupby("_key")["accrual_mid_year"].mean()
         return sorted(means.index, key=lambda g: (means[g], g))
 
+    def overlap_note(self, column: str) -> str | None:
+        """A warning when one trial contributes to more than one subgroup of ``column``
+        (e.g. all infants and its KMT2A-r subset): the subgroups are then not independent,
+        which the test of subgroup differences assumes."""
+        levels = self.table.groupby("trial_id")[column].nunique()
+        shared = sorted(levels[levels > 1].index.astype(str))
+        if not shared:
+            return None
+        return (
+            f"WARNING: trial(s) {', '.join(shared)} contribute to more than one {column} "
+            "subgroup; the subgroups overlap and the test of subgroup differences, which "
+            "assumes independent subgroups, is approximate."
+        )
+
     def inputs(
         self,
         *,
