@@ -197,12 +197,18 @@ def efron_sums(st: StratumData, beta: FloatArray, efron: bool) -> EventSums:
     wb = st.wbar[idx]
     inv = wb / den
     inv2 = inv / den
-    parts = np.add.reduceat(
-        np.column_stack([inv, inv * frac, inv2, inv2 * frac, inv2 * frac**2, wb * np.log(den)]),
-        st.v_first,
-        axis=0,
-    )
-    a0, a1, b0, b1, b2, logden = (np.ascontiguousarray(parts[:, j]) for j in range(6))
+    first = st.v_first
+    a0 = np.add.reduceat(inv, first)
+    b0 = np.add.reduceat(inv2, first)
+    logden = np.add.reduceat(wb * np.log(den), first)
+    if efron:
+        a1 = np.add.reduceat(inv * frac, first)
+        inv2 *= frac
+        b1 = np.add.reduceat(inv2, first)
+        inv2 *= frac
+        b2 = np.add.reduceat(inv2, first)
+    else:
+        a1 = b1 = b2 = np.zeros(k)
     return EventSums(s0, s1, a0, a1, b0, b1, b2, d1, logden, r)
 
 

@@ -293,15 +293,15 @@ def cox_ph(
         raise InvalidInputError(
             event, "there are no events; the model is not estimable", "no_events"
         )
-    if _rank(x) < x.shape[1]:
+    s_codes = None if strata is None else as_groups(data[strata], stop.shape[0], strata)[1]
+    w = None if weights is None else data[weights].to_numpy(dtype=np.float64)
+    prep = _coxcore.prepare(x, stop, ev, start=start, strata=s_codes, weight=w, ties=ties)
+    if _rank(prep.x) < x.shape[1]:
         raise InvalidInputError(
             "covariates",
             f"{', '.join(names)} are collinear (or one is constant); drop one",
             "collinear_covariates",
         )
-    s_codes = None if strata is None else as_groups(data[strata], stop.shape[0], strata)[1]
-    w = None if weights is None else data[weights].to_numpy(dtype=np.float64)
-    prep = _coxcore.prepare(x, stop, ev, start=start, strata=s_codes, weight=w, ties=ties)
     p = x.shape[1]
     beta0 = np.zeros(p)
     ll0, u0, info0 = _coxcore.loglik_score_info(prep, beta0)
@@ -342,9 +342,8 @@ def cox_ph(
     )
 
 
-def _rank(x: FloatArray) -> int:
-    """Numerical rank of the centred covariates, from their (small) covariance matrix."""
-    xc = x - x.mean(axis=0)
+def _rank(xc: FloatArray) -> int:
+    """Numerical rank of centred covariates, from their (small) cross-product matrix."""
     gram = xc.T @ xc
     scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
     eig = np.linalg.eigvalsh(gram / np.outer(scale, scale))
