@@ -88,3 +88,10 @@ def test_categorical_order_sets_trend_direction(lung):
     res = trend_test(d.time, d.event, cat)
     assert res.groups == ("2", "1", "0")
     assert res.z < 0
+
+
+def test_empty_category_is_left_out_with_a_warning():
+    g = pd.Categorical(["a", "a", "b", "b"], categories=["a", "b", "c"])
+    with pytest.warns(OutcomesWarning, match="'c' has no observations"):
+        res = logrank_test([1, 2, 3, 4], [1, 0, 1, 1], g)
+    assert res.groups == ("a", "b")

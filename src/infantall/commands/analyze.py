@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -374,6 +374,3 @@ def _hr_record(name: str, row: Any, n: int) -> dict[str, Any]:
 def register(app: typer.Typer) -> None:
     """Add ``infantall analyze ...`` to the root command."""
     app.add_typer(analyze_app, name="analyze")
-
-
-_COMMANDS: tuple[Callable[..., None], ...] = (km_command, cif_command, cox_command, hsct_command)

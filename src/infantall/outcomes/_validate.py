@@ -38,7 +38,6 @@ ERROR_CODES: dict[str, str] = {
     "missing_event": "an event/status code is missing",
     "length_mismatch": "arrays of one analysis have different lengths",
     "empty_data": "there are no observations",
-    "empty_group": "a group has no observations",
     "too_few_groups": "a comparison needs at least two groups",
     "entry_after_exit": "a delayed-entry time is not before the exit time",
     "missing_group": "a group label is missing",
@@ -133,6 +132,13 @@ def as_groups(values: Any, n: int, field: str = "group") -> tuple[list[str], Int
         raise InvalidInputError(field, "a group label is missing", "missing_group")
     if isinstance(ser.dtype, pd.CategoricalDtype):
         cats = [c for c in ser.cat.categories if (ser == c).any()]
+        empty = [str(c) for c in ser.cat.categories if c not in cats]
+        if empty:
+            warnings.warn(
+                f"{field} {', '.join(map(repr, empty))} has no observations; left out",
+                OutcomesWarning,
+                stacklevel=3,
+            )
         labels = [str(c) for c in cats]
         codes = np.asarray(pd.Categorical(ser, categories=cats).codes, dtype=np.int64)
         return labels, codes
