@@ -104,12 +104,21 @@ def test_dictionary_command(fmt: str) -> None:
     assert "record_id" in result.output and "event_hla_match" in result.output
 
 
-def test_serve_starts_uvicorn_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_starts_uvicorn_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import uvicorn
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"target": target, **kw}))
-    result = CliRunner().invoke(app, ["serve", "--port", "8123"])
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    monkeypatch.setenv("INFANTALL_DATABASE_URL", url)  # restored after the test (serve sets it)
+    empty = CliRunner().invoke(app, ["serve", "--database-url", url])
+    assert empty.exit_code != 0 and "run `infantall registry init` first" in empty.output
+    assert calls == []
+    init = CliRunner().invoke(
+        app, ["registry", "init", "--database-url", url], env={"INFANTALL_PASSWORD": PASSWORD}
+    )
+    assert init.exit_code == 0, init.output
+    result = CliRunner().invoke(app, ["serve", "--port", "8123", "--database-url", url])
     assert result.exit_code == 0, result.output
     assert calls == [
         {

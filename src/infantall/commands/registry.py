@@ -318,12 +318,24 @@ def serve(
     from infantall.errors import InvalidInputError
     from infantall.registry.settings import load_settings
 
+    from infantall.registry.db import HEAD_REVISION, current_revision, make_engine
+
     if database_url:
         os.environ["INFANTALL_DATABASE_URL"] = database_url
     try:
-        load_settings()
+        settings = load_settings()
     except InvalidInputError as exc:
         fail(f"{exc.field}: {exc.reason}")
+    engine = make_engine(settings)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    if revision != HEAD_REVISION:
+        fail(
+            f"the database is at schema {revision or 'none'}, not {HEAD_REVISION}: "
+            "run `infantall registry init` first"
+        )
     uvicorn.run(
         "infantall.web.app:create_app",
         factory=True,

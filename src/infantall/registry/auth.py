@@ -167,17 +167,27 @@ def authenticate(session: Session, token: str, channel: str = "api") -> Principa
     """
     if not token or len(token) > 200:
         raise AuthenticationError("missing or malformed credentials")
+    # Plain columns, not ORM entities: this runs on every request.
     row = session.execute(
-        select(ApiToken, User)
+        select(
+            ApiToken.id,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            User.id,
+            User.username,
+            User.role,
+            User.site_id,
+            User.active,
+        )
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == token_digest(token))
     ).first()
     if row is None:
         raise AuthenticationError("invalid or expired credentials")
-    tok, user = row
-    if tok.revoked_at is not None or tok.expires_at <= utcnow() or not user.active:
+    token_id, revoked_at, expires_at, user_id, username, role, site_id, active = row
+    if revoked_at is not None or expires_at <= utcnow() or not active:
         raise AuthenticationError("invalid or expired credentials")
-    return Principal(user.id, user.username, Role(user.role), user.site_id, tok.id, channel)
+    return Principal(user_id, username, Role(role), site_id, token_id, channel)
 
 
 def revoke_token(session: Session, principal: Principal, token_id: int | None = None) -> int:

@@ -1,0 +1,439 @@
+"""Load test of the registry API on loopback (not a test: run by hand or by `make bench`).
+
+Seeds ``--patients`` patients (default 100,000) across ``--sites`` sites (default 20), each
+with one event and the audit rows a real registration leaves, starts ``infantall serve``'s
+app with uvicorn, and drives it with ``--clients`` concurrent keep-alive connections:
+
+* reads: ``GET /api/v1/patients/{id}`` of a random patient of the client's own site;
+* writes: ``POST /api/v1/patients/{id}/events`` (an audited write whose whole history is
+  re-validated by the domain model).
+
+It reports requests/s, p50/p99 latency and errors per phase, then checks that every
+acknowledged write is in the database, that it passes its integrity check, and that no
+response crossed sites. Usage::
+
+    .venv/bin/python benchmarks/registry_load.py --backend sqlite
+    .venv/bin/python benchmarks/registry_load.py --backend postgresql
+
+The HTTP client is a minimal asyncio HTTP/1.1 keep-alive client written here on purpose:
+on a 2-core machine a full client library (httpx) spends more CPU per request than the
+server and would measure the client instead of the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert, select, text
+
+from infantall.registry.audit import snapshot
+from infantall.registry.db import Database, integrity_check, upgrade_database
+from infantall.registry.models import AuditEntry, Event, Patient, Site, User
+from infantall.registry.security import hash_password, password_hasher
+from infantall.registry.testing import make_test_settings, postgres_url
+
+PASSWORD = "load-test-password"
+BATCH = 5000
+
+
+@dataclass
+class Phase:
+    """Latencies (s) and outcomes of one phase."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    cross_site: int = 0
+    acked: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def report(self) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+        pct = (
+            (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
+        )
+        return {
+            "phase": self.name,
+            "requests": len(lat),
+            "per_second": round(len(lat) / self.seconds, 1),
+            "p50_ms": round(pct(0.50), 2),
+            "p99_ms": round(pct(0.99), 2),
+            "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else 0.0,
+            "errors": self.errors,
+            "cross_site_rows": self.cross_site,
+        }
+
+
+def _database(backend: str, workdir: Path) -> tuple[Any, str | None]:
+    if backend == "sqlite":
+        return make_test_settings(f"sqlite:///{workdir / 'load.db'}"), None
+    name = f"infantall_load_{secrets.token_hex(4)}"
+    admin = create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url()).set(database=name).render_as_string(hide_password=False)
+    return make_test_settings(url, db_pool_size=20), name
+
+
+def seed(
+    database: Database, settings: Any, n_patients: int, n_sites: int, rng: random.Random
+) -> dict[str, list[str]]:
+    """Bulk-load sites, one editor per site, patients, one event each, and their audit rows."""
+    hasher = password_hasher(settings)
+    now = dt.datetime.now(dt.UTC)
+    by_site: dict[str, list[str]] = {}
+    with database.engine.begin() as conn:
+        conn.execute(
+            insert(Site),
+            [
+                {
+                    "id": i + 1,
+                    "code": f"S{i + 1:02d}",
+                    "name": f"Site {i + 1}",
+                    "version": 1,
+                    "created_at": now,
+                }
+                for i in range(n_sites)
+            ],
+        )
+        pw = hash_password(hasher, PASSWORD)
+        conn.execute(
+            insert(User),
+            [
+                {
+                    "id": i + 1,
+                    "username": f"editor{i + 1:02d}",
+                    "password_hash": pw,
+                    "role": "site_editor",
+                    "site_id": i + 1,
+                    "active": True,
+                    "failed_logins": 0,
+                    "version": 1,
+                    "created_at": now,
+                }
+                for i in range(n_sites)
+            ],
+        )
+    for start in range(0, n_patients, BATCH):
+        patients, events, audits = [], [], []
+        for pid in range(start + 1, min(start + BATCH, n_patients) + 1):
+            site = rng.randrange(n_sites) + 1
+            birth = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randrange(3000))
+            diagnosis = birth + dt.timedelta(days=rng.randrange(366))
+            p = Patient(
+                id=pid,
+                registry_id=f"P-{pid:016x}",
+                site_id=site,
+                local_code=f"L{pid}",
+                sex=rng.choice(["female", "male"]),
+                birth_date=birth,
+                diagnosis_date=diagnosis,
+                age_days=(diagnosis - birth).days,
+                wbc=round(rng.lognormvariate(4, 1), 1),
+                immunophenotype="unknown",
+                cd10="unknown",
+                kmt2a=rng.choice(["rearranged", "germline"]),
+                fusion_partner="unknown",
+                cns="unknown",
+                day8_blasts=None,
+                prednisone_response="unknown",
+                day15_marrow="unknown",
+                enrollment_date=None,
+                protocol="unknown",
+                notes=None,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            e = Event(
+                id=pid,
+                registry_id=f"E-{pid:016x}",
+                patient_id=pid,
+                kind="last_contact",
+                event_date=diagnosis + dt.timedelta(days=30),
+                data={
+                    "kind": "last_contact",
+                    "date": (diagnosis + dt.timedelta(days=30)).isoformat(),
+                },
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            by_site.setdefault(f"S{site:02d}", []).append(p.registry_id)
+            patients.append(snapshot("patient", p))
+            events.append(snapshot("event", e))
+            for entity, snap, rid in (
+                ("patient", patients[-1], p.registry_id),
+                ("event", events[-1], e.registry_id),
+            ):
+                audits.append(
+                    {
+                        "at": now,
+                        "actor_username": "seed",
+                        "action": "create",
+                        "entity": entity,
+                        "entity_id": rid,
+                        "site_id": site,
+                        "new": dict(snap),
+                        "channel": "import",
+                    }
+                )
+        for rows in (patients, events):
+            for r in rows:
+                for k in ("birth_date", "diagnosis_date", "event_date", "enrollment_date"):
+                    if isinstance(r.get(k), str):
+                        r[k] = dt.date.fromisoformat(r[k])
+                for k in ("created_at", "updated_at"):
+                    r[k] = now
+        with database.engine.begin() as conn:
+            conn.execute(insert(Patient), patients)
+            conn.execute(insert(Event), events)
+            conn.execute(insert(AuditEntry), audits)
+    if database.engine.dialect.name == "postgresql":
+        with database.engine.begin() as conn:
+            for table in ("sites", "users", "patients", "events"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+            conn.execute(text("ANALYZE"))
+    return by_site
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(settings: Any, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "INFANTALL_ENVIRONMENT": "test",
+        "INFANTALL_DATABASE_URL": settings.database_url,
+        "INFANTALL_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "INFANTALL_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
+        "INFANTALL_DB_POOL_SIZE": "20",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "infantall.web.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                time.sleep(0.5 * workers)
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def request(
+        self, method: str, path: str, token: str, body: bytes = b""
+    ) -> tuple[int, bytes]:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value.strip())
+        return status, await self.reader.readexactly(length)
+
+
+async def _login(port: int, username: str) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    conn = Conn(reader, writer)
+    body = json.dumps({"username": username, "password": PASSWORD}).encode()
+    status, payload = await conn.request("POST", "/api/v1/auth/login", "", body)
+    writer.close()
+    if status != 200:
+        raise SystemExit(f"login failed: {status} {payload[:200]!r}")
+    return str(json.loads(payload)["access_token"])
+
+
+async def _client(
+    port: int,
+    token: str,
+    site: str,
+    ids: list[str],
+    phase: Phase,
+    kind: str,
+    until: float,
+    rng: random.Random,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    conn = Conn(reader, writer)
+    while time.perf_counter() < until:
+        pid = rng.choice(ids)
+        t0 = time.perf_counter()
+        if kind == "read":
+            status, body = await conn.request("GET", f"/api/v1/patients/{pid}", token)
+        else:
+            date = (dt.date(2030, 1, 1) + dt.timedelta(days=rng.randrange(3000))).isoformat()
+            payload = json.dumps({"kind": "last_contact", "date": date}).encode()
+            status, body = await conn.request(
+                "POST", f"/api/v1/patients/{pid}/events", token, payload
+            )
+        phase.latencies.append(time.perf_counter() - t0)
+        if status >= 400:
+            phase.errors += 1
+            continue
+        doc = json.loads(body)
+        if kind == "read" and doc.get("site_code") != site:
+            phase.cross_site += 1
+        if kind == "write":
+            phase.acked.append(doc["registry_id"])
+    writer.close()
+
+
+async def run_phase(
+    port: int,
+    tokens: dict[str, str],
+    by_site: dict[str, list[str]],
+    kind: str,
+    clients: int,
+    seconds: float,
+    seed_value: int,
+) -> Phase:
+    phase = Phase(kind)
+    sites = sorted(by_site)
+    until = time.perf_counter() + seconds
+    start = time.perf_counter()
+    await asyncio.gather(
+        *[
+            _client(
+                port,
+                tokens[sites[i % len(sites)]],
+                sites[i % len(sites)],
+                by_site[sites[i % len(sites)]],
+                phase,
+                kind,
+                until,
+                random.Random(seed_value + i),
+            )
+            for i in range(clients)
+        ]
+    )
+    phase.seconds = time.perf_counter() - start
+    return phase
+
+
+async def drive(
+    port: int, by_site: dict[str, list[str]], clients: int, seconds: float
+) -> list[Phase]:
+    tokens = {site: await _login(port, f"editor{site[1:]}") for site in by_site}
+    await run_phase(port, tokens, by_site, "read", clients, 2.0, 1)  # warm-up
+    reads = await run_phase(port, tokens, by_site, "read", clients, seconds, 2)
+    writes = await run_phase(port, tokens, by_site, "write", clients, seconds, 3)
+    return [reads, writes]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    rng = random.Random(20261121)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, pg_name = _database(args.backend, Path(tmp))
+        database = Database.from_settings(settings)
+        try:
+            upgrade_database(database.engine)
+            t0 = time.perf_counter()
+            by_site = seed(database, settings, args.patients, args.sites, rng)
+            seeded_s = time.perf_counter() - t0
+            port = _free_port()
+            server = start_server(settings, port, args.workers)
+            try:
+                phases = asyncio.run(drive(port, by_site, args.clients, args.seconds))
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(30)
+            acked = set(phases[1].acked)
+            with database.read_sessions() as s:
+                stored = set(
+                    s.scalars(select(Event.registry_id).where(Event.registry_id.in_(list(acked))))
+                )
+                n_audit = s.scalar(select(text("count(*)")).select_from(AuditEntry.__table__))
+            result = {
+                "backend": args.backend,
+                "patients": args.patients,
+                "sites": args.sites,
+                "clients": args.clients,
+                "workers": args.workers,
+                "seed_seconds": round(seeded_s, 1),
+                "phases": [p.report() for p in phases],
+                "acknowledged_writes_missing": len(acked - stored),
+                "audit_rows": n_audit,
+                "integrity_problems": integrity_check(database.engine),
+            }
+            print(json.dumps(result, indent=2))
+        finally:
+            database.dispose()
+            if pg_name is not None:
+                admin = create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE "{pg_name}" WITH (FORCE)'))
+                admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
