@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TIMELINE_LANES",
     "accrual_figure",
+    "cached_figure",
     "cir_figure",
     "event_label",
     "figure_data_uri",
@@ -53,10 +56,35 @@ TIMELINE_LANES: dict[str, tuple[str, str, str]] = {
 
 
 def figure_data_uri(fig: Figure) -> str:
-    """The figure as a ``data:image/png;base64,...`` URI."""
+    """The figure as a ``data:image/png;base64,...`` URI (figures use constrained layout,
+    so no second "tight" drawing pass is needed)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+#: Rendered figures kept in memory: drawing a PNG is the slowest part of a page, and the
+#: same data gives the same picture, so a page shown again with unchanged data reuses it.
+FIGURE_CACHE_SIZE = 128
+
+
+_CACHE: OrderedDict[tuple[Hashable, ...], str] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_figure(key: tuple[Hashable, ...], build: Callable[[], Figure]) -> str:
+    """The data URI of ``build()``, drawn once per ``key`` (which must identify the data
+    and every option of the figure completely; a memo of a pure function)."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    uri = figure_data_uri(build())
+    with _CACHE_LOCK:
+        _CACHE[key] = uri
+        while len(_CACHE) > FIGURE_CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return uri
 
 
 def _fmt_mrd(value: float) -> str:
@@ -124,7 +152,7 @@ def accrual_figure(accrual: pd.DataFrame) -> Figure:
     """Patients per year of diagnosis, stacked by site (``accrual``: year × site counts)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     years = accrual.index.to_numpy()
     bottom = np.zeros(len(years))
@@ -137,7 +165,9 @@ def accrual_figure(accrual: pd.DataFrame) -> Figure:
     ax.set_ylabel("Patients registered")
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(title="Site", fontsize=7, title_fontsize=8, frameon=False, ncols=2, loc="best")
-    ax.set_xticks(years if len(years) <= 15 else years[:: max(1, len(years) // 10)])
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     return fig
 
 

@@ -46,7 +46,9 @@ __all__ = [
     "FieldErrors",
     "errors_of",
     "form_values",
+    "typed_values",
     "validate_model",
+    "version_of",
 ]
 
 
@@ -141,6 +143,30 @@ def form_values(form: FormData, names: Iterable[str]) -> dict[str, str]:
         value = form.get(name)
         if isinstance(value, str) and value.strip():
             out[name] = value.strip() if name != "notes" else value
+    return out
+
+
+def version_of(form: FormData) -> int | str:
+    """The record version a form was rendered with (a number unless tampered with)."""
+    text = str(form.get("version") or "")
+    return int(text) if text.isdigit() and len(text) < 12 else text
+
+
+def typed_values(values: Mapping[str, Any], fields: Iterable[Field]) -> dict[str, Any]:
+    """``values`` with the text of number fields turned into numbers, as a JSON client
+    sends them (the request schemas take numbers strictly); text that is not a number is
+    passed on unchanged, so the schema refuses it with the API's code."""
+    kinds = {f.name: f for f in fields}
+    out: dict[str, Any] = dict(values)
+    for name, text in values.items():
+        f = kinds.get(name)
+        if f is None or f.kind != "number" or not isinstance(text, str):
+            continue
+        try:
+            number = float(text.replace(",", "")) if f.step != "1" else int(text)
+        except ValueError:
+            continue
+        out[name] = number
     return out
 
 

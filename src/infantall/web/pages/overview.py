@@ -152,6 +152,7 @@ async def import_file(
             _import_page, request, user, session, missing_file=True, report=None
         )
     content = await upload.read()
+    await form.close()
     report = await run_in_threadpool(io.import_csv, session, user, content)
     return await run_in_threadpool(
         _import_page, request, user, session, report=report, ok=report.ok,

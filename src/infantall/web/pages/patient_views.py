@@ -79,10 +79,20 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _flat(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        if isinstance(value, Mapping):
+            out.update({f"{key}.{k}": v for k, v in value.items() if k != "kind"})
+        else:
+            out[key] = value
+    return out
+
+
 def _diff(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    old_values: Mapping[str, Any] | None, new_values: Mapping[str, Any] | None
 ) -> list[tuple[str, str, str]]:
-    old, new = old or {}, new or {}
+    old, new = _flat(old_values), _flat(new_values)
     keys = [k for k in new if k not in _HIDDEN_AUDIT_KEYS]
     keys += [k for k in old if k not in new and k not in _HIDDEN_AUDIT_KEYS]
     return [

@@ -7,6 +7,7 @@ is a 404 exactly like a missing one.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -29,14 +30,16 @@ from infantall.registry.schemas import (
 )
 from infantall.registry.text import ID_PATTERN
 from infantall.web.deps import SessionDep
-from infantall.web.pages.figures import event_label, figure_data_uri, timeline_figure
+from infantall.web.pages.figures import cached_figure, event_label, timeline_figure
 from infantall.web.pages.forms import (
     EVENT_FORMS,
     PATIENT_FORM,
     by_field,
     errors_of,
     form_values,
+    typed_values,
     validate_model,
+    version_of,
 )
 from infantall.web.pages.patient_views import (
     audit_changes,
@@ -55,6 +58,11 @@ EventId = Annotated[str, Path(pattern=ID_PATTERN)]
 _PATIENT_NAMES = [f.name for f in PATIENT_FORM]
 _UPDATE_NAMES = [n for n in _PATIENT_NAMES if n in PatientUpdate.model_fields]
 _WRITE_ERRORS = (ValidationFailedError, ValidationError, InvalidInputError, ConflictError)
+
+
+def _status(exc: Exception) -> int:
+    """409 for a stale version or a duplicate (like the API), else 422."""
+    return 409 if isinstance(exc, ConflictError) else 422
 
 
 def _can_write(user: Principal) -> bool:
@@ -98,11 +106,11 @@ def register_patient(
     """Register a patient with ``PatientCreate`` and store its risk groups."""
     values = form_values(form, _PATIENT_NAMES)
     try:
-        data = validate_model(PatientCreate, values)
+        data = validate_model(PatientCreate, typed_values(values, PATIENT_FORM))
         assert isinstance(data, PatientCreate)
         created = patient_service.create_patient(session, user, data)
     except _WRITE_ERRORS as exc:
-        return _patient_form(request, user, session, values, errors_of(exc), status=422)
+        return _patient_form(request, user, session, values, errors_of(exc), status=_status(exc))
     risk.compute_risk_groups(session, user, created.registry_id)
     return redirect(f"/patients/{created.registry_id}?done=registered")
 
@@ -118,7 +126,10 @@ def patient_page(request: Request, pid: PatientId, user: PageUser, session: Sess
         events=events,
         decisions=live_decisions(history),
         stored=latest_stored(risk.list_risk_groups(session, user, pid)),
-        timeline=figure_data_uri(timeline_figure(history)),
+        timeline=cached_figure(
+            ("timeline", json.dumps(history.to_dict(), sort_keys=True, default=str)),
+            lambda: timeline_figure(history),
+        ),
         fields=PATIENT_FORM,
     )
     return render(request, "patient.html", ctx, user=user, session=session)
@@ -187,7 +198,8 @@ def correct_patient(
         for name in _UPDATE_NAMES
         if not _same(getattr(patient, name), values.get(name))
     }
-    body["version"] = str(form.get("version") or "")
+    body = typed_values(body, PATIENT_FORM)
+    body["version"] = version_of(form)
     body["reason"] = str(form.get("reason") or "")
     try:
         data = validate_model(PatientUpdate, body)
@@ -195,7 +207,8 @@ def correct_patient(
         patient_service.update_patient(session, user, pid, data)
     except _WRITE_ERRORS as exc:
         values["reason"] = body["reason"]
-        return _edit_page(request, user, session, patient, values, errors_of(exc), status=422)
+        errors = errors_of(exc)
+        return _edit_page(request, user, session, patient, values, errors, status=_status(exc))
     risk.compute_risk_groups(session, user, pid)
     return redirect(f"/patients/{pid}?done=corrected")
 
@@ -206,16 +219,18 @@ def void_patient(
 ) -> Response:
     """Void a patient with a reason (nothing is deleted)."""
     patient = patient_service.get_patient(session, user, pid)
-    body = {"version": str(form.get("version") or ""), "reason": str(form.get("reason") or "")}
+    body = {"version": version_of(form), "reason": str(form.get("reason") or "")}
     try:
         data = validate_model(VoidRequest, body)
         assert isinstance(data, VoidRequest)
         patient_service.void_patient(session, user, pid, data)
     except _WRITE_ERRORS as exc:
         values = patient_form_values(patient)
+        void_errors = errors_of(exc)
         return _edit_page(
-            request, user, session, patient, values, [], void_errors=errors_of(exc), status=422
-        )
+            request, user, session, patient, values, [], void_errors=void_errors,
+            status=_status(exc),
+        )  # fmt: skip
     return redirect("/dashboard?done=voided")
 
 
@@ -270,12 +285,13 @@ def add_event(
         return _events_page(request, user, session, pid, errors=[err], status=422)
     values = form_values(form, [f.name for f in EVENT_FORMS[kind][1]])
     try:
-        event = event_service.EVENT_ADAPTER.validate_python({"kind": kind, **values})
+        typed = typed_values(values, EVENT_FORMS[kind][1])
+        event = event_service.EVENT_ADAPTER.validate_python({"kind": kind, **typed})
         event_service.add_event(session, user, pid, event)
     except _WRITE_ERRORS as exc:
         return _events_page(
             request, user, session, pid, open_kind=kind, values=values, errors=errors_of(exc),
-            status=422,
+            status=_status(exc),
         )  # fmt: skip
     risk.compute_risk_groups(session, user, pid)
     return redirect(f"/patients/{pid}/events?done=event_added")
@@ -339,9 +355,9 @@ def correct_event(
     values = form_values(form, names)
     reason = str(form.get("reason") or "")
     body = {
-        "version": str(form.get("version") or ""),
+        "version": version_of(form),
         "reason": reason,
-        "event": {"kind": event.kind, **values},
+        "event": {"kind": event.kind, **typed_values(values, EVENT_FORMS[event.kind][1])},
     }
     try:
         data = validate_model(EventCorrect, body)
@@ -350,7 +366,8 @@ def correct_event(
     except _WRITE_ERRORS as exc:
         errors = [_strip_event_prefix(e) for e in errors_of(exc)]
         values["reason"] = reason
-        return _correct_page(request, user, session, pid, event, values, errors, status=422)
+        status = _status(exc)
+        return _correct_page(request, user, session, pid, event, values, errors, status=status)
     risk.compute_risk_groups(session, user, pid)
     return redirect(f"/patients/{pid}/events?done=corrected")
 
@@ -371,14 +388,14 @@ def void_event(
     session: SessionDep,
 ) -> Response:
     """Void an event with a reason."""
-    body = {"version": str(form.get("version") or ""), "reason": str(form.get("reason") or "")}
+    body = {"version": version_of(form), "reason": str(form.get("reason") or "")}
     try:
         data = validate_model(VoidRequest, body)
         assert isinstance(data, VoidRequest)
         event_service.void_event(session, user, pid, eid, data)
     except _WRITE_ERRORS as exc:
         errors = [InvalidInputError(f"void.{e.field}", e.reason, e.code) for e in errors_of(exc)]
-        return _events_page(request, user, session, pid, errors=errors, status=422)
+        return _events_page(request, user, session, pid, errors=errors, status=_status(exc))
     risk.compute_risk_groups(session, user, pid)
     return redirect(f"/patients/{pid}/events?done=voided")
 

@@ -11,6 +11,7 @@ This module only selects, counts and lays out their results for a page.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,7 +29,7 @@ from infantall.registry.access import Principal
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.histories import scoped_rows, to_histories
 from infantall.registry.io import pseudonym
-from infantall.web.pages.figures import accrual_figure, cir_figure, figure_data_uri
+from infantall.web.pages.figures import accrual_figure, cached_figure, cir_figure
 from infantall.web.pages.quality import (
     FOLLOW_UP_OVERDUE_DAYS,
     QualityFinding,
@@ -190,7 +191,10 @@ def survival_panel(
         return None
     labels = None if group is None else df[group].fillna("unknown").astype(str)
     curves = kaplan_meier_by_group(df.time, df.status, labels, group_name=group)
-    fig = plot_km(curves, ylabel=_YLABEL.get(endpoint, endpoint), title=title)
+    key = ("km", endpoint, title, group, _digest(df.time, df.status, labels))
+    image = cached_figure(
+        key, lambda: plot_km(curves, ylabel=_YLABEL.get(endpoint, endpoint), title=title)
+    )
     est = curves.at([h * 365.25 for h in HORIZONS_YEARS])
     estimates = [
         {
@@ -203,7 +207,15 @@ def survival_panel(
         }
         for r in est.to_dict("records")
     ]
-    return SurvivalPanel(endpoint, title, figure_data_uri(fig), estimates)
+    return SurvivalPanel(endpoint, title, image, estimates)
+
+
+def _digest(*columns: Any) -> str:
+    """A fingerprint of the data behind a figure (its cache key)."""
+    h = hashlib.sha256()
+    for col in columns:
+        h.update(b"|" if col is None else pd.Series(col).astype(str).str.cat(sep=",").encode())
+    return h.hexdigest()
 
 
 def site_dataset(
@@ -258,7 +270,8 @@ def _cir(dataset: AnalysisDataset, title: str) -> str | None:
     groups = df.RISKGRP.fillna("unknown").astype(str)
     result = cumulative_incidence(df.time, df.status, groups)
     sizes = dict(Counter(groups))
-    return figure_data_uri(cir_figure(result, title=title, sizes=sizes))
+    key = ("cir", title, _digest(df.time, df.status, groups))
+    return cached_figure(key, lambda: cir_figure(result, title=title, sizes=sizes))
 
 
 def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
@@ -285,7 +298,10 @@ def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
             hr_lower=float(hr["hr_lower"]),
             hr_upper=float(hr["hr_upper"]),
             hr_p=float(hr["p"]),
-            image=figure_data_uri(plot_simon_makuch(simon_makuch(cp))),
+            image=cached_figure(
+                ("simon-makuch", _digest(cp.start, cp.stop, cp.event, cp.hsct)),
+                lambda: plot_simon_makuch(simon_makuch(cp)),
+            ),
         )
     except InvalidInputError as exc:
         out["message"] = f"not estimable: {exc.reason}"
@@ -324,7 +340,7 @@ def coordinator_view(
     return CoordinatorView(
         n_patients=len(dataset.covariates),
         sites=sites,
-        accrual_image=figure_data_uri(accrual_figure(table)),
+        accrual_image=cached_figure(("accrual", table.to_json()), lambda: accrual_figure(table)),
         panels=panels,
         cir_image=_cir(dataset, f"Cumulative incidence of relapse by {protocol} risk group"),
         hsct=_hsct(dataset),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import math
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,7 +106,7 @@ def _num(value: Any, digits: int = 1) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:,.{digits}f}"
+        return "—" if math.isnan(value) else f"{value:,.{digits}f}"
     return str(value)
 
 

@@ -6,7 +6,8 @@
   field matches the cookie. Where the browser sends an ``Origin`` header it must be this
   site (defence in depth; the cheat sheet's "verifying origin with standard headers").
 * **Headers**: a restrictive Content-Security-Policy (no inline script or style, nothing
-  from other origins, no framing, forms only to this site), ``nosniff``, no referrer,
+  from other origins, no framing, forms only to this site), ``nosniff``, referrer only to this site
+  (``no-referrer`` would make browsers send ``Origin: null`` on form POSTs),
   ``no-store`` caching of pages that show patient data.
 * **Session cookie**: the opaque session token of :func:`infantall.registry.auth.login`
   in an HttpOnly, SameSite=Lax cookie, ``Secure`` whenever the settings ask for it or the
@@ -60,7 +61,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
