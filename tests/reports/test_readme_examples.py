@@ -27,7 +27,7 @@ def _blocks(language: str) -> list[str]:
 
 
 def test_every_shell_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # report.html and demo-output/ land in the temporary folder
+    monkeypatch.chdir(tmp_path)  # report.html lands in the temporary folder
     runner = CliRunner()
     commands = [
         shlex.split(line.split("#", 1)[0])
@@ -35,21 +35,18 @@ def test_every_shell_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         for line in block.splitlines()
         if line.strip()
     ]
-    assert len(commands) == 7
+    assert len(commands) == 6
     outputs = {}
     for argv in commands:
         assert argv[0] == "infantall"
         result = runner.invoke(app, argv[1:])
         assert result.exit_code == 0, (argv, result.output)
         outputs[argv[1]] = result.output
-    # `report` prints the file it wrote; `demo` (run_demo) prints every file it wrote.
+    # `report` prints the file it wrote (the demo has its own README example test).
     assert outputs["report"].strip() == "report.html"
-    demo_report = (tmp_path / "demo-output" / "report.html").resolve()
-    assert outputs["demo"].strip() == f"wrote {demo_report}"
-    for page in (tmp_path / "report.html", demo_report):
-        html = page.read_text(encoding="utf-8")
-        assert RESEARCH_DISCLAIMER in html
-        assert 'src="data:image/png;base64,' in html
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert RESEARCH_DISCLAIMER in html
+    assert 'src="data:image/png;base64,' in html
 
 
 def test_python_example_runs() -> None:

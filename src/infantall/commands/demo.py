@@ -1,4 +1,9 @@
-"""``infantall demo``: the main job of ``make demo`` on embedded defaults."""
+"""``infantall demo``: the main job of ``make demo`` on embedded defaults.
+
+Creates a SQLite registry, loads a SYNTHETIC multi-site cohort through the registry's own
+import, creates one account per role, stratifies every patient, writes the full report and
+serves the web app on 127.0.0.1 (``--no-serve`` stops after the report).
+"""
 
 from __future__ import annotations
 
@@ -9,34 +14,68 @@ import typer
 
 from infantall.commands._output import fail
 
-__all__ = ["ORDER", "register", "run_demo"]
+__all__ = ["ORDER", "register"]
 
 ORDER = 95
 
 
-def run_demo(out_dir: Path) -> list[Path]:
-    """Run the demo into ``out_dir`` and return the files written.
-
-    For now: the evidence report (``report.html``). Later parts add their outputs here.
-    """
-    from infantall.commands.report import write_report
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [write_report(out_dir / "report.html")]
-
-
 def demo_command(
     out_dir: Annotated[
-        Path, typer.Option("--out-dir", help="Folder for the demo's outputs.")
+        Path, typer.Option("--out-dir", help="Folder for the registry file and the report.")
     ] = Path("demo-output"),
+    n: Annotated[int, typer.Option("--n", min=20, help="Synthetic patients.")] = 600,
+    sites: Annotated[int, typer.Option("--sites", min=1, max=200, help="Synthetic sites.")] = 18,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic cohort.")] = 1,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")
+    ] = True,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
 ) -> None:
-    """Run the platform demo on embedded data and print where its outputs are."""
+    """Run the whole platform on a SYNTHETIC registry; print the accounts and the report."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from infantall.demo import run_demo
+    from infantall.errors import InfantallError
+
+    console = Console(stderr=True)
     try:
-        written = run_demo(out_dir)
+        result = run_demo(
+            out_dir, n=n, sites=sites, seed=seed, progress=lambda m: console.print(f"[dim]{m}[/]")
+        )
     except OSError as exc:
         fail(f"{out_dir}: cannot write the demo outputs ({exc.strerror or exc})")
-    for path in written:
-        typer.echo(f"wrote {path.resolve()}")
+    except InfantallError as exc:
+        fail(str(exc))
+    table = Table(
+        title="Demo accounts (passwords shown once; also in " + str(result.accounts_file) + ")"
+    )
+    for col in ("username", "role", "site", "password"):
+        table.add_column(col)
+    for a in result.accounts:
+        if a.username.startswith("editor-"):
+            continue  # the other sites' data managers: listed in the accounts file
+        table.add_row(a.username, a.role, a.site_code or "all sites", a.password)
+    Console().print(table)
+    typer.echo(
+        f"registry: {result.database_url} — {result.patients} SYNTHETIC patients, "
+        f"{result.events} events, {result.sites} sites, {result.risk_assignments} risk groups"
+    )
+    typer.echo(f"report: {result.report.resolve()}")
+    if serve:
+        _serve(out_dir, port)
+
+
+def _serve(out_dir: Path, port: int) -> None:
+    import uvicorn
+
+    from infantall.demo import demo_settings
+    from infantall.web.app import create_app
+
+    typer.echo(f"web app: http://127.0.0.1:{port}/  (API docs: /api/v1/docs; Ctrl-C stops it)")
+    uvicorn.run(
+        create_app(demo_settings(out_dir)), host="127.0.0.1", port=port, log_level="warning"
+    )
 
 
 def register(app: typer.Typer) -> None:

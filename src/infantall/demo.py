@@ -1,0 +1,270 @@
+"""The main job (``make demo``): the whole platform on embedded defaults.
+
+1. a SQLite registry is created with the registry's own migrations (recreated on every run,
+   so a second run starts clean);
+2. a synthetic multi-site cohort (``infantall.cohort``, labelled SYNTHETIC) is loaded site by
+   site through the registry's own REDCap-style CSV import, as each site's data manager;
+3. demo accounts are created, one per role, with fresh random passwords;
+4. every patient is stratified under every protocol and the groups are stored with the
+   protocol version;
+5. the full HTML report is written from the registry, as the coordinator sees it (pooled,
+   pseudonymised);
+6. the caller may then serve the web app (``infantall demo`` does, on 127.0.0.1).
+
+Every step goes through the same service functions as the REST API, so the demo exercises
+validation, access control and the audit trail exactly as a user would.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from infantall.registry.access import Principal
+    from infantall.registry.db import Database
+    from infantall.registry.settings import RegistrySettings
+
+__all__ = ["DEMO_ROLES", "DemoAccount", "DemoResult", "demo_settings", "run_demo"]
+
+#: The demo's accounts: (username, role, index of the site for site roles or None).
+DEMO_ROLES: tuple[tuple[str, str, int | None], ...] = (
+    ("admin", "admin", None),
+    ("coordinator", "coordinator", None),
+    ("editor", "site_editor", 0),
+    ("viewer", "site_viewer", 0),
+)
+DATABASE_FILE = "registry.sqlite"
+REPORT_FILE = "report.html"
+ACCOUNTS_FILE = "demo-accounts.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    """One account created by the demo (the password is shown once)."""
+
+    username: str
+    role: str
+    site_code: str | None
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """What the demo built and where."""
+
+    out_dir: Path
+    database_url: str
+    report: Path
+    accounts_file: Path
+    accounts: tuple[DemoAccount, ...]
+    sites: int
+    patients: int
+    events: int
+    risk_assignments: int
+
+
+def demo_settings(out_dir: Path) -> RegistrySettings:
+    """Settings of the demo registry: a SQLite file in ``out_dir``, development mode."""
+    from infantall.registry.settings import load_settings
+
+    db = (out_dir / DATABASE_FILE).resolve()
+    return load_settings(database_url=f"sqlite:///{db}", environment="development")
+
+
+def _fresh_database(out_dir: Path, settings: RegistrySettings) -> Database:
+    from infantall.registry.db import Database, upgrade_database
+
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (out_dir / f"{DATABASE_FILE}{suffix}").unlink(missing_ok=True)
+    database = Database.from_settings(settings)
+    upgrade_database(database.engine)
+    return database
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _principal(
+    session: Session, settings: RegistrySettings, username: str, password: str
+) -> Principal:
+    """Log in through the registry's own authentication (as the CLI does)."""
+    from infantall.registry.auth import authenticate, login
+    from infantall.registry.security import password_hasher
+
+    issued = login(
+        session,
+        settings,
+        password_hasher(settings),
+        username=username,
+        password=password,
+        kind="bearer",
+        channel="cli",
+    )
+    return authenticate(session, issued.token, "cli")
+
+
+def _create_account(
+    session: Session,
+    settings: RegistrySettings,
+    admin: Principal,
+    username: str,
+    role: str,
+    site_code: str | None,
+) -> DemoAccount:
+    from infantall.registry.admin import create_user
+    from infantall.registry.models import Role
+    from infantall.registry.schemas import UserCreate
+    from infantall.registry.security import password_hasher
+
+    password = _password()
+    create_user(
+        session,
+        admin,
+        password_hasher(settings),
+        UserCreate(username=username, password=password, role=Role(role), site_code=site_code),
+    )
+    return DemoAccount(username, role, site_code, password)
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    n: int = 600,
+    sites: int = 18,
+    seed: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Build the demo registry and the full report in ``out_dir`` (see the module docstring).
+
+    Raises
+    ------
+    infantall.errors.InfantallError
+        A step was refused (the message says which and why); nothing is served.
+    """
+    from infantall.cohort import generate_cohort
+    from infantall.cohort.redcap import redcap_tables_by_site
+    from infantall.errors import InfantallError
+    from infantall.registry.admin import bootstrap_admin, create_site
+    from infantall.registry.io import import_csv
+    from infantall.registry.schemas import SiteCreate
+    from infantall.registry.security import password_hasher
+
+    say = progress or (lambda _msg: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = demo_settings(out_dir)
+    database = _fresh_database(out_dir, settings)
+    try:
+        say(f"generating a SYNTHETIC cohort of {n} infants at {sites} sites (seed {seed})")
+        cohort = generate_cohort(n, sites, seed)
+        tables = redcap_tables_by_site(cohort)
+        accounts: list[DemoAccount] = []
+        n_events = 0
+        with database.write_sessions() as session:
+            admin_pw = _password()
+            bootstrap_admin(session, password_hasher(settings), "admin", admin_pw)
+            accounts.append(DemoAccount("admin", "admin", None, admin_pw))
+            admin = _principal(session, settings, "admin", admin_pw)
+            site_codes = sorted(tables)
+            say(f"importing through the registry's CSV import, site by site ({len(tables)})")
+            for i, code in enumerate(site_codes):
+                create_site(session, admin, SiteCreate(code=code, name=f"Synthetic site {i + 1}"))
+                username = "editor" if i == 0 else f"editor-{code.lower()}"
+                editor = _create_account(session, settings, admin, username, "site_editor", code)
+                accounts.append(editor)
+                as_editor = _principal(session, settings, editor.username, editor.password)
+                table = tables[code].drop(columns=["site_code"])
+                report = import_csv(session, as_editor, table.to_csv(index=False))
+                if not report.ok:
+                    first = report.errors[0]
+                    raise InfantallError(
+                        f"demo import of site {code} refused: row {first.row} "
+                        f"{first.field}: {first.reason}"
+                    )
+                n_events += report.imported_events
+            for username, role, site_index in DEMO_ROLES[1:]:
+                if username == "editor":
+                    continue
+                site = None if site_index is None else site_codes[site_index]
+                accounts.append(_create_account(session, settings, admin, username, role, site))
+        say("stratifying every patient under every protocol")
+        n_assign = _stratify_all(database, settings, accounts)
+        say("writing the full report (as the coordinator: pooled, pseudonymised)")
+        report_path = _write_report(database, settings, accounts, out_dir / REPORT_FILE)
+    finally:
+        database.dispose()
+    accounts_file = _write_accounts(out_dir / ACCOUNTS_FILE, accounts)
+    return DemoResult(
+        out_dir=out_dir,
+        database_url=settings.database_url,
+        report=report_path,
+        accounts_file=accounts_file,
+        accounts=tuple(accounts),
+        sites=len(tables),
+        patients=len(cohort.patients),
+        events=n_events,
+        risk_assignments=n_assign,
+    )
+
+
+def _stratify_all(
+    database: Database, settings: RegistrySettings, accounts: list[DemoAccount]
+) -> int:
+    """Store the risk groups of every patient, each site's editor computing its own."""
+    from sqlalchemy import select
+
+    from infantall.registry.models import Patient
+    from infantall.registry.risk import compute_risk_groups
+
+    total = 0
+    with database.write_sessions() as session:
+        for account in accounts:
+            if account.role != "site_editor":
+                continue
+            editor = _principal(session, settings, account.username, account.password)
+            ids = session.scalars(
+                select(Patient.registry_id).where(Patient.site_id == editor.site_id)
+            ).all()
+            for registry_id in ids:
+                total += len(compute_risk_groups(session, editor, registry_id))
+    return total
+
+
+def _write_report(
+    database: Database, settings: RegistrySettings, accounts: list[DemoAccount], out: Path
+) -> Path:
+    from infantall.registry.analysis import analysis_dataset
+    from infantall.registry.histories import scoped_rows, to_histories
+    from infantall.reports.full import full_report
+
+    coordinator = next(a for a in accounts if a.role == "coordinator")
+    with database.write_sessions() as session:
+        who = _principal(session, settings, coordinator.username, coordinator.password)
+        key = settings.pseudonym_key.get_secret_value()
+        dataset, _warnings = analysis_dataset(session, who, key)
+        histories = to_histories(*scoped_rows(session, who))
+    page = full_report(
+        histories,
+        dataset=dataset,
+        label=f"Demo registry ({len(histories)} SYNTHETIC infants)",
+        synthetic=True,
+    )
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _write_accounts(path: Path, accounts: list[DemoAccount]) -> Path:
+    lines = [
+        "# infantall demo accounts (SYNTHETIC registry; recreated by every `make demo`)",
+        "# username\trole\tsite\tpassword",
+        *(f"{a.username}\t{a.role}\t{a.site_code or '-'}\t{a.password}" for a in accounts),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
