@@ -73,11 +73,13 @@ def test_full_report_has_every_part(demo_dir: Path) -> None:
         "cohort-protocols",
         "cohort-vs-trials",
         "outcomes-hsct",
+        "outcomes-hsct-naive",
     ):
         assert f'id="{anchor}"' in page, anchor
     assert "Event-free survival" in page
     assert "Cumulative incidence of relapse" in page
     assert "Synthesis" in page
+    assert "immortal-time bias" in page
     assert page.count('src="data:image/png;base64,') >= 6
     assert "<script" not in page  # self-contained and inert
 

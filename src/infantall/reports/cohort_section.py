@@ -329,11 +329,68 @@ def _mrd_section(dataset: AnalysisDataset, landmark_days: float) -> ReportSectio
     return ReportSection("outcomes-mrd", "MRD landmark analysis", body)
 
 
+def _naive_hsct_section(
+    dataset: AnalysisDataset, horizon_years: float, synthetic: bool
+) -> ReportSection | None:
+    """The comparison that must not be made, computed to show how far it misleads."""
+    from infantall.outcomes.km import kaplan_meier_by_group
+    from infantall.outcomes.logrank import logrank_test
+
+    efs = dataset.endpoint("EFS")
+    if "HSCT_CR1" not in efs.columns or efs["HSCT_CR1"].sum() == 0:
+        return None
+    median_day = float(np.nanmedian(efs["HSCTDY"]))
+    strata = [("all patients", efs)]
+    if "RISKGRP" in efs.columns:
+        # within a risk group, confounding by group is gone and the immortal time remains
+        for g, part in efs.groupby("RISKGRP", sort=True):
+            if part["HSCT_CR1"].sum() >= 5 and (part["HSCT_CR1"] == 0).sum() >= 5:
+                strata.append((f"risk group {g}", part))
+    rows = []
+    for name, part in strata:
+        arm = np.where(part["HSCT_CR1"].to_numpy() == 1, "HSCT in CR1 (ever)", "no HSCT (never)")
+        curves = kaplan_meier_by_group(part["time_years"], part["status"], arm)
+        at = curves.at([horizon_years]).set_index("group")
+        p = logrank_test(part["time_years"], part["status"], arm).p_value
+        rows += [
+            {
+                "patients": name,
+                "group (from diagnosis)": str(g),
+                "n": int((arm == g).sum()),
+                f"{horizon_years:g}-year EFS, %": f"{100 * at.loc[g, 'survival']:.1f}",
+                "SE": f"{100 * at.loc[g, 'std_err']:.1f}",
+                "naive log-rank p": f"{p:.3g}",
+            }
+            for g in at.index
+        ]
+    truth = (
+        " In this SYNTHETIC cohort transplant has, by construction, no effect on outcome: "
+        "any difference in the naive table is bias."
+        if synthetic
+        else ""
+    )
+    body = (
+        '<div class="warning"><p><strong>Do not compare transplanted with non-transplanted '
+        "patients from diagnosis.</strong> A patient can only be transplanted if they stay "
+        f"alive and in remission until the transplant (here a median of {median_day:.0f} days "
+        "after diagnosis), so every early relapse or death counts against the "
+        "non-transplanted group. This immortal-time bias makes transplant look better than "
+        "it is. Transplant is also given by risk group, so any comparison is confounded by "
+        "it. Use the time-dependent analyses above (Cox with HSCT as a time-varying "
+        f"covariate, Mantel–Byar, landmark, Simon–Makuch).{truth}</p></div>"
+        "<p>The naive comparison, shown only to make the bias visible; within a risk "
+        "group the confounding by group is gone and the immortal time remains:</p>"
+        + html_table(rows, list(rows[0]))
+    )
+    return ReportSection("outcomes-hsct-naive", "Why naive HSCT comparisons mislead", body)
+
+
 def cohort_sections(
     histories: Sequence[PatientHistory],
     dataset: AnalysisDataset,
     *,
     label: str,
+    synthetic: bool = False,
     evidence: Evidence | None = None,
     horizon_years: float = 5.0,
     mrd_landmark_days: float = 42.0,
@@ -348,6 +405,9 @@ def cohort_sections(
     groups = stratify_histories(histories)
     sections = [_table_one_section(histories, groups), _groups_section(groups)]
     sections += outcome_sections(dataset, group="RISKGRP", horizon_years=horizon_years)
+    naive = _naive_hsct_section(dataset, horizon_years, synthetic)
+    if naive is not None:
+        sections.append(naive)
     mrd = _mrd_section(dataset, mrd_landmark_days)
     if mrd is not None:
         sections.append(mrd)

@@ -125,7 +125,12 @@ def full_report_sections(
 
         ds = dataset or derive_endpoints(histories, protocol="interfant-06")
         sections += cohort_sections(
-            histories, ds, label=label, evidence=ev, horizon_years=horizon_years
+            histories,
+            ds,
+            label=label,
+            synthetic=synthetic,
+            evidence=ev,
+            horizon_years=horizon_years,
         )
     sections += evidence_sections(ev)
     sections += synthesis_sections()

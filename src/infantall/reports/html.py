@@ -129,6 +129,8 @@ header h1 { margin: 0 0 .3rem; font-size: 1.6rem; }
 header p { margin: .2rem 0; color: var(--muted); }
 .disclaimer { background: #fff4e5; border: 1px solid #f0b45b; border-radius: 4px;
   padding: .6rem .9rem; margin: .8rem 0 0; color: #6b4100; font-weight: 600; }
+.warning { background: #fdecea; border-left: 4px solid #c0392b; padding: .4rem .9rem;
+  margin: .8rem 0; }
 main { max-width: 1200px; margin: 0 auto; padding: 1rem 2rem 3rem; }
 nav ol { columns: 2; color: var(--accent); }
 nav a, a { color: var(--accent); }
