@@ -81,6 +81,7 @@ class CoxResult:
     _data: _coxcore.CoxData = field(repr=False)
     _stop: FloatArray = field(repr=False)
     _event: FloatArray = field(repr=False)
+    _start: FloatArray | None = field(default=None, repr=False)
 
     @property
     def se(self) -> FloatArray:
@@ -133,7 +134,7 @@ class CoxResult:
         With ``transform="km"`` g(t) = 1 - S(t-) from the Kaplan–Meier of all the data, as
         R's default.
         """
-        g_all = _zph_transform(self._stop, self._event, transform)
+        g_all = _zph_transform(self._stop, self._event, self._start, transform)
         p = self.coef.shape[0]
         u = np.zeros(2 * p)
         imat = np.zeros((2 * p, 2 * p))
@@ -167,14 +168,16 @@ class CoxResult:
         )
 
 
-def _zph_transform(stop: FloatArray, event: FloatArray, transform: str) -> Any:
+def _zph_transform(
+    stop: FloatArray, event: FloatArray, start: FloatArray | None, transform: str
+) -> Any:
     if transform == "identity":
         return lambda t: t
     if transform != "km":
         raise InvalidInputError("transform", "use 'km' or 'identity'", "bad_option")
     from infantall.outcomes.km import kaplan_meier
 
-    km = kaplan_meier(stop, event.astype(np.int64))
+    km = kaplan_meier(stop, event.astype(np.int64), entry=start)
 
     def g(t: FloatArray) -> FloatArray:
         idx = np.searchsorted(km.time, t, side="left") - 1  # last time strictly before t
@@ -339,6 +342,7 @@ def cox_ph(
         _data=prep,
         _stop=stop,
         _event=ev,
+        _start=start,
     )
 
 

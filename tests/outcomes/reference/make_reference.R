@@ -173,7 +173,7 @@ for (ties in c("efron", "breslow")) {
   out[[paste0("cox_td_heart_", ties)]] <- cox_out(f, zph = FALSE)
 }
 f <- coxph(Surv(start, stop, event) ~ transplant + age + surgery, data = heart)
-out$cox_td_heart_multi <- cox_out(f, zph = FALSE)
+out$cox_td_heart_multi <- cox_out(f, zph = TRUE)
 # Mantel-Byar: log-rank O-E with hypergeometric variance, group membership updated over time
 ev <- sort(unique(heart$stop[heart$event == 1]))
 U <- 0; V <- 0; O <- 0; E <- 0
