@@ -284,3 +284,24 @@ def test_readme_examples_run(cohort_csv, tmp_path, monkeypatch):
         assert res.exit_code == 0, (cmd, res.output)
     for name in ("km.png", "forest.png", "simon_makuch.png", "adtte.csv"):
         assert (work / name).stat().st_size > 0
+
+
+def test_hsct_without_transplants_fails_clearly(cohort_csv, tmp_path):
+    _, df = cohort_csv
+    path = tmp_path / "none.csv"
+    df.assign(hsct_days=np.nan).to_csv(path, index=False)
+    res = runner.invoke(
+        app,
+        [
+            "analyze",
+            "hsct",
+            str(path),
+            "--time",
+            "efs_days",
+            "--event",
+            "efs_event",
+            "--hsct-time",
+            "hsct_days",
+        ],
+    )
+    assert res.exit_code == 1 and "nothing to compare" in res.stderr

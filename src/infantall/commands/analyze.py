@@ -311,6 +311,8 @@ def hsct_command(
         df = _read(data, [time, event, hsct_time])
         h = pd.to_numeric(df[hsct_time], errors="coerce")
         cp = counting_process(df, time, event, hsct_time)
+        if cp.hsct.sum() == 0:
+            fail(f"no patient has a {hsct_time} before the end of follow-up: nothing to compare")
         td = time_dependent_cox(cp, ["hsct"])
         mb = mantel_byar(cp, "hsct")
         lm_time = float(np.nanmedian(h)) if landmark is None else landmark
