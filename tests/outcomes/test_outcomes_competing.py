@@ -108,3 +108,13 @@ def test_fine_gray_bad_covariates(mgus2):
         fine_gray(df, "etime", "event", ["age", "twice"])
     with pytest.raises(InvalidInputError, match="no_events"):
         fine_gray(pd.DataFrame({"t": [1, 2], "s": [0, 2], "x": [0, 1]}), "t", "s", ["x"])
+
+
+def test_print_summaries(mgus2, capsys):
+    res = cumulative_incidence(mgus2.etime, mgus2.event, mgus2.male)
+    res.tests[0].print_summary()
+    res.curve(1, "0").print_summary(horizons=[60])
+    res.print_summary(horizons=[60])
+    out = capsys.readouterr().out
+    assert "Gray's test, cause 1" in out and "estimate" in out
+    assert res.tests[0].summary.statistic.iloc[0] == res.tests[0].statistic

@@ -145,3 +145,10 @@ def test_print_summary_shows_median(lung, capsys):
     kaplan_meier_by_group(lung.time, lung.event, lung.sex).print_summary(horizons=[365])
     out = capsys.readouterr().out
     assert "426" in out and "median" in out
+
+
+def test_rmst_summary(lung, ref, capsys):
+    r = kaplan_meier(lung.time, lung.event).rmst(730)
+    r.print_summary()
+    assert "RMST to 730" in capsys.readouterr().out
+    assert r.summary.rmst.iloc[0] == pytest.approx(ref["km_lung_all"]["rmean"][0], rel=RTOL_EXACT)

@@ -100,6 +100,11 @@ class CumulativeIncidence:
             }
         )
 
+    def print_summary(self, horizons: Any = None) -> None:
+        """Print the curve at its event times, or at ``horizons``."""
+        table = self.summary if horizons is None else self.at(horizons)
+        print(table.to_string(index=False))
+
     def at(self, horizons: Any) -> pd.DataFrame:
         """Estimate, variance and CI at given times (cmprsk ``timepoints``)."""
         h = np.atleast_1d(np.asarray(horizons, dtype=np.float64))
@@ -202,6 +207,18 @@ class GrayTestResult:
     rho: float
     scores: FloatArray
     variance: FloatArray
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One-row table of the test."""
+        return pd.DataFrame([self.as_dict()])
+
+    def print_summary(self) -> None:
+        """Print the test."""
+        print(
+            f"Gray's test, cause {self.cause} (rho={self.rho:g}): chisq={self.statistic:.4f} "
+            f"on {self.df} df, p={self.p_value:.4g}"
+        )
 
     def as_dict(self) -> dict[str, float | int]:
         """Flat record for tables and JSON."""

@@ -97,6 +97,18 @@ class RMSTResult:
     upper: float
     label: str = "all"
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One-row table: tau, RMST, SE and CI."""
+        return pd.DataFrame([self.as_dict()])
+
+    def print_summary(self) -> None:
+        """Print the estimate with its CI."""
+        print(
+            f"RMST to {self.tau:g} ({self.label}): {self.estimate:.4g} "
+            f"(SE {self.se:.4g}; 95% CI {self.lower:.4g}-{self.upper:.4g})"
+        )
+
     def as_dict(self) -> dict[str, float | str]:
         """Flat record for tables and JSON."""
         return {
