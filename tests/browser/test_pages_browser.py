@@ -243,7 +243,9 @@ def test_dashboard_filters_counts_and_curves(
     page.get_by_role("button", name="Apply").click()
     statuses = page.locator("table.patients tbody td span.status").all_inner_texts()
     assert statuses and set(statuses) == {"relapsed"}
-    page.locator("table.patients tbody tr a").first.click()
+    counts = [int(n) for n in page.locator("table.patients tbody td:last-child").all_inner_texts()]
+    richest = page.locator("table.patients tbody tr").nth(counts.index(max(counts)))
+    richest.locator("a").click()
     timeline = page.locator("img.timeline")
     expect(timeline).to_have_attribute("alt", re.compile(r"Timeline of \d+ events"))
     assert timeline.evaluate("img => img.naturalWidth") > 0

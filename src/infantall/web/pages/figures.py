@@ -87,13 +87,25 @@ def cached_figure(key: tuple[Hashable, ...], build: Callable[[], Figure]) -> str
     return uri
 
 
+#: Short names of MRD time points for the timeline labels.
+_MRD_SHORT = {
+    "day_15": "d15",
+    "end_of_induction": "EOI",
+    "end_of_early_consolidation": "early cons.",
+    "end_of_consolidation": "EOC",
+    "start_of_octadad": "OCTADAD",
+    "after_blinatumomab_1": "post-blina",
+    "pre_hsct": "pre-HSCT",
+}
+
+
 def _fmt_mrd(value: float) -> str:
     return "negative" if value == 0 else f"{value:.1e}"
 
 
 _LABELS: dict[str, Callable[[Any], str]] = {
     "response": lambda e: f"{e.status.value.upper().replace('_', ' ')} ({e.marrow.value})",
-    "mrd": lambda e: f"{_fmt_mrd(e.value)} {e.time_point.value.replace('_', ' ')}",
+    "mrd": lambda e: f"{_fmt_mrd(e.value)} {_MRD_SHORT.get(e.time_point.value, '')}".strip(),
     "hsct": lambda e: f"{e.donor.value.replace('_', ' ')} {e.hla_match}",
     "relapse": lambda e: e.site.value.replace("_", " "),
     "death": lambda e: e.cause.value.replace("_", " "),
@@ -128,12 +140,12 @@ def timeline_figure(history: PatientHistory) -> Figure:
         xs = [(e.date - origin).days / DAYS_PER_MONTH if origin else 0.0 for e in mine]
         xmax = max(xmax, *xs)
         ax.scatter(xs, [lane] * len(xs), marker=marker, s=55, color=colour, zorder=3)
-        for x, e in zip(xs, mine, strict=True):
+        for i, (x, e) in enumerate(zip(xs, mine, strict=True)):
             text = event_label(e)
-            if text:
+            if text:  # alternate above and below the lane so that close labels do not collide
                 ax.annotate(
-                    text, (x, lane), xytext=(0, 7), textcoords="offset points",
-                    ha="center", fontsize=7, color="0.2",
+                    text, (x, lane), xytext=(0, 7 if i % 2 == 0 else -13),
+                    textcoords="offset points", ha="center", fontsize=7, color="0.2",
                 )  # fmt: skip
         ax.axhline(lane, color="0.92", lw=0.8, zorder=0)
     ax.set_yticks(range(len(kinds)), [TIMELINE_LANES[k][0] for k in reversed(kinds)])
@@ -168,6 +180,7 @@ def accrual_figure(accrual: pd.DataFrame) -> Figure:
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

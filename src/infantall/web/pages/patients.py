@@ -124,6 +124,7 @@ def patient_page(request: Request, pid: PatientId, user: PageUser, session: Sess
     ctx.update(
         tab="overview",
         events=events,
+        labels={e.registry_id: _label(e.data) for e in events},
         decisions=live_decisions(history),
         stored=latest_stored(risk.list_risk_groups(session, user, pid)),
         timeline=cached_figure(
