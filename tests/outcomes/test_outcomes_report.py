@@ -13,7 +13,7 @@ from infantall.reports import render_report
 
 @pytest.fixture(scope="module")
 def dataset():
-    return derive_endpoints(generate_cohort(400, sites=6, seed=3).to_histories())
+    return derive_endpoints(generate_cohort(200, sites=4, seed=3).to_histories())
 
 
 def test_sections_render_and_carry_the_km_numbers(dataset):
