@@ -399,3 +399,10 @@ def test_csrf_cookie_is_issued_once_and_reused(client: TestClient) -> None:
     second = client.get("/login")
     assert "set-cookie" not in second.headers
     assert csrf_of(first.text) == csrf_of(second.text)
+
+
+def test_empty_registry_pages_render(login: Login) -> None:
+    coordinator = login("coord").get("/coordinator")
+    assert coordinator.status_code == 200 and "No patient is registered yet" in coordinator.text
+    dashboard = login("viewer_a").get("/dashboard")
+    assert dashboard.status_code == 200 and "<dt>Patients</dt><dd>0</dd>" in dashboard.text

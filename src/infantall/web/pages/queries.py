@@ -190,7 +190,10 @@ def survival_panel(
     if df.empty:
         return None
     labels = None if group is None else df[group].fillna("unknown").astype(str)
-    curves = kaplan_meier_by_group(df.time, df.status, labels, group_name=group)
+    try:
+        curves = kaplan_meier_by_group(df.time, df.status, labels, group_name=group)
+    except InvalidInputError:
+        return None  # e.g. no follow-up time at all: nothing to draw
     key = ("km", endpoint, title, group, _digest(df.time, df.status, labels))
     image = cached_figure(
         key, lambda: plot_km(curves, ylabel=_YLABEL.get(endpoint, endpoint), title=title)
@@ -268,7 +271,10 @@ def _cir(dataset: AnalysisDataset, title: str) -> str | None:
     if df.empty or not (df.status > 0).any():
         return None
     groups = df.RISKGRP.fillna("unknown").astype(str)
-    result = cumulative_incidence(df.time, df.status, groups)
+    try:
+        result = cumulative_incidence(df.time, df.status, groups)
+    except InvalidInputError:
+        return None
     sizes = dict(Counter(groups))
     key = ("cir", title, _digest(df.time, df.status, groups))
     return cached_figure(key, lambda: cir_figure(result, title=title, sizes=sizes))
