@@ -4,7 +4,8 @@ The app runs under uvicorn in a background thread on 127.0.0.1 (a free port) wit
 temporary SQLite registry: two sites, one account per role, and a SYNTHETIC cohort
 imported through the registry's CSV import. Chromium is Debian's (``apt-get install -y
 chromium``); when it is missing the tests FAIL with that instruction (they never skip).
-Screenshots go to ``docs/screenshots`` (or ``$INFANTALL_SCREENSHOT_DIR``).
+Screenshots are test artefacts in ``test-artifacts/screenshots`` (git-ignored); set
+``INFANTALL_SCREENSHOT_DIR=docs/screenshots`` to refresh the committed pictures of the README.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
-    """Where screenshots are saved (committed under docs/screenshots)."""
-    path = Path(os.environ.get("INFANTALL_SCREENSHOT_DIR", REPO_ROOT / "docs" / "screenshots"))
+    """Where screenshots are saved (artefacts; the README's copies are in docs/screenshots)."""
+    default = REPO_ROOT / "test-artifacts" / "screenshots"
+    path = Path(os.environ.get("INFANTALL_SCREENSHOT_DIR", default))
     path.mkdir(parents=True, exist_ok=True)
     return path
 

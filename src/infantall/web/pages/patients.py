@@ -258,6 +258,7 @@ def _events_page(
         values=values or {},
         errors=by_field(errors or [], kind_fields),
         error_list=errors or [],
+        error_prefix=f"{open_kind}-" if open_kind else "",
     )
     return render(request, "patient_events.html", ctx, status=status, user=user, session=session)
 
