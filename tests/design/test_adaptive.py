@@ -208,7 +208,7 @@ def test_same_seed_same_bits_locally_and_on_dask_with_any_worker_count() -> None
     for workers in (1, 2):
         with (
             LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=":0"
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -232,7 +232,7 @@ def test_simulate_on_a_dask_scheduler_gives_the_local_bits() -> None:
     ]
     local = _json(args)
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
     ) as cluster:
         remote = _json([*args, "--scheduler", cluster.scheduler_address])
     assert remote == local

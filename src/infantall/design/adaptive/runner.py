@@ -62,10 +62,9 @@ def _run_dask(
 ) -> list[TrialOutcomes]:
     from distributed import as_completed
 
-    [spec_future] = client.scatter([spec], broadcast=True)
-    futures = [
-        client.submit(simulate_block, spec_future, size, ss, pure=False) for size, ss in plan
-    ]
+    # the specification is small: send it with each task (scattering it under a content
+    # key races with the release of an earlier run's future: "lost dependencies")
+    futures = [client.submit(simulate_block, spec, size, ss, pure=False) for size, ss in plan]
     order = {f.key: i for i, f in enumerate(futures)}
     parts: list[TrialOutcomes | None] = [None] * len(futures)
     for fut in as_completed(futures):  # type: ignore[no-untyped-call]
@@ -147,7 +146,7 @@ def _with_client(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
