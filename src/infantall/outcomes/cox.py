@@ -367,22 +367,29 @@ def _count_before_smaller(pos: IntArray, val: IntArray, block: IntArray) -> Floa
     base = block.astype(np.int64) << bits
     order = np.lexsort((pos, base + val))
     idx = np.arange(n)
+    span = int(pos.max()) + 1 if n else 1
+    # keep every array in the current order; each level's permutation only merges runs,
+    # so these gathers are nearly sequential
+    val_s, pos_s, base_s = val[order], pos[order], base[order]
+    acc = np.zeros(n)
     for b in range(bits):
-        key = base + (val >> (b + 1))
-        composite = key * n + pos
-        order = order[np.argsort(composite[order], kind="stable")]
-        k_s = key[order]
-        p_s = pos[order]
-        bit0 = ((val[order] >> b) & 1) == 0
+        k_s = base_s + (val_s >> (b + 1))
+        c_s = k_s * span + pos_s
+        sub = np.argsort(c_s, kind="stable")
+        order, val_s, pos_s, base_s, acc = order[sub], val_s[sub], pos_s[sub], base_s[sub], acc[sub]
+        c_s, k_s = c_s[sub], k_s[sub]
+        bit0 = ((val_s >> b) & 1) == 0
         c0 = np.cumsum(bit0) - bit0  # exclusive count of bit-0 items before
         new_grp = np.ones(n, dtype=bool)
-        new_grp[1:] = (k_s[1:] != k_s[:-1]) | (p_s[1:] != p_s[:-1])
+        np.not_equal(c_s[1:], c_s[:-1], out=new_grp[1:])
         new_blk = np.ones(n, dtype=bool)
-        new_blk[1:] = k_s[1:] != k_s[:-1]
+        np.not_equal(k_s[1:], k_s[:-1], out=new_blk[1:])
         g_start = np.maximum.accumulate(np.where(new_grp, idx, 0))
         b_start = np.maximum.accumulate(np.where(new_blk, idx, 0))
-        cnt = (c0[g_start] - c0[b_start]).astype(np.float64)
-        out[order] += np.where(bit0, 0.0, cnt)
+        cnt = c0[g_start] - c0[b_start]
+        cnt[bit0] = 0
+        acc += cnt
+    out[order] = acc
     return out
 
 
