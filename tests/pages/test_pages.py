@@ -384,6 +384,10 @@ def test_coordinator_view_is_pooled_and_deidentified(login: Login) -> None:
     assert "Accrual: 1 patients from 1 sites" in page.text
     assert "<code>missing_kmt2a</code>" in page.text
     assert login("editor_a").get("/coordinator").status_code == 403
+    # coordinators may also list every site's patients (the API's scope for them)
+    dashboard = login("coord").get("/dashboard").text
+    assert "All sites" in dashboard and "T-001" in dashboard and "SITE-A" in dashboard
+    assert len(re.findall(r'<img src="data:image/png;base64,', dashboard)) == 2
 
 
 def test_admin_sees_sites_and_users_but_no_patient_pages(login: Login) -> None:
