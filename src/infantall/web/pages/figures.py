@@ -133,7 +133,7 @@ def timeline_figure(history: PatientHistory) -> Figure:
     ax = fig.add_subplot(1, 1, 1)
     ax.axvline(0, color="0.4", lw=1, ls="--")
     ax.text(0, len(kinds) - 0.45, " diagnosis", fontsize=8, color="0.3", va="bottom")
-    xmax = 1.0
+    xmax = 1.0 if events else 12.0  # an empty timeline shows the first year
     for lane, kind in enumerate(reversed(kinds)):
         _name, marker, colour = TIMELINE_LANES[kind]
         mine = [e for e in events if e.kind == kind]
