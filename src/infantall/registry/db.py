@@ -8,6 +8,7 @@ import time.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -104,6 +105,9 @@ class Database:
     read_engine: Engine
     write_sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
+    #: SQLite admits one writer at a time; writers of this process queue on this lock
+    #: instead of polling SQLite's busy handler (which sleeps up to 100 ms per retry).
+    write_lock: threading.Lock | None = None
 
     @classmethod
     def from_settings(
@@ -116,7 +120,8 @@ class Database:
             if settings.is_sqlite
             else engine
         )
-        return cls(engine, reader, make_sessionmaker(engine), make_sessionmaker(reader))
+        lock = threading.Lock() if settings.is_sqlite else None
+        return cls(engine, reader, make_sessionmaker(engine), make_sessionmaker(reader), lock)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

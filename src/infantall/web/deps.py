@@ -55,11 +55,15 @@ def get_hasher(request: Request) -> PasswordHasher:
 def get_session(request: Request) -> Iterator[Session]:
     """A session for this request: a reader for GET/HEAD, a writer otherwise."""
     database = get_database(request)
-    factory = (
-        database.read_sessions if request.method in ("GET", "HEAD") else database.write_sessions
-    )
-    with factory() as session:
-        yield session
+    if request.method in ("GET", "HEAD"):
+        with database.read_sessions() as session:
+            yield session
+    elif database.write_lock is None:
+        with database.write_sessions() as session:
+            yield session
+    else:
+        with database.write_lock, database.write_sessions() as session:
+            yield session
 
 
 SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
