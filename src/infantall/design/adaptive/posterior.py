@@ -108,7 +108,7 @@ def _best(pmf: FloatArray, cdf: FloatArray, active: BoolArray) -> FloatArray:
     everyone = np.prod(cdf_act, axis=1)
     # sum_g (pmf_k / F_k) prod_j F_j; F_k >= pmf_k / 2 except where both vanish
     ratio = np.divide(pmf, cdf_act, out=np.zeros_like(pmf), where=cdf_act > 0)
-    best = np.einsum("tkg,tg->tk", ratio, everyone)
+    best = np.einsum("tkg,tg->tk", ratio, everyone).astype(float)
     best[~active] = 0.0
     # with 3+ arms the grid CDFs leave the sum of P(best) off 1 by ~1e-3: renormalise
     best /= best.sum(axis=1, keepdims=True)
@@ -132,14 +132,15 @@ def _quadrature(
     eta = lo[:, None] + (hi - lo)[:, None] * u[None, :]
     step = hi - lo
     coef, basis, coef_score, basis_score = _basis(family, a, b, eta)
-    pmf = np.matmul(coef, basis)
-    np.exp(pmf, out=pmf)
+    # the log densities are formed in float64 (large terms cancel); the densities and CDFs,
+    # all in [0, 1], in float32: half the memory traffic, errors ~1e-6
+    pmf = np.exp(np.matmul(coef, basis).astype(np.float32))
     pmf /= pmf.sum(axis=2, keepdims=True)
     # CDF on the grid: cumulative trapezoid plus the Euler–Maclaurin end correction
     # -h^2/12 f'(x), with f' = f d(log f)/d(eta) known in closed form: error O(h^4).
     h = (step / (grid - 1))[:, None, None]
-    correction = np.matmul(coef_score, basis_score)
-    correction *= h / 12.0
+    correction = np.matmul(coef_score, basis_score).astype(np.float32)
+    correction *= (h / 12.0).astype(np.float32)
     correction += 0.5
     correction *= pmf
     cdf = np.cumsum(pmf, axis=2)
@@ -148,8 +149,8 @@ def _quadrature(
     best = _best(pmf, cdf, active) if need_best else None
     # P(k > c) = sum pmf_k F_c = 1 - sum pmf_c F_k: use the CDF of the wider posterior (best
     # resolved on the grid) and the trapezoid rule over the narrower one (spectrally accurate)
-    direct = np.einsum("tkg,tg->tk", pmf, cdf[:, control, :])
-    reverse = 1.0 - np.einsum("tg,tkg->tk", pmf[:, control, :], cdf)
+    direct = np.einsum("tkg,tg->tk", pmf, cdf[:, control, :]).astype(float)
+    reverse = 1.0 - np.einsum("tg,tkg->tk", pmf[:, control, :], cdf).astype(float)
     better = np.where(sd[:, control, None] >= sd, direct, reverse)
     better[:, control] = 0.5
     equivalent = None
@@ -182,7 +183,7 @@ def _equivalence_quadrature(
     pos_up = (eta_up - eta[:, :1]) / h
     pos_down = (eta_down - eta[:, :1]) / h
     window = _interp_cdf(cdf_control, pos_up) - _interp_cdf(cdf_control, pos_down)
-    return np.asarray(np.sum(pmf * window[:, None, :], axis=2))
+    return np.asarray(np.sum(pmf * window[:, None, :], axis=2), dtype=float)
 
 
 def _control_is_itself(probs: FloatArray | None, control: int) -> FloatArray | None:
