@@ -248,3 +248,21 @@ def test_meta_by_population_warns_that_subgroups_overlap() -> None:
     assert isinstance(meta, dict)
     assert [r["population"] for r in payload["records"]] == ["all", "kmt2a_r"]  # type: ignore[union-attr, index]
     assert any("subgroups overlap" in n for n in meta["notes"])
+
+
+def test_fixed_effect_json_is_strict_json() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "meta",
+            "--csv",
+            str(REFERENCE / "seed004_table2_efs.csv"),
+            "--method",
+            "fe",
+            "-f",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert payload["meta"]["tau2_ci_low"] is None

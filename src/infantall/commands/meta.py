@@ -159,6 +159,13 @@ def _meta_info(notes: tuple[str, ...], record: dict[str, Any]) -> dict[str, Any]
     return {**record, "notes": list(notes), "disclaimer": RESEARCH_DISCLAIMER}
 
 
+def _clean(info: dict[str, Any]) -> dict[str, Any]:
+    """NaN (e.g. the τ² CI of a fixed-effect model) becomes None: JSON has no NaN."""
+    import math
+
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in info.items()}
+
+
 def _save(fig: Any, path: Path) -> None:
     fig.savefig(path, dpi=150, bbox_inches="tight")
     typer.echo(f"figure written to {path}", err=True)
@@ -281,7 +288,7 @@ def meta(
     except InvalidInputError as exc:
         _error(exc)
         return
-    emit_records(records, fmt, title=title, meta=info)
+    emit_records(records, fmt, title=title, meta=_clean(info))
 
 
 def meta_regress(
@@ -341,7 +348,7 @@ def meta_regress(
         _records(reg.coefficients),
         fmt,
         title=f"{endpoint.upper()} meta-regression on {', '.join(on)}",
-        meta=info,
+        meta=_clean(info),
     )
 
 
@@ -395,7 +402,7 @@ def meta_hsct(
         _records(table),
         fmt,
         title="Allogeneic HSCT in first CR (seed 004 Table 3)",
-        meta=_meta_info(syn.notes, {"method": method.value, "transform": transform.value}),
+        meta=_clean(_meta_info(syn.notes, {"method": method.value, "transform": transform.value})),
     )
 
 
