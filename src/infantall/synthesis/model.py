@@ -15,11 +15,12 @@ Paule-Mandel estimates without moderators, but it does not truncate the DL τ² 
 Q < k − 1 it pools with a negative τ², and warns on the square root of a negative variance),
 has no REML or ML, no meta-regression, no prediction interval and no Q-profile CI, reports
 I²/H² with the DL formula whatever the estimator, and its Paule-Mandel stops at τ² = 0 in
-some cases where the exact root is positive (tolerance-driven). So the estimators are written
-here, each as the exact root of its estimating equation (``scipy.optimize.brentq``), and
-``combine_effects`` is used in ``tests/synthesis`` as an independent cross-check where it is
-right (DL and PM pooled means, τ² and the Hartung-Knapp variance when τ² > 0). Agreement with
-metafor 3.8-1 is pinned in ``tests/synthesis`` as well.
+some cases where the exact root is positive (tolerance-driven). So ``combine_effects`` gives
+the DL τ² without moderators when Q > k − 1 (where it is right); the truncation at 0, DL with
+moderators, Paule-Mandel, REML and ML are written here, each as the exact root of its
+estimating equation (``scipy.optimize.brentq``). ``tests/synthesis`` also uses
+``combine_effects`` as an independent cross-check where it is right (DL and PM pooled means,
+τ² and the Hartung-Knapp variance when τ² > 0), and pins agreement with metafor 3.8-1.
 """
 
 from __future__ import annotations
@@ -130,7 +131,15 @@ def _upper_bracket(fun: Callable[[float], float], start: float) -> float:
 def _dl(y: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
     k, npar = (int(d) for d in x.shape)
     q = generalized_q(y, v, x, 0.0)
-    return max(0.0, (q - (k - npar)) / _trace_p(1.0 / v, x))
+    if q <= k - npar:
+        return 0.0  # the moment estimate is ≤ 0: truncated, as metafor (statsmodels does not)
+    if npar == 1:
+        from statsmodels.stats.meta_analysis import combine_effects
+
+        # Without moderators and with Q > k - 1, statsmodels' DL estimate is right: use it.
+        return float(combine_effects(y, v, method_re="dl").tau2)
+    # With moderators (statsmodels has no meta-regression): (Q_E − (k − p)) / tr(P).
+    return (q - (k - npar)) / _trace_p(1.0 / v, x)
 
 
 def _pm(y: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
