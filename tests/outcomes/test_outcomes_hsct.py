@@ -123,3 +123,12 @@ def test_bad_hsct_inputs(heart):
         counting_process(pd.DataFrame({"t": [1.0], "e": [1], "h": [-1.0]}), "t", "e", "h")
     with pytest.raises(InvalidInputError, match="entry_after_exit"):
         mantel_byar(heart.assign(start=heart.stop), "transplant")
+
+
+def test_time_zero_patients_are_left_out_with_a_warning(jasa):
+    from infantall.outcomes import OutcomesWarning
+
+    with pytest.warns(OutcomesWarning, match="time 0"):
+        cp = counting_process(jasa, "futime", "fustat", "wait_time")
+    assert (cp.stop > cp.start).all()
+    assert cp.id.nunique() == (jasa.futime > 0).sum()

@@ -168,6 +168,8 @@ def km_command(
 
             save_figure(plot_km(curves, time_scale=365.25 / unit, annotation=annotation), figure)
             meta["figure"] = str(figure)
+        if fmt is Format.table:
+            records = [_km_display(r, horizon or []) for r in records]
         emit_records(records, fmt, title="Kaplan-Meier", meta=meta)
 
 
@@ -222,6 +224,17 @@ def cif_command(
             grp = res.groups[0]
             save_figure(plot_cif_stacked(res, group=grp, time_scale=365.25 / unit), figure)
             meta["figure"] = f"{figure} (group {grp})"
+        if fmt is Format.table:
+            records = [
+                {
+                    "group": r["group"],
+                    "cause": r["cause"],
+                    "years": r["years"],
+                    "estimate % (SE)": f"{_s(r['estimate_pct'])} ({_s(r['se_pct'])})",
+                    "95% CI": f"{_s(r['lower_pct'])}-{_s(r['upper_pct'])}",
+                }
+                for r in records
+            ]
         emit_records(records, fmt, title="Cumulative incidence", meta=meta)
 
 
@@ -268,6 +281,16 @@ def cox_command(
 
             save_figure(plot_forest(fit), figure)
             meta["figure"] = str(figure)
+        if fmt is Format.table:
+            records = [
+                {
+                    "covariate": r["covariate"],
+                    "HR (95% CI)": f"{r['hr']:.3g} ({r['hr_lower']:.3g}-{r['hr_upper']:.3g})",
+                    "p": f"{r['p']:.3g}",
+                    "PH test p": f"{r['ph_p']:.3g}",
+                }
+                for r in records
+            ]
         emit_records(records, fmt, title="Cox proportional hazards", meta=meta)
 
 
@@ -318,7 +341,10 @@ def hsct_command(
         lm_time = float(np.nanmedian(h)) if landmark is None else landmark
         lm = landmark_analysis(df, time, event, lm_time, exposure_time=hsct_time)
         records = [
-            _hr_record("time-dependent Cox (Efron)", td.summary.iloc[0], len(cp)),
+            {
+                **_hr_record("time-dependent Cox (Efron)", td.summary.iloc[0], len(df)),
+                "note": f"{len(cp)} (start, stop] rows",
+            },
             {
                 "analysis": "Mantel-Byar test",
                 "statistic": mb.chisq,
@@ -351,13 +377,47 @@ def hsct_command(
                 plot_simon_makuch(sm, annotation=f"Mantel-Byar p = {mb.p_value:.3g}"), figure
             )
             meta["figure"] = str(figure)
+        columns = ["analysis", "hr", "hr_lower", "hr_upper", "statistic", "p", "n", "note"]
+        if fmt is Format.table:
+            records = [
+                {
+                    "analysis": r["analysis"],
+                    "HR (95% CI)": ""
+                    if r.get("hr") is None
+                    else f"{r['hr']:.3g} ({r['hr_lower']:.3g}-{r['hr_upper']:.3g})",
+                    "chi-square": "" if r["statistic"] is None else f"{r['statistic']:.3g}",
+                    "p": "" if r["p"] is None else f"{r['p']:.3g}",
+                    "n": r["n"],
+                    "note": r["note"],
+                }
+                for r in records
+            ]
+            columns = ["analysis", "HR (95% CI)", "chi-square", "p", "n", "note"]
         emit_records(
-            records,
-            fmt,
-            title="HSCT as a time-dependent exposure",
-            meta=meta,
-            columns=["analysis", "hr", "hr_lower", "hr_upper", "statistic", "p", "n", "note"],
+            records, fmt, title="HSCT as a time-dependent exposure", meta=meta, columns=columns
         )
+
+
+def _s(x: Any) -> str:
+    return "NA" if x is None else f"{x:.1f}"
+
+
+def _km_display(rec: dict[str, Any], horizons: list[float]) -> dict[str, Any]:
+    """A compact, human-readable row (table format)."""
+    out: dict[str, Any] = {
+        "group": rec["group"],
+        "n": rec["n"],
+        "events": rec["events"],
+        "median (95% CI)": f"{rec['median']:g} ({rec['median_lower']:g}-{rec['median_upper']:g})",
+    }
+    for h in horizons:
+        key = f"{h:g}y"
+        out[f"{key} % (SE) [95% CI]"] = (
+            f"{_s(rec[f'surv_{key}_pct'])} ({_s(rec[f'se_{key}_pct'])}) "
+            f"[{_s(rec[f'lower_{key}_pct'])}-{_s(rec[f'upper_{key}_pct'])}]"
+        )
+        out[f"{key} at risk"] = rec[f"at_risk_{key}"]
+    return out
 
 
 def _hr_record(name: str, row: Any, n: int) -> dict[str, Any]:

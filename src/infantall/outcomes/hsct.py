@@ -25,6 +25,7 @@ validated against R on the Stanford heart-transplant data (``tests/outcomes/refe
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from infantall.errors import InvalidInputError
-from infantall.outcomes._validate import as_event, as_time
+from infantall.outcomes._validate import OutcomesWarning, as_event, as_time
 from infantall.outcomes.cox import CoxResult, cox_ph
 from infantall.outcomes.km import SurvivalCurves, kaplan_meier_by_group
 from infantall.outcomes.logrank import LogRankResult, logrank_test
@@ -75,7 +76,8 @@ def counting_process(
     Returns columns ``id, start, stop, event, <exposure_name>`` and the covariates: one row
     (0, T] with exposure 0 when the exposure time is missing or >= T; otherwise
     (0, h] with exposure 0 and event 0 followed by (h, T] with exposure 1 and the event.
-    An exposure at time 0 gives the single row (0, T] with exposure 1.
+    An exposure at time 0 gives the single row (0, T] with exposure 1. Patients with
+    T = 0 have no time at risk and are left out with an :class:`OutcomesWarning`.
     """
     t = as_time(_col(data, time).to_numpy(), time)
     e = as_event(_col(data, event).to_numpy(), t.shape[0], field=event)
@@ -109,6 +111,15 @@ def counting_process(
         }
     )
     out = pd.concat([first, second], ignore_index=True)
+    empty = out.stop <= out.start
+    if empty.any():
+        warnings.warn(
+            f"{int(empty.sum())} patient(s) with time 0 have no time at risk and are left out "
+            "of the counting-process data",
+            OutcomesWarning,
+            stacklevel=2,
+        )
+        out = out[~empty]
     return out.sort_values(["id", "start"], kind="stable").reset_index(drop=True)
 
 
