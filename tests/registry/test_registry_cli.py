@@ -61,20 +61,20 @@ def test_registry_commands_end_to_end(registry: Any, tmp_path: Path) -> None:
     )
     assert imported.exit_code == 0, imported.output
     assert json.loads(imported.output)[0] == {"file": "patients.csv", "patients": 2, "events": 1}
-    out = tmp_path / "export.csv"
+    out = tmp_path / "export.parquet"
     exported = _run(
         runner, ["registry", "export", str(out), "--user", "ed", *url], password="editor-password"
     )
     assert exported.exit_code == 0, exported.output
-    assert sorted(pd.read_csv(out).record_id.unique()) == ["C-1", "C-2"]
-    pooled = tmp_path / "pooled.parquet"
+    assert sorted(pd.read_parquet(out).record_id.unique()) == ["C-1", "C-2"]
+    pooled = tmp_path / "pooled.csv"
     r = _run(
         runner,
         ["registry", "export", str(pooled), "--pooled", "--user", "co", *url],
         password="editor-password",
     )
     assert r.exit_code == 0, r.output
-    assert "birth_date" not in pd.read_parquet(pooled).columns
+    assert "birth_date" not in pd.read_csv(pooled).columns
     denied = _run(
         runner,
         ["registry", "export", str(pooled), "--pooled", "--user", "ed", *url],
