@@ -159,11 +159,16 @@ def _meta_info(notes: tuple[str, ...], record: dict[str, Any]) -> dict[str, Any]
     return {**record, "notes": list(notes), "disclaimer": RESEARCH_DISCLAIMER}
 
 
-def _clean(info: dict[str, Any]) -> dict[str, Any]:
-    """NaN (e.g. the τ² CI of a fixed-effect model) becomes None: JSON has no NaN."""
+def _clean(info: dict[str, Any], fmt: Format) -> dict[str, Any]:
+    """NaN (e.g. the τ² CI of a fixed-effect model) becomes None: JSON has no NaN. For a
+    person (table format) the notes are printed one per line."""
     import math
 
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in info.items()}
+    out = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in info.items()}
+    notes = out.get("notes")
+    if fmt is Format.table and isinstance(notes, list):
+        out["notes"] = "".join(f"\n  - {n}" for n in notes)
+    return out
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -288,7 +293,7 @@ def meta(
     except InvalidInputError as exc:
         _error(exc)
         return
-    emit_records(records, fmt, title=title, meta=_clean(info))
+    emit_records(records, fmt, title=title, meta=_clean(info, fmt))
 
 
 def meta_regress(
@@ -348,7 +353,7 @@ def meta_regress(
         _records(reg.coefficients),
         fmt,
         title=f"{endpoint.upper()} meta-regression on {', '.join(on)}",
-        meta=_clean(info),
+        meta=_clean(info, fmt),
     )
 
 
@@ -402,7 +407,9 @@ def meta_hsct(
         _records(table),
         fmt,
         title="Allogeneic HSCT in first CR (seed 004 Table 3)",
-        meta=_clean(_meta_info(syn.notes, {"method": method.value, "transform": transform.value})),
+        meta=_clean(
+            _meta_info(syn.notes, {"method": method.value, "transform": transform.value}), fmt
+        ),
     )
 
 
