@@ -179,24 +179,24 @@ def test_simulate_example_is_reproducible() -> None:
         "simulate",
         str(EXAMPLES / "pick-a-winner-binary.yaml"),
         "--trials",
-        "400",
+        "2000",
         "--seed",
         "3",
     ]
     first, second = _json(args), _json(args)
     assert first == second
     meta = first["meta"]
-    assert meta["n_trials"] == 400
+    assert meta["n_trials"] == 2000
     assert 0 <= meta["prob_superiority"] <= 1
     assert [r["arm"] for r in first["records"]] == ["control", "A", "B", "C"]
 
 
 def test_simulate_table_and_csv() -> None:
     path = str(EXAMPLES / "time-to-event.yaml")
-    table = runner.invoke(app, ["design", "simulate", path, "--trials", "200"])
+    table = runner.invoke(app, ["design", "simulate", path, "--trials", "1000"])
     assert table.exit_code == 0, table.output
     assert "Operating characteristics" in table.stdout
-    csv = runner.invoke(app, ["design", "simulate", path, "--trials", "200", "--format", "csv"])
+    csv = runner.invoke(app, ["design", "simulate", path, "--trials", "1000", "--format", "csv"])
     assert csv.stdout.splitlines()[0].startswith("arm,true_value,prob_select")
 
 
@@ -207,7 +207,7 @@ def test_simulate_calibrates_under_the_null() -> None:
             "simulate",
             str(EXAMPLES / "pick-a-winner-binary.yaml"),
             "--trials",
-            "400",
+            "2000",
             "--calibrate",
             "0.05",
             "--null",
@@ -218,24 +218,34 @@ def test_simulate_calibrates_under_the_null() -> None:
     assert meta["superiority_threshold"] == meta["calibrated_threshold"]
 
 
+_BINARY_2000 = [
+    "design",
+    "simulate",
+    str(EXAMPLES / "pick-a-winner-binary.yaml"),
+    "--trials",
+    "2000",
+]
+
+
 def test_simulate_on_a_dask_scheduler_gives_the_local_bits() -> None:
     from distributed import LocalCluster
 
-    args = [
-        "design",
-        "simulate",
-        str(EXAMPLES / "pick-a-winner-binary.yaml"),
-        "--trials",
-        "300",
-        "--seed",
-        "5",
-    ]
-    local = _json(args)
+    local = _json(_BINARY_2000)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
     ) as cluster:
-        remote = _json([*args, "--scheduler", cluster.scheduler_address])
+        remote = _json([*_BINARY_2000, "--scheduler", cluster.scheduler_address])
     assert remote == local
+
+
+def test_simulate_on_local_worker_processes_gives_the_local_bits() -> None:
+    assert _json([*_BINARY_2000, "--workers", "2"]) == _json(_BINARY_2000)
+
+
+def test_simulate_unreachable_scheduler_is_a_clear_error() -> None:
+    result = runner.invoke(app, [*_BINARY_2000, "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code != 0
+    assert "cannot reach a Dask scheduler" in result.stderr
 
 
 def test_simulate_rejects_bad_config(tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ def _with_client(
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+            client = Client(scheduler, timeout="3s")  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise InvalidInputError(
                 "scheduler", f"cannot reach a Dask scheduler at {scheduler}: {exc}", "unreachable"
