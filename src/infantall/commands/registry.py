@@ -316,9 +316,8 @@ def serve(
     import uvicorn
 
     from infantall.errors import InvalidInputError
-    from infantall.registry.settings import load_settings
-
     from infantall.registry.db import HEAD_REVISION, current_revision, make_engine
+    from infantall.registry.settings import load_settings
 
     if database_url:
         os.environ["INFANTALL_DATABASE_URL"] = database_url
