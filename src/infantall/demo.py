@@ -18,7 +18,7 @@ validation, access control and the audit trail exactly as a user would.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     from infantall.registry.db import Database
     from infantall.registry.settings import RegistrySettings
 
-__all__ = ["DEMO_ROLES", "DemoAccount", "DemoResult", "demo_settings", "run_demo"]
+__all__ = [
+    "DEMO_ROLES",
+    "DemoAccount",
+    "DemoResult",
+    "LoadedCohort",
+    "demo_settings",
+    "load_synthetic_cohort",
+    "run_demo",
+]
 
 #: The demo's accounts: (username, role, index of the site for site roles or None).
 DEMO_ROLES: tuple[tuple[str, str, int | None], ...] = (
@@ -67,6 +75,53 @@ class DemoResult:
     patients: int
     events: int
     risk_assignments: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedCohort:
+    """What was imported: patients and events per registry site code."""
+
+    patients: dict[str, int]
+    events: dict[str, int]
+
+
+def load_synthetic_cohort(
+    database: Database, editors: Sequence[tuple[str, Principal]], n: int, seed: int
+) -> LoadedCohort:
+    """Generate ``n`` SYNTHETIC patients over ``len(editors)`` sites and import each site's
+    file through the registry's CSV import as that site's editor (``editors``: registry site
+    code and its editor), exactly as a data manager's upload would be (validated as a whole,
+    audited). A synthetic site that drew no patient leaves its registry site empty.
+
+    Raises
+    ------
+    ValidationFailedError
+        If the registry refuses a generated file (the first problem of its report).
+    """
+    from infantall.cohort import generate_cohort
+    from infantall.cohort.redcap import redcap_tables_by_site
+    from infantall.errors import InvalidInputError
+    from infantall.registry import io
+    from infantall.registry.errors import ValidationFailedError
+
+    cohort = generate_cohort(n, sites=len(editors), seed=seed)
+    tables = redcap_tables_by_site(cohort)
+    patients: dict[str, int] = {}
+    events: dict[str, int] = {}
+    # a synthetic site that drew no patient has no table: the last registry sites stay empty
+    pairs = zip(editors, sorted(tables.items()), strict=False)
+    for (code, editor), (_synthetic_site, table) in pairs:
+        content = table.drop(columns=["site_code"]).to_csv(index=False).encode("utf-8")
+        with database.write_sessions() as session:
+            report = io.import_csv(session, editor, content)
+        if not report.ok:
+            first = report.errors[0]
+            raise ValidationFailedError(
+                [InvalidInputError(first.field, f"row {first.row}: {first.reason}", first.code)]
+            )
+        patients[code] = report.imported_patients
+        events[code] = report.imported_events
+    return LoadedCohort(patients, events)
 
 
 def demo_settings(out_dir: Path) -> RegistrySettings:
@@ -148,11 +203,7 @@ def run_demo(
     infantall.errors.InfantallError
         A step was refused (the message says which and why); nothing is served.
     """
-    from infantall.cohort import generate_cohort
-    from infantall.cohort.redcap import redcap_tables_by_site
-    from infantall.errors import InfantallError
     from infantall.registry.admin import bootstrap_admin, create_site
-    from infantall.registry.io import import_csv
     from infantall.registry.schemas import SiteCreate
     from infantall.registry.security import password_hasher
 
@@ -161,38 +212,32 @@ def run_demo(
     settings = demo_settings(out_dir)
     database = _fresh_database(out_dir, settings)
     try:
-        say(f"generating a SYNTHETIC cohort of {n} infants at {sites} sites (seed {seed})")
-        cohort = generate_cohort(n, sites, seed)
-        tables = redcap_tables_by_site(cohort)
         accounts: list[DemoAccount] = []
-        n_events = 0
+        editors: list[tuple[str, Principal]] = []
+        site_codes = [f"SYN-S{i + 1:02d}" for i in range(sites)]
         with database.write_sessions() as session:
             admin_pw = _password()
             bootstrap_admin(session, password_hasher(settings), "admin", admin_pw)
             accounts.append(DemoAccount("admin", "admin", None, admin_pw))
             admin = _principal(session, settings, "admin", admin_pw)
-            site_codes = sorted(tables)
-            say(f"importing through the registry's CSV import, site by site ({len(tables)})")
             for i, code in enumerate(site_codes):
                 create_site(session, admin, SiteCreate(code=code, name=f"Synthetic site {i + 1}"))
                 username = "editor" if i == 0 else f"editor-{code.lower()}"
                 editor = _create_account(session, settings, admin, username, "site_editor", code)
                 accounts.append(editor)
-                as_editor = _principal(session, settings, editor.username, editor.password)
-                table = tables[code].drop(columns=["site_code"])
-                report = import_csv(session, as_editor, table.to_csv(index=False))
-                if not report.ok:
-                    first = report.errors[0]
-                    raise InfantallError(
-                        f"demo import of site {code} refused: row {first.row} "
-                        f"{first.field}: {first.reason}"
-                    )
-                n_events += report.imported_events
+                editors.append(
+                    (code, _principal(session, settings, editor.username, editor.password))
+                )
             for username, role, site_index in DEMO_ROLES[1:]:
                 if username == "editor":
                     continue
                 site = None if site_index is None else site_codes[site_index]
                 accounts.append(_create_account(session, settings, admin, username, role, site))
+        say(
+            f"importing a SYNTHETIC cohort of {n} infants at {sites} sites (seed {seed}) "
+            "through the registry's CSV import, site by site"
+        )
+        loaded = load_synthetic_cohort(database, editors, n, seed)
         say("stratifying every patient under every protocol")
         n_assign = _stratify_all(database, settings, accounts)
         say("writing the full report (as the coordinator: pooled, pseudonymised)")
@@ -206,9 +251,9 @@ def run_demo(
         report=report_path,
         accounts_file=accounts_file,
         accounts=tuple(accounts),
-        sites=len(tables),
-        patients=len(cohort.patients),
-        events=n_events,
+        sites=sites,
+        patients=sum(loaded.patients.values()),
+        events=sum(loaded.events.values()),
         risk_assignments=n_assign,
     )
 

@@ -67,10 +67,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """The registry app served by uvicorn on 127.0.0.1 with a seeded SQLite database."""
     import uvicorn
 
+    from infantall.demo import load_synthetic_cohort
     from infantall.registry.db import Database, upgrade_database
     from infantall.registry.testing import make_test_settings, seed_registry
     from infantall.web import create_app
-    from infantall.web.pages.demo_data import load_synthetic_cohort
 
     path = tmp_path_factory.mktemp("live") / "registry.db"
     settings = make_test_settings(f"sqlite:///{path}", lockout_threshold=LOCKOUT_THRESHOLD)
