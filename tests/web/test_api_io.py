@@ -132,6 +132,10 @@ def test_invalid_file_imports_nothing_and_reports_each_row_and_field(
         (9, "IMP-1", "record_id", "duplicate_patient"),
     }
     assert _counts(registry) == (0, 0)
+    nul = b"record_id,birth_date,diagnosis_date,notes\nN-1,2024-01-01,2024-02-01,a\x00b\n"
+    assert (
+        _import(client, auth["editor_a"], nul).json()["errors"][0]["code"] == "forbidden_character"
+    )
     unknown = _import(client, auth["editor_a"], b"record_id,birth_date,diagnosis_date,nickname\n")
     assert unknown.json()["errors"][0]["code"] == "unknown_field"
 

@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import io
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,8 @@ _FREE_TEXT = ("notes", "event_diagnosis")
 _KNOWN = {v.name for v in DATA_DICTIONARY} | set(EXPORT_ONLY_COLUMNS)
 _REQUIRED = tuple(v.name for v in DATA_DICTIONARY if v.required)
 _MAX_ROWS = 200_000
+#: Control characters other than tab and newline (NUL would not even fit PostgreSQL text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,19 @@ def _read_rows(text: str, parsed: _Parsed) -> list[tuple[int, dict[str, str]]]:
         return []
     rows = []
     for row in reader:
+        bad = sorted(k for k, v in row.items() if isinstance(v, str) and _CONTROL.search(v))
+        if bad:
+            for name in bad:
+                parsed.error(
+                    reader.line_num,
+                    str(row.get("record_id") or ""),
+                    InvalidInputError(
+                        str(name),
+                        "NUL and control characters are not allowed",
+                        "forbidden_character",
+                    ),
+                )
+            continue
         if None in row:
             parsed.error(
                 reader.line_num,
