@@ -71,6 +71,11 @@ def _spec(**changes: Any) -> dict[str, Any]:
         ({"analyses": {"patients": [100, 50]}}, "analyses", "increasing"),
         ({"outcome": "time-to-event"}, "arms[0].p", "hazard"),
         ({"unknown_key": 1}, "unknown_key", "xtra"),
+        (
+            {"decisions": {"equivalence": {"margin": 1.2, "probability": 0.9}}},
+            "decisions.equivalence.margin",
+            "below 1",
+        ),
     ],
 )
 def test_config_errors_name_the_field(change: dict[str, Any], field: str, words: str) -> None:

@@ -195,6 +195,11 @@ class TrialSpec(_Model):
     def _consistent(self) -> TrialSpec:
         self._check_arms()
         self._check_allocation()
+        eq = self.decisions.equivalence
+        if eq is not None and self.outcome == "binary" and eq.margin >= 1:
+            raise ValueError("decisions.equivalence.margin: a difference of proportions, below 1")
+        if eq is not None and self.outcome == "time-to-event" and eq.margin <= 1:
+            raise ValueError("decisions.equivalence.margin: a hazard ratio above 1 (e.g. 1.15)")
         if self.outcome == "binary":
             if self.analyses.patients is None:
                 raise ValueError("analyses: a binary outcome needs analyses.patients")

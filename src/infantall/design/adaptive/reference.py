@@ -115,7 +115,7 @@ def simulate_trial_loop(spec: TrialSpec, rng: np.random.Generator) -> dict[str, 
             floor=r.control_floor,
             cap=r.cap,
         )[0].tolist()
-    total = a0 = spec.prior.beta_a
+    a0 = spec.prior.beta_a
     estimate = [(a0 + s[i]) / (a0 + spec.prior.beta_b + n[i]) for i in range(k)]
     total = sum(n)
     return {
