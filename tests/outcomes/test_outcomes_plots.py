@@ -45,17 +45,17 @@ def test_cif_forest_and_simon_makuch_render(mgus2, lung, heart, tmp_path):
     fig = plot_cif_stacked(cif, cause_labels={1: "Progression", 2: "Death"})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["Progression", "Death"]
-    save_figure(fig, tmp_path / "cif.png")
+    save_figure(fig, tmp_path / "cif.svg")
     fit = cox_ph(lung.dropna(subset=["ph_ecog"]), "time", "event", ["age", "sex", "ph_ecog"])
     fig = plot_forest(fit)
     assert any(t.startswith(f"{fit.hazard_ratio[1]:.2f} (") for t in _texts(fig))
     save_figure(fig, tmp_path / "forest.svg")
     fg = fine_gray(mgus2, "etime", "event", ["age", "male"])
-    save_figure(plot_forest(fg), tmp_path / "fg.png")
+    save_figure(plot_forest(fg), tmp_path / "fg.svg")
     fig = plot_simon_makuch(simon_makuch(heart, "transplant"), time_scale=1, time_unit="days")
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend[0].startswith("No HSCT") and legend[1].startswith("After HSCT")
-    save_figure(fig, tmp_path / "sm.png")
+    save_figure(fig, tmp_path / "sm.svg")
 
 
 def test_bad_figure_requests(mgus2):
