@@ -9,6 +9,7 @@ small (``dask/distributed#2181``: 100,000 tiny tasks take a minute before any wo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +148,7 @@ def _with_client(
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
+            silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
