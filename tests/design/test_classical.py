@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infantall.design import (
     Accrual,
@@ -178,3 +180,24 @@ def test_one_sample_logrank_design_solves_accrual_from_a_rate() -> None:
     null = PiecewiseExponential.from_landmark(0.494, 2.0)
     d = one_sample_logrank_design(null, 0.6, Accrual.per_year(20.0), 2.0)
     assert d.patients == pytest.approx(20.0 * d.accrual_duration, rel=1e-8)
+
+
+@given(
+    hr=st.floats(0.3, 0.9),
+    power=st.floats(0.6, 0.95),
+    follow_up=st.floats(0.5, 4.0),
+)
+@settings(max_examples=30, deadline=None)
+def test_sample_size_moves_the_right_way(hr: float, power: float, follow_up: float) -> None:
+    control = PiecewiseExponential.from_median(2.0)
+    base = sample_size_survival(hr, control, Accrual.uniform(3.0), follow_up, power=power)
+    more_power = sample_size_survival(
+        hr, control, Accrual.uniform(3.0), follow_up, power=min(power + 0.02, 0.99)
+    )
+    weaker = sample_size_survival(min(hr + 0.05, 0.95), control, Accrual.uniform(3.0), follow_up)
+    longer = sample_size_survival(hr, control, Accrual.uniform(3.0), follow_up + 1.0, power=power)
+    assert more_power.events > base.events
+    assert weaker.events > sample_size_survival(hr, control, Accrual.uniform(3.0), follow_up).events
+    assert longer.patients < base.patients
+    assert longer.events == pytest.approx(base.events)
+    assert 0 < base.prob_event_treatment < base.prob_event_control < 1
