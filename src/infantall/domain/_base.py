@@ -51,7 +51,8 @@ class DomainModel(BaseModel):
         cls, data: dict[str, Any], errors: list[InvalidInputError]
     ) -> list[tuple[dict[str, Any], Callable[[str], str]]]:
         """Versions of ``data`` without the fields that failed on their own (required ones
-        replaced by a placeholder), each with how to map error paths back to ``data``."""
+        replaced by a neutral stand-in value), each with how to map error paths back to
+        ``data``."""
         bad = {_root(e.field) for e in errors} & set(cls.model_fields)
         if not bad:
             return []
