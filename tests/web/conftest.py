@@ -24,7 +24,6 @@ from infantall.registry.settings import RegistrySettings
 from infantall.registry.testing import (
     DatabaseTemplates,
     postgres_unavailable_reason,
-    seed_registry,
 )
 
 _PG_REASON: list[str | None] = []
@@ -56,16 +55,15 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseTemp
 def registry(
     backend: str, tmp_path: Path, templates: DatabaseTemplates
 ) -> Iterator[tuple[RegistrySettings, Database]]:
-    """Settings and a fresh, migrated database of this test's own."""
-    with templates.database(backend, tmp_path) as pair:
+    """Settings and a fresh, migrated and seeded database of this test's own (a copy)."""
+    with templates.database(backend, tmp_path, seeded=True) as pair:
         yield pair
 
 
 @pytest.fixture
-def seeded(registry: tuple[RegistrySettings, Database]) -> dict[str, Any]:
-    """Two sites and one account per role (username -> Principal)."""
-    settings, database = registry
-    return seed_registry(database, settings)
+def seeded(registry: Any, templates: DatabaseTemplates, backend: str) -> dict[str, Any]:
+    """Two sites and one account per role, already in the copy (username -> Principal)."""
+    return dict(templates.seeds[backend][0])
 
 
 @pytest.fixture
@@ -85,18 +83,9 @@ def client(app: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def tokens(client: Any) -> dict[str, str]:
-    """A bearer token per seeded account."""
-    from infantall.registry.testing import SEED_ACCOUNTS, SEED_PASSWORD
-
-    out = {}
-    for username in SEED_ACCOUNTS:
-        r = client.post(
-            "/api/v1/auth/login", json={"username": username, "password": SEED_PASSWORD}
-        )
-        assert r.status_code == 200, r.text
-        out[username] = r.json()["access_token"]
-    return out
+def tokens(client: Any, templates: DatabaseTemplates, backend: str) -> dict[str, str]:
+    """A bearer token per seeded account (issued in the seeded template)."""
+    return dict(templates.seeds[backend][1])
 
 
 @pytest.fixture

@@ -106,6 +106,10 @@ class DatabaseTemplates:
         self.directory = directory
         self._sqlite: Path | None = None
         self._postgres: str | None = None
+        self._seeded_sqlite: Path | None = None
+        self._seeded_postgres: str | None = None
+        #: Per backend: (username -> Principal, username -> bearer token) of the seeded copy.
+        self.seeds: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
 
     def _sqlite_template(self) -> Path:
         if self._sqlite is None:
@@ -128,18 +132,58 @@ class DatabaseTemplates:
             self._postgres = name
         return self._postgres
 
+    def _seed(self, settings: RegistrySettings, backend: str) -> None:
+        from infantall.registry.auth import login
+        from infantall.registry.security import password_hasher
+
+        database = Database.from_settings(settings)
+        principals = seed_registry(database, settings)
+        tokens = {}
+        with database.write_sessions() as session:
+            for username in SEED_ACCOUNTS:
+                tokens[username] = login(
+                    session,
+                    settings,
+                    password_hasher(settings),
+                    username=username,
+                    password=SEED_PASSWORD,
+                ).token
+        database.dispose()
+        self.seeds[backend] = (principals, tokens)
+
+    def _seeded_sqlite_template(self) -> Path:
+        if self._seeded_sqlite is None:
+            path = self.directory / "seeded.db"
+            shutil.copyfile(self._sqlite_template(), path)
+            self._seed(make_test_settings(f"sqlite:///{path}"), "sqlite")
+            self._seeded_sqlite = path
+        return self._seeded_sqlite
+
+    def _seeded_postgres_template(self) -> str:
+        if self._seeded_postgres is None:
+            name = f"infantall_tmpl_{secrets.token_hex(5)}"
+            _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._postgres_template()}"')
+            self._seed(make_test_settings(_database_url(postgres_url(), name)), "postgresql")
+            self._seeded_postgres = name
+        return self._seeded_postgres
+
     @contextmanager
     def database(
-        self, backend: str, directory: Path, **overrides: Any
+        self, backend: str, directory: Path, *, seeded: bool = False, **overrides: Any
     ) -> Iterator[tuple[RegistrySettings, Database]]:
-        """A fresh migrated database of ``backend`` (``sqlite``/``postgresql``), dropped after."""
+        """A fresh migrated database of ``backend`` (``sqlite``/``postgresql``), dropped after.
+
+        ``seeded=True`` gives a copy that already holds :func:`seed_registry`'s sites and
+        accounts and a bearer token per account (see :attr:`seeds`).
+        """
         name = None
         if backend == "sqlite":
             path = directory / f"registry-{secrets.token_hex(4)}.db"
-            shutil.copyfile(self._sqlite_template(), path)
+            source = self._seeded_sqlite_template() if seeded else self._sqlite_template()
+            shutil.copyfile(source, path)
             url = f"sqlite:///{path}"
         elif backend == "postgresql":
-            template = self._postgres_template()
+            template = self._seeded_postgres_template() if seeded else self._postgres_template()
             name = f"infantall_t_{secrets.token_hex(6)}"
             _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
             url = _database_url(postgres_url(), name)
@@ -156,9 +200,10 @@ class DatabaseTemplates:
 
     def close(self) -> None:
         """Drop the PostgreSQL template database."""
-        if self._postgres is not None:
-            _admin_execute(f'DROP DATABASE "{self._postgres}" WITH (FORCE)')
-            self._postgres = None
+        for name in (self._seeded_postgres, self._postgres):
+            if name is not None:
+                _admin_execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        self._postgres = self._seeded_postgres = None
 
 
 @contextmanager
