@@ -26,14 +26,6 @@ from infantall.registry.testing import SEED_PASSWORD, DatabaseTemplates, seed_re
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
 
-@pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseTemplates]:
-    """Migrated template databases, copied for each test."""
-    factory = DatabaseTemplates(tmp_path_factory.mktemp("page-templates"))
-    yield factory
-    factory.close()
-
-
 @pytest.fixture
 def registry(
     tmp_path: Path, templates: DatabaseTemplates

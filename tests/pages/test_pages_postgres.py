@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from infantall.registry.testing import (
     SEED_PASSWORD,
     DatabaseTemplates,
-    postgres_unavailable_reason,
+    require_postgres,
     seed_registry,
 )
 from pages.conftest import csrf_of, post_form
@@ -25,9 +25,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_app(tmp_path: Path) -> Iterator[Any]:
     """The app on a fresh, seeded PostgreSQL database."""
-    reason = postgres_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
+    require_postgres()
     from infantall.web import create_app
 
     templates = DatabaseTemplates(tmp_path)

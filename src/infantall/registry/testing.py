@@ -29,6 +29,7 @@ __all__ = [
     "make_test_settings",
     "postgres_unavailable_reason",
     "postgres_url",
+    "require_postgres",
     "seed_registry",
 ]
 
@@ -60,6 +61,31 @@ def postgres_unavailable_reason() -> str | None:
     finally:
         engine.dispose()
     return None
+
+
+_PG_REASON: list[str | None] = []
+
+
+def require_postgres() -> None:
+    """In a test: skip, or under CI fail, when no PostgreSQL server answers.
+
+    DESIGN.md: the PostgreSQL tests skip with a clear reason only when neither
+    ``INFANTALL_TEST_POSTGRES_URL`` nor a local server is available, and CI must run them: so
+    under CI (``CI`` set) or with the URL given explicitly, an unreachable server is a failure.
+    The server is asked once per process.
+    """
+    import os
+
+    import pytest
+
+    if not _PG_REASON:
+        _PG_REASON.append(postgres_unavailable_reason())
+    reason = _PG_REASON[0]
+    if reason is None:
+        return
+    if os.environ.get("CI") or os.environ.get("INFANTALL_TEST_POSTGRES_URL"):
+        pytest.fail(f"PostgreSQL must run here: {reason}")
+    pytest.skip(reason)
 
 
 def make_test_settings(database_url: str, **overrides: Any) -> RegistrySettings:
