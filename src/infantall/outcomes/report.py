@@ -62,8 +62,16 @@ def _km_section(ds: AnalysisDataset, code: str, group: str, horizon: float) -> A
         ["group", "n", "events", "estimate", "ci"],
         headers={"estimate": f"{horizon:g}-year {code}", "ci": "95% CI (log-log)"},
     )
-    body = f'<img alt="{label} by {html.escape(group)}" src="{figure_to_data_uri(fig)}">'
-    return ReportSection(f"outcomes-{code.lower()}", f"{label} by {group}", body + table + text)
+    by = _group_label(ds, group)
+    body = f'<img alt="{label} by {html.escape(by)}" src="{figure_to_data_uri(fig)}">'
+    return ReportSection(f"outcomes-{code.lower()}", f"{label} by {by}", body + table + text)
+
+
+def _group_label(ds: AnalysisDataset, group: str) -> str:
+    """A reader's name for a grouping column (``RISKGRP`` is the risk group of a protocol)."""
+    if group == "RISKGRP" and ds.options.protocol is not None:
+        return f"risk group ({ds.options.protocol})"
+    return group
 
 
 def _cir_section(ds: AnalysisDataset, horizon: float) -> Any:
