@@ -21,6 +21,7 @@ from infantall.registry.patients import (
     _check_version,
     _fields_of,
     _flush_or_conflict,
+    _void_row,
     load_patient,
     new_registry_id,
 )
@@ -178,22 +179,5 @@ def void_event(
 ) -> EventPublic:
     """Void an event (never delete) with a reason."""
     patient, _code, row = _load_event(session, principal, patient_id, event_id, "void_event")
-    _check_version(row.version, data.version, f"event {event_id}")
-    old = audit.snapshot("event", row)
-    row.voided_at = utcnow()
-    row.void_reason = data.reason
-    row.updated_at = row.voided_at
-    _flush_or_conflict(session)
-    audit.record(
-        session,
-        principal,
-        "void",
-        "event",
-        event_id,
-        site_id=patient.site_id,
-        old=old,
-        new=audit.snapshot("event", row),
-        reason=data.reason,
-    )
-    session.commit()
+    _void_row(session, principal, "event", event_id, row, patient.site_id, data)
     return event_public(row, patient_id)

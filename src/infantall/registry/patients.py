@@ -374,25 +374,39 @@ def void_patient(
     patient, code = load_patient(session, principal, registry_id, write=True, operation="void")
     if patient.voided_at is not None:
         raise ConflictError("the patient is already voided", "voided")
-    _check_version(patient.version, data.version, f"patient {registry_id}")
-    old = audit.snapshot("patient", patient)
-    patient.voided_at = utcnow()
-    patient.void_reason = data.reason
-    patient.updated_at = patient.voided_at
+    _void_row(session, principal, "patient", registry_id, patient, patient.site_id, data)
+    return patient_public(patient, code)
+
+
+def _void_row(
+    session: Session,
+    principal: Principal,
+    entity: str,
+    record_id: str,
+    row: Patient | Event,
+    site_id: int,
+    data: VoidRequest,
+) -> None:
+    """Void ``row`` (patient or event; never deleted): check its version, mark it voided
+    with the reason, audit old and new values, commit."""
+    _check_version(row.version, data.version, f"{entity} {record_id}")
+    old = audit.snapshot(entity, row)
+    row.voided_at = utcnow()
+    row.void_reason = data.reason
+    row.updated_at = row.voided_at
     _flush_or_conflict(session)
     audit.record(
         session,
         principal,
         "void",
-        "patient",
-        registry_id,
-        site_id=patient.site_id,
+        entity,
+        record_id,
+        site_id=site_id,
         old=old,
-        new=audit.snapshot("patient", patient),
+        new=audit.snapshot(entity, row),
         reason=data.reason,
     )
     session.commit()
-    return patient_public(patient, code)
 
 
 def patient_history(session: Session, principal: Principal, registry_id: str) -> list[AuditEntry]:
