@@ -32,6 +32,7 @@ test: $(VENV)/.installed-dev lint typecheck pytest ## Set up .venv with dev tool
 lint: $(VENV)/.installed-dev ## ruff check and format check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed-dev ## mypy --strict on src/
 	$(BIN)/mypy

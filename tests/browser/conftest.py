@@ -67,9 +67,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """The registry app served by uvicorn on 127.0.0.1 with a seeded SQLite database."""
     import uvicorn
 
-    from infantall.demo import load_synthetic_cohort
     from infantall.registry.db import Database, upgrade_database
     from infantall.registry.testing import make_test_settings, seed_registry
+    from infantall.services.demo import load_synthetic_cohort
     from infantall.web import create_app
 
     path = tmp_path_factory.mktemp("live") / "registry.db"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 
 from infantall.cohort import REALISTIC_MISSING, generate_cohort
-from infantall.cohort.redcap import SYNTHETIC_NOTE, redcap_table, redcap_tables_by_site
 from infantall.registry.dictionary import DATA_DICTIONARY
 from infantall.registry.io import EXPORT_ONLY_COLUMNS, import_csv
 from infantall.registry.testing import isolated_database, seed_registry
+from infantall.services.cohort_registry import SYNTHETIC_NOTE, redcap_table, redcap_tables_by_site
 
 
 def test_columns_are_the_data_dictionary() -> None:

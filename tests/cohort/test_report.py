@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from infantall.cohort import SyntheticCohort
-from infantall.cohort.report import calibration_figure, cohort_sections
 from infantall.reports import render_report
+from infantall.reports.calibration_section import calibration_figure, cohort_sections
 
 
 def test_sections_are_labelled_and_embed_the_figure(small: SyntheticCohort) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from infantall.design import exact_binomial_design
-from infantall.design.report import design_sections
 from infantall.reports import render_report
+from infantall.reports.design_section import design_sections
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "design" / "pick-a-winner-binary.yaml"
 

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from infantall import RESEARCH_DISCLAIMER
 from infantall.cli import app
-from infantall.demo import ACCOUNTS_FILE, DATABASE_FILE, REPORT_FILE, run_demo
 from infantall.protocols import PROTOCOLS
 from infantall.registry.models import AuditEntry, Patient, RiskAssignment, User
+from infantall.services.demo import ACCOUNTS_FILE, DATABASE_FILE, REPORT_FILE, run_demo
 
 N, SITES = 60, 3
 

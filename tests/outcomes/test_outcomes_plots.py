@@ -12,7 +12,7 @@ from infantall.outcomes import (
     kaplan_meier_by_group,
     simon_makuch,
 )
-from infantall.outcomes.plots import (
+from infantall.reports.figures.survival import (
     plot_cif_stacked,
     plot_forest,
     plot_km,

@@ -7,8 +7,8 @@ import pytest
 from infantall.cohort import generate_cohort
 from infantall.outcomes import kaplan_meier_by_group
 from infantall.outcomes.endpoints import derive_endpoints
-from infantall.outcomes.report import outcome_sections
 from infantall.reports import render_report
+from infantall.reports.outcomes_section import outcome_sections
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infantall.domain import PatientHistory
-from infantall.web.pages.quality import (
+from infantall.domain.quality import (
     FOLLOW_UP_OVERDUE_DAYS,
     QUALITY_QUERIES,
     follow_up_overdue,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from infantall.domain import LastContact, MRDResult, Relapse
-from infantall.registry import admin, events, patients, risk
+from infantall.registry import admin, events, patients
 from infantall.registry.audit import DATA_ACTIONS, audit_entries, current_state, replay
 from infantall.registry.errors import RegistryError
 from infantall.registry.models import AuditEntry, Role
@@ -24,6 +24,7 @@ from infantall.registry.schemas import (
     VoidRequest,
 )
 from infantall.registry.security import password_hasher
+from infantall.services import risk_groups as risk
 
 #: Operations in the random stream (with a fixed seed, so a failure reproduces).
 STEPS = 80

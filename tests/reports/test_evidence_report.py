@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from infantall.evidence import Evidence
 from infantall.reports import figure_points
-from infantall.reports.evidence_figure import _CHAR_YEARS, _LINE_PCT, X_LIMITS, place_labels
+from infantall.reports.figures.evidence import _CHAR_YEARS, _LINE_PCT, X_LIMITS, place_labels
 
 
 def _section(page: str, section_id: str) -> str:

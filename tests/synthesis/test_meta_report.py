@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from infantall.reports import ReportSection, render_report
+from infantall.reports.synthesis_section import synthesis_sections
 from infantall.synthesis import pool_proportions, proportion_inputs
 from infantall.synthesis.claims import check_backbone, check_hsct, check_plateau
 from infantall.synthesis.evidence_inputs import evidence_frame, select_estimates
-from infantall.synthesis.report import synthesis_sections
 
 REFERENCE = Path(__file__).parent / "reference"
 R = json.loads((REFERENCE / "metafor_reference.json").read_text())

@@ -3,7 +3,7 @@
 JSON: ``{"metadata": {"synthetic": true, ...}, "sites": [...], "patients": [...],
 "events": [...]}`` with patients as ``infantall.domain.Patient`` mappings (plus
 ``age_days``, ``risk_group`` and ``synthetic``) and events as domain event mappings (plus
-``patient_id``). Registry CSV: :mod:`infantall.cohort.redcap`. Flat CSV
+``patient_id``). Registry CSV: :mod:`infantall.services.cohort_registry`. Flat CSV
 (:func:`write_csv`): one row per patient in ``<name>.csv`` and one row per event in
 ``<name>_events.csv`` beside it, every row with ``synthetic = true``.
 """
@@ -87,9 +87,10 @@ def write_csv(cohort: SyntheticCohort, path: str | Path) -> tuple[Path, Path]:
 
 def write_cohort(cohort: SyntheticCohort, path: str | Path) -> list[Path]:
     """Write by the suffix of ``path``: ``.json`` (:func:`write_json`) or ``.csv`` (the
-    registry's REDCap-style import layout, :func:`infantall.cohort.redcap.write_redcap_csv`).
+    registry's REDCap-style import layout,
+    :func:`infantall.services.cohort_registry.write_redcap_csv`).
     """
-    from infantall.cohort.redcap import write_redcap_csv
+    from infantall.services.cohort_registry import write_redcap_csv
 
     suffix = Path(path).suffix.lower()
     if suffix == ".json":

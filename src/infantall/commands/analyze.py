@@ -164,7 +164,7 @@ def km_command(
             meta.update({"test": lr.test_name, "chisq": lr.chisq, "df": lr.df, "p": lr.p_value})
             annotation = f"{lr.test_name} p = {lr.p_value:.3g}"
         if figure is not None:
-            from infantall.outcomes.plots import plot_km, save_figure
+            from infantall.reports.figures.survival import plot_km, save_figure
 
             save_figure(plot_km(curves, time_scale=365.25 / unit, annotation=annotation), figure)
             meta["figure"] = str(figure)
@@ -219,7 +219,7 @@ def cif_command(
         for t in res.tests:
             meta[f"gray_cause{t.cause}"] = f"chisq={t.statistic:.4f}, df={t.df}, p={t.p_value:.4g}"
         if figure is not None:
-            from infantall.outcomes.plots import plot_cif_stacked, save_figure
+            from infantall.reports.figures.survival import plot_cif_stacked, save_figure
 
             grp = res.groups[0]
             save_figure(plot_cif_stacked(res, group=grp, time_scale=365.25 / unit), figure)
@@ -277,7 +277,7 @@ def cox_command(
             "ph_global_p": float(zph.p_value[-1]),
         }
         if figure is not None:
-            from infantall.outcomes.plots import plot_forest, save_figure
+            from infantall.reports.figures.survival import plot_forest, save_figure
 
             save_figure(plot_forest(fit), figure)
             meta["figure"] = str(figure)
@@ -370,7 +370,7 @@ def hsct_command(
         )
         meta: dict[str, Any] = {"transplanted": int(h.notna().sum()), "landmark": lm_time}
         if figure is not None:
-            from infantall.outcomes.plots import plot_simon_makuch, save_figure
+            from infantall.reports.figures.survival import plot_simon_makuch, save_figure
 
             sm = simon_makuch(cp, "hsct")
             save_figure(

@@ -35,8 +35,8 @@ def demo_command(
     from rich.console import Console
     from rich.table import Table
 
-    from infantall.demo import run_demo
     from infantall.errors import InfantallError
+    from infantall.services.demo import run_demo
 
     console = Console(stderr=True)
     try:
@@ -69,7 +69,7 @@ def demo_command(
 def _serve(out_dir: Path, port: int) -> None:
     import uvicorn
 
-    from infantall.demo import demo_settings
+    from infantall.services.demo import demo_settings
     from infantall.web.app import create_app
 
     typer.echo(f"web app: http://127.0.0.1:{port}/  (API docs: /api/v1/docs; Ctrl-C stops it)")

@@ -247,12 +247,12 @@ def meta(
             inputs = sel.inputs(variance=variance.value, allow_mixed_horizons=mix_horizons)
         res = pool_proportions(inputs, transform=transform.value, method=method.value, knha=knha)
         if figure is not None:
-            from infantall.synthesis.figures import forest_plot
+            from infantall.reports.figures.synthesis import forest_plot
 
             label = endpoint.upper() if csv is None else csv.name
             _save(forest_plot(res, title=f"{label}: random-effects meta-analysis"), figure)
         if funnel is not None:
-            from infantall.synthesis.figures import funnel_plot
+            from infantall.reports.figures.synthesis import funnel_plot
 
             _save(funnel_plot(res), funnel)
         info = _meta_info(res.notes, res.as_record())
@@ -360,7 +360,7 @@ def meta_regress(
 def _figures(
     reg: Any, used: Any, on: list[str], endpoint: str, figure: Path | None, timeline: Path | None
 ) -> None:
-    from infantall.synthesis.figures import bubble_plot, efs_over_time_plot
+    from infantall.reports.figures.synthesis import bubble_plot, efs_over_time_plot
 
     numeric = len(on) == 1 and reg.fit.x.shape[1] == 2 and on[0] not in ("group", "era")
     if not numeric:

@@ -54,9 +54,9 @@ def write_registry_report(out: Path, *, database_url: str | None, username: str)
     """Write the full report of the registry's cohort, as ``username`` may see it."""
     # the registry commands' own login (password from $INFANTALL_PASSWORD or a prompt)
     from infantall.commands.registry import _open, _principal
-    from infantall.registry.analysis import analysis_dataset
     from infantall.registry.histories import scoped_rows, to_histories
     from infantall.reports.full import full_report
+    from infantall.services.datasets import analysis_dataset
 
     settings, database = _open(database_url)
     try:

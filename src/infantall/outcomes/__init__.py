@@ -5,7 +5,7 @@ Kaplan–Meier (:mod:`.km`), the log-rank family (:mod:`.logrank`), competing ri
 exposure and landmark analyses (:mod:`.hsct`). Every function takes plain arrays or a
 pandas DataFrame and returns a frozen result with a ``summary`` DataFrame and
 ``print_summary()``. Endpoint derivation from domain histories is in
-:mod:`infantall.outcomes.endpoints`; figures in :mod:`infantall.outcomes.plots`.
+:mod:`infantall.outcomes.endpoints`; figures in :mod:`infantall.reports.figures.survival`.
 """
 
 from infantall.outcomes._validate import ERROR_CODES, OutcomesWarning

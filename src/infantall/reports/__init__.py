@@ -7,8 +7,8 @@ Other parts add their own section builders returning :class:`ReportSection` obje
 evidence part contributes :func:`evidence_sections` and :func:`evidence_report`.
 """
 
-from infantall.reports.evidence_figure import evidence_figure, figure_points
 from infantall.reports.evidence_section import evidence_report, evidence_sections
+from infantall.reports.figures.evidence import evidence_figure, figure_points
 from infantall.reports.html import ReportSection, figure_to_data_uri, html_table, render_report
 
 __all__ = [

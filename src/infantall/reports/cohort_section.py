@@ -3,7 +3,7 @@ stratifies them, how often the protocols disagree, and where the cohort's EFS st
 the published trials.
 
 The analyses of outcomes themselves (KM, CIR, HSCT, MRD landmark) are in
-:mod:`infantall.outcomes.report`; this module only describes and compares.
+:mod:`infantall.reports.outcomes_section`; this module only describes and compares.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def cohort_against_trials_figure(
     """The evidence figure (EFS and OS of every published trial against accrual years) with
     this cohort's EFS drawn among them: a black star at its accrual midpoint, its CI as an
     error bar and its accrual period as a segment."""
-    from infantall.reports.evidence_figure import evidence_figure
+    from infantall.reports.figures.evidence import evidence_figure
 
     fig = evidence_figure(
         evidence, title=f"{label} among the published infant ALL trials (EFS, top panel)"
@@ -396,11 +396,12 @@ def cohort_sections(
     mrd_landmark_days: float = 42.0,
 ) -> list[ReportSection]:
     """The cohort part of the full report: Table 1, protocols and their concordance, the
-    outcome analyses of :func:`infantall.outcomes.report.outcome_sections`, the MRD landmark
+    outcome analyses of :func:`infantall.reports.outcomes_section.outcome_sections`, the MRD
+    landmark
     and the cohort among the published trials."""
     from infantall.evidence import load_evidence
     from infantall.outcomes.km import kaplan_meier
-    from infantall.outcomes.report import outcome_sections
+    from infantall.reports.outcomes_section import outcome_sections
 
     groups = stratify_histories(histories)
     sections = [_table_one_section(histories, groups), _groups_section(groups)]

@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 
 from infantall.evidence import Evidence, Result, TrialRecord, load_evidence
-from infantall.reports.evidence_figure import evidence_figure
+from infantall.reports.figures.evidence import evidence_figure
 from infantall.reports.html import ReportSection, figure_to_data_uri, html_table, render_report
 
 __all__ = ["evidence_report", "evidence_sections"]

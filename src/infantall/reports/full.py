@@ -114,7 +114,7 @@ def full_report_sections(
     """
     from infantall.evidence import load_evidence
     from infantall.reports.evidence_section import evidence_sections
-    from infantall.synthesis.report import synthesis_sections
+    from infantall.reports.synthesis_section import synthesis_sections
 
     ev = evidence or load_evidence()
     n = None if histories is None else len(histories)

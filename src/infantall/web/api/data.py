@@ -69,7 +69,7 @@ def compute_risk_groups(
 
     Research use only: the groups reproduce published protocols, never a treatment advice.
     """
-    from infantall.registry import risk
+    from infantall.services import risk_groups as risk
 
     return risk.compute_risk_groups(session, user, patient_id, body.protocols or None)
 
@@ -81,7 +81,7 @@ def list_risk_groups(
     patient_id: PatientId, user: CurrentUser, session: SessionDep
 ) -> list[RiskGroupPublic]:
     """The stored risk groups of a patient."""
-    from infantall.registry import risk
+    from infantall.services import risk_groups as risk
 
     return risk.list_risk_groups(session, user, patient_id)
 
@@ -96,7 +96,7 @@ def analysis_dataset(
 ) -> AnalysisResult:
     """Endpoints (EFS, OS, DFS, CIR, ...) of your scope; pooled and pseudonymised for
     coordinators."""
-    from infantall.registry import analysis
+    from infantall.services import datasets as analysis
 
     dataset, warnings = analysis.analysis_dataset(
         session, user, settings.pseudonym_key.get_secret_value(), protocol=protocol, cutoff=cutoff

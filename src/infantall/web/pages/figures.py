@@ -1,6 +1,6 @@
 """Figures of the pages, embedded as PNG data URIs (the CSP allows ``img-src data:``).
 
-Survival curves come from :mod:`infantall.outcomes.plots` (Kaplan–Meier with the number at
+Survival curves come from :mod:`infantall.reports.figures.survival` (Kaplan–Meier with the number at
 risk, Simon–Makuch); the three figures only the pages need are drawn here: a patient's
 timeline of events, accrual per year by site, and cumulative incidence of relapse (cause
 1 of an Aalen–Johansen fit from :func:`infantall.outcomes.cumulative_incidence`) by group.
@@ -39,7 +39,7 @@ __all__ = [
 DPI = 110
 #: Days per month on the timeline axis (365.25 / 12).
 DAYS_PER_MONTH = 30.4375
-# Okabe & Ito (2008) colour-blind-safe palette, as in infantall.outcomes.plots.
+# Okabe & Ito (2008) colour-blind-safe palette, as in infantall.reports.figures.survival.
 _PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 
 #: Lanes of the timeline (event kind -> label, marker, colour), top to bottom.

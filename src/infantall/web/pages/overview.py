@@ -12,13 +12,13 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from infantall.domain import KMT2AStatus
+from infantall.domain.quality import FOLLOW_UP_OVERDUE_DAYS, QUALITY_QUERIES
 from infantall.registry import io
 from infantall.registry.access import Principal, require_role
 from infantall.registry.dictionary import DATA_DICTIONARY
 from infantall.registry.models import Role
 from infantall.registry.text import CODE_PATTERN
 from infantall.web.deps import SessionDep, SettingsDep
-from infantall.web.pages.quality import FOLLOW_UP_OVERDUE_DAYS, QUALITY_QUERIES
 from infantall.web.pages.queries import (
     STATUSES,
     DashboardFilters,

@@ -1,7 +1,8 @@
 """What a patient's pages show: the domain history, live risk decisions, audit changes.
 
 Built from the registry services (:func:`~infantall.registry.patients.get_patient`,
-:func:`~infantall.registry.events.list_events`, :func:`~infantall.registry.risk.list_risk_groups`,
+:func:`~infantall.registry.events.list_events`,
+:func:`~infantall.services.risk_groups.list_risk_groups`,
 :func:`~infantall.registry.patients.patient_history`) and :func:`infantall.protocols.stratify_all`.
 """
 

@@ -18,7 +18,6 @@ from starlette.responses import Response
 from infantall.errors import InvalidInputError
 from infantall.registry import events as event_service
 from infantall.registry import patients as patient_service
-from infantall.registry import risk
 from infantall.registry.access import WRITE_ROLES, Principal
 from infantall.registry.errors import ConflictError, ValidationFailedError
 from infantall.registry.schemas import (
@@ -29,6 +28,7 @@ from infantall.registry.schemas import (
     VoidRequest,
 )
 from infantall.registry.text import ID_PATTERN
+from infantall.services import risk_groups as risk
 from infantall.web.deps import SessionDep
 from infantall.web.pages.figures import cached_figure, event_label, timeline_figure
 from infantall.web.pages.forms import (

@@ -3,7 +3,7 @@
 Nothing here decides anything new: patients and histories come from
 :mod:`infantall.registry.histories` (the caller's scope), risk groups from
 :func:`infantall.protocols.stratify`, endpoints from
-:func:`infantall.registry.analysis.analysis_dataset` (which calls
+:func:`infantall.services.datasets.analysis_dataset` (which calls
 :func:`infantall.outcomes.endpoints.derive_endpoints`), curves from :mod:`infantall.outcomes`.
 This module only selects, counts and lays out their results for a page.
 """
@@ -22,20 +22,20 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from infantall.domain import PatientHistory
-from infantall.errors import InvalidInputError
-from infantall.outcomes.endpoints import AnalysisDataset
-from infantall.registry import analysis
-from infantall.registry.access import Principal
-from infantall.registry.errors import ValidationFailedError
-from infantall.registry.histories import scoped_rows, to_histories
-from infantall.registry.io import pseudonym
-from infantall.web.pages.figures import accrual_figure, cached_figure, cir_figure
-from infantall.web.pages.quality import (
+from infantall.domain.quality import (
     FOLLOW_UP_OVERDUE_DAYS,
     QualityFinding,
     follow_up_overdue,
     quality_findings,
 )
+from infantall.errors import InvalidInputError
+from infantall.outcomes.endpoints import AnalysisDataset
+from infantall.registry.access import Principal
+from infantall.registry.errors import ValidationFailedError
+from infantall.registry.histories import scoped_rows, to_histories
+from infantall.registry.io import pseudonym
+from infantall.services import datasets as analysis
+from infantall.web.pages.figures import accrual_figure, cached_figure, cir_figure
 
 __all__ = [
     "STATUSES",
@@ -182,7 +182,7 @@ def survival_panel(
     """Kaplan–Meier curves of ``endpoint`` (by ``group`` if given) with the number at risk,
     or ``None`` when no patient is left."""
     from infantall.outcomes import kaplan_meier_by_group
-    from infantall.outcomes.plots import plot_km
+    from infantall.reports.figures.survival import plot_km
 
     df = dataset.endpoint(endpoint)
     if ids is not None:
@@ -284,7 +284,7 @@ def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
     """HSCT in CR1 as a time-dependent exposure for EFS: Mantel–Byar test, time-dependent
     Cox hazard ratio and Simon–Makuch curves (:mod:`infantall.outcomes.hsct`)."""
     from infantall.outcomes import mantel_byar, simon_makuch, time_dependent_cox
-    from infantall.outcomes.plots import plot_simon_makuch
+    from infantall.reports.figures.survival import plot_simon_makuch
 
     cov = dataset.covariates
     out: dict[str, Any] = {"n_hsct": int(cov.HSCT_CR1.sum()), "n": len(cov)}

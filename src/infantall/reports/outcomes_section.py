@@ -19,7 +19,7 @@ from infantall.outcomes.endpoints import AnalysisDataset
 from infantall.outcomes.hsct import landmark, mantel_byar, simon_makuch, time_dependent_cox
 from infantall.outcomes.km import kaplan_meier_by_group
 from infantall.outcomes.logrank import logrank_test
-from infantall.outcomes.plots import plot_cif_stacked, plot_km, plot_simon_makuch
+from infantall.reports.figures.survival import plot_cif_stacked, plot_km, plot_simon_makuch
 
 __all__ = ["outcome_sections"]
 

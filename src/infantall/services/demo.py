@@ -99,10 +99,10 @@ def load_synthetic_cohort(
         If the registry refuses a generated file (the first problem of its report).
     """
     from infantall.cohort import generate_cohort
-    from infantall.cohort.redcap import redcap_tables_by_site
     from infantall.errors import InvalidInputError
     from infantall.registry import io
     from infantall.registry.errors import ValidationFailedError
+    from infantall.services.cohort_registry import redcap_tables_by_site
 
     cohort = generate_cohort(n, sites=len(editors), seed=seed)
     tables = redcap_tables_by_site(cohort)
@@ -265,7 +265,7 @@ def _stratify_all(
     from sqlalchemy import select
 
     from infantall.registry.models import Patient
-    from infantall.registry.risk import compute_risk_groups
+    from infantall.services.risk_groups import compute_risk_groups
 
     total = 0
     with database.write_sessions() as session:
@@ -284,9 +284,9 @@ def _stratify_all(
 def _write_report(
     database: Database, settings: RegistrySettings, accounts: list[DemoAccount], out: Path
 ) -> Path:
-    from infantall.registry.analysis import analysis_dataset
     from infantall.registry.histories import scoped_rows, to_histories
     from infantall.reports.full import full_report
+    from infantall.services.datasets import analysis_dataset
 
     coordinator = next(a for a in accounts if a.role == "coordinator")
     with database.write_sessions() as session:

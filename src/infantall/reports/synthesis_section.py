@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from infantall.reports import ReportSection, figure_to_data_uri, html_table
+from infantall.reports.figures.synthesis import bubble_plot, efs_over_time_plot, forest_plot
 from infantall.synthesis.claims import ClaimCheck, check_seed_claims
 from infantall.synthesis.evidence_inputs import evidence_frame, select_estimates
-from infantall.synthesis.figures import bubble_plot, efs_over_time_plot, forest_plot
 from infantall.synthesis.hsct import HSCT_OUTCOMES, HsctSynthesis, pool_hsct_outcomes
 from infantall.synthesis.metareg import meta_regression
 from infantall.synthesis.pool import pool_proportions

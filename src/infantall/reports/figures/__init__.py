@@ -1,0 +1,2 @@
+"""Every figure of infantall, one function per concept, drawn in one style
+(:mod:`infantall.reports.figures.style`)."""
