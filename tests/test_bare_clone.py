@@ -29,6 +29,7 @@ def test_bare_clone_passes_without_shared(tmp_path: Path) -> None:
     suites = ["tests/evidence", "tests/protocols", "tests/domain"]
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *suites],
+        check=False,
         cwd=clone,
         env=env,
         capture_output=True,
