@@ -4,7 +4,8 @@ Kaplan–Meier (:mod:`.km`), the log-rank family (:mod:`.logrank`), competing ri
 (:mod:`.competing`, :mod:`.finegray`), Cox models (:mod:`.cox`), HSCT as a time-dependent
 exposure and landmark analyses (:mod:`.hsct`); one function per question the presenters ask
 (:mod:`.questions`: survival at horizons, the HSCT analyses; :mod:`.table_one`). Every
-function takes plain arrays or a pandas DataFrame and returns a frozen result with a ``summary`` DataFrame and
+function takes plain arrays or a pandas DataFrame and returns a frozen result with a
+``summary`` DataFrame and
 ``print_summary()``. Endpoint derivation from domain histories is in
 :mod:`infantall.outcomes.endpoints`; figures in :mod:`infantall.reports.figures.survival`.
 """

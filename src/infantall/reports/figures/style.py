@@ -13,9 +13,10 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
@@ -30,7 +31,11 @@ __all__ = [
     "colour",
     "new_figure",
     "style_context",
+    "styled",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: Colour-blind-safe palette (Okabe & Ito 2008), in the order series are drawn.
 PALETTE: tuple[str, ...] = (
@@ -98,3 +103,14 @@ def new_figure(
     """
     figsize = SIZES[size] if isinstance(size, str) else size
     return Figure(figsize=figsize, dpi=DPI_SCREEN, layout=None if layout == "none" else layout)
+
+
+def styled(draw: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorator: run a figure function inside :func:`style_context`."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with style_context():
+            return draw(*args, **kwargs)
+
+    return wrapper
