@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,10 @@ def cohort_against_trials_figure(
         zorder=8,
     )
     return fig
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in df.to_dict("records")]
 
 
 def _accrual_years(histories: Sequence[PatientHistory]) -> tuple[float, float]:
@@ -133,13 +138,13 @@ def _mrd_section(dataset: AnalysisDataset, landmark_days: float) -> ReportSectio
     at = horizons_of(res.curves, [3 * 365.25]).table
     rows = [
         {
-            "MRD at end of induction": str(r.group),
-            "patients from landmark": int(r.n),
-            "events": int(r.events),
-            "EFS 3 years after landmark, %": f"{100 * r.survival:.1f}",
-            "SE": f"{100 * r.std_err:.1f}",
+            "MRD at end of induction": str(r["group"]),
+            "patients from landmark": int(r["n"]),
+            "events": int(r["events"]),
+            "EFS 3 years after landmark, %": f"{100 * r['survival']:.1f}",
+            "SE": f"{100 * r['std_err']:.1f}",
         }
-        for r in at.itertuples(index=False)
+        for r in _records(at)
     ]
     p = "NA" if res.test is None else f"{res.test.p_value:.3g}"
     body = (
@@ -173,13 +178,13 @@ def _naive_hsct_section(
         rows += [
             {
                 "patients": name,
-                "group (from diagnosis)": str(r.group),
-                "n": int(r.n),
-                f"{horizon_years:g}-year EFS, %": f"{100 * r.survival:.1f}",
-                "SE": f"{100 * r.std_err:.1f}",
+                "group (from diagnosis)": str(r["group"]),
+                "n": int(r["n"]),
+                f"{horizon_years:g}-year EFS, %": f"{100 * r['survival']:.1f}",
+                "SE": f"{100 * r['std_err']:.1f}",
                 "naive log-rank p": f"{p:.3g}",
             }
-            for r in at.table.itertuples(index=False)
+            for r in _records(at.table)
         ]
     truth = (
         " In this SYNTHETIC cohort transplant has, by construction, no effect on outcome: "

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import matplotlib as mpl
+from cycler import cycler
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -65,7 +66,7 @@ SIZES: dict[str, tuple[float, float]] = {
     "strip": (8.0, 3.4),
 }
 
-_RC: dict[str, Any] = {
+_RC: Any = {  # matplotlib types rc keys as literals; these are checked by rc_context
     "font.size": FONT_SIZE,
     "axes.titlesize": FONT_SIZE + 1,
     "axes.labelsize": FONT_SIZE,
@@ -74,7 +75,7 @@ _RC: dict[str, Any] = {
     "ytick.labelsize": FONT_SIZE - 1,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
     "svg.fonttype": "none",  # text stays text in SVG: selectable and searchable
     "pdf.fonttype": 42,  # TrueType in PDF, editable by journals' tools
 }
