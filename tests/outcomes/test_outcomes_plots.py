@@ -13,6 +13,7 @@ from infantall.outcomes import (
     simon_makuch,
 )
 from infantall.reports.figures.survival import (
+    plot_cif,
     plot_cif_stacked,
     plot_forest,
     plot_km,
@@ -63,4 +64,22 @@ def test_bad_figure_requests(mgus2):
     with pytest.raises(InvalidInputError, match="bad_option"):
         plot_cif_stacked(cif, group="nope")
     with pytest.raises(InvalidInputError, match="bad_option"):
-        save_figure(plot_cif_stacked(cif), "x.pdf")
+        save_figure(plot_cif_stacked(cif), "x.gif")
+
+
+def test_figures_are_written_as_vector_pdf(mgus2, tmp_path):
+    out = save_figure(plot_cif_stacked(cumulative_incidence(mgus2.etime, mgus2.event)),
+                      tmp_path / "cif.pdf")  # fmt: skip
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_cif_by_group_draws_cause_one_of_each_group(mgus2):
+    cif = cumulative_incidence(mgus2.etime, mgus2.event, mgus2.male)
+    fig = plot_cif(cif, sizes={"0": 5}, title="CIR")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == [f"{g} (n={5 if g == '0' else 0})" for g in cif.groups]
+    last = fig.axes[0].lines[0].get_ydata()[-1]
+    first = next(c for c in cif.curves if c.cause == 1 and c.group == cif.groups[0])
+    assert last == pytest.approx(100 * first.estimate[-1])
+    with pytest.raises(InvalidInputError, match="bad_option"):
+        plot_cif(cif, cause=9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,8 @@ from typer.testing import CliRunner
 
 from infantall.cli import app
 from infantall.cohort import generate_cohort
-from infantall.reports.cohort_section import cohort_table_one, protocol_concordance
+from infantall.outcomes import table_one
+from infantall.protocols import protocol_concordance
 
 
 def test_identical_protocols_agree_perfectly() -> None:
@@ -33,6 +35,14 @@ def test_kappa_matches_the_hand_computed_value() -> None:
     assert (res.high_a_only, res.high_b_only) == (1, 0)
 
 
+def test_concordance_result_is_json_safe_and_tabulated() -> None:
+    groups = pd.DataFrame({"a": ["HR", "LR", "HR"], "b": ["LR", "LR", "HR"]})
+    (res,) = protocol_concordance(groups, ("a", "b"))
+    record = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert record["n"] == 3 and record["high_a_only"] == 1
+    assert res.summary.iloc[0]["kappa"] == res.kappa
+
+
 def test_indeterminate_patients_are_left_out_of_a_pair() -> None:
     groups = pd.DataFrame({"a": ["HR", "indeterminate", "LR"], "b": ["HR", "HR", "not_eligible"]})
     (res,) = protocol_concordance(groups, ("a", "b"))
@@ -42,7 +52,7 @@ def test_indeterminate_patients_are_left_out_of_a_pair() -> None:
 def test_table_one_counts_match_the_histories() -> None:
     histories = generate_cohort(120, 3, 5).to_histories()
     groups = pd.Series({h.patient.patient_id: "X" for h in histories})
-    table = cohort_table_one(histories, groups)
+    table = table_one(histories, groups).summary
     assert table.loc["patients", "all"] == "120"
     rearranged = sum(h.patient.kmt2a.value == "rearranged" for h in histories)
     known = sum(h.patient.kmt2a.value != "unknown" for h in histories)

@@ -37,7 +37,7 @@ UnitOpt = typer.Option("days", "--time-unit", help="Unit of the time column: day
 HorizonOpt = typer.Option(
     None, "--horizon", help="Report estimates at this many YEARS (repeatable).", show_default=False
 )
-FigureOpt = typer.Option(None, "--figure", help="Write the figure to this .png or .svg file.")
+FigureOpt = typer.Option(None, "--figure", help="Write the figure to this .png, .svg or .pdf file.")
 DataArg = typer.Argument(..., help="CSV file, one row per patient.")
 EventOpt = typer.Option(..., "--event", "-e", help="Column of event indicators (1/0).")
 
@@ -125,37 +125,20 @@ def km_command(
     --group kmt2a --horizon 5
     """
     with run_safely():
-        from infantall.outcomes import kaplan_meier_by_group, logrank_test
+        from infantall.outcomes import logrank_test, survival_at_horizons
 
         df = _read(data, [time, event, group])
         unit = _unit(time_unit)
-        curves = kaplan_meier_by_group(
+        res = survival_at_horizons(
             df[time],
             df[event],
             None if group is None else df[group],
+            _horizons(horizon, unit),
             conf_type=conf_type,  # type: ignore[arg-type]
             group_name=group,
         )
-        hz = _horizons(horizon, unit)
-        records = []
-        for c in curves.curves:
-            med, lo, hi = c.median()
-            rec: dict[str, Any] = {
-                "group": c.label,
-                "n": c.n,
-                "events": c.n_events,
-                "median": med,
-                "median_lower": lo,
-                "median_upper": hi,
-            }
-            for h_years, row in zip(horizon or [], c.at(hz).itertuples(), strict=True):
-                key = f"{h_years:g}y"
-                rec[f"surv_{key}_pct"] = _pct(row.survival)
-                rec[f"se_{key}_pct"] = _pct(row.std_err)
-                rec[f"lower_{key}_pct"] = _pct(row.lower)
-                rec[f"upper_{key}_pct"] = _pct(row.upper)
-                rec[f"at_risk_{key}"] = int(_num(row.n_risk))
-            records.append(rec)
+        curves = res.curves
+        records = [_km_record(c, res, horizon or []) for c in curves.curves]
         meta: dict[str, Any] = {"time_unit": time_unit, "conf_type": conf_type}
         annotation = None
         if group is not None:
@@ -318,80 +301,21 @@ def hsct_command(
     --event efs_event --hsct-time hsct_days
     """
     with run_safely():
-        import numpy as np
-        import pandas as pd
-
-        from infantall.outcomes import (
-            counting_process,
-            mantel_byar,
-            simon_makuch,
-            time_dependent_cox,
-        )
-        from infantall.outcomes import (
-            landmark as landmark_analysis,
-        )
+        from infantall.outcomes import hsct_analysis
 
         df = _read(data, [time, event, hsct_time])
-        h = pd.to_numeric(df[hsct_time], errors="coerce")
-        cp = counting_process(df, time, event, hsct_time)
-        if cp.hsct.sum() == 0:
-            fail(f"no patient has a {hsct_time} before the end of follow-up: nothing to compare")
-        td = time_dependent_cox(cp, ["hsct"])
-        mb = mantel_byar(cp, "hsct")
-        lm_time = float(np.nanmedian(h)) if landmark is None else landmark
-        lm = landmark_analysis(df, time, event, lm_time, exposure_time=hsct_time)
-        records = [
-            {
-                **_hr_record("time-dependent Cox (Efron)", td.summary.iloc[0], len(df)),
-                "note": f"{len(cp)} (start, stop] rows",
-            },
-            {
-                "analysis": "Mantel-Byar test",
-                "statistic": mb.chisq,
-                "p": mb.p_value,
-                "n": len(df),
-                "note": f"O={mb.observed:g}, E={mb.expected:.2f}",
-            },
-            {
-                "analysis": f"landmark at {lm_time:g}",
-                "statistic": None if lm.test is None else lm.test.chisq,
-                "p": None if lm.test is None else lm.test.p_value,
-                "n": lm.n_at_risk,
-                "note": f"exposed = HSCT by landmark; {lm.n_excluded} "
-                "excluded (event/censored before it)",
-            },
-        ]
-        naive = df.assign(_ever=(h.notna() & (h < df[time])).astype(int))
-        from infantall.outcomes import cox_ph
-
-        nv = cox_ph(naive, time, event, ["_ever"])
-        records.append(
-            _hr_record("naive ever-HSCT Cox (immortal-time biased)", nv.summary.iloc[0], len(df))
-        )
-        meta: dict[str, Any] = {"transplanted": int(h.notna().sum()), "landmark": lm_time}
+        res = hsct_analysis(df, time, event, hsct_time, landmark_time=landmark)
+        records = [_hsct_record(e) for e in res.estimates]
+        meta: dict[str, Any] = {"transplanted": res.n_exposed, "landmark": res.landmark_time}
         if figure is not None:
             from infantall.reports.figures.survival import plot_simon_makuch, save_figure
 
-            sm = simon_makuch(cp, "hsct")
-            save_figure(
-                plot_simon_makuch(sm, annotation=f"Mantel-Byar p = {mb.p_value:.3g}"), figure
-            )
+            annotation = f"Mantel-Byar p = {res.mantel_byar.p_value:.3g}"
+            save_figure(plot_simon_makuch(res.simon_makuch, annotation=annotation), figure)
             meta["figure"] = str(figure)
         columns = ["analysis", "hr", "hr_lower", "hr_upper", "statistic", "p", "n", "note"]
         if fmt is Format.table:
-            records = [
-                {
-                    "analysis": r["analysis"],
-                    "HR (95% CI)": ""
-                    if r.get("hr") is None
-                    else f"{r['hr']:.3g} ({r['hr_lower']:.3g}-{r['hr_upper']:.3g})",
-                    "chi-square": "" if r["statistic"] is None else f"{r['statistic']:.3g}",
-                    "p": "" if r["p"] is None else f"{r['p']:.3g}",
-                    "n": r["n"],
-                    "note": r["note"],
-                }
-                for r in records
-            ]
+            records = [_hsct_display(r) for r in records]
             columns = ["analysis", "HR (95% CI)", "chi-square", "p", "n", "note"]
         emit_records(
             records, fmt, title="HSCT as a time-dependent exposure", meta=meta, columns=columns
@@ -420,16 +344,53 @@ def _km_display(rec: dict[str, Any], horizons: list[float]) -> dict[str, Any]:
     return out
 
 
-def _hr_record(name: str, row: Any, n: int) -> dict[str, Any]:
+def _km_record(curve: Any, res: Any, horizon_years: list[float]) -> dict[str, Any]:
+    """One group's n, events, median (95% CI) and survival at each horizon (in %)."""
+    med, lo, hi = curve.median()
+    rec: dict[str, Any] = {
+        "group": curve.label,
+        "n": curve.n,
+        "events": curve.n_events,
+        "median": med,
+        "median_lower": lo,
+        "median_upper": hi,
+    }
+    for h_years, h in zip(horizon_years, res.horizons, strict=True):
+        row = res.row(curve.label, h)
+        key = f"{h_years:g}y"
+        rec[f"surv_{key}_pct"] = _pct(row.survival)
+        rec[f"se_{key}_pct"] = _pct(row.std_err)
+        rec[f"lower_{key}_pct"] = _pct(row.lower)
+        rec[f"upper_{key}_pct"] = _pct(row.upper)
+        rec[f"at_risk_{key}"] = int(_num(row.n_risk))
+    return rec
+
+
+def _hsct_record(e: Any) -> dict[str, Any]:
+    """An estimate of :func:`infantall.outcomes.hsct_analysis` as a row of the command."""
     return {
-        "analysis": name,
-        "hr": float(row.hr),
-        "hr_lower": float(row.hr_lower),
-        "hr_upper": float(row.hr_upper),
-        "statistic": float(row.z) ** 2,
-        "p": float(row.p),
-        "n": n,
-        "note": "",
+        "analysis": e.label,
+        "hr": e.hazard_ratio,
+        "hr_lower": e.ci_lower,
+        "hr_upper": e.ci_upper,
+        "statistic": e.statistic,
+        "p": e.p_value,
+        "n": e.n,
+        "note": e.note,
+    }
+
+
+def _hsct_display(r: dict[str, Any]) -> dict[str, Any]:
+    """A compact row of the HSCT table (table format)."""
+    return {
+        "analysis": r["analysis"],
+        "HR (95% CI)": ""
+        if r.get("hr") is None
+        else f"{r['hr']:.3g} ({r['hr_lower']:.3g}-{r['hr_upper']:.3g})",
+        "chi-square": "" if r["statistic"] is None else f"{r['statistic']:.3g}",
+        "p": "" if r["p"] is None else f"{r['p']:.3g}",
+        "n": r["n"],
+        "note": r["note"],
     }
 
 

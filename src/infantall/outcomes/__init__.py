@@ -2,8 +2,10 @@
 
 Kaplan–Meier (:mod:`.km`), the log-rank family (:mod:`.logrank`), competing risks
 (:mod:`.competing`, :mod:`.finegray`), Cox models (:mod:`.cox`), HSCT as a time-dependent
-exposure and landmark analyses (:mod:`.hsct`). Every function takes plain arrays or a
-pandas DataFrame and returns a frozen result with a ``summary`` DataFrame and
+exposure and landmark analyses (:mod:`.hsct`); one function per question the presenters ask
+(:mod:`.questions`: survival at horizons, the HSCT analyses; :mod:`.table_one`). Every
+function takes plain arrays or a pandas DataFrame and returns a frozen result with a
+``summary`` DataFrame and
 ``print_summary()``. Endpoint derivation from domain histories is in
 :mod:`infantall.outcomes.endpoints`; figures in :mod:`infantall.reports.figures.survival`.
 """
@@ -43,14 +45,25 @@ from infantall.outcomes.logrank import (
     pairwise_logrank,
     trend_test,
 )
+from infantall.outcomes.questions import (
+    Estimate,
+    HSCTAnalysis,
+    SurvivalAtHorizons,
+    dataset_hsct_analysis,
+    hsct_analysis,
+    survival_at_horizons,
+)
+from infantall.outcomes.table_one import TableOne, table_one
 
 __all__ = [
     "ERROR_CODES",
     "CoxResult",
     "CumulativeIncidence",
     "CumulativeIncidenceResult",
+    "Estimate",
     "FineGrayResult",
     "GrayTestResult",
+    "HSCTAnalysis",
     "KaplanMeierResult",
     "LandmarkResult",
     "LogRankResult",
@@ -59,14 +72,18 @@ __all__ = [
     "PHTestResult",
     "PairwiseResult",
     "RMSTResult",
+    "SurvivalAtHorizons",
     "SurvivalCurves",
+    "TableOne",
     "TrendResult",
     "concordance_index",
     "counting_process",
     "cox_ph",
     "cumulative_incidence",
+    "dataset_hsct_analysis",
     "fine_gray",
     "gray_test",
+    "hsct_analysis",
     "kaplan_meier",
     "kaplan_meier_by_group",
     "landmark",
@@ -75,6 +92,8 @@ __all__ = [
     "mrd_landmark",
     "pairwise_logrank",
     "simon_makuch",
+    "survival_at_horizons",
+    "table_one",
     "time_dependent_cox",
     "trend_test",
 ]

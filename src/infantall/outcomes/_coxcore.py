@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from infantall.outcomes._tabulate import time_ids
+
 __all__ = ["CoxData", "EventSums", "efron_sums", "fit_newton", "prepare"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -54,8 +56,6 @@ def _stratum(
     weight: FloatArray,
     x: FloatArray,
 ) -> StratumData:
-    from infantall.outcomes._tabulate import time_ids
-
     dead = np.flatnonzero(event > 0)
     if dead.size:
         times, tidx = time_ids(stop[dead])

@@ -25,6 +25,7 @@ from scipy import stats
 from infantall.errors import InvalidInputError
 from infantall.outcomes import _coxcore
 from infantall.outcomes._validate import as_entry, as_event, as_groups, as_time
+from infantall.outcomes.km import kaplan_meier
 
 __all__ = ["CoxResult", "PHTestResult", "concordance_index", "cox_ph", "design_matrix"]
 
@@ -175,7 +176,6 @@ def _zph_transform(
         return lambda t: t
     if transform != "km":
         raise InvalidInputError("transform", "use 'km' or 'identity'", "bad_option")
-    from infantall.outcomes.km import kaplan_meier
 
     km = kaplan_meier(stop, event.astype(np.int64), entry=start)
 

@@ -46,6 +46,7 @@ from infantall.domain import (
 from infantall.errors import InvalidInputError
 from infantall.outcomes._validate import OutcomesWarning
 from infantall.outcomes.hsct import counting_process
+from infantall.protocols import stratify
 
 __all__ = [
     "ENDPOINTS",
@@ -202,7 +203,6 @@ def _covariates(h: PatientHistory, opts: EndpointOptions, origin: dt.date) -> di
 
 
 def _risk_group(h: PatientHistory, protocol: str) -> str:
-    from infantall.protocols import stratify
 
     with warnings.catch_warnings():
         # warnings about the patient were raised when the history was built

@@ -25,6 +25,7 @@ from scipy import stats
 from infantall.errors import InvalidInputError
 from infantall.outcomes._validate import as_event, as_time
 from infantall.outcomes.cox import design_matrix
+from infantall.outcomes.km import kaplan_meier
 
 __all__ = ["FineGrayResult", "fine_gray"]
 
@@ -94,7 +95,6 @@ class _FGData:
 
 def _left_km_censoring(time: FloatArray, status: npt.NDArray[np.int64]) -> FloatArray:
     """G(t-) at every t in ``time``: Kaplan–Meier of the censoring distribution."""
-    from infantall.outcomes.km import kaplan_meier
 
     km = kaplan_meier(time, (status == 0).astype(np.int64))
     idx = np.searchsorted(km.time, time, side="left") - 1

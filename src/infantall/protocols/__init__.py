@@ -15,6 +15,13 @@ recommendation for a child.
 """
 
 from infantall.protocols.api import stratify, stratify_all
+from infantall.protocols.concordance import (
+    CONCORDANCE_PROTOCOLS,
+    HIGH_RISK_GROUPS,
+    ConcordanceResult,
+    protocol_concordance,
+    stratify_histories,
+)
 from infantall.protocols.docs import rule_table_markdown
 from infantall.protocols.features import encode_frame, features_of
 from infantall.protocols.model import (
@@ -30,10 +37,13 @@ from infantall.protocols.registry import PROTOCOLS, get_protocol
 from infantall.protocols.vectorised import FRAME_COLUMNS, stratify_frame, stratify_frame_all
 
 __all__ = [
+    "CONCORDANCE_PROTOCOLS",
     "FRAME_COLUMNS",
+    "HIGH_RISK_GROUPS",
     "INDETERMINATE",
     "NOT_APPLICABLE",
     "PROTOCOLS",
+    "ConcordanceResult",
     "Decision",
     "Parameter",
     "Protocol",
@@ -42,9 +52,11 @@ __all__ = [
     "encode_frame",
     "features_of",
     "get_protocol",
+    "protocol_concordance",
     "rule_table_markdown",
     "stratify",
     "stratify_all",
     "stratify_frame",
     "stratify_frame_all",
+    "stratify_histories",
 ]

@@ -9,199 +9,27 @@ The analyses of outcomes themselves (KM, CIR, HSCT, MRD landmark) are in
 from __future__ import annotations
 
 import html
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from infantall.domain import PatientHistory
+from infantall.evidence import Evidence, load_evidence
+from infantall.outcomes.endpoints import AnalysisDataset
+from infantall.outcomes.hsct import mrd_landmark
+from infantall.outcomes.logrank import logrank_test
+from infantall.outcomes.questions import horizons_of, survival_at_horizons
+from infantall.outcomes.table_one import table_one
+from infantall.protocols.concordance import protocol_concordance, stratify_histories
+from infantall.reports.figures.evidence import evidence_figure
+from infantall.reports.figures.style import FONT_SIZE
 from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
+from infantall.reports.outcomes_section import outcome_sections
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-    from infantall.domain import PatientHistory
-    from infantall.evidence import Evidence
-    from infantall.outcomes.endpoints import AnalysisDataset
-
-__all__ = [
-    "HIGH_RISK_GROUPS",
-    "ConcordanceResult",
-    "cohort_against_trials_figure",
-    "cohort_sections",
-    "cohort_table_one",
-    "protocol_concordance",
-    "stratify_histories",
-]
-
-#: The groups counted as "high risk" when two protocols are compared. A protocol without
-#: one of these groups (e.g. the KMT2A-status-only protocols) is compared on KMT2A-r instead.
-HIGH_RISK_GROUPS = frozenset({"HR", "KMT2A-r"})
-
-#: The protocols whose groups are compared for concordance (those that assign a risk group).
-CONCORDANCE_PROTOCOLS: tuple[str, ...] = (
-    "interfant-99",
-    "interfant-06",
-    "jplsg-mll-10",
-    "cog-aall0631",
-)
-
-
-def stratify_histories(histories: Sequence[PatientHistory]) -> pd.DataFrame:
-    """The group of every patient under every protocol (rows: patients; columns: protocols).
-
-    Uses :func:`infantall.protocols.stratify_all`, so each cell is what the engine decides,
-    ``indeterminate`` included.
-    """
-    import warnings
-
-    from infantall.protocols import stratify_all
-
-    rows: dict[str, dict[str, str]] = {}
-    with warnings.catch_warnings():
-        # implausible-value warnings were raised when the histories were built
-        warnings.simplefilter("ignore")
-        for h in histories:
-            decisions = stratify_all(h)
-            rows[h.patient.patient_id] = {
-                p: d.group for p, d in decisions.items() if p != "prognostic-factors"
-            }
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def _median_iqr(values: pd.Series, digits: int = 0) -> str:
-    v = pd.to_numeric(values, errors="coerce").dropna()
-    if v.empty:
-        return "NA"
-    q1, med, q3 = np.percentile(v, [25, 50, 75])
-    return f"{med:.{digits}f} [{q1:.{digits}f}–{q3:.{digits}f}]"
-
-
-def _share(mask: pd.Series, known: pd.Series) -> str:
-    n_known = int(known.sum())
-    if n_known == 0:
-        return "NA"
-    n = int((mask & known).sum())
-    return f"{n} ({100.0 * n / n_known:.0f}%)"
-
-
-def _features(histories: Sequence[PatientHistory]) -> pd.DataFrame:
-    rows = []
-    for h in histories:
-        p = h.patient
-        rows.append(
-            {
-                "patient_id": p.patient_id,
-                "age_days": p.age_days,
-                "wbc": p.wbc,
-                "kmt2a": p.kmt2a.value,
-                "fusion": p.fusion_partner.value,
-                "cd10": p.cd10.value,
-                "cns": p.cns.value,
-                "ppr": p.prednisone_response.value,
-                "sex": p.sex.value,
-            }
-        )
-    return pd.DataFrame(rows).set_index("patient_id")
-
-
-def cohort_table_one(histories: Sequence[PatientHistory], groups: pd.Series) -> pd.DataFrame:
-    """A "Table 1": diagnosis features by risk group (columns) and overall.
-
-    Counts are n (% of patients with a known value); continuous features are median [IQR].
-    ``groups`` maps patient id to the risk group used for the columns.
-    """
-    feats = _features(histories)
-    feats["group"] = groups.reindex(feats.index).fillna("indeterminate")
-    columns: dict[str, pd.DataFrame] = {"all": feats}
-    for g in sorted(feats["group"].unique()):
-        columns[str(g)] = feats[feats["group"] == g]
-    table: dict[str, dict[str, str]] = {}
-    for name, f in columns.items():
-        age = pd.to_numeric(f["age_days"], errors="coerce")
-        wbc = pd.to_numeric(f["wbc"], errors="coerce")
-        kmt2a_known = f["kmt2a"] != "unknown"
-        rearranged = f["kmt2a"] == "rearranged"
-        table[name] = {
-            "patients": str(len(f)),
-            "age at diagnosis, days": _median_iqr(age),
-            "age < 90 days": _share(age < 90, age.notna()),
-            "age < 6 months (< 183 days)": _share(age < 183, age.notna()),
-            "male": _share(f["sex"] == "male", f["sex"] != "unknown"),
-            "KMT2A rearranged": _share(rearranged, kmt2a_known),
-            "  AFF1 (t(4;11)) among KMT2A-r": _share(
-                f["fusion"] == "AFF1", rearranged & (f["fusion"] != "unknown")
-            ),
-            "WBC, 10^9/L": _median_iqr(wbc, 1),
-            "WBC ≥ 300": _share(wbc >= 300, wbc.notna()),
-            "CD10 negative": _share(f["cd10"] == "negative", f["cd10"] != "unknown"),
-            "CNS3": _share(f["cns"] == "CNS3", f["cns"] != "unknown"),
-            "prednisone poor response": _share(f["ppr"] == "poor", f["ppr"] != "unknown"),
-        }
-    return pd.DataFrame(table)
-
-
-@dataclass(frozen=True, slots=True)
-class ConcordanceResult:
-    """Agreement of two protocols on who is high risk.
-
-    ``agreement`` is the share of patients (determinate under both) classified alike;
-    ``kappa`` is Cohen's kappa of that 2 × 2 table (statsmodels ``cohens_kappa``).
-    """
-
-    protocol_a: str
-    protocol_b: str
-    n: int
-    agreement: float
-    kappa: float
-    high_a_only: int
-    high_b_only: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """The result as a flat record."""
-        return {
-            "protocol A": self.protocol_a,
-            "protocol B": self.protocol_b,
-            "patients (determinate under both)": self.n,
-            "agreement, %": round(100.0 * self.agreement, 1),
-            "Cohen's kappa": round(self.kappa, 3),
-            "high risk under A only": self.high_a_only,
-            "high risk under B only": self.high_b_only,
-        }
-
-
-def protocol_concordance(
-    groups: pd.DataFrame, protocols: Sequence[str] = CONCORDANCE_PROTOCOLS
-) -> list[ConcordanceResult]:
-    """Pairwise agreement of ``protocols`` on the high-risk classification.
-
-    Patients indeterminate (or not eligible) under either protocol of a pair are left out
-    of that pair.
-    """
-    from statsmodels.stats.inter_rater import cohens_kappa
-
-    out = []
-    present = [p for p in protocols if p in groups.columns]
-    for a, b in itertools.combinations(present, 2):
-        both = groups[[a, b]]
-        ok = ~both.isin(["indeterminate", "not_eligible"]).any(axis=1)
-        ha = both.loc[ok, a].isin(HIGH_RISK_GROUPS).to_numpy()
-        hb = both.loc[ok, b].isin(HIGH_RISK_GROUPS).to_numpy()
-        n = int(ok.sum())
-        if n == 0:
-            continue
-        table = np.array(
-            [[np.sum(ha & hb), np.sum(ha & ~hb)], [np.sum(~ha & hb), np.sum(~ha & ~hb)]],
-            dtype=float,
-        )
-        agreement = float((table[0, 0] + table[1, 1]) / n)
-        # kappa is undefined when both protocols put everyone in one class
-        expected_all_one = table.sum(axis=0).min() == 0 and table.sum(axis=1).min() == 0
-        kappa = 1.0 if expected_all_one else float(cohens_kappa(table, return_results=False))
-        out.append(ConcordanceResult(a, b, n, agreement, kappa, int(table[0, 1]), int(table[1, 0])))
-    return out
+__all__ = ["cohort_against_trials_figure", "cohort_sections"]
 
 
 def cohort_against_trials_figure(
@@ -216,8 +44,6 @@ def cohort_against_trials_figure(
     """The evidence figure (EFS and OS of every published trial against accrual years) with
     this cohort's EFS drawn among them: a black star at its accrual midpoint, its CI as an
     error bar and its accrual period as a segment."""
-    from infantall.reports.figures.evidence import evidence_figure
-
     fig = evidence_figure(
         evidence, title=f"{label} among the published infant ALL trials (EFS, top panel)"
     )
@@ -239,11 +65,15 @@ def cohort_against_trials_figure(
         (mid, efs_pct),
         xytext=(8, 14),
         textcoords="offset points",
-        fontsize=9,
+        fontsize=FONT_SIZE,
         fontweight="bold",
         zorder=8,
     )
     return fig
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in df.to_dict("records")]
 
 
 def _accrual_years(histories: Sequence[PatientHistory]) -> tuple[float, float]:
@@ -255,7 +85,7 @@ def _accrual_years(histories: Sequence[PatientHistory]) -> tuple[float, float]:
 
 
 def _table_one_section(histories: Sequence[PatientHistory], groups: pd.DataFrame) -> ReportSection:
-    table = cohort_table_one(histories, groups["interfant-06"])
+    table = table_one(histories, groups["interfant-06"]).summary
     records = [{"feature": k, **row} for k, row in table.iterrows()]
     body = (
         f"<p>{len(histories)} patients. Columns: risk groups under Interfant-06 (LR = KMT2A "
@@ -300,24 +130,21 @@ def _groups_section(groups: pd.DataFrame) -> ReportSection:
 
 
 def _mrd_section(dataset: AnalysisDataset, landmark_days: float) -> ReportSection | None:
-    from infantall.outcomes.hsct import mrd_landmark
-
     efs = dataset.endpoint("EFS")
     if "MRD_EOI" not in efs.columns or efs["MRD_EOI"].notna().sum() < 10:
         return None
     res = mrd_landmark(efs, "time", "status", "MRD_EOI", landmark_days)
     # times are re-originated at the landmark: 3 years after it
-    at = res.curves.at([3 * 365.25]).set_index("group")
-    n = res.curves.summary.set_index("group")
+    at = horizons_of(res.curves, [3 * 365.25]).table
     rows = [
         {
-            "MRD at end of induction": str(g),
-            "patients from landmark": int(n.loc[g, "n"]),
-            "events": int(n.loc[g, "events"]),
-            "EFS 3 years after landmark, %": f"{100 * at.loc[g, 'survival']:.1f}",
-            "SE": f"{100 * at.loc[g, 'std_err']:.1f}",
+            "MRD at end of induction": str(r["group"]),
+            "patients from landmark": int(r["n"]),
+            "events": int(r["events"]),
+            "EFS 3 years after landmark, %": f"{100 * r['survival']:.1f}",
+            "SE": f"{100 * r['std_err']:.1f}",
         }
-        for g in n.index
+        for r in _records(at)
     ]
     p = "NA" if res.test is None else f"{res.test.p_value:.3g}"
     body = (
@@ -333,9 +160,6 @@ def _naive_hsct_section(
     dataset: AnalysisDataset, horizon_years: float, synthetic: bool
 ) -> ReportSection | None:
     """The comparison that must not be made, computed to show how far it misleads."""
-    from infantall.outcomes.km import kaplan_meier_by_group
-    from infantall.outcomes.logrank import logrank_test
-
     efs = dataset.endpoint("EFS")
     if "HSCT_CR1" not in efs.columns or efs["HSCT_CR1"].sum() == 0:
         return None
@@ -349,19 +173,18 @@ def _naive_hsct_section(
     rows = []
     for name, part in strata:
         arm = np.where(part["HSCT_CR1"].to_numpy() == 1, "HSCT in CR1 (ever)", "no HSCT (never)")
-        curves = kaplan_meier_by_group(part["time_years"], part["status"], arm)
-        at = curves.at([horizon_years]).set_index("group")
+        at = survival_at_horizons(part["time_years"], part["status"], arm, [horizon_years])
         p = logrank_test(part["time_years"], part["status"], arm).p_value
         rows += [
             {
                 "patients": name,
-                "group (from diagnosis)": str(g),
-                "n": int((arm == g).sum()),
-                f"{horizon_years:g}-year EFS, %": f"{100 * at.loc[g, 'survival']:.1f}",
-                "SE": f"{100 * at.loc[g, 'std_err']:.1f}",
+                "group (from diagnosis)": str(r["group"]),
+                "n": int(r["n"]),
+                f"{horizon_years:g}-year EFS, %": f"{100 * r['survival']:.1f}",
+                "SE": f"{100 * r['std_err']:.1f}",
                 "naive log-rank p": f"{p:.3g}",
             }
-            for g in at.index
+            for r in _records(at.table)
         ]
     truth = (
         " In this SYNTHETIC cohort transplant has, by construction, no effect on outcome: "
@@ -399,10 +222,6 @@ def cohort_sections(
     outcome analyses of :func:`infantall.reports.outcomes_section.outcome_sections`, the MRD
     landmark
     and the cohort among the published trials."""
-    from infantall.evidence import load_evidence
-    from infantall.outcomes.km import kaplan_meier
-    from infantall.reports.outcomes_section import outcome_sections
-
     groups = stratify_histories(histories)
     sections = [_table_one_section(histories, groups), _groups_section(groups)]
     sections += outcome_sections(dataset, group="RISKGRP", horizon_years=horizon_years)
@@ -413,7 +232,7 @@ def cohort_sections(
     if mrd is not None:
         sections.append(mrd)
     efs = dataset.endpoint("EFS")
-    at = kaplan_meier(efs["time_years"], efs["status"]).at([horizon_years]).iloc[0]
+    at = survival_at_horizons(efs["time_years"], efs["status"], None, [horizon_years]).table.iloc[0]
     fig = cohort_against_trials_figure(
         evidence or load_evidence(),
         efs_pct=100 * float(at["survival"]),

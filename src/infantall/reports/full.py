@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from infantall import RESEARCH_DISCLAIMER
+from infantall.domain import PatientHistory
+from infantall.evidence import Evidence, load_evidence
+from infantall.outcomes.endpoints import AnalysisDataset, derive_endpoints
+from infantall.reports.cohort_section import cohort_sections
+from infantall.reports.evidence_section import evidence_sections
 from infantall.reports.html import ReportSection, html_table, render_report
-
-if TYPE_CHECKING:
-    from infantall.domain import PatientHistory
-    from infantall.evidence import Evidence
-    from infantall.outcomes.endpoints import AnalysisDataset
+from infantall.reports.synthesis_section import synthesis_sections
 
 __all__ = ["METHODS", "full_report", "full_report_sections"]
 
@@ -112,17 +112,10 @@ def full_report_sections(
     ``dataset`` defaults to :func:`infantall.outcomes.endpoints.derive_endpoints` of the
     histories with Interfant-06 risk groups.
     """
-    from infantall.evidence import load_evidence
-    from infantall.reports.evidence_section import evidence_sections
-    from infantall.reports.synthesis_section import synthesis_sections
-
     ev = evidence or load_evidence()
     n = None if histories is None else len(histories)
     sections = [_about(label, n, synthetic)]
     if histories is not None:
-        from infantall.outcomes.endpoints import derive_endpoints
-        from infantall.reports.cohort_section import cohort_sections
-
         ds = dataset or derive_endpoints(histories, protocol="interfant-06")
         sections += cohort_sections(
             histories,

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from infantall.errors import InvalidInputError
 from infantall.outcomes.competing import cumulative_incidence
 from infantall.outcomes.endpoints import AnalysisDataset
-from infantall.outcomes.hsct import landmark, mantel_byar, simon_makuch, time_dependent_cox
-from infantall.outcomes.km import kaplan_meier_by_group
 from infantall.outcomes.logrank import logrank_test
+from infantall.outcomes.questions import dataset_hsct_analysis, survival_at_horizons
 from infantall.reports.figures.survival import plot_cif_stacked, plot_km, plot_simon_makuch
+from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
 
 __all__ = ["outcome_sections"]
 
@@ -33,21 +34,21 @@ def _records(df: Any) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in df.to_dict("records")]
 
 
-def _km_section(ds: AnalysisDataset, code: str, group: str, horizon: float) -> Any:
-    from infantall.reports import ReportSection, figure_to_data_uri, html_table
-
+def _km_section(ds: AnalysisDataset, code: str, group: str, horizon: float) -> ReportSection:
     df = ds.endpoint(code)
-    curves = kaplan_meier_by_group(df.time, df.status, df[group].astype(str), group_name=group)
-    at = curves.at([horizon * 365.25])
+    res = survival_at_horizons(
+        df.time, df.status, df[group].astype(str), [horizon * 365.25], group_name=group
+    )
+    curves = res.curves
     rows = [
         {
             "group": r["group"],
-            "n": curves[r["group"]].n,
-            "events": curves[r["group"]].n_events,
+            "n": r["n"],
+            "events": r["events"],
             "estimate": f"{_fmt(100 * r['survival'])}% (SE {_fmt(100 * r['std_err'])})",
             "ci": f"{_fmt(100 * r['lower'])}-{_fmt(100 * r['upper'])}%",
         }
-        for r in _records(at)
+        for r in _records(res.table)
     ]
     text = ""
     annotation = None
@@ -74,9 +75,7 @@ def _group_label(ds: AnalysisDataset, group: str) -> str:
     return group
 
 
-def _cir_section(ds: AnalysisDataset, horizon: float) -> Any:
-    from infantall.reports import ReportSection, figure_to_data_uri, html_table
-
+def _cir_section(ds: AnalysisDataset, horizon: float) -> ReportSection:
     df = ds.endpoint("CIR")
     res = cumulative_incidence(df.time, df.status)
     at = res.at([horizon * 365.25])
@@ -94,35 +93,31 @@ def _cir_section(ds: AnalysisDataset, horizon: float) -> Any:
     return ReportSection("outcomes-cir", "Cumulative incidence of relapse (patients in CR)", body)
 
 
-def _hsct_section(ds: AnalysisDataset) -> Any:
-    from infantall.reports import ReportSection, figure_to_data_uri, html_table
-
-    cp = ds.hsct_counting_process("EFS")
-    if cp.hsct.sum() == 0:
-        return None
-    td = _records(time_dependent_cox(cp, ["hsct"]).summary)[0]
-    mb = mantel_byar(cp, "hsct")
-    efs = ds.endpoint("EFS")
-    lm_time = float(np.nanmedian(efs.HSCTDY))
-    lm = landmark(efs, "time", "status", lm_time, exposure_time="HSCTDY")
+def _hsct_section(ds: AnalysisDataset) -> ReportSection | None:
+    try:
+        res = dataset_hsct_analysis(ds, "EFS")
+    except InvalidInputError as exc:
+        if exc.code == "too_few_groups":
+            return None  # nobody transplanted in CR1: nothing to compare
+        raise
+    td, mb, lm = res.estimates[0], res.mantel_byar, res.landmark
     rows = [
         {
             "analysis": "Cox, HSCT time-dependent",
             "result": (
-                f"HR {td['hr']:.2f} ({td['hr_lower']:.2f}-{td['hr_upper']:.2f}), p = {td['p']:.3g}"
+                f"HR {td.hazard_ratio:.2f} ({td.ci_lower:.2f}-{td.ci_upper:.2f}), "
+                f"p = {td.p_value:.3g}"
             ),
         },
         {"analysis": "Mantel-Byar", "result": f"chi-square {mb.chisq:.2f}, p = {mb.p_value:.3g}"},
         {
-            "analysis": f"Landmark at day {lm_time:g} (median time to HSCT)",
+            "analysis": f"Landmark at day {res.landmark_time:g} (median time to HSCT)",
             "result": "not estimable"
-            if lm.test is None
+            if lm is None or lm.test is None
             else f"log-rank p = {lm.test.p_value:.3g}, n = {lm.n_at_risk}",
         },
     ]
-    fig = plot_simon_makuch(
-        simon_makuch(cp, "hsct"), annotation=f"Mantel-Byar p = {mb.p_value:.3g}"
-    )
+    fig = plot_simon_makuch(res.simon_makuch, annotation=f"Mantel-Byar p = {mb.p_value:.3g}")
     body = (
         "<p>HSCT in first remission is analysed as a time-dependent exposure: a patient "
         "counts as not transplanted until the transplant, which removes immortal-time bias "
@@ -135,8 +130,9 @@ def _hsct_section(ds: AnalysisDataset) -> Any:
 
 def outcome_sections(
     dataset: AnalysisDataset, *, group: str = "KMT2A", horizon_years: float = 5.0
-) -> list[Any]:
-    """Report sections (``infantall.reports.ReportSection``) of the standard analyses."""
+) -> list[ReportSection]:
+    """Report sections (:class:`~infantall.reports.html.ReportSection`) of the standard
+    analyses."""
     sections = [
         _km_section(dataset, "EFS", group, horizon_years),
         _km_section(dataset, "OS", group, horizon_years),

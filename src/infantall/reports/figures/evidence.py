@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import pandas as pd
+from matplotlib.figure import Figure
+
 from infantall.evidence import Evidence
+from infantall.reports.figures.style import FONT_SIZE, GREY, new_figure, style_context
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = ["CATEGORY_MARKERS", "evidence_figure", "figure_points", "place_labels"]
 
@@ -275,15 +277,17 @@ def evidence_figure(evidence: Evidence, *, title: str | None = None) -> Figure:
     Returns a matplotlib :class:`~matplotlib.figure.Figure` drawn without pyplot (no global
     state); render it with :func:`infantall.reports.figure_to_data_uri` or ``savefig``.
     """
-    import pandas as pd
-    from matplotlib.figure import Figure
+    with style_context():
+        return _evidence_figure(evidence, title)
 
+
+def _evidence_figure(evidence: Evidence, title: str | None) -> Figure:
     panels = {p: figure_points(evidence, p) for p in _PANELS}
     both = pd.concat([panels["efs"], panels["os"]])
     infant = sorted(set(both.loc[both["category"] != "childhood", "group"]), key=str.casefold)
     others = sorted(set(both["group"]) - set(infant), key=str.casefold)
     colours = _palette(infant, others)
-    fig = Figure(figsize=(13.5, 9.5), layout=None)
+    fig = new_figure((13.5, 9.5), layout="none")
     fig.subplots_adjust(left=0.06, right=0.75, top=0.93, bottom=0.07, hspace=0.12)
     ax_efs, ax_os = fig.subplots(2, 1, sharex=True)
     _draw_panel(ax_efs, panels["efs"], colours, "Event-free survival (%)")
@@ -296,7 +300,7 @@ def evidence_figure(evidence: Evidence, *, title: str | None = None) -> Figure:
         title or _TITLE,
         x=0.06,
         ha="left",
-        fontsize=12,
+        fontsize=FONT_SIZE + 3,
         fontweight="bold",
     )
     fig.text(
@@ -304,7 +308,7 @@ def evidence_figure(evidence: Evidence, *, title: str | None = None) -> Figure:
         0.012,
         "5-year estimates unless labelled (n-y); DFS where the table prints disease-free "
         "survival. Labels name infant-specific protocols; triangles are childhood protocols.",
-        fontsize=7.5,
-        color="#555555",
+        fontsize=FONT_SIZE - 1.5,
+        color=GREY,
     )
     return fig

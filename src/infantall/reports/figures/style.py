@@ -13,11 +13,13 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import matplotlib as mpl
+from cycler import cycler
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -30,7 +32,11 @@ __all__ = [
     "colour",
     "new_figure",
     "style_context",
+    "styled",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: Colour-blind-safe palette (Okabe & Ito 2008), in the order series are drawn.
 PALETTE: tuple[str, ...] = (
@@ -60,7 +66,7 @@ SIZES: dict[str, tuple[float, float]] = {
     "strip": (8.0, 3.4),
 }
 
-_RC: dict[str, Any] = {
+_RC: Any = {  # matplotlib types rc keys as literals; these are checked by rc_context
     "font.size": FONT_SIZE,
     "axes.titlesize": FONT_SIZE + 1,
     "axes.labelsize": FONT_SIZE,
@@ -69,7 +75,7 @@ _RC: dict[str, Any] = {
     "ytick.labelsize": FONT_SIZE - 1,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
     "svg.fonttype": "none",  # text stays text in SVG: selectable and searchable
     "pdf.fonttype": 42,  # TrueType in PDF, editable by journals' tools
 }
@@ -98,3 +104,14 @@ def new_figure(
     """
     figsize = SIZES[size] if isinstance(size, str) else size
     return Figure(figsize=figsize, dpi=DPI_SCREEN, layout=None if layout == "none" else layout)
+
+
+def styled(draw: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorator: run a figure function inside :func:`style_context`."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with style_context():
+            return draw(*args, **kwargs)
+
+    return wrapper

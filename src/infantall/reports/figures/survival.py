@@ -1,8 +1,9 @@
-"""Publication figures: Kaplan–Meier with risk table, stacked cumulative incidence,
-forest plot of hazard ratios, Simon–Makuch curves.
+"""Publication figures: Kaplan–Meier with risk table, cumulative incidence (stacked causes,
+or one cause by group), forest plot of hazard ratios, Simon–Makuch curves.
 
-Figures are built on :class:`matplotlib.figure.Figure` objects (no pyplot global state) and
-saved as PNG or SVG with :func:`save_figure`. Layout follows the conventions of survminer's
+Figures are built on :class:`matplotlib.figure.Figure` objects (no pyplot global state) in
+the house style (:mod:`infantall.reports.figures.style`) and saved as PNG, SVG or PDF with
+:func:`save_figure`. Layout follows the conventions of survminer's
 ``ggsurvplot`` (risk table aligned under the time axis) that journals expect.
 """
 
@@ -15,19 +16,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from infantall.errors import InvalidInputError
 from infantall.outcomes.competing import CumulativeIncidenceResult
 from infantall.outcomes.cox import CoxResult
 from infantall.outcomes.finegray import FineGrayResult
 from infantall.outcomes.km import KaplanMeierResult, SurvivalCurves
+from infantall.reports.figures.forest import ForestRow, forest
+from infantall.reports.figures.style import (
+    DPI_PRINT,
+    FONT_SIZE,
+    SIZES,
+    colour,
+    new_figure,
+    style_context,
+)
 
-__all__ = ["plot_cif_stacked", "plot_forest", "plot_km", "plot_simon_makuch", "save_figure"]
+__all__ = [
+    "plot_cif",
+    "plot_cif_stacked",
+    "plot_forest",
+    "plot_km",
+    "plot_simon_makuch",
+    "save_figure",
+]
 
-# Colour-blind-safe palette (Okabe & Ito 2008).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-_STYLE: dict[Any, Any] = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+#: Suffixes :func:`save_figure` writes (PNG at :data:`~.style.DPI_PRINT`).
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def _steps(km: KaplanMeierResult, scale: float) -> tuple[np.ndarray, ...]:
@@ -75,10 +90,9 @@ def plot_km(
     """
     cs = (curves,) if isinstance(curves, KaplanMeierResult) else curves.curves
     ticks = _ticks(cs, time_scale)
-    import matplotlib as mpl
-
-    with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(6.4, 4.8 if risk_table else 4.0), dpi=150, layout="constrained")
+    width, height = SIZES["panel"]
+    with style_context():
+        fig = new_figure((width, height + 0.8 if risk_table else height))
         if risk_table:
             gs = fig.add_gridspec(2, 1, height_ratios=[4, 0.35 + 0.22 * len(cs)])
             ax = fig.add_subplot(gs[0])
@@ -87,7 +101,7 @@ def plot_km(
             ax = fig.add_subplot(1, 1, 1)
         mult = 100.0 if percent else 1.0
         for i, km in enumerate(cs):
-            color = PALETTE[i % len(PALETTE)]
+            color = colour(i)
             t, s, lo, hi = _steps(km, time_scale)
             ax.step(
                 t,
@@ -122,11 +136,11 @@ def plot_km(
         ax.set_xticks(ticks)
         ax.set_ylabel(f"{ylabel} ({'%' if percent else 'probability'})")
         ax.grid(axis="y", color="0.9", lw=0.6)
-        ax.legend(loc="upper right", frameon=False, fontsize=8)
+        ax.legend(loc="upper right", frameon=False)
         if title:
-            ax.set_title(title, loc="left", fontsize=10)
+            ax.set_title(title, loc="left")
         if annotation:
-            ax.text(0.02, 0.04, annotation, transform=ax.transAxes, fontsize=8)
+            ax.text(0.02, 0.04, annotation, transform=ax.transAxes, fontsize=FONT_SIZE - 1)
         if risk_table:
             _risk_table(tab, cs, ticks, time_scale)
             tab.set_xlabel(f"Time since diagnosis ({time_unit})")
@@ -138,15 +152,15 @@ def plot_km(
 def _risk_table(ax: Any, cs: Sequence[KaplanMeierResult], ticks: np.ndarray, scale: float) -> None:
     ax.set_ylim(-0.5, len(cs) - 0.5)
     ax.set_yticks(range(len(cs)))
-    ax.set_yticklabels([c.label for c in reversed(cs)], fontsize=8)
+    ax.set_yticklabels([c.label for c in reversed(cs)], fontsize=FONT_SIZE - 1)
     for lbl, i in zip(ax.get_yticklabels(), range(len(cs)), strict=True):
-        lbl.set_color(PALETTE[(len(cs) - 1 - i) % len(PALETTE)])
+        lbl.set_color(colour(len(cs) - 1 - i))
     for i, km in enumerate(cs):
         n = km.n_at_risk(ticks * scale)
         row = len(cs) - 1 - i
         for x, v in zip(ticks, n, strict=True):
-            ax.text(x, row, f"{int(v)}", ha="center", va="center", fontsize=8)
-    ax.set_title("Number at risk", loc="left", fontsize=8)
+            ax.text(x, row, f"{int(v)}", ha="center", va="center", fontsize=FONT_SIZE - 1)
+    ax.set_title("Number at risk", loc="left", fontsize=FONT_SIZE - 1)
     ax.tick_params(axis="y", length=0, pad=16)
     for side in ("left", "top", "right"):
         ax.spines[side].set_visible(False)
@@ -170,16 +184,14 @@ def plot_cif_stacked(
     if not curves:
         raise InvalidInputError("group", f"{group!r} is not a group of the result", "bad_option")
     labels = {1: "Relapse", 2: "Death in CR"} | dict(cause_labels or {})
-    import matplotlib as mpl
-
-    with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(6.4, 4.0), dpi=150, layout="constrained")
+    with style_context():
+        fig = new_figure("panel")
         ax = fig.add_subplot(1, 1, 1)
         t = np.concatenate([[0.0], curves[0].time]) / time_scale
         base = np.zeros_like(t)
         for i, c in enumerate(curves):
             f = np.concatenate([[0.0], c.estimate]) * 100
-            color = PALETTE[i % len(PALETTE)]
+            color = colour(i)
             ax.fill_between(
                 t,
                 base,
@@ -199,7 +211,42 @@ def plot_cif_stacked(
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.legend(loc="upper left", frameon=False)
         if title:
-            ax.set_title(title, loc="left", fontsize=10)
+            ax.set_title(title, loc="left")
+    return fig
+
+
+def plot_cif(
+    result: CumulativeIncidenceResult,
+    *,
+    cause: int = 1,
+    sizes: Mapping[str, int] | None = None,
+    ylabel: str = "Cumulative incidence of relapse",
+    time_unit: str = "years",
+    time_scale: float = 365.25,
+    title: str | None = None,
+) -> Figure:
+    """Cumulative incidence of one ``cause`` by group, in %, one step curve per group.
+
+    ``sizes`` (group -> patients) adds ``(n=...)`` to the legend labels.
+    """
+    curves = [c for c in result.curves if c.cause == cause]
+    if not curves:
+        raise InvalidInputError("cause", f"{cause!r} is not a cause of the result", "bad_option")
+    with style_context():
+        fig = new_figure("panel")
+        ax = fig.add_subplot(1, 1, 1)
+        for i, c in enumerate(curves):
+            t = np.concatenate([[0.0], c.time]) / time_scale
+            f = np.concatenate([[0.0], c.estimate]) * 100
+            label = c.group if sizes is None else f"{c.group} (n={sizes.get(c.group, 0)})"
+            ax.step(t, f, where="post", color=colour(i), lw=1.6, label=label)
+        ax.set_ylim(0, 100)
+        ax.set_xlabel(f"Time since diagnosis ({time_unit})")
+        ax.set_ylabel(f"{ylabel} (%)")
+        ax.grid(axis="y", color="0.9", lw=0.6)
+        ax.legend(loc="upper left", frameon=False)
+        if title:
+            ax.set_title(title, loc="left")
     return fig
 
 
@@ -226,48 +273,22 @@ def plot_forest(
         if missing:
             raise InvalidInputError("model", f"missing columns {sorted(missing)}", "unknown_column")
         df = model
-    import matplotlib as mpl
-
-    n = len(df)
-    with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(6.4, 1.0 + 0.4 * n), dpi=150, layout="constrained")
-        ax = fig.add_subplot(1, 1, 1)
-        y = np.arange(n)[::-1]
-        ax.errorbar(
-            df.hr,
-            y,
-            xerr=[df.hr - df.hr_lower, df.hr_upper - df.hr],
-            fmt="s",
-            color=PALETTE[0],
-            ecolor=PALETTE[0],
-            ms=5,
-            capsize=2,
-            lw=1.2,
-        )
-        ax.axvline(1.0, color="0.4", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        lo = float(np.nanmin(df.hr_lower))
-        hi = float(np.nanmax(df.hr_upper))
-        ticks = [v for v in (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20) if lo / 1.5 <= v <= hi * 1.5]
-        ax.set_xticks(ticks)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_yticks(y)
-        ax.set_yticklabels(list(df.covariate))
-        ax.set_ylim(-0.7, n - 0.3)
-        ax.set_xlabel(xlabel or "Hazard ratio (95% CI)")
-        for yi, (_, r) in zip(y, df.iterrows(), strict=True):
-            text = f"{r.hr:.2f} ({r.hr_lower:.2f}-{r.hr_upper:.2f})"
-            if "p" in df.columns:
-                text += f"  p={r.p:.3g}"
-            ax.annotate(
-                text, xy=(1.02, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8
-            )
-        ax.spines["left"].set_visible(False)
-        ax.tick_params(axis="y", length=0)
-        if title:
-            ax.set_title(title, loc="left", fontsize=10)
-    return fig
+    rows = []
+    for _, r in df.iterrows():
+        text = f"{r.hr:.2f} ({r.hr_lower:.2f}-{r.hr_upper:.2f})"
+        if "p" in df.columns:
+            text += f"  p={r.p:.3g}"
+        rows.append(
+            ForestRow(str(r.covariate), float(r.hr), float(r.hr_lower), float(r.hr_upper),
+                      annotation=text)
+        )  # fmt: skip
+    return forest(
+        rows,
+        log_scale=True,
+        reference=1.0,
+        xlabel=xlabel or "Hazard ratio (95% CI)",
+        title=title,
+    )
 
 
 def plot_simon_makuch(
@@ -317,10 +338,11 @@ def plot_simon_makuch(
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Save as PNG (300 dpi) or SVG, chosen by the suffix."""
+    """Save as PNG (at :data:`~infantall.reports.figures.style.DPI_PRINT`), SVG or PDF,
+    chosen by the suffix (vector formats for print)."""
     p = Path(path)
     suffix = p.suffix.lower()
-    if suffix not in (".png", ".svg"):
-        raise InvalidInputError(str(p), "figures are written as .png or .svg", "bad_option")
-    fig.savefig(p, dpi=300 if suffix == ".png" else None, bbox_inches="tight")
+    if suffix not in FIGURE_SUFFIXES:
+        raise InvalidInputError(str(p), "figures are written as .png, .svg or .pdf", "bad_option")
+    fig.savefig(p, dpi=DPI_PRINT if suffix == ".png" else None, bbox_inches="tight")
     return p

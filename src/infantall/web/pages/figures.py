@@ -1,10 +1,10 @@
 """Figures of the pages, embedded as PNG data URIs (the CSP allows ``img-src data:``).
 
-Survival curves come from :mod:`infantall.reports.figures.survival` (Kaplan–Meier with the number at
-risk, Simon–Makuch); the three figures only the pages need are drawn here: a patient's
-timeline of events, accrual per year by site, and cumulative incidence of relapse (cause
-1 of an Aalen–Johansen fit from :func:`infantall.outcomes.cumulative_incidence`) by group.
-All use :class:`matplotlib.figure.Figure` objects, never pyplot's global state.
+Survival curves come from :mod:`infantall.reports.figures.survival` (Kaplan–Meier with the
+number at risk, Simon–Makuch, cumulative incidence of relapse by group); the two figures only
+the pages need are drawn here: a patient's timeline of events and accrual per year by site.
+All use the house style (:mod:`infantall.reports.figures.style`) and
+:class:`matplotlib.figure.Figure` objects, never pyplot's global state.
 """
 
 from __future__ import annotations
@@ -18,6 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from infantall.reports.figures.style import (
+    DPI_SCREEN,
+    FONT_SIZE,
+    GREY,
+    PALETTE,
+    SIZES,
+    colour,
+    new_figure,
+    styled,
+)
+from infantall.reports.figures.survival import plot_cif
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -36,22 +48,20 @@ __all__ = [
 ]
 
 #: Resolution of embedded PNGs: sharp on a laptop screen at half the width of the page.
-DPI = 110
+DPI = DPI_SCREEN
 #: Days per month on the timeline axis (365.25 / 12).
 DAYS_PER_MONTH = 30.4375
-# Okabe & Ito (2008) colour-blind-safe palette, as in infantall.reports.figures.survival.
-_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 
 #: Lanes of the timeline (event kind -> label, marker, colour), top to bottom.
 TIMELINE_LANES: dict[str, tuple[str, str, str]] = {
-    "response": ("Induction response", "s", "#0072B2"),
-    "mrd": ("MRD", "D", "#56B4E9"),
-    "hsct": ("HSCT", "^", "#009E73"),
-    "relapse": ("Relapse", "X", "#D55E00"),
-    "second_malignancy": ("Second malignancy", "P", "#CC79A7"),
-    "late_effect": ("Late effect", "v", "#E69F00"),
-    "last_contact": ("Last contact", "o", "#555555"),
-    "death": ("Death", "X", "#000000"),
+    "response": ("Induction response", "s", colour(0)),
+    "mrd": ("MRD", "D", colour(5)),
+    "hsct": ("HSCT", "^", colour(2)),
+    "relapse": ("Relapse", "X", colour(1)),
+    "second_malignancy": ("Second malignancy", "P", colour(3)),
+    "late_effect": ("Late effect", "v", colour(4)),
+    "last_contact": ("Last contact", "o", GREY),
+    "death": ("Death", "X", colour(6)),
 }
 
 
@@ -122,17 +132,16 @@ def event_label(event: Any) -> str:
     return make(event) if make is not None else ""
 
 
+@styled
 def timeline_figure(history: PatientHistory) -> Figure:
     """A patient's events on lanes by kind against months since diagnosis."""
-    from matplotlib.figure import Figure
-
     events = list(history.events)
     kinds = [k for k in TIMELINE_LANES if any(e.kind == k for e in events)]
     origin = history.patient.diagnosis_date
-    fig = Figure(figsize=(8.0, 1.3 + 0.5 * max(len(kinds), 1)), layout="constrained")
+    fig = new_figure((SIZES["strip"][0], 1.3 + 0.5 * max(len(kinds), 1)))
     ax = fig.add_subplot(1, 1, 1)
     ax.axvline(0, color="0.4", lw=1, ls="--")
-    ax.text(0, len(kinds) - 0.45, " diagnosis", fontsize=8, color="0.3", va="bottom")
+    ax.text(0, len(kinds) - 0.45, " diagnosis", fontsize=FONT_SIZE - 1, color=GREY, va="bottom")
     xmax = 1.0 if events else 12.0  # an empty timeline shows the first year
     for lane, kind in enumerate(reversed(kinds)):
         _name, marker, colour = TIMELINE_LANES[kind]
@@ -145,7 +154,7 @@ def timeline_figure(history: PatientHistory) -> Figure:
             if text:  # alternate above and below the lane so that close labels do not collide
                 ax.annotate(
                     text, (x, lane), xytext=(0, 7 if i % 2 == 0 else -13),
-                    textcoords="offset points", ha="center", fontsize=7, color="0.2",
+                    textcoords="offset points", ha="center", fontsize=FONT_SIZE - 2, color="0.2",
                 )  # fmt: skip
         ax.axhline(lane, color="0.92", lw=0.8, zorder=0)
     ax.set_yticks(range(len(kinds)), [TIMELINE_LANES[k][0] for k in reversed(kinds)])
@@ -160,11 +169,10 @@ def timeline_figure(history: PatientHistory) -> Figure:
     return fig
 
 
+@styled
 def accrual_figure(accrual: pd.DataFrame) -> Figure:
     """Patients per year of diagnosis, stacked by site (``accrual``: year × site counts)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
+    fig = new_figure("strip")
     ax = fig.add_subplot(1, 1, 1)
     years = accrual.index.to_numpy()
     bottom = np.zeros(len(years))
@@ -176,7 +184,8 @@ def accrual_figure(accrual: pd.DataFrame) -> Figure:
     ax.set_xlabel("Year of diagnosis")
     ax.set_ylabel("Patients registered")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(title="Site", fontsize=7, title_fontsize=8, frameon=False, ncols=2, loc="best")
+    ax.legend(title="Site", fontsize=FONT_SIZE - 2, title_fontsize=FONT_SIZE - 1, frameon=False,
+              ncols=2, loc="best")  # fmt: skip
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
@@ -185,8 +194,8 @@ def accrual_figure(accrual: pd.DataFrame) -> Figure:
 
 
 def _site_colours(n: int) -> Sequence[Any]:
-    if n <= len(_PALETTE):
-        return _PALETTE[:n]
+    if n <= len(PALETTE):
+        return PALETTE[:n]
     from matplotlib import colormaps
 
     cmap = colormaps["tab20"]
@@ -196,22 +205,6 @@ def _site_colours(n: int) -> Sequence[Any]:
 def cir_figure(
     result: CumulativeIncidenceResult, *, title: str, sizes: Mapping[str, int]
 ) -> Figure:
-    """Cumulative incidence of relapse (cause 1) by group, in %, against years."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.add_subplot(1, 1, 1)
-    curves = [c for c in result.curves if c.cause == 1]
-    for i, c in enumerate(curves):
-        t = np.concatenate([[0.0], c.time]) / 365.25
-        f = np.concatenate([[0.0], c.estimate]) * 100
-        ax.step(t, f, where="post", color=_PALETTE[i % len(_PALETTE)], lw=1.6,
-                label=f"{c.group} (n={sizes.get(c.group, 0)})")  # fmt: skip
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("Time since diagnosis (years)")
-    ax.set_ylabel("Cumulative incidence of relapse (%)")
-    ax.set_title(title, loc="left", fontsize=10)
-    ax.grid(axis="y", color="0.9", lw=0.6)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
-    return fig
+    """Cumulative incidence of relapse (cause 1) by group, in %, against years
+    (:func:`infantall.reports.figures.survival.plot_cif`)."""
+    return plot_cif(result, cause=1, sizes=sizes, title=title)

@@ -30,10 +30,12 @@ from infantall.domain.quality import (
 )
 from infantall.errors import InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset
+from infantall.outcomes.questions import dataset_hsct_analysis, survival_at_horizons
 from infantall.registry.access import Principal
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.histories import scoped_rows, to_histories
 from infantall.registry.io import pseudonym
+from infantall.reports.figures.survival import plot_km, plot_simon_makuch
 from infantall.services import datasets as analysis
 from infantall.web.pages.figures import accrual_figure, cached_figure, cir_figure
 
@@ -181,9 +183,6 @@ def survival_panel(
 ) -> SurvivalPanel | None:
     """Kaplan–Meier curves of ``endpoint`` (by ``group`` if given) with the number at risk,
     or ``None`` when no patient is left."""
-    from infantall.outcomes import kaplan_meier_by_group
-    from infantall.reports.figures.survival import plot_km
-
     df = dataset.endpoint(endpoint)
     if ids is not None:
         df = df[df.USUBJID.isin(ids)]
@@ -191,14 +190,15 @@ def survival_panel(
         return None
     labels = None if group is None else df[group].fillna("unknown").astype(str)
     try:
-        curves = kaplan_meier_by_group(df.time, df.status, labels, group_name=group)
+        res = survival_at_horizons(
+            df.time, df.status, labels, [h * 365.25 for h in HORIZONS_YEARS], group_name=group
+        )
     except InvalidInputError:
         return None  # e.g. no follow-up time at all: nothing to draw
     key = ("km", endpoint, title, group, _digest(df.time, df.status, labels))
     image = cached_figure(
-        key, lambda: plot_km(curves, ylabel=_YLABEL.get(endpoint, endpoint), title=title)
+        key, lambda: plot_km(res.curves, ylabel=_YLABEL.get(endpoint, endpoint), title=title)
     )
-    est = curves.at([h * 365.25 for h in HORIZONS_YEARS])
     estimates = [
         {
             "group": str(r["group"]),
@@ -208,7 +208,7 @@ def survival_panel(
             "lower": 100 * float(r["lower"]),
             "upper": 100 * float(r["upper"]),
         }
-        for r in est.to_dict("records")
+        for r in res.table.to_dict("records")
     ]
     return SurvivalPanel(endpoint, title, image, estimates)
 
@@ -281,36 +281,32 @@ def _cir(dataset: AnalysisDataset, title: str) -> str | None:
 
 
 def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
-    """HSCT in CR1 as a time-dependent exposure for EFS: Mantel–Byar test, time-dependent
-    Cox hazard ratio and Simon–Makuch curves (:mod:`infantall.outcomes.hsct`)."""
-    from infantall.outcomes import mantel_byar, simon_makuch, time_dependent_cox
-    from infantall.reports.figures.survival import plot_simon_makuch
-
+    """HSCT in CR1 as a time-dependent exposure for EFS
+    (:func:`infantall.outcomes.dataset_hsct_analysis`): Mantel–Byar test, time-dependent
+    Cox hazard ratio and Simon–Makuch curves."""
     cov = dataset.covariates
     out: dict[str, Any] = {"n_hsct": int(cov.HSCT_CR1.sum()), "n": len(cov)}
     try:
-        cp = dataset.hsct_counting_process("EFS")
-        if cp.hsct.sum() == 0:
-            raise InvalidInputError("hsct", "no patient was transplanted in CR1", "no_exposure")
-        mb = mantel_byar(cp)
-        cox = time_dependent_cox(cp)
-        hr = cox.summary.iloc[0]
-        out.update(
-            observed=mb.observed,
-            expected=mb.expected,
-            chisq=mb.chisq,
-            p=mb.p_value,
-            hr=float(hr["hr"]),
-            hr_lower=float(hr["hr_lower"]),
-            hr_upper=float(hr["hr_upper"]),
-            hr_p=float(hr["p"]),
-            image=cached_figure(
-                ("simon-makuch", _digest(cp.start, cp.stop, cp.event, cp.hsct)),
-                lambda: plot_simon_makuch(simon_makuch(cp)),
-            ),
-        )
+        res = dataset_hsct_analysis(dataset, "EFS")
     except InvalidInputError as exc:
-        out["message"] = f"not estimable: {exc.reason}"
+        reason = "no patient was transplanted in CR1" if exc.code == "too_few_groups" else None
+        out["message"] = f"not estimable: {reason or exc.reason}"
+        return out
+    mb, td, cp = res.mantel_byar, res.estimates[0], res.counting
+    out.update(
+        observed=mb.observed,
+        expected=mb.expected,
+        chisq=mb.chisq,
+        p=mb.p_value,
+        hr=td.hazard_ratio,
+        hr_lower=td.ci_lower,
+        hr_upper=td.ci_upper,
+        hr_p=td.p_value,
+        image=cached_figure(
+            ("simon-makuch", _digest(cp.start, cp.stop, cp.event, cp.hsct)),
+            lambda: plot_simon_makuch(res.simon_makuch),
+        ),
+    )
     return out
 
 

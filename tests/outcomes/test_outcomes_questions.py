@@ -1,0 +1,124 @@
+"""One analysis per question: survival at horizons, the HSCT analyses, Table 1.
+
+Each result equals what the presenters assembled by hand before (the same primitives on the
+same data) and its ``to_dict()`` is valid strict JSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from infantall.cohort import generate_cohort
+from infantall.errors import InvalidInputError
+from infantall.outcomes import (
+    counting_process,
+    cox_ph,
+    dataset_hsct_analysis,
+    hsct_analysis,
+    kaplan_meier_by_group,
+    landmark,
+    mantel_byar,
+    survival_at_horizons,
+    table_one,
+    time_dependent_cox,
+)
+from infantall.outcomes.endpoints import derive_endpoints
+
+
+def _strict_json(d: dict) -> dict:
+    return json.loads(json.dumps(d, allow_nan=False))
+
+
+@pytest.fixture(scope="module")
+def histories():
+    return generate_cohort(200, sites=4, seed=3).to_histories()
+
+
+@pytest.fixture(scope="module")
+def dataset(histories):
+    return derive_endpoints(histories, protocol="interfant-06")
+
+
+def test_survival_at_horizons_equals_the_curves_at_the_horizons(lung):
+    res = survival_at_horizons(lung.time, lung.event, lung.sex, [365.25, 730.5])
+    curves = kaplan_meier_by_group(lung.time, lung.event, lung.sex)
+    expected = curves.at([365.25, 730.5])
+    cols = ["group", "time", "n_risk", "survival", "std_err", "lower", "upper"]
+    pd.testing.assert_frame_equal(res.table[cols], expected[cols])
+    for c in curves.curves:
+        assert (res.table.loc[res.table.group == c.label, "n"] == c.n).all()
+        assert (res.table.loc[res.table.group == c.label, "events"] == c.n_events).all()
+    row = res.row(curves.labels[1], 730.5)
+    assert row.survival == expected.iloc[3].survival
+    assert len(_strict_json(res.to_dict())["estimates"]) == 4
+
+
+def test_survival_beyond_follow_up_has_no_ci_and_json_has_null():
+    res = survival_at_horizons([1.0, 2.0, 3.0], [1, 0, 1], None, [0.5])
+    assert np.isnan(res.table.lower.iloc[0])
+    assert _strict_json(res.to_dict())["estimates"][0]["lower"] is None
+
+
+def test_hsct_analysis_equals_the_primitives(dataset):
+    res = dataset_hsct_analysis(dataset)
+    cp = dataset.hsct_counting_process("EFS")
+    efs = dataset.endpoint("EFS")
+    td = time_dependent_cox(cp, ["hsct"]).summary.iloc[0]
+    mb = mantel_byar(cp, "hsct")
+    lm_time = float(np.nanmedian(efs.HSCTDY))
+    lm = landmark(efs, "time", "status", lm_time, exposure_time="HSCTDY")
+    ever = (efs.HSCTDY.notna() & (efs.time > efs.HSCTDY)).astype(int)
+    naive = cox_ph(efs.assign(_ever=ever), "time", "status", ["_ever"]).summary.iloc[0]
+    est = res.estimates
+    assert est[0].label == "time-dependent Cox (Efron)"
+    assert (est[0].hazard_ratio, est[0].ci_lower, est[0].ci_upper, est[0].p_value) == (
+        td.hr,
+        td.hr_lower,
+        td.hr_upper,
+        td.p,
+    )
+    assert est[0].statistic == pytest.approx(td.z**2)
+    assert (est[1].statistic, est[1].p_value) == (mb.chisq, mb.p_value)
+    assert res.landmark_time == lm_time
+    assert res.landmark is not None and res.landmark.n_at_risk == lm.n_at_risk
+    assert est[2].p_value == (None if lm.test is None else lm.test.p_value)
+    assert est[3].hazard_ratio == naive.hr
+    assert res.n == len(efs) and res.n_exposed == int(efs.HSCTDY.notna().sum())
+    d = _strict_json(res.to_dict())
+    assert [e["label"] for e in d["estimates"]] == [e.label for e in est]
+    assert list(res.summary.label) == [e.label for e in est]
+
+
+def test_hsct_analysis_from_columns_matches_counting_process(dataset):
+    efs = dataset.endpoint("EFS")
+    efs = efs[efs.time > 0]
+    res = hsct_analysis(efs, "time", "status", "HSCTDY", landmark_time=180.0)
+    cp = counting_process(efs, "time", "status", "HSCTDY")
+    assert len(res.counting) == len(cp)
+    assert res.mantel_byar.chisq == pytest.approx(mantel_byar(cp).chisq, rel=1e-12)
+    assert res.estimates[2].label == "landmark at 180"
+
+
+def test_hsct_analysis_without_exposure_says_there_is_nothing_to_compare():
+    df = pd.DataFrame({"t": [10.0, 20.0, 30.0], "e": [1, 0, 1], "h": [np.nan, 25.0, np.nan]})
+    with pytest.raises(InvalidInputError, match="nothing to compare") as info:
+        hsct_analysis(df, "t", "e", "h")
+    assert info.value.code == "too_few_groups"
+
+
+def test_table_one_cells_add_up(histories, dataset):
+    groups = dataset.covariates.set_index("USUBJID")["RISKGRP"]
+    res = table_one(histories, groups)
+    table = res.summary
+    assert table.columns[0] == "all" and list(table.index) == list(res.features)
+    patients = res.cells[res.cells.feature == "patients"].set_index("column")["n"]
+    assert patients["all"] == len(histories) == patients.drop("all").sum()
+    males = res.cells[res.cells.feature == "male"].set_index("column")
+    assert males.loc["all", "n"] == males.drop("all")["n"].sum()
+    m = males.loc["all"]
+    assert table.loc["male", "all"] == f"{int(m.n)} ({100 * m.n / m.known:.0f}%)"
+    assert _strict_json(res.to_dict())["columns"] == list(res.columns)
