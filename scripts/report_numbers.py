@@ -18,6 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 _NUMBER = re.compile(r"[-−]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?")
+#: The generation time of the footer ("on 2026-12-06 17:48 UTC") differs between any two runs.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})? UTC")
 _SKIP = {"script", "style", "svg"}  # <img> is void: its data URI is an attribute, never text
 
 
@@ -49,7 +51,8 @@ class _Text(HTMLParser):
             return
         if self._heading:
             self._heading_text.append(data)
-        self.sections.setdefault(self._section, []).extend(_NUMBER.findall(data))
+        text = _TIMESTAMP.sub("", data)
+        self.sections.setdefault(self._section, []).extend(_NUMBER.findall(text))
 
 
 def numbers(path: Path) -> dict[str, list[str]]:
