@@ -9,7 +9,7 @@ from pydantic import Field
 __all__ = ["described"]
 
 
-def described(label: str, unit: str = "", help: str = "") -> Any:  # noqa: A002
+def described(label: str, unit: str = "", help: str = "") -> Any:
     """Field metadata for ``Annotated[type, described(...)]``: ``title`` is the label,
     ``description`` the help text, and ``json_schema_extra`` carries ``label`` and ``unit``
     (so the JSON schema of a domain type names them too)."""

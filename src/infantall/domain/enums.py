@@ -12,9 +12,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
-    "Choice",
     "CD10Status",
     "CNSStatus",
+    "Choice",
     "Conditioning",
     "DeathCause",
     "DonorType",

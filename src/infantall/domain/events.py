@@ -187,9 +187,7 @@ class LateEffect(DomainModel):
     kind: Literal["late_effect"] = "late_effect"
     date: Annotated[dt.date, _DATE]
     effect: Annotated[LateEffectType, described("Effect")] = LateEffectType.unknown
-    grade: Annotated[
-        int | None, described("CTCAE grade", help=f"{GRADE_MIN}–{GRADE_MAX}.")
-    ] = None
+    grade: Annotated[int | None, described("CTCAE grade", help=f"{GRADE_MIN}–{GRADE_MAX}.")] = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -45,6 +45,7 @@ _OWN_FIELD_CODES = frozenset(
     }
 )
 
+
 class PatientHistory(DomainModel):
     """A patient with the events after diagnosis, kept sorted by date.
 
