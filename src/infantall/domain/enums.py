@@ -293,7 +293,7 @@ _LABELS: dict[str, dict[str, str]] = {
     "Conditioning": {
         "myeloablative_busulfan": "Myeloablative with busulfan",
         "myeloablative_tbi": "Myeloablative with TBI",
-        "myeloablative_other": "Myeloablative, other",
+        "myeloablative_other": "Other myeloablative",
         "reduced_intensity": "Reduced intensity (RIC)",
     },
 }

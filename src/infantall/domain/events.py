@@ -47,7 +47,7 @@ class Response(DomainModel):
     label: ClassVar[str] = "End-of-induction response"
     kind: Literal["response"] = "response"
     date: Annotated[dt.date, _DATE]
-    status: Annotated[InductionResponse, described("End-of-induction status")]
+    status: Annotated[InductionResponse, described("Status")]
     marrow: Annotated[MarrowStatus, described("Marrow class")] = MarrowStatus.unknown
 
     @model_validator(mode="after")
