@@ -4,7 +4,9 @@ Validated, immutable (frozen pydantic v2 models), JSON-friendly (``from_dict`` /
 ``to_dict`` round-trip) and pure: no database, no files, no printing. Invalid input raises
 :class:`InvalidRecordError` (an :class:`~infantall.errors.InvalidInputError`) whose
 ``errors`` list every problem with a stable code from :data:`ERROR_CODES`; implausible but
-possible values are kept with an :class:`ImplausibleValueWarning`.
+possible values are kept with an :class:`ImplausibleValueWarning`. The impossible bounds
+are in :mod:`infantall.domain.bounds`; the labels, units and choices of every field and the
+registry of event types in :mod:`infantall.domain.vocabulary`.
 
 Examples
 --------
@@ -14,8 +16,20 @@ Examples
 ('rearranged', 'unknown')
 """
 
+from infantall.domain.bounds import (
+    GRADE_MAX,
+    GRADE_MIN,
+    IMPLAUSIBLE_WBC,
+    INFANT_MAX_AGE_DAYS,
+    MAX_BLASTS_PER_UL,
+    MAX_WBC,
+    MRD_MAX,
+    MRD_MIN,
+    PPR_THRESHOLD_PER_UL,
+)
 from infantall.domain.enums import (
     CD10Status,
+    Choice,
     CNSStatus,
     Conditioning,
     DeathCause,
@@ -48,28 +62,48 @@ from infantall.domain.events import (
     Response,
     SecondMalignancy,
 )
-from infantall.domain.history import EVENT_KINDS, PatientHistory
-from infantall.domain.patient import (
-    IMPLAUSIBLE_WBC,
-    INFANT_MAX_AGE_DAYS,
-    PPR_THRESHOLD_PER_UL,
-    Patient,
+from infantall.domain.history import PatientHistory
+from infantall.domain.patient import Patient
+from infantall.domain.vocabulary import (
+    EVENT_FIELDS,
+    EVENT_KINDS,
+    EVENT_TYPES,
+    PATIENT_FIELDS,
+    EventType,
+    FieldSpec,
+    choices,
+    errors_from_pydantic,
+    event_type_of,
+    field_label,
+    field_spec,
 )
 
 __all__ = [
     "ERROR_CODES",
+    "EVENT_FIELDS",
     "EVENT_KINDS",
+    "EVENT_TYPES",
+    "GRADE_MAX",
+    "GRADE_MIN",
     "HSCT",
     "IMPLAUSIBLE_WBC",
     "INFANT_MAX_AGE_DAYS",
+    "MAX_BLASTS_PER_UL",
+    "MAX_WBC",
+    "MRD_MAX",
+    "MRD_MIN",
+    "PATIENT_FIELDS",
     "PPR_THRESHOLD_PER_UL",
     "CD10Status",
     "CNSStatus",
+    "Choice",
     "Conditioning",
     "Death",
     "DeathCause",
     "DonorType",
     "Event",
+    "EventType",
+    "FieldSpec",
     "FusionPartner",
     "Immunophenotype",
     "ImplausibleValueWarning",
@@ -91,4 +125,9 @@ __all__ = [
     "Response",
     "SecondMalignancy",
     "Sex",
+    "choices",
+    "errors_from_pydantic",
+    "event_type_of",
+    "field_label",
+    "field_spec",
 ]

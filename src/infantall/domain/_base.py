@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -36,12 +36,15 @@ class DomainModel(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    #: Discriminator values that pydantic puts into error paths (the event kinds, for a
+    #: type that holds events); they are dropped from the field paths of errors.
+    _event_tags: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            errors = errors_from_validation(exc)
+            errors = errors_from_validation(exc, type(self)._event_tags)
             if not _SECOND_PASS.get():
                 errors += type(self)._cross_field_errors(data, errors)
             raise InvalidRecordError(errors) from None
@@ -81,7 +84,7 @@ class DomainModel(BaseModel):
             except InvalidRecordError as exc:
                 found = exc.errors
             except ValidationError as exc:
-                found = errors_from_validation(exc)
+                found = errors_from_validation(exc, cls._event_tags)
             finally:
                 _SECOND_PASS.reset(token)
             for e in found:

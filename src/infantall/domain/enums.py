@@ -14,6 +14,7 @@ from enum import StrEnum
 __all__ = [
     "CD10Status",
     "CNSStatus",
+    "Choice",
     "Conditioning",
     "DeathCause",
     "DonorType",
@@ -31,7 +32,23 @@ __all__ = [
 ]
 
 
-class Sex(StrEnum):
+class Choice(StrEnum):
+    """A domain enumeration whose members carry a human label (:attr:`label`).
+
+    The stored value (``"cr"``) never changes; the label (``"Complete remission (CR)"``) is
+    what forms, the data dictionary and tables show. Labels are in :data:`_LABELS`, keyed
+    by enumeration name and value; a value without an entry reads as itself, capitalised,
+    with underscores as spaces.
+    """
+
+    @property
+    def label(self) -> str:
+        """The human label of the value."""
+        own = _LABELS.get(type(self).__name__, {}).get(self.value)
+        return own if own is not None else self.value.replace("_", " ").capitalize()
+
+
+class Sex(Choice):
     """Sex recorded at diagnosis."""
 
     female = "female"
@@ -39,7 +56,7 @@ class Sex(StrEnum):
     unknown = "unknown"
 
 
-class Immunophenotype(StrEnum):
+class Immunophenotype(Choice):
     """Immunophenotype of the leukemia (EGIL classes; pro-B is CD10-negative B-precursor)."""
 
     pro_b = "pro_b"
@@ -51,7 +68,7 @@ class Immunophenotype(StrEnum):
     unknown = "unknown"
 
 
-class CD10Status(StrEnum):
+class CD10Status(Choice):
     """CD10 (CALLA) expression on the blasts; negativity is adverse in infant ALL."""
 
     positive = "positive"
@@ -59,7 +76,7 @@ class CD10Status(StrEnum):
     unknown = "unknown"
 
 
-class KMT2AStatus(StrEnum):
+class KMT2AStatus(Choice):
     """KMT2A (MLL) gene status: rearranged (KMT2A-r), germline, or unknown (not tested)."""
 
     rearranged = "rearranged"
@@ -67,7 +84,7 @@ class KMT2AStatus(StrEnum):
     unknown = "unknown"
 
 
-class FusionPartner(StrEnum):
+class FusionPartner(Choice):
     """KMT2A fusion partner. ``none`` for a germline KMT2A; AFF1 is t(4;11)."""
 
     AFF1 = "AFF1"
@@ -79,7 +96,7 @@ class FusionPartner(StrEnum):
     unknown = "unknown"
 
 
-class CNSStatus(StrEnum):
+class CNSStatus(Choice):
     """CNS status at diagnosis (NCI PDQ definitions, domain-facts.md §3).
 
     CNS1: no blasts in CSF; CNS2: blasts with CSF WBC < 5/µL; CNS3: blasts with CSF WBC
@@ -92,7 +109,7 @@ class CNSStatus(StrEnum):
     unknown = "unknown"
 
 
-class PrednisoneResponse(StrEnum):
+class PrednisoneResponse(Choice):
     """Day-8 response to the 7-day prednisone prophase: good (< 1,000 blasts/µL) or poor."""
 
     good = "good"
@@ -100,7 +117,7 @@ class PrednisoneResponse(StrEnum):
     unknown = "unknown"
 
 
-class MarrowStatus(StrEnum):
+class MarrowStatus(Choice):
     """Bone-marrow blast class: M1 < 5%, M2 5 to < 25%, M3 ≥ 25%."""
 
     M1 = "M1"
@@ -109,7 +126,7 @@ class MarrowStatus(StrEnum):
     unknown = "unknown"
 
 
-class InductionResponse(StrEnum):
+class InductionResponse(Choice):
     """Response at the end of induction: complete remission (CR) or not (induction failure)."""
 
     cr = "cr"
@@ -117,7 +134,7 @@ class InductionResponse(StrEnum):
     unknown = "unknown"
 
 
-class MRDTimePoint(StrEnum):
+class MRDTimePoint(Choice):
     """Time points at which the infant protocols measure MRD (domain-facts.md §3).
 
     ``start_of_octadad`` is the Interfant-06 HSCT decision point for MR patients;
@@ -136,7 +153,7 @@ class MRDTimePoint(StrEnum):
     unknown = "unknown"
 
 
-class MRDMethod(StrEnum):
+class MRDMethod(Choice):
     """How MRD was measured."""
 
     pcr_ig_tcr = "pcr_ig_tcr"
@@ -146,7 +163,7 @@ class MRDMethod(StrEnum):
     unknown = "unknown"
 
 
-class RelapseSite(StrEnum):
+class RelapseSite(Choice):
     """Site of relapse."""
 
     isolated_marrow = "isolated_marrow"
@@ -156,7 +173,7 @@ class RelapseSite(StrEnum):
     unknown = "unknown"
 
 
-class DeathCause(StrEnum):
+class DeathCause(Choice):
     """Cause class of a death."""
 
     leukemia = "leukemia"
@@ -166,7 +183,7 @@ class DeathCause(StrEnum):
     unknown = "unknown"
 
 
-class DonorType(StrEnum):
+class DonorType(Choice):
     """Stem-cell donor."""
 
     matched_sibling = "matched_sibling"
@@ -178,7 +195,7 @@ class DonorType(StrEnum):
     unknown = "unknown"
 
 
-class Conditioning(StrEnum):
+class Conditioning(Choice):
     """Conditioning class before HSCT (busulfan-based or TBI-based myeloablative, RIC)."""
 
     myeloablative_busulfan = "myeloablative_busulfan"
@@ -188,7 +205,7 @@ class Conditioning(StrEnum):
     unknown = "unknown"
 
 
-class LateEffectType(StrEnum):
+class LateEffectType(Choice):
     """Late effect of therapy in survivors."""
 
     growth = "growth"
@@ -199,3 +216,84 @@ class LateEffectType(StrEnum):
     dental = "dental"
     other = "other"
     unknown = "unknown"
+
+
+#: Human labels of the enumeration values that do not read well as themselves (enumeration
+#: name -> value -> label); ``unknown`` and plain words (``female``, ``growth``) need none.
+_LABELS: dict[str, dict[str, str]] = {
+    "Immunophenotype": {
+        "pro_b": "Pro-B (CD10-negative)",
+        "common_b": "Common B",
+        "pre_b": "Pre-B",
+        "mature_b": "Mature B",
+        "t_cell": "T-cell",
+        "mixed_phenotype": "Mixed phenotype",
+    },
+    "CD10Status": {"positive": "Positive (CD10+)", "negative": "Negative (CD10-)"},
+    "KMT2AStatus": {"rearranged": "Rearranged (KMT2A-r)", "germline": "Germline"},
+    "FusionPartner": {
+        "AFF1": "AFF1 (AF4), t(4;11)",
+        "MLLT1": "MLLT1 (ENL), t(11;19)",
+        "MLLT3": "MLLT3 (AF9), t(9;11)",
+        "MLLT10": "MLLT10 (AF10), t(10;11)",
+        "none": "None (germline KMT2A)",
+    },
+    "CNSStatus": {
+        "CNS1": "CNS1 (no blasts in CSF)",
+        "CNS2": "CNS2 (blasts, CSF WBC < 5/µL)",
+        "CNS3": "CNS3 (blasts, CSF WBC ≥ 5/µL, or clinical signs)",
+    },
+    "PrednisoneResponse": {
+        "good": "Good (< 1,000 blasts/µL)",
+        "poor": "Poor (≥ 1,000 blasts/µL)",
+    },
+    "MarrowStatus": {
+        "M1": "M1 (< 5% blasts)",
+        "M2": "M2 (5 to < 25% blasts)",
+        "M3": "M3 (≥ 25% blasts)",
+    },
+    "InductionResponse": {
+        "cr": "Complete remission (CR)",
+        "no_cr": "No CR (induction failure)",
+    },
+    "MRDTimePoint": {
+        "day_15": "Day 15",
+        "end_of_induction": "End of induction",
+        "end_of_early_consolidation": "End of early consolidation",
+        "end_of_consolidation": "End of consolidation",
+        "start_of_octadad": "Start of OCTADAD",
+        "after_blinatumomab_1": "After the first blinatumomab course",
+        "pre_hsct": "Before HSCT",
+    },
+    "MRDMethod": {
+        "pcr_ig_tcr": "PCR (Ig/TCR)",
+        "pcr_kmt2a_fusion": "PCR (KMT2A fusion)",
+        "flow": "Flow cytometry",
+        "ngs": "Next-generation sequencing (NGS)",
+    },
+    "RelapseSite": {
+        "isolated_marrow": "Isolated marrow",
+        "isolated_cns": "Isolated CNS",
+        "combined": "Combined",
+        "other_extramedullary": "Other extramedullary",
+    },
+    "DeathCause": {
+        "leukemia": "Leukemia",
+        "infection_toxicity": "Infection or toxicity",
+        "hsct_related": "HSCT-related",
+    },
+    "DonorType": {
+        "matched_sibling": "Matched sibling",
+        "other_family": "Other family member",
+        "haploidentical": "Haploidentical",
+        "unrelated": "Unrelated",
+        "cord_blood": "Cord blood",
+        "autologous": "Autologous",
+    },
+    "Conditioning": {
+        "myeloablative_busulfan": "Myeloablative with busulfan",
+        "myeloablative_tbi": "Myeloablative with TBI",
+        "myeloablative_other": "Other myeloablative",
+        "reduced_intensity": "Reduced intensity (RIC)",
+    },
+}

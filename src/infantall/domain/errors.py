@@ -9,18 +9,22 @@ Every rejected value is reported as :class:`~infantall.errors.InvalidInputError`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, get_args
 
 from pydantic import ValidationError
+from pydantic_core.core_schema import ErrorType
 
 from infantall.errors import InfantallWarning, InvalidInputError
 
 __all__ = [
     "ERROR_CODES",
+    "PYDANTIC_CODES",
     "ImplausibleValueWarning",
     "InvalidRecordError",
+    "code_of",
     "errors_from_validation",
+    "translate_errors",
 ]
 
 #: Every error code the domain model raises, with its meaning (documented in README.md,
@@ -37,6 +41,12 @@ ERROR_CODES: dict[str, str] = {
     "age_mismatch": "age_days disagrees with the dates of birth and diagnosis.",
     "negative_wbc": "The white blood cell count is negative.",
     "negative_blast_count": "The day-8 peripheral blast count is negative.",
+    "wbc_too_high": (
+        "The WBC is above 100,000 × 10^9/L: impossible (typed in cells/µL instead of 10^9/L?)."
+    ),
+    "blast_count_too_high": (
+        "The day-8 peripheral blast count is above 10^8/µL (the WBC bound): impossible."
+    ),
     "prednisone_response_mismatch": (
         "The prednisone response class disagrees with the day-8 blast count "
         "(good < 1,000/µL, poor ≥ 1,000/µL)."
@@ -85,7 +95,10 @@ class InvalidRecordError(InvalidInputError):
         return [e.as_dict() for e in self.errors]
 
 
-_PYDANTIC_CODES = {
+#: pydantic error types -> stable codes. Codes outside :data:`ERROR_CODES` come only from
+#: the constraints of transport schemas (the registry's request bodies: lengths, patterns,
+#: malformed JSON); the domain's own types never raise them.
+PYDANTIC_CODES: dict[str, str] = {
     "missing": "missing_field",
     "extra_forbidden": "unknown_field",
     "enum": "invalid_choice",
@@ -93,18 +106,41 @@ _PYDANTIC_CODES = {
     "union_tag_invalid": "invalid_choice",
     "union_tag_not_found": "missing_field",
     "finite_number": "not_a_number",
+    "int_from_float": "invalid_type",
+    "date_from_datetime_inexact": "invalid_type",
+    "greater_than_equal": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "greater_than": "out_of_range",
+    "less_than": "out_of_range",
+    "string_too_long": "too_long",
+    "string_too_short": "too_short",
+    "string_pattern_mismatch": "invalid_format",
+    "json_invalid": "malformed_json",
 }
+#: pydantic's own error types; any other type was raised on purpose (``PydanticCustomError``
+#: with a stable code of ours, e.g. ``invalid_code``) and is kept as it is.
+_BUILTIN_TYPES = frozenset(get_args(ErrorType))
+#: Where FastAPI says a request error was found (not part of the field path).
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
-def _field_path(loc: Sequence[int | str]) -> str:
+def _is_internal(part: int | str, tags: Collection[str]) -> bool:
+    """pydantic puts validator names and the tag of a tagged union (the event kind) into
+    ``loc``; they are not fields."""
+    return isinstance(part, str) and (
+        part.startswith(("function-", "tagged-union")) or part in tags
+    )
+
+
+def _field_path(loc: Sequence[int | str], tags: Collection[str]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not out:
-            out = str(part)
+        elif _is_internal(part, tags):
+            continue
         else:
-            out += f".{part}"
+            out = f"{out}.{part}" if out else str(part)
     return out
 
 
@@ -116,48 +152,58 @@ def _join(prefix: str, field: str) -> str:
     return f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}"
 
 
-def errors_from_validation(exc: ValidationError) -> list[InvalidInputError]:
-    """Translate a pydantic ``ValidationError`` into our errors with stable codes.
+def code_of(error_type: str) -> str:
+    """The stable code of a pydantic error type."""
+    code = PYDANTIC_CODES.get(error_type)
+    if code is not None:
+        return code
+    if error_type not in _BUILTIN_TYPES:
+        return error_type
+    return "invalid_type" if "parsing" in error_type or "type" in error_type else "invalid"
 
-    Cross-field errors raised by our own validators travel inside pydantic's ``ctx`` and are
-    re-rooted at the location where pydantic found them (``patient`` inside a history).
+
+def _ours(inner: object) -> list[InvalidInputError]:
+    if isinstance(inner, InvalidRecordError):
+        return list(inner.errors)
+    if isinstance(inner, InvalidInputError):
+        return [inner]
+    return []
+
+
+def translate_errors(
+    raw: Sequence[Mapping[str, Any]], *, root: str = "record", tags: Collection[str] = ()
+) -> list[InvalidInputError]:
+    """pydantic (or FastAPI request) errors as :class:`InvalidInputError` with stable codes.
+
+    The one translation of pydantic errors in infantall: the domain types, the registry's
+    request schemas and the web forms all use it. Errors raised by our own validators travel
+    inside pydantic's ``ctx`` and keep their code, re-rooted at the location where pydantic
+    found them (``patient.wbc`` inside a history). ``root`` names an error of the whole
+    record (``record`` for a domain type, ``body`` for a request); ``tags`` are the
+    discriminator values pydantic puts into paths (the event kinds,
+    :data:`infantall.domain.vocabulary.EVENT_KINDS`, which this module cannot import: the
+    event types are built on it). Use :func:`infantall.domain.errors_from_pydantic`, which
+    passes them.
     """
     out: list[InvalidInputError] = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if not _is_tag(p)]
-        prefix = _field_path(loc)
-        ctx: dict[str, Any] = err.get("ctx") or {}
-        inner = ctx.get("error")
-        if isinstance(inner, InvalidRecordError):
+    for err in raw:
+        loc = list(err.get("loc", ()))
+        if loc and loc[0] in _LOCATIONS:
+            loc = loc[1:]
+        prefix = _field_path(loc, tags)
+        ours = _ours((err.get("ctx") or {}).get("error"))
+        if ours:
             out.extend(
-                InvalidInputError(_join(prefix, e.field), e.reason, e.code) for e in inner.errors
+                InvalidInputError(_join(prefix, e.field) or root, e.reason, e.code) for e in ours
             )
             continue
-        if isinstance(inner, InvalidInputError):
-            out.append(InvalidInputError(_join(prefix, inner.field), inner.reason, inner.code))
-            continue
-        typ = err["type"]
-        code = _PYDANTIC_CODES.get(typ)
-        if code is None:
-            code = "invalid_type" if ("parsing" in typ or "type" in typ) else "invalid"
-        out.append(InvalidInputError(prefix or "record", str(err["msg"]), code))
+        code = code_of(str(err.get("type", "invalid")))
+        out.append(InvalidInputError(prefix or root, str(err.get("msg", "invalid value")), code))
     return out
 
 
-def _is_tag(part: int | str) -> bool:
-    """Pydantic puts the discriminator value of a tagged union into ``loc``; drop it."""
-    return isinstance(part, str) and part in _EVENT_TAGS
-
-
-_EVENT_TAGS = frozenset(
-    {
-        "response",
-        "mrd",
-        "relapse",
-        "death",
-        "hsct",
-        "second_malignancy",
-        "last_contact",
-        "late_effect",
-    }
-)
+def errors_from_validation(
+    exc: ValidationError, tags: Collection[str] = ()
+) -> list[InvalidInputError]:
+    """Every error of a pydantic ``ValidationError`` raised by a domain type."""
+    return translate_errors(exc.errors(), tags=tags)

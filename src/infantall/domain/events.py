@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
 from infantall.domain._base import DomainModel
+from infantall.domain._fields import described
+from infantall.domain.bounds import GRADE_MAX, GRADE_MIN, MRD_MAX, MRD_MIN
 from infantall.domain.enums import (
     Conditioning,
     DeathCause,
@@ -36,15 +38,17 @@ __all__ = [
 ]
 
 _HLA = re.compile(r"^(\d{1,2})/(\d{1,2})$")
+_DATE = described("Date")
 
 
 class Response(DomainModel):
     """Response at the end of induction: CR (M1 marrow) or not (induction failure)."""
 
+    label: ClassVar[str] = "End-of-induction response"
     kind: Literal["response"] = "response"
-    date: dt.date
-    status: InductionResponse
-    marrow: MarrowStatus = MarrowStatus.unknown
+    date: Annotated[dt.date, _DATE]
+    status: Annotated[InductionResponse, described("Status")]
+    marrow: Annotated[MarrowStatus, described("Marrow class")] = MarrowStatus.unknown
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -73,19 +77,29 @@ class MRDResult(DomainModel):
     ``value`` 0 means not detected (at the method's sensitivity, ``detection_limit``).
     """
 
+    label: ClassVar[str] = "MRD result"
     kind: Literal["mrd"] = "mrd"
-    date: dt.date
-    value: Annotated[float, Field(allow_inf_nan=False)]
-    time_point: MRDTimePoint = MRDTimePoint.unknown
-    method: MRDMethod = MRDMethod.unknown
-    detection_limit: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    date: Annotated[dt.date, _DATE]
+    value: Annotated[
+        float,
+        Field(allow_inf_nan=False),
+        described("MRD", "fraction", "1e-4 = 0.01%; 0 = not detected."),
+    ]
+    time_point: Annotated[MRDTimePoint, described("Time point")] = MRDTimePoint.unknown
+    method: Annotated[MRDMethod, described("Method")] = MRDMethod.unknown
+    detection_limit: Annotated[
+        Annotated[float, Field(allow_inf_nan=False)] | None,
+        described("Detection limit", "fraction"),
+    ] = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         errors = [
-            InvalidInputError(name, f"{value} is not a fraction in [0, 1]", "mrd_out_of_range")
+            InvalidInputError(
+                name, f"{value} is not a fraction in [{MRD_MIN:g}, {MRD_MAX:g}]", "mrd_out_of_range"
+            )
             for name, value in (("value", self.value), ("detection_limit", self.detection_limit))
-            if value is not None and not 0.0 <= value <= 1.0
+            if value is not None and not MRD_MIN <= value <= MRD_MAX
         ]
         if errors:
             raise InvalidRecordError(errors)
@@ -95,17 +109,19 @@ class MRDResult(DomainModel):
 class Relapse(DomainModel):
     """Relapse of the leukemia."""
 
+    label: ClassVar[str] = "Relapse"
     kind: Literal["relapse"] = "relapse"
-    date: dt.date
-    site: RelapseSite = RelapseSite.unknown
+    date: Annotated[dt.date, _DATE]
+    site: Annotated[RelapseSite, described("Site")] = RelapseSite.unknown
 
 
 class Death(DomainModel):
     """Death from any cause."""
 
+    label: ClassVar[str] = "Death"
     kind: Literal["death"] = "death"
-    date: dt.date
-    cause: DeathCause = DeathCause.unknown
+    date: Annotated[dt.date, _DATE]
+    cause: Annotated[DeathCause, described("Cause")] = DeathCause.unknown
 
 
 class HSCT(DomainModel):
@@ -114,11 +130,14 @@ class HSCT(DomainModel):
     ``hla_match`` is "k/n" matched loci (e.g. "5/6", "8/8", "10/10") or "unknown".
     """
 
+    label: ClassVar[str] = "HSCT"
     kind: Literal["hsct"] = "hsct"
-    date: dt.date
-    donor: DonorType = DonorType.unknown
-    hla_match: str = "unknown"
-    conditioning: Conditioning = Conditioning.unknown
+    date: Annotated[dt.date, _DATE]
+    donor: Annotated[DonorType, described("Donor")] = DonorType.unknown
+    hla_match: Annotated[
+        str, described("HLA match", help="k/n matched loci, e.g. 5/6, 8/8, 10/10.")
+    ] = "unknown"
+    conditioning: Annotated[Conditioning, described("Conditioning")] = Conditioning.unknown
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -147,37 +166,43 @@ class HSCT(DomainModel):
 class SecondMalignancy(DomainModel):
     """A second malignant neoplasm (SMN)."""
 
+    label: ClassVar[str] = "Second malignancy"
     kind: Literal["second_malignancy"] = "second_malignancy"
-    date: dt.date
-    diagnosis: str = "unknown"
+    date: Annotated[dt.date, _DATE]
+    diagnosis: Annotated[str, described("Diagnosis")] = "unknown"
 
 
 class LastContact(DomainModel):
     """The last date the patient was known to be alive (follow-up)."""
 
+    label: ClassVar[str] = "Last contact"
     kind: Literal["last_contact"] = "last_contact"
-    date: dt.date
+    date: Annotated[dt.date, _DATE]
 
 
 class LateEffect(DomainModel):
     """A late effect of therapy, optionally graded (CTCAE 1–5)."""
 
+    label: ClassVar[str] = "Late effect"
     kind: Literal["late_effect"] = "late_effect"
-    date: dt.date
-    effect: LateEffectType = LateEffectType.unknown
-    grade: int | None = None
+    date: Annotated[dt.date, _DATE]
+    effect: Annotated[LateEffectType, described("Effect")] = LateEffectType.unknown
+    grade: Annotated[int | None, described("CTCAE grade", help=f"{GRADE_MIN}–{GRADE_MAX}.")] = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.grade is not None and not 1 <= self.grade <= 5:
-            raise InvalidRecordError(
-                [InvalidInputError("grade", f"grade {self.grade} is not 1–5", "invalid_grade")]
-            )
+        if self.grade is not None and not GRADE_MIN <= self.grade <= GRADE_MAX:
+            reason = f"grade {self.grade} is not {GRADE_MIN}–{GRADE_MAX}"
+            raise InvalidRecordError([InvalidInputError("grade", reason, "invalid_grade")])
         return self
 
 
-#: Any event; JSON objects select their type with the ``kind`` key.
+#: Any event; JSON objects select their type with the ``kind`` key. THE list of event types
+#: (:data:`infantall.domain.vocabulary.EVENT_TYPES` reads it), in the order events of the
+#: same date are sorted (a response is assessed before a relapse is diagnosed on the same
+#: day; death is last). Adding an event kind: a class above, a member here, a migration
+#: only if it needs new storage (events are stored as the event's dictionary), tests.
 Event = Annotated[
-    Response | MRDResult | Relapse | Death | HSCT | SecondMalignancy | LastContact | LateEffect,
+    Response | MRDResult | HSCT | Relapse | SecondMalignancy | LateEffect | LastContact | Death,
     Field(discriminator="kind"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import model_validator
 
@@ -23,9 +23,10 @@ from infantall.domain.events import (
     SecondMalignancy,
 )
 from infantall.domain.patient import Patient
+from infantall.domain.vocabulary import EVENT_KINDS
 from infantall.errors import InvalidInputError
 
-__all__ = ["EVENT_KINDS", "PatientHistory"]
+__all__ = ["PatientHistory"]
 
 _T = TypeVar("_T")
 _EVENT = re.compile(r"^events\[(\d+)\]")
@@ -44,19 +45,6 @@ _OWN_FIELD_CODES = frozenset(
     }
 )
 
-#: Event kinds in the order used to sort events of the same date (a response is assessed
-#: before a relapse is diagnosed on the same day; death is last).
-EVENT_KINDS: tuple[str, ...] = (
-    "response",
-    "mrd",
-    "hsct",
-    "relapse",
-    "second_malignancy",
-    "late_effect",
-    "last_contact",
-    "death",
-)
-
 
 class PatientHistory(DomainModel):
     """A patient with the events after diagnosis, kept sorted by date.
@@ -66,6 +54,9 @@ class PatientHistory(DomainModel):
     is at most one death. Errors name the event by its position in the input
     (``events[3].date``).
     """
+
+    #: Event kinds are discriminator tags, not fields, in pydantic's error paths.
+    _event_tags: ClassVar[frozenset[str]] = frozenset(EVENT_KINDS)
 
     patient: Patient
     events: tuple[Event, ...] = ()

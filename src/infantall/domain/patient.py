@@ -10,6 +10,16 @@ from typing import Annotated, Self
 from pydantic import Field, field_validator, model_validator
 
 from infantall.domain._base import DomainModel
+from infantall.domain._fields import described
+from infantall.domain.bounds import (
+    IMPLAUSIBLE_WBC,
+    INFANT_MAX_AGE_DAYS,
+    MAX_WBC,
+    PPR_THRESHOLD_PER_UL,
+    check_age_days,
+    check_blasts,
+    check_wbc,
+)
 from infantall.domain.enums import (
     CD10Status,
     CNSStatus,
@@ -29,15 +39,6 @@ __all__ = [
     "PPR_THRESHOLD_PER_UL",
     "Patient",
 ]
-
-#: Infant ALL is ALL diagnosed at 0–365 days of age (DESIGN.md glossary; Interfant-06
-#: eligibility "≤ 365 days", domain-facts.md §1.2).
-INFANT_MAX_AGE_DAYS = 365
-#: WBC (10^9/L) above which a value is implausible but possible: accepted with a warning.
-IMPLAUSIBLE_WBC = 1000.0
-#: Day-8 peripheral blasts/µL at and above which the prednisone response is poor (PPR):
-#: "PGR < 1,000/µL, PPR ≥ 1,000/µL" (domain-facts.md §3, BFM definition, Blood 1999;94:1209).
-PPR_THRESHOLD_PER_UL = 1000.0
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -79,44 +80,69 @@ class Patient(DomainModel):
         Trial enrollment date, protocol identifier and treating site.
     """
 
-    patient_id: str = Field(min_length=1)
-    birth_date: dt.date | None = None
-    diagnosis_date: dt.date | None = None
-    age_days: int | None = None
-    sex: Sex = Sex.unknown
-    wbc: FiniteFloat | None = None
-    immunophenotype: Immunophenotype = Immunophenotype.unknown
-    cd10: CD10Status = CD10Status.unknown
-    kmt2a: KMT2AStatus = KMT2AStatus.unknown
-    fusion_partner: FusionPartner = FusionPartner.unknown
-    cns: CNSStatus = CNSStatus.unknown
-    day8_blasts: FiniteFloat | None = None
-    prednisone_response: PrednisoneResponse = PrednisoneResponse.unknown
-    day15_marrow: MarrowStatus = MarrowStatus.unknown
-    enrollment_date: dt.date | None = None
-    protocol: str = "unknown"
-    site: str = "unknown"
+    patient_id: Annotated[str, Field(min_length=1), described("Patient id")]
+    birth_date: Annotated[dt.date | None, described("Date of birth")] = None
+    diagnosis_date: Annotated[dt.date | None, described("Date of diagnosis")] = None
+    age_days: Annotated[
+        int | None,
+        described(
+            "Age at diagnosis",
+            "days",
+            f"0–{INFANT_MAX_AGE_DAYS}; computed from the dates when both are given.",
+        ),
+    ] = None
+    sex: Annotated[Sex, described("Sex")] = Sex.unknown
+    wbc: Annotated[
+        FiniteFloat | None,
+        described(
+            "WBC at diagnosis",
+            "10⁹/L",
+            f"Same number as 10³/µL. Values above {IMPLAUSIBLE_WBC:,.0f} are kept with a "
+            f"warning; above {MAX_WBC:,.0f} they are refused.",
+        ),
+    ] = None
+    immunophenotype: Annotated[Immunophenotype, described("Immunophenotype")] = (
+        Immunophenotype.unknown
+    )
+    cd10: Annotated[CD10Status, described("CD10 expression")] = CD10Status.unknown
+    kmt2a: Annotated[KMT2AStatus, described("KMT2A status")] = KMT2AStatus.unknown
+    fusion_partner: Annotated[FusionPartner, described("KMT2A fusion partner")] = (
+        FusionPartner.unknown
+    )
+    cns: Annotated[CNSStatus, described("CNS status at diagnosis")] = CNSStatus.unknown
+    day8_blasts: Annotated[
+        FiniteFloat | None,
+        described(
+            "Day-8 peripheral blasts",
+            "/µL",
+            f"Prednisone response is derived: < {PPR_THRESHOLD_PER_UL:,.0f}/µL good, "
+            f"≥ {PPR_THRESHOLD_PER_UL:,.0f}/µL poor.",
+        ),
+    ] = None
+    prednisone_response: Annotated[PrednisoneResponse, described("Prednisone response")] = (
+        PrednisoneResponse.unknown
+    )
+    day15_marrow: Annotated[MarrowStatus, described("Day-15 marrow")] = MarrowStatus.unknown
+    enrollment_date: Annotated[dt.date | None, described("Enrollment date")] = None
+    protocol: Annotated[str, described("Treatment protocol id", help="e.g. interfant-06")] = (
+        "unknown"
+    )
+    site: Annotated[str, described("Site")] = "unknown"
 
     @field_validator("age_days")
     @classmethod
     def _check_age(cls, v: int | None) -> int | None:
-        if v is not None:
-            _raise_first(_age_range_errors(v))
-        return v
+        return None if v is None else check_age_days(v)
 
     @field_validator("wbc")
     @classmethod
     def _check_wbc(cls, v: float | None) -> float | None:
-        if v is not None and v < 0:
-            raise InvalidInputError("", f"WBC {v} is negative", "negative_wbc")
-        return v
+        return None if v is None else check_wbc(v)
 
     @field_validator("day8_blasts")
     @classmethod
     def _check_blasts(cls, v: float | None) -> float | None:
-        if v is not None and v < 0:
-            raise InvalidInputError("", f"blast count {v} is negative", "negative_blast_count")
-        return v
+        return None if v is None else check_blasts(v)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -142,25 +168,6 @@ def _class_of(blasts: float) -> PrednisoneResponse:
     return PrednisoneResponse.poor if blasts >= PPR_THRESHOLD_PER_UL else PrednisoneResponse.good
 
 
-def _raise_first(errors: list[InvalidInputError]) -> None:
-    if errors:
-        raise InvalidInputError("", errors[0].reason, errors[0].code)
-
-
-def _age_range_errors(age: int, field: str = "") -> list[InvalidInputError]:
-    if age < 0:
-        return [InvalidInputError(field, f"age {age} days is negative", "negative_age")]
-    if age > INFANT_MAX_AGE_DAYS:
-        return [
-            InvalidInputError(
-                field,
-                f"age at diagnosis {age} days is above {INFANT_MAX_AGE_DAYS}: not an infant",
-                "not_an_infant",
-            )
-        ]
-    return []
-
-
 def _age_errors(p: Patient) -> list[InvalidInputError]:
     """Age from the dates (the given ``age_days`` was range-checked field by field)."""
     if p.birth_date is None or p.diagnosis_date is None:
@@ -182,7 +189,11 @@ def _age_errors(p: Patient) -> list[InvalidInputError]:
                 "age_mismatch",
             )
         ]
-    return _age_range_errors(computed, "diagnosis_date")
+    try:
+        check_age_days(computed, "diagnosis_date")
+    except InvalidInputError as exc:
+        return [exc]
+    return []
 
 
 def _consistency_errors(p: Patient) -> list[InvalidInputError]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infantall.domain import InductionResponse, InvalidRecordError, Patient
+from infantall.domain import MRD_MAX, MRD_MIN, PATIENT_FIELDS, InvalidRecordError, Patient, choices
 from infantall.errors import InfantallWarning, InvalidInputError
 from infantall.protocols.features import MRD_FEATURES
 from infantall.protocols.vectorised import stratify_frame_all
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CohortCSV", "read_cohort_csv", "stratify_cohort"]
 
-_PATIENT_COLUMNS = tuple(Patient.model_fields)
+_PATIENT_COLUMNS = tuple(PATIENT_FIELDS)
+#: The stored codes of the end-of-induction response (the domain's ``Response.status``).
+_RESPONSES = tuple(code for code, _ in choices("status", kind="response"))
 _EXTRA_COLUMNS = ("induction_response", *MRD_FEATURES)
 
 
@@ -44,12 +46,11 @@ class CohortCSV:
 def _extra_errors(row: dict[str, Any]) -> list[InvalidInputError]:
     errors = []
     response = row.get("induction_response")
-    choices = [m.value for m in InductionResponse]
-    if response is not None and response not in choices:
+    if response is not None and response not in _RESPONSES:
         errors.append(
             InvalidInputError(
                 "induction_response",
-                f"{response!r} is not one of {', '.join(choices)}",
+                f"{response!r} is not one of {', '.join(_RESPONSES)}",
                 "invalid_choice",
             )
         )
@@ -62,10 +63,9 @@ def _extra_errors(row: dict[str, Any]) -> list[InvalidInputError]:
         except ValueError:
             errors.append(InvalidInputError(name, f"{value!r} is not a number", "invalid_type"))
             continue
-        if math.isnan(number) or not 0.0 <= number <= 1.0:
-            errors.append(
-                InvalidInputError(name, f"{value} is not a fraction in [0, 1]", "mrd_out_of_range")
-            )
+        if math.isnan(number) or not MRD_MIN <= number <= MRD_MAX:
+            reason = f"{value} is not a fraction in [{MRD_MIN:g}, {MRD_MAX:g}]"
+            errors.append(InvalidInputError(name, reason, "mrd_out_of_range"))
     return errors
 
 

@@ -11,28 +11,12 @@ Field Label, Choices, Text Validation Type, Identifier?, Required Field?).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 
-from infantall.domain import (
-    CD10Status,
-    CNSStatus,
-    Conditioning,
-    DeathCause,
-    DonorType,
-    FusionPartner,
-    Immunophenotype,
-    InductionResponse,
-    KMT2AStatus,
-    LateEffectType,
-    MarrowStatus,
-    MRDMethod,
-    MRDTimePoint,
-    PrednisoneResponse,
-    RelapseSite,
-    Sex,
-)
-from infantall.registry.models import EVENT_KINDS
+from infantall.domain import EVENT_TYPES, PATIENT_FIELDS, FieldSpec
+from infantall.registry.schemas import PatientCreate
+from infantall.registry.validation import PATIENT_FIELDS as STORED_PATIENT_FIELDS
 
 __all__ = [
     "DATA_DICTIONARY",
@@ -46,7 +30,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Variable:
-    """One column of the import/export CSV."""
+    """One column of the import/export CSV (``choices`` are the stored codes,
+    ``choice_labels`` their human labels, in the same order)."""
 
     name: str
     form: str
@@ -56,12 +41,63 @@ class Variable:
     validation: str = ""
     identifier: bool = False
     required: bool = False
+    choice_labels: tuple[str, ...] = ()
 
 
-def _choices(enum: type[StrEnum]) -> tuple[str, ...]:
-    return tuple(m.value for m in enum)
+#: REDCap text validation of each domain value type.
+_VALIDATION = {"date": "date_ymd", "number": "number", "integer": "integer"}
+#: What the registry adds to the domain's facts about a patient field: the date of birth
+#: identifies a child; the protocol is a code. Required fields are those the request schema
+#: requires (both dates: the registry computes the age from them).
+_IDENTIFIERS = frozenset({"birth_date"})
+_CODES = frozenset({"protocol"})
+_REQUIRED = frozenset(n for n, f in PatientCreate.model_fields.items() if f.is_required())
 
 
+def _variable(name: str, form: str, spec: FieldSpec, label: str) -> Variable:
+    return Variable(
+        name=name,
+        form=form,
+        field_type="dropdown" if spec.choices else "text",
+        label=label,
+        choices=spec.codes,
+        validation="code" if spec.name in _CODES else _VALIDATION.get(spec.type, ""),
+        identifier=spec.name in _IDENTIFIERS,
+        required=form == "patient" and spec.name in _REQUIRED,
+        choice_labels=tuple(text for _, text in spec.choices),
+    )
+
+
+def _patient_variables() -> Iterator[Variable]:
+    for name in STORED_PATIENT_FIELDS:
+        spec = PATIENT_FIELDS[name]
+        yield _variable(name, "patient", spec, spec.full_label)
+
+
+def _event_variables() -> Iterator[Variable]:
+    """``event_<name>`` for each field of the event types (``date`` once, shared)."""
+    kinds = tuple(EVENT_TYPES.values())
+    yield Variable(
+        "event_kind",
+        "event",
+        "dropdown",
+        "Kind of event",
+        tuple(t.kind for t in kinds),
+        choice_labels=tuple(t.label for t in kinds),
+    )
+    date = kinds[0].fields[0]
+    yield _variable("event_date", "event", date, "Date of the event")
+    seen = {"date"}
+    for event_type in kinds:
+        for spec in event_type.fields:
+            if spec.name not in seen:
+                seen.add(spec.name)
+                label = f"{event_type.label}: {spec.full_label}"
+                yield _variable(f"event_{spec.name}", "event", spec, label)
+
+
+#: The data dictionary: the REDCap columns, the stored patient fields and the event fields
+#: of ``infantall.domain`` (labels, units and choices from its vocabulary), and the notes.
 DATA_DICTIONARY: tuple[Variable, ...] = (
     Variable("record_id", "patient", "text", "Site-local patient code (pseudonym; no names)",
              validation="code", identifier=True, required=True),
@@ -69,51 +105,9 @@ DATA_DICTIONARY: tuple[Variable, ...] = (
              "Empty for the patient row; 'event' for an event row", choices=("", "event")),
     Variable("redcap_repeat_instance", "patient", "text", "Event number within the patient",
              validation="integer"),
-    Variable("birth_date", "patient", "text", "Date of birth", validation="date_ymd",
-             identifier=True, required=True),
-    Variable("diagnosis_date", "patient", "text", "Date of diagnosis", validation="date_ymd",
-             required=True),
-    Variable("sex", "patient", "dropdown", "Sex", _choices(Sex)),
-    Variable("wbc", "patient", "text", "WBC at diagnosis (10^9/L)", validation="number"),
-    Variable("immunophenotype", "patient", "dropdown", "Immunophenotype",
-             _choices(Immunophenotype)),
-    Variable("cd10", "patient", "dropdown", "CD10 expression", _choices(CD10Status)),
-    Variable("kmt2a", "patient", "dropdown", "KMT2A status", _choices(KMT2AStatus)),
-    Variable("fusion_partner", "patient", "dropdown", "KMT2A fusion partner",
-             _choices(FusionPartner)),
-    Variable("cns", "patient", "dropdown", "CNS status at diagnosis", _choices(CNSStatus)),
-    Variable("day8_blasts", "patient", "text", "Day-8 peripheral blasts per µL",
-             validation="number"),
-    Variable("prednisone_response", "patient", "dropdown", "Prednisone response",
-             _choices(PrednisoneResponse)),
-    Variable("day15_marrow", "patient", "dropdown", "Day-15 marrow", _choices(MarrowStatus)),
-    Variable("enrollment_date", "patient", "text", "Enrollment date", validation="date_ymd"),
-    Variable("protocol", "patient", "text", "Treatment protocol id", validation="code"),
+    *_patient_variables(),
     Variable("notes", "patient", "notes", "Free-text notes (no identifiers)"),
-    Variable("event_kind", "event", "dropdown", "Kind of event", EVENT_KINDS),
-    Variable("event_date", "event", "text", "Date of the event", validation="date_ymd"),
-    Variable("event_status", "event", "dropdown", "Response: end-of-induction status",
-             _choices(InductionResponse)),
-    Variable("event_marrow", "event", "dropdown", "Response: marrow class",
-             _choices(MarrowStatus)),
-    Variable("event_value", "event", "text", "MRD: fraction (1e-4 = 0.01%)",
-             validation="number"),
-    Variable("event_time_point", "event", "dropdown", "MRD: time point",
-             _choices(MRDTimePoint)),
-    Variable("event_method", "event", "dropdown", "MRD: method", _choices(MRDMethod)),
-    Variable("event_detection_limit", "event", "text", "MRD: detection limit (fraction)",
-             validation="number"),
-    Variable("event_site", "event", "dropdown", "Relapse: site", _choices(RelapseSite)),
-    Variable("event_cause", "event", "dropdown", "Death: cause", _choices(DeathCause)),
-    Variable("event_donor", "event", "dropdown", "HSCT: donor", _choices(DonorType)),
-    Variable("event_hla_match", "event", "text", "HSCT: HLA match 'k/n' (e.g. 5/6)"),
-    Variable("event_conditioning", "event", "dropdown", "HSCT: conditioning",
-             _choices(Conditioning)),
-    Variable("event_diagnosis", "event", "text", "Second malignancy: diagnosis"),
-    Variable("event_effect", "event", "dropdown", "Late effect: type",
-             _choices(LateEffectType)),
-    Variable("event_grade", "event", "text", "Late effect: CTCAE grade 1-5",
-             validation="integer"),
+    *_event_variables(),
 )  # fmt: skip
 
 #: Patient columns (after ``record_id`` and the two REDCap repeat columns).
@@ -137,6 +131,12 @@ REDCAP_COLUMNS = (
 )
 
 
+def _choices(v: Variable) -> str:
+    """REDCap's "code, label | code, label" (the code twice when there is no label)."""
+    labels = v.choice_labels or v.choices
+    return " | ".join(f"{c}, {t}" for c, t in zip(v.choices, labels, strict=True) if c)
+
+
 def dictionary_records() -> list[dict[str, str]]:
     """The data dictionary as rows with REDCap's column names."""
     return [
@@ -148,7 +148,7 @@ def dictionary_records() -> list[dict[str, str]]:
                     v.form,
                     v.field_type,
                     v.label,
-                    " | ".join(f"{c}, {c}" for c in v.choices if c),
+                    _choices(v),
                     v.validation,
                     "y" if v.identifier else "",
                     "y" if v.required else "",

@@ -35,8 +35,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from infantall.domain import EVENT_KINDS as DOMAIN_EVENT_KINDS
+
 __all__ = [
     "EVENT_KINDS",
+    "KIND_LENGTH",
     "ROLES",
     "ApiToken",
     "AuditEntry",
@@ -101,20 +104,14 @@ class Role(StrEnum):
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 
 
-class EventKind(StrEnum):
-    """Kinds of clinical events; one per event type of ``infantall.domain``."""
-
-    response = "response"
-    mrd = "mrd"
-    relapse = "relapse"
-    death = "death"
-    hsct = "hsct"
-    second_malignancy = "second_malignancy"
-    last_contact = "last_contact"
-    late_effect = "late_effect"
-
-
-EVENT_KINDS: tuple[str, ...] = tuple(k.value for k in EventKind)
+#: Kinds of clinical events: the event types of ``infantall.domain`` (stored in
+#: ``events.kind`` as the domain's ``kind`` tag, unchanged).
+EVENT_KINDS: tuple[str, ...] = DOMAIN_EVENT_KINDS
+#: The event kinds as an enumeration (member name = stored value = domain ``kind``); built
+#: from the domain, so mypy cannot list its members.
+EventKind = StrEnum("EventKind", [(kind, kind) for kind in EVENT_KINDS])  # type: ignore[misc]
+#: Longest stored event kind: ``events.kind`` is ``String(KIND_LENGTH)`` (migration 0001).
+KIND_LENGTH = 20
 
 
 class Base(DeclarativeBase):
@@ -222,7 +219,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     registry_id: Mapped[str] = mapped_column(String(32), unique=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
     event_date: Mapped[dt.date] = mapped_column(Date)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     version: Mapped[int] = mapped_column(Integer, default=1)

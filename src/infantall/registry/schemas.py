@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 from infantall.domain import (
     CD10Status,
@@ -21,6 +21,7 @@ from infantall.domain import (
     PrednisoneResponse,
     Sex,
 )
+from infantall.domain.bounds import check_blasts, check_wbc
 from infantall.registry.models import Role
 from infantall.registry.text import Code, FreeText, Reason
 
@@ -44,16 +45,12 @@ __all__ = [
     "VoidRequest",
 ]
 
-#: Largest WBC (10^9/L) accepted: far above the published extreme of 1,100 in a
-#: 4-week-old (Blood 2019;133:205), far below a value typed in cells/µL.
-MAX_WBC = 100_000.0
-#: Largest day-8 blast count per µL accepted (above any leukocyte count in 10^3/µL).
-MAX_BLASTS_PER_UL = 100_000_000.0
-
 _STRICT = ConfigDict(extra="forbid", str_max_length=4000)
-# Strict: JSON true/false or "12" are not numbers (anchors-reliability B2).
-Wbc = Annotated[float, Strict(), Field(ge=0, le=MAX_WBC, allow_inf_nan=False)]
-Blasts = Annotated[float, Strict(), Field(ge=0, le=MAX_BLASTS_PER_UL, allow_inf_nan=False)]
+# Strict: JSON true/false or "12" are not numbers (anchors-reliability B2). The bounds are
+# the domain's (infantall.domain.bounds): the same value is refused with the same code by
+# the API, the pages, the CSV import, ``infantall stratify`` and the Python API.
+Wbc = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(check_wbc)]
+Blasts = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(check_blasts)]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[FreeText, Field(min_length=1, max_length=200)]

@@ -1,6 +1,8 @@
 """The registry's single validation layer: every channel (API, pages, CSV import) builds
 the domain objects of ``infantall.domain`` from the stored rows, so the domain's rules and
-stable error codes apply identically everywhere (anchors-reliability D1).
+stable error codes apply identically everywhere (anchors-reliability D1). pydantic errors
+are translated by the domain's one translation, impossible values refused by the domain's
+bounds (:mod:`infantall.domain.bounds`, also used by the request schemas).
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infantall import domain
 from infantall.domain import ImplausibleValueWarning, InvalidRecordError, Patient, PatientHistory
 from infantall.errors import InvalidInputError
 from infantall.registry.errors import ValidationFailedError
-from infantall.registry.models import EVENT_KINDS
 
 __all__ = [
     "PATIENT_FIELDS",
@@ -22,85 +24,18 @@ __all__ = [
     "validate_patient",
 ]
 
-#: pydantic error types -> the registry's stable codes (the domain's where they exist).
-PYDANTIC_CODES = {
-    "missing": "missing_field",
-    "extra_forbidden": "unknown_field",
-    "enum": "invalid_choice",
-    "literal_error": "invalid_choice",
-    "union_tag_invalid": "invalid_choice",
-    "union_tag_not_found": "missing_field",
-    "finite_number": "not_a_number",
-    "greater_than_equal": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "greater_than": "out_of_range",
-    "less_than": "out_of_range",
-    "string_too_long": "too_long",
-    "string_too_short": "too_short",
-    "string_pattern_mismatch": "invalid_format",
-    "json_invalid": "malformed_json",
-    "model_attributes_type": "invalid_type",
-    "dict_type": "invalid_type",
-}
-_EVENT_TAGS = frozenset(EVENT_KINDS)
-_LOCATIONS = ("body", "query", "path", "header", "cookie")
-
-
-def _field(loc: Sequence[Any]) -> str:
-    parts = list(loc[1:]) if loc and loc[0] in _LOCATIONS else list(loc)
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and (
-            part.startswith(("function-", "tagged-union")) or part in _EVENT_TAGS
-        ):
-            continue  # pydantic internals and the tag of a domain event are not fields
-        else:
-            out = f"{out}.{part}" if out else str(part)
-    return out or "body"
-
 
 def errors_from_pydantic(raw: Sequence[Mapping[str, Any]]) -> list[InvalidInputError]:
-    """pydantic (or FastAPI request) errors as :class:`InvalidInputError` with stable codes.
-
-    Errors raised by the domain's own validators keep their field and code.
-    """
-    out: list[InvalidInputError] = []
-    for err in raw:
-        field = _field(err.get("loc", ()))
-        inner = (err.get("ctx") or {}).get("error")
-        if isinstance(inner, InvalidInputError):
-            for e in _errors_of(inner):
-                name = e.field if field == "body" else f"{field}.{e.field}"
-                out.append(InvalidInputError(name, e.reason, e.code))
-            continue
-        typ = str(err.get("type", "invalid"))
-        code = PYDANTIC_CODES.get(typ)
-        if code is None:
-            parsing = "parsing" in typ or typ.endswith("_type")
-            code = "invalid_type" if parsing else typ if "_" in typ else "invalid"
-        out.append(InvalidInputError(field, str(err.get("msg", "invalid value")), code))
-    return out
+    """pydantic (or FastAPI request) errors with the domain's stable codes, an error of the
+    whole request named ``body`` (:func:`infantall.domain.errors_from_pydantic`)."""
+    return domain.errors_from_pydantic(raw, root="body")
 
 
-#: Columns of ``patients`` that are fields of ``infantall.domain.Patient``.
-PATIENT_FIELDS: tuple[str, ...] = (
-    "birth_date",
-    "diagnosis_date",
-    "sex",
-    "wbc",
-    "immunophenotype",
-    "cd10",
-    "kmt2a",
-    "fusion_partner",
-    "cns",
-    "day8_blasts",
-    "prednisone_response",
-    "day15_marrow",
-    "enrollment_date",
-    "protocol",
-)
+#: Patient fields that the registry derives itself instead of storing what it is given:
+#: the id (the registry id), the age (from the dates) and the site (the caller's).
+_DERIVED = frozenset({"patient_id", "age_days", "site"})
+#: Columns of ``patients`` that are fields of ``infantall.domain.Patient`` (in its order).
+PATIENT_FIELDS: tuple[str, ...] = tuple(n for n in domain.PATIENT_FIELDS if n not in _DERIVED)
 
 
 def domain_patient_dict(

@@ -4,39 +4,24 @@ Form values are passed to the same request schemas and services as the JSON API
 (:mod:`infantall.registry.schemas`, :mod:`infantall.registry.patients`,
 :mod:`infantall.registry.events`), so a page refuses exactly what the API refuses, with the
 same field names and stable error codes
-(:func:`infantall.registry.validation.errors_from_pydantic`).
+(:func:`infantall.registry.validation.errors_from_pydantic`). The fields, labels, units,
+help texts and choices are the domain's (:mod:`infantall.domain.vocabulary`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from infantall.domain import (
-    CD10Status,
-    CNSStatus,
-    Conditioning,
-    DeathCause,
-    DonorType,
-    FusionPartner,
-    Immunophenotype,
-    InductionResponse,
-    KMT2AStatus,
-    LateEffectType,
-    MarrowStatus,
-    MRDMethod,
-    MRDTimePoint,
-    PrednisoneResponse,
-    RelapseSite,
-    Sex,
-)
+from infantall.domain import EVENT_TYPES, PATIENT_FIELDS, FieldSpec
 from infantall.errors import InvalidInputError
 from infantall.registry.errors import ConflictError, ValidationFailedError
+from infantall.registry.schemas import PatientCreate
+from infantall.registry.validation import PATIENT_FIELDS as STORED_PATIENT_FIELDS
 from infantall.registry.validation import errors_from_pydantic
 
 __all__ = [
@@ -54,7 +39,10 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One input of a form: name, label, input type, choices and help text."""
+    """One input of a form: name, label, input type, choices and help text.
+
+    ``choices`` are the stored codes; ``options`` the (code, human label) pairs to show.
+    """
 
     name: str
     label: str
@@ -63,77 +51,48 @@ class Field:
     required: bool = False
     help: str = ""
     step: str = "any"
+    options: tuple[tuple[str, str], ...] = ()
 
 
-def _choices(enum: type[Enum]) -> tuple[str, ...]:
-    return tuple(str(m.value) for m in enum)
+#: The input type of each value type of the domain vocabulary.
+_INPUT = {"date": "date", "number": "number", "integer": "number", "choice": "select"}
+
+
+def _field(spec: FieldSpec, required: bool) -> Field:
+    """The input of a domain field (label with unit, help, choices from the vocabulary)."""
+    return Field(
+        name=spec.name,
+        label=spec.full_label,
+        kind=_INPUT.get(spec.type, "text"),
+        choices=spec.codes,
+        required=required,
+        help=spec.help,
+        step="1" if spec.type == "integer" else "any",
+        options=spec.choices,
+    )
+
+
+def _patient_form() -> tuple[Field, ...]:
+    """The stored patient fields of the domain, between the site-local code and the notes;
+    required as the request schema requires them."""
+    required = {n for n, f in PatientCreate.model_fields.items() if f.is_required()}
+    return (
+        Field("local_code", "Site-local code", required=True,
+              help="Pseudonym used at your site; never a name. Letters, digits, '.', '_', '-'."),
+        *(_field(PATIENT_FIELDS[name], name in required) for name in STORED_PATIENT_FIELDS),
+        Field("notes", "Notes (no identifiers)", "textarea"),
+    )  # fmt: skip
 
 
 #: The patient registration and correction form (fields of ``PatientCreate``).
-PATIENT_FORM: tuple[Field, ...] = (
-    Field("local_code", "Site-local code", required=True,
-          help="Pseudonym used at your site; never a name. Letters, digits, '.', '_', '-'."),
-    Field("birth_date", "Date of birth", "date", required=True),
-    Field("diagnosis_date", "Date of diagnosis", "date", required=True),
-    Field("sex", "Sex", "select", _choices(Sex)),
-    Field("wbc", "WBC at diagnosis (10⁹/L)", "number",
-          help="Same number as 10³/µL. Values above 1,000 are kept with a warning."),
-    Field("immunophenotype", "Immunophenotype", "select", _choices(Immunophenotype)),
-    Field("cd10", "CD10", "select", _choices(CD10Status)),
-    Field("kmt2a", "KMT2A status", "select", _choices(KMT2AStatus)),
-    Field("fusion_partner", "KMT2A fusion partner", "select", _choices(FusionPartner)),
-    Field("cns", "CNS status", "select", _choices(CNSStatus)),
-    Field("day8_blasts", "Day-8 peripheral blasts (/µL)", "number",
-          help="Prednisone response is derived: < 1,000/µL good, ≥ 1,000/µL poor."),
-    Field("prednisone_response", "Prednisone response", "select",
-          _choices(PrednisoneResponse)),
-    Field("day15_marrow", "Day-15 marrow", "select", _choices(MarrowStatus)),
-    Field("enrollment_date", "Enrollment date", "date"),
-    Field("protocol", "Treatment protocol id", help="e.g. interfant-06"),
-    Field("notes", "Notes (no identifiers)", "textarea"),
-)  # fmt: skip
+PATIENT_FORM: tuple[Field, ...] = _patient_form()
 
-_DATE = Field("date", "Date", "date", required=True)
-
-#: The add-event forms, one per kind of domain event (fields of the domain event types).
+#: The add-event forms, one per event type of the domain (kind -> (label, fields)), in the
+#: domain's order.
 EVENT_FORMS: dict[str, tuple[str, tuple[Field, ...]]] = {
-    "response": ("End-of-induction response", (
-        _DATE,
-        Field("status", "Response", "select", _choices(InductionResponse), required=True),
-        Field("marrow", "Marrow", "select", _choices(MarrowStatus)),
-    )),
-    "mrd": ("MRD result", (
-        _DATE,
-        Field("value", "MRD (fraction; 1e-4 = 0.01%)", "number", required=True),
-        Field("time_point", "Time point", "select", _choices(MRDTimePoint)),
-        Field("method", "Method", "select", _choices(MRDMethod)),
-        Field("detection_limit", "Detection limit (fraction)", "number"),
-    )),
-    "hsct": ("HSCT", (
-        _DATE,
-        Field("donor", "Donor", "select", _choices(DonorType)),
-        Field("hla_match", "HLA match (k/n, e.g. 5/6)"),
-        Field("conditioning", "Conditioning", "select", _choices(Conditioning)),
-    )),
-    "relapse": ("Relapse", (
-        _DATE,
-        Field("site", "Site", "select", _choices(RelapseSite)),
-    )),
-    "second_malignancy": ("Second malignancy", (
-        _DATE,
-        Field("diagnosis", "Diagnosis"),
-    )),
-    "late_effect": ("Late effect", (
-        _DATE,
-        Field("effect", "Effect", "select", _choices(LateEffectType)),
-        Field("grade", "CTCAE grade (1-5)", "number", step="1"),
-    )),
-    "last_contact": ("Last contact", (_DATE,)),
-    "death": ("Death", (
-        _DATE,
-        Field("cause", "Cause", "select", _choices(DeathCause)),
-    )),
-}  # fmt: skip
+    kind: (t.label, tuple(_field(spec, spec.required) for spec in t.fields))
+    for kind, t in EVENT_TYPES.items()
+}
 
 
 def form_values(form: FormData, names: Iterable[str]) -> dict[str, str]:
