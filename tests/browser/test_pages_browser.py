@@ -172,7 +172,7 @@ def test_csv_import_with_an_error_shows_the_report(
     expect(report).to_contain_text("nothing was imported")
     for line, record, field, code in (("3", "IMP-2", "diagnosis_date", "diagnosis_before_birth"),
                                       ("4", "IMP-3", "kmt2a", "invalid_choice"),
-                                      ("4", "IMP-3", "wbc", "out_of_range")):  # fmt: skip
+                                      ("4", "IMP-3", "wbc", "negative_wbc")):  # fmt: skip
         cells = report.locator("tr", has_text=record).filter(has_text=code).locator("td")
         expect(cells).to_have_text([line, record, field, re.compile(".+"), code])
     page.screenshot(path=screenshot_dir / "import-report.png", full_page=True)
