@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from infantall.domain import KMT2AStatus, MRDTimePoint, PatientHistory
+from infantall.errors import InvalidInputError
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -220,7 +221,16 @@ def check_quality(
 
     ``overdue_days`` is the follow-up threshold of ``follow_up_overdue`` (default
     :data:`FOLLOW_UP_OVERDUE_DAYS`).
+
+    Raises
+    ------
+    InvalidInputError
+        ``out_of_range`` when ``overdue_days`` is below 1.
     """
+    if overdue_days < 1:
+        raise InvalidInputError(
+            "overdue_days", f"must be at least 1 day, not {overdue_days}", "out_of_range"
+        )
     chosen = list(histories)
     findings = quality_findings(chosen, as_of, overdue_days=overdue_days)
     return QualityReport(as_of, overdue_days, len(chosen), tuple(findings))
