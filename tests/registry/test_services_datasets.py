@@ -14,6 +14,7 @@ from infantall.outcomes.endpoints import derive_endpoints
 from infantall.registry.errors import PermissionDeniedError, ValidationFailedError
 from infantall.registry.events import add_event
 from infantall.registry.export import pseudonym
+from infantall.registry.histories import scoped_rows
 from infantall.registry.models import AuditEntry
 from infantall.registry.patients import create_patient
 from infantall.registry.schemas import PatientCreate
@@ -51,10 +52,12 @@ def test_registry_cohort_loads_once_and_pseudonymises_both_for_coordinators(
     ids = _patients(database, seeded)
     key = settings.pseudonym_key.get_secret_value()
     calls: list[str] = []
-    real = datasets.scoped_rows
-    monkeypatch.setattr(
-        datasets, "scoped_rows", lambda *a, **k: calls.append("load") or real(*a, **k)
-    )
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append("load")
+        return scoped_rows(*args, **kwargs)
+
+    monkeypatch.setattr(datasets, "scoped_rows", counted)
     with database.write_sessions() as s:
         cohort = datasets.registry_cohort(s, seeded["coord"], key)
     assert calls == ["load"]

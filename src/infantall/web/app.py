@@ -52,4 +52,3 @@ def create_app(
     app.include_router(pages_router)
     app.add_middleware(RequestGuard, settings=settings)
     return app
-
