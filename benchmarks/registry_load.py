@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
 
 from infantall.registry.audit import snapshot
 from infantall.registry.db import Database, integrity_check, upgrade_database
@@ -65,9 +66,10 @@ class Phase:
 
     def report(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
-        pct = (
-            (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
-        )
+
+        def pct(q: float) -> float:
+            return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0.0
+
         return {
             "phase": self.name,
             "requests": len(lat),
@@ -88,136 +90,152 @@ def _database(backend: str, workdir: Path) -> tuple[Any, str | None]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    from sqlalchemy.engine import make_url
-
     url = make_url(postgres_url()).set(database=name).render_as_string(hide_password=False)
     return make_test_settings(url, db_pool_size=20), name
+
+
+def _seed_accounts(database: Database, settings: Any, n_sites: int, now: dt.datetime) -> None:
+    """Sites S01.. and one editor per site (editor01..), all with :data:`PASSWORD`."""
+    pw = hash_password(password_hasher(settings), PASSWORD)
+    sites = [
+        {"id": i + 1, "code": f"S{i + 1:02d}", "name": f"Site {i + 1}", "version": 1,
+         "created_at": now}
+        for i in range(n_sites)
+    ]  # fmt: skip
+    users = [
+        {"id": i + 1, "username": f"editor{i + 1:02d}", "password_hash": pw,
+         "role": "site_editor", "site_id": i + 1, "active": True, "failed_logins": 0,
+         "version": 1, "created_at": now}
+        for i in range(n_sites)
+    ]  # fmt: skip
+    with database.engine.begin() as conn:
+        conn.execute(insert(Site), sites)
+        conn.execute(insert(User), users)
+
+
+def _patient_and_event(
+    pid: int, n_sites: int, rng: random.Random, now: dt.datetime
+) -> tuple[Patient, Event]:
+    """One registered patient at a random site and its one event (a last contact)."""
+    site = rng.randrange(n_sites) + 1
+    birth = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randrange(3000))
+    diagnosis = birth + dt.timedelta(days=rng.randrange(366))
+    p = Patient(
+        id=pid,
+        registry_id=f"P-{pid:016x}",
+        site_id=site,
+        local_code=f"L{pid}",
+        sex=rng.choice(["female", "male"]),
+        birth_date=birth,
+        diagnosis_date=diagnosis,
+        age_days=(diagnosis - birth).days,
+        wbc=round(rng.lognormvariate(4, 1), 1),
+        immunophenotype="unknown",
+        cd10="unknown",
+        kmt2a=rng.choice(["rearranged", "germline"]),
+        fusion_partner="unknown",
+        cns="unknown",
+        day8_blasts=None,
+        prednisone_response="unknown",
+        day15_marrow="unknown",
+        enrollment_date=None,
+        protocol="unknown",
+        notes=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    contact = diagnosis + dt.timedelta(days=30)
+    e = Event(
+        id=pid,
+        registry_id=f"E-{pid:016x}",
+        patient_id=pid,
+        kind="last_contact",
+        event_date=contact,
+        data={"kind": "last_contact", "date": contact.isoformat()},
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    return p, e
+
+
+def _audit_row(
+    entity: str, snap: dict[str, Any], rid: str, site: int, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor_username": "seed",
+        "action": "create",
+        "entity": entity,
+        "entity_id": rid,
+        "site_id": site,
+        "new": dict(snap),
+        "channel": "import",
+    }
+
+
+def _insertable(rows: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Snapshots (JSON-friendly) back to column values: dates parsed, timestamps set."""
+    for r in rows:
+        for k in ("birth_date", "diagnosis_date", "event_date", "enrollment_date"):
+            if isinstance(r.get(k), str):
+                r[k] = dt.date.fromisoformat(r[k])
+        for k in ("created_at", "updated_at"):
+            r[k] = now
+
+
+def _seed_batch(
+    database: Database,
+    pids: range,
+    n_sites: int,
+    rng: random.Random,
+    now: dt.datetime,
+    by_site: dict[str, list[str]],
+) -> None:
+    """Insert the patients ``pids``, their events and audit rows in one transaction."""
+    patients, events, audits = [], [], []
+    for pid in pids:
+        p, e = _patient_and_event(pid, n_sites, rng, now)
+        by_site.setdefault(f"S{p.site_id:02d}", []).append(p.registry_id)
+        patients.append(snapshot("patient", p))
+        events.append(snapshot("event", e))
+        audits.append(_audit_row("patient", patients[-1], p.registry_id, p.site_id, now))
+        audits.append(_audit_row("event", events[-1], e.registry_id, p.site_id, now))
+    _insertable(patients, now)
+    _insertable(events, now)
+    with database.engine.begin() as conn:
+        conn.execute(insert(Patient), patients)
+        conn.execute(insert(Event), events)
+        conn.execute(insert(AuditEntry), audits)
+
+
+def _reset_sequences(database: Database) -> None:
+    """PostgreSQL: move the id sequences past the bulk-loaded ids, refresh statistics."""
+    if database.engine.dialect.name != "postgresql":
+        return
+    with database.engine.begin() as conn:
+        for table in ("sites", "users", "patients", "events"):
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
+        conn.execute(text("ANALYZE"))
 
 
 def seed(
     database: Database, settings: Any, n_patients: int, n_sites: int, rng: random.Random
 ) -> dict[str, list[str]]:
     """Bulk-load sites, one editor per site, patients, one event each, and their audit rows."""
-    hasher = password_hasher(settings)
     now = dt.datetime.now(dt.UTC)
     by_site: dict[str, list[str]] = {}
-    with database.engine.begin() as conn:
-        conn.execute(
-            insert(Site),
-            [
-                {
-                    "id": i + 1,
-                    "code": f"S{i + 1:02d}",
-                    "name": f"Site {i + 1}",
-                    "version": 1,
-                    "created_at": now,
-                }
-                for i in range(n_sites)
-            ],
-        )
-        pw = hash_password(hasher, PASSWORD)
-        conn.execute(
-            insert(User),
-            [
-                {
-                    "id": i + 1,
-                    "username": f"editor{i + 1:02d}",
-                    "password_hash": pw,
-                    "role": "site_editor",
-                    "site_id": i + 1,
-                    "active": True,
-                    "failed_logins": 0,
-                    "version": 1,
-                    "created_at": now,
-                }
-                for i in range(n_sites)
-            ],
-        )
+    _seed_accounts(database, settings, n_sites, now)
     for start in range(0, n_patients, BATCH):
-        patients, events, audits = [], [], []
-        for pid in range(start + 1, min(start + BATCH, n_patients) + 1):
-            site = rng.randrange(n_sites) + 1
-            birth = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randrange(3000))
-            diagnosis = birth + dt.timedelta(days=rng.randrange(366))
-            p = Patient(
-                id=pid,
-                registry_id=f"P-{pid:016x}",
-                site_id=site,
-                local_code=f"L{pid}",
-                sex=rng.choice(["female", "male"]),
-                birth_date=birth,
-                diagnosis_date=diagnosis,
-                age_days=(diagnosis - birth).days,
-                wbc=round(rng.lognormvariate(4, 1), 1),
-                immunophenotype="unknown",
-                cd10="unknown",
-                kmt2a=rng.choice(["rearranged", "germline"]),
-                fusion_partner="unknown",
-                cns="unknown",
-                day8_blasts=None,
-                prednisone_response="unknown",
-                day15_marrow="unknown",
-                enrollment_date=None,
-                protocol="unknown",
-                notes=None,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-            e = Event(
-                id=pid,
-                registry_id=f"E-{pid:016x}",
-                patient_id=pid,
-                kind="last_contact",
-                event_date=diagnosis + dt.timedelta(days=30),
-                data={
-                    "kind": "last_contact",
-                    "date": (diagnosis + dt.timedelta(days=30)).isoformat(),
-                },
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-            by_site.setdefault(f"S{site:02d}", []).append(p.registry_id)
-            patients.append(snapshot("patient", p))
-            events.append(snapshot("event", e))
-            for entity, snap, rid in (
-                ("patient", patients[-1], p.registry_id),
-                ("event", events[-1], e.registry_id),
-            ):
-                audits.append(
-                    {
-                        "at": now,
-                        "actor_username": "seed",
-                        "action": "create",
-                        "entity": entity,
-                        "entity_id": rid,
-                        "site_id": site,
-                        "new": dict(snap),
-                        "channel": "import",
-                    }
-                )
-        for rows in (patients, events):
-            for r in rows:
-                for k in ("birth_date", "diagnosis_date", "event_date", "enrollment_date"):
-                    if isinstance(r.get(k), str):
-                        r[k] = dt.date.fromisoformat(r[k])
-                for k in ("created_at", "updated_at"):
-                    r[k] = now
-        with database.engine.begin() as conn:
-            conn.execute(insert(Patient), patients)
-            conn.execute(insert(Event), events)
-            conn.execute(insert(AuditEntry), audits)
-    if database.engine.dialect.name == "postgresql":
-        with database.engine.begin() as conn:
-            for table in ("sites", "users", "patients", "events"):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
-            conn.execute(text("ANALYZE"))
+        pids = range(start + 1, min(start + BATCH, n_patients) + 1)
+        _seed_batch(database, pids, n_sites, rng, now, by_site)
+    _reset_sequences(database)
     return by_site
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 
 from infantall.domain import PatientHistory
 from infantall.domain.quality import (
+    FINDING_COLUMNS,
     FOLLOW_UP_OVERDUE_DAYS,
     QUALITY_QUERIES,
+    check_quality,
     follow_up_overdue,
     quality_findings,
 )
+from infantall.errors import InvalidInputError
 
 TODAY = dt.date(2026, 1, 1)
 PATIENT = {
@@ -87,3 +91,63 @@ def test_overdue_boundary_is_strictly_more_than_the_interval() -> None:
     h = _history([{"kind": "last_contact", "date": last.isoformat()}])
     assert not follow_up_overdue(h, TODAY, FOLLOW_UP_OVERDUE_DAYS)
     assert follow_up_overdue(h, TODAY + dt.timedelta(days=1), FOLLOW_UP_OVERDUE_DAYS)
+
+
+def _every_case() -> list[PatientHistory]:
+    return [
+        _history([CR, RECENT], kmt2a="unknown", patient_id="a", site="S2"),
+        _history([CR], patient_id="b"),
+        _history([CR], kmt2a="unknown", patient_id="b2"),
+        _history([{"kind": "relapse", "date": "2024-03-20"}, CR, RECENT], patient_id="c"),
+        _history([CR, RECENT], patient_id="clean"),
+    ]
+
+
+def test_check_quality_is_the_findings_with_their_counts() -> None:
+    histories = _every_case()
+    report = check_quality(histories, TODAY)
+    assert list(report.findings) == quality_findings(histories, TODAY)
+    assert report.patients == len(histories)
+    assert report.as_of == TODAY and report.overdue_days == FOLLOW_UP_OVERDUE_DAYS
+    assert report.counts == {
+        "missing_kmt2a": 2,
+        "follow_up_overdue": 2,
+        "relapse_before_response": 1,
+        "hsct_before_response": 0,
+        "relapse_without_remission": 0,
+        "mrd_out_of_sequence": 0,
+    }
+    summary = report.summary
+    assert list(summary.columns) == ["query", "description", "records"]
+    assert summary["query"].tolist() == list(QUALITY_QUERIES)
+    assert summary["records"].sum() == len(report.findings)
+    table = report.findings_table
+    assert list(table.columns) == list(FINDING_COLUMNS)
+    assert table[["query", "patient_id"]].values.tolist() == [
+        [f.query, f.patient_id] for f in report.findings
+    ]
+
+
+def test_check_quality_to_dict_is_json_and_complete() -> None:
+    report = check_quality(_every_case(), TODAY, overdue_days=10_000)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["as_of"] == TODAY.isoformat() and data["overdue_days"] == 10_000
+    assert {q["query"]: q["records"] for q in data["queries"]} == report.counts
+    assert report.counts["follow_up_overdue"] == 0
+    assert [f["patient_id"] for f in data["findings"]] == [f.patient_id for f in report.findings]
+
+
+def test_check_quality_on_no_patient_has_every_query_at_zero() -> None:
+    report = check_quality([], TODAY)
+    assert report.findings == () and report.patients == 0
+    assert set(report.counts.values()) == {0}
+    assert report.findings_table.empty and list(report.findings_table.columns) == list(
+        FINDING_COLUMNS
+    )
+
+
+@pytest.mark.parametrize("days", [0, -1])
+def test_check_quality_refuses_a_threshold_below_one_day(days: int) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        check_quality([], TODAY, overdue_days=days)
+    assert err.value.code == "out_of_range" and err.value.field == "overdue_days"

@@ -3,6 +3,9 @@ databases."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from infantall.cli import app
+from infantall.domain import LastContact
+from infantall.domain.quality import QUALITY_QUERIES, check_quality
+from infantall.registry.events import add_event
+from infantall.registry.export import pseudonym
+from infantall.registry.patients import create_patient
+from infantall.registry.schemas import PatientCreate
+from infantall.registry.testing import SEED_PASSWORD
+from infantall.services.datasets import scoped_histories
 
 PASSWORD = "long-admin-password"
 CSV = (
@@ -132,3 +143,71 @@ def test_serve_starts_uvicorn_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_p
     ]
     refused = CliRunner().invoke(app, ["serve"], env={"INFANTALL_ENVIRONMENT": "production"})
     assert refused.exit_code != 0 and "default is refused" in refused.output
+
+
+def _quality_patients(database: Any, principals: dict[str, Any]) -> dict[str, str]:
+    """SITE-A: KMT2A unknown; SITE-B: follow-up overdue on 2026-01-01."""
+    out = {}
+    for code, editor, kmt2a, last in (
+        ("A-1", "editor_a", "unknown", dt.date(2025, 12, 1)),
+        ("B-1", "editor_b", "germline", dt.date(2024, 6, 1)),
+    ):
+        with database.write_sessions() as s:
+            p = create_patient(
+                s,
+                principals[editor],
+                PatientCreate(
+                    local_code=code,
+                    birth_date=dt.date(2024, 1, 1),
+                    diagnosis_date=dt.date(2024, 3, 1),
+                    kmt2a=kmt2a,
+                ),
+            )
+            add_event(s, principals[editor], p.registry_id, LastContact(date=last))
+        out[code] = p.registry_id
+    return out
+
+
+def test_quality_command_formats_the_domain_result(registry: Any, seeded: dict[str, Any]) -> None:
+    settings, database = registry
+    ids = _quality_patients(database, seeded)
+    key = settings.pseudonym_key.get_secret_value()
+    runner = CliRunner()
+    base = ["registry", "quality", "--database-url", settings.database_url, "--as-of", "2026-01-01"]
+
+    as_json = _run(
+        runner,
+        [*base, "--user", "coord", "--format", "json"],
+        password=SEED_PASSWORD,
+        INFANTALL_PSEUDONYM_KEY=key,
+    )
+    assert as_json.exit_code == 0, as_json.output
+    with database.read_sessions() as s:
+        expected = check_quality(scoped_histories(s, seeded["coord"], key), dt.date(2026, 1, 1))
+    assert json.loads(as_json.output) == expected.to_dict()
+    assert {f["patient_id"] for f in json.loads(as_json.output)["findings"]} == {
+        pseudonym(key, rid) for rid in ids.values()
+    }
+
+    as_csv = _run(runner, [*base, "--user", "viewer_b", "--format", "csv"], password=SEED_PASSWORD)
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert [(r["query"], r["site"], r["patient_id"]) for r in rows] == [
+        ("follow_up_overdue", "SITE-B", ids["B-1"])
+    ]
+    later = _run(
+        runner,
+        [*base, "--user", "viewer_b", "--format", "csv", "--overdue-days", "1000"],
+        password=SEED_PASSWORD,
+    )
+    assert later.exit_code == 0 and later.output.strip() == "query,site,patient_id,detail"
+
+    table = _run(runner, [*base, "--user", "editor_a"], password=SEED_PASSWORD)
+    assert table.exit_code == 0, table.output
+    assert all(code in table.output for code in QUALITY_QUERIES)
+    assert ids["A-1"] in table.output and ids["B-1"] not in table.output
+
+    denied = _run(runner, [*base, "--user", "admin"], password=SEED_PASSWORD)
+    assert denied.exit_code != 0 and "may not read patients" in denied.output
+    zero = _run(runner, [*base, "--user", "coord", "--overdue-days", "0"], password=SEED_PASSWORD)
+    assert zero.exit_code != 0

@@ -77,6 +77,7 @@ OTHER_OPS: dict[tuple[str, str], tuple[dict[str, int], Any]] = {
         {"local_code": "M-{role}", "birth_date": "2024-01-01", "diagnosis_date": "2024-03-01"},
     ),
     ("get", "/analysis/dataset"): (_READERS, None),
+    ("get", "/quality"): (_READERS, None),
     ("get", "/import/dictionary"): ({r: 200 for r in ROLES}, None),
     ("post", "/import"): (
         _EDITORS,

@@ -8,11 +8,14 @@ serves the web app on 127.0.0.1 (``--no-serve`` stops after the report).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from infantall.commands._output import fail
+
+if TYPE_CHECKING:
+    from infantall.services.demo import DemoResult
 
 __all__ = ["ORDER", "register"]
 
@@ -43,6 +46,8 @@ def demo_command(
         result = run_demo(
             out_dir, n=n, sites=sites, seed=seed, progress=lambda m: console.print(f"[dim]{m}[/]")
         )
+        console.print("[dim]writing the full report (as the coordinator: pooled, pseudonymised)[/]")
+        report = _write_report(result)
     except OSError as exc:
         fail(f"{out_dir}: cannot write the demo outputs ({exc.strerror or exc})")
     except InfantallError as exc:
@@ -61,9 +66,21 @@ def demo_command(
         f"registry: {result.database_url} — {result.patients} SYNTHETIC patients, "
         f"{result.events} events, {result.sites} sites, {result.risk_assignments} risk groups"
     )
-    typer.echo(f"report: {result.report.resolve()}")
+    typer.echo(f"report: {report.resolve()}")
     if serve:
         _serve(out_dir, port)
+
+
+def _write_report(result: DemoResult) -> Path:
+    """The full report of the demo's cohort, as the coordinator sees it."""
+    from infantall.reports.full import full_report
+
+    cohort = result.cohort
+    page = full_report(
+        list(cohort.histories), dataset=cohort.dataset, label=result.report_label, synthetic=True
+    )
+    result.report_path.write_text(page, encoding="utf-8")
+    return result.report_path
 
 
 def _serve(out_dir: Path, port: int) -> None:

@@ -1,4 +1,5 @@
-"""``infantall registry ...`` (init, import, export, dictionary, verify) and ``infantall serve``.
+"""``infantall registry ...`` (init, import, export, quality, dictionary, verify) and
+``infantall serve``.
 
 Only typer and the standard library are imported at module level (``infantall --help``
 stays fast); the registry is imported inside the commands.
@@ -7,8 +8,9 @@ stays fast); the registry is imported inside the commands.
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -265,6 +267,62 @@ def export(
         database.dispose()
     output.write_bytes(table_bytes(table, kind))
     emit_records([{"file": str(output), "format": kind, "rows": len(table)}], fmt, title="exported")
+
+
+@registry_app.command("quality")
+def quality(
+    user: str = UserOption,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Day of the queries (default: today)."),
+    ] = None,
+    overdue_days: Annotated[
+        int | None,
+        typer.Option(
+            "--overdue-days",
+            min=1,
+            help="Follow-up older than this many days is overdue (default: the registry's "
+            "yearly follow-up, FOLLOW_UP_OVERDUE_DAYS).",
+        ),
+    ] = None,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Data-quality queries over your scope (coordinators: every site, pseudonymised)."""
+    import json
+
+    from infantall.domain.quality import FINDING_COLUMNS
+    from infantall.registry.errors import RegistryError
+    from infantall.services.quality import registry_quality
+
+    day = as_of.date() if as_of is not None else date.today()
+    days = {} if overdue_days is None else {"overdue_days": overdue_days}
+    settings, database = _open(database_url)
+    try:
+        principal = _principal(settings, database, user)
+        key = settings.pseudonym_key.get_secret_value()
+        with database.read_sessions() as session:
+            try:
+                report = registry_quality(session, principal, key, day, **days)
+            except RegistryError as exc:
+                fail(exc.message)
+    finally:
+        database.dispose()
+    result = report.to_dict()
+    if fmt is Format.json:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    findings = result["findings"]
+    if fmt is Format.csv:
+        emit_records(findings, fmt, columns=FINDING_COLUMNS)
+        return
+    emit_records(
+        result["queries"],
+        fmt,
+        title=f"data-quality queries: {report.patients} patients, as of {day.isoformat()}",
+    )
+    if findings:
+        emit_records(findings, fmt, title="records to check", columns=FINDING_COLUMNS)
 
 
 @registry_app.command("dictionary")

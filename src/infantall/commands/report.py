@@ -54,21 +54,21 @@ def write_registry_report(out: Path, *, database_url: str | None, username: str)
     """Write the full report of the registry's cohort, as ``username`` may see it."""
     # the registry commands' own login (password from $INFANTALL_PASSWORD or a prompt)
     from infantall.commands.registry import _open, _principal
-    from infantall.registry.histories import scoped_rows, to_histories
     from infantall.reports.full import full_report
-    from infantall.services.datasets import analysis_dataset
+    from infantall.services.datasets import registry_cohort
 
     settings, database = _open(database_url)
     try:
         principal = _principal(settings, database, username)
         with database.write_sessions() as session:
             key = settings.pseudonym_key.get_secret_value()
-            dataset, _warnings = analysis_dataset(session, principal, key)
-            histories = to_histories(*scoped_rows(session, principal))
+            cohort = registry_cohort(session, principal, key)
     finally:
         database.dispose()
     scope = "all sites, pseudonymised" if principal.reads_all_sites else "own site"
-    page = full_report(histories, dataset=dataset, label=f"Registry cohort ({scope})")
+    page = full_report(
+        list(cohort.histories), dataset=cohort.dataset, label=f"Registry cohort ({scope})"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -6,22 +6,34 @@ queries list records that were accepted but need a data manager's look: missing 
 status, overdue follow-up, and clinically out-of-order sequences that are possible but
 usually a typing error. Each query has a stable code (:data:`QUALITY_QUERIES`) tested
 against this table.
+
+:func:`check_quality` is the one entry point of the CLI (``infantall registry quality``),
+the API (``GET /api/v1/quality``) and the coordinator's page: a frozen
+:class:`QualityReport` with a ``summary`` table (one row per query) and ``to_dict()``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
 
 from infantall.domain import KMT2AStatus, MRDTimePoint, PatientHistory
+from infantall.errors import InvalidInputError
 
 __all__ = [
+    "FINDING_COLUMNS",
     "FOLLOW_UP_OVERDUE_DAYS",
     "MRD_ORDER",
     "QUALITY_QUERIES",
     "QualityFinding",
+    "QualityReport",
+    "check_quality",
     "follow_up_overdue",
     "quality_findings",
 ]
@@ -140,3 +152,85 @@ def quality_findings(
             )
     order = list(QUALITY_QUERIES)
     return sorted(found, key=lambda f: (order.index(f.query), f.site, f.patient_id))
+
+
+#: Columns of :attr:`QualityReport.findings_table` (one row per finding).
+FINDING_COLUMNS = ("query", "site", "patient_id", "detail")
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    """Every data-quality query run over a set of histories on one day.
+
+    ``findings`` are ordered by query (the order of :data:`QUALITY_QUERIES`), site, patient.
+    """
+
+    as_of: dt.date
+    overdue_days: int
+    patients: int
+    findings: tuple[QualityFinding, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Findings per query code, every code of :data:`QUALITY_QUERIES` present (0 or more)."""
+        found = Counter(f.query for f in self.findings)
+        return {code: found.get(code, 0) for code in QUALITY_QUERIES}
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per query: ``query`` (code), ``description`` and ``records`` found."""
+        counts = self.counts
+        return pd.DataFrame(
+            {
+                "query": list(QUALITY_QUERIES),
+                "description": list(QUALITY_QUERIES.values()),
+                "records": [counts[c] for c in QUALITY_QUERIES],
+            }
+        )
+
+    @property
+    def findings_table(self) -> pd.DataFrame:
+        """One row per finding (columns :data:`FINDING_COLUMNS`)."""
+        return pd.DataFrame(
+            [[getattr(f, c) for c in FINDING_COLUMNS] for f in self.findings],
+            columns=list(FINDING_COLUMNS),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form: the day, the overdue threshold, counts per query, every finding."""
+        counts = self.counts
+        return {
+            "as_of": self.as_of.isoformat(),
+            "overdue_days": self.overdue_days,
+            "patients": self.patients,
+            "queries": [
+                {"query": c, "description": d, "records": counts[c]}
+                for c, d in QUALITY_QUERIES.items()
+            ],
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+def check_quality(
+    histories: Iterable[PatientHistory],
+    as_of: dt.date,
+    *,
+    overdue_days: int = FOLLOW_UP_OVERDUE_DAYS,
+) -> QualityReport:
+    """Run every query of :data:`QUALITY_QUERIES` over ``histories`` on the day ``as_of``.
+
+    ``overdue_days`` is the follow-up threshold of ``follow_up_overdue`` (default
+    :data:`FOLLOW_UP_OVERDUE_DAYS`).
+
+    Raises
+    ------
+    InvalidInputError
+        ``out_of_range`` when ``overdue_days`` is below 1.
+    """
+    if overdue_days < 1:
+        raise InvalidInputError(
+            "overdue_days", f"must be at least 1 day, not {overdue_days}", "out_of_range"
+        )
+    chosen = list(histories)
+    findings = quality_findings(chosen, as_of, overdue_days=overdue_days)
+    return QualityReport(as_of, overdue_days, len(chosen), tuple(findings))

@@ -16,7 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from infantall.registry import admin
+from infantall.registry.access import Principal
+from infantall.registry.auth import login
 from infantall.registry.db import Database, upgrade_database
+from infantall.registry.models import Role, User
+from infantall.registry.schemas import SiteCreate, UserCreate
+from infantall.registry.security import password_hasher
 from infantall.registry.settings import RegistrySettings, load_settings
 
 __all__ = [
@@ -46,8 +55,6 @@ def postgres_url() -> str:
 
 def postgres_unavailable_reason() -> str | None:
     """Why PostgreSQL tests cannot run here, or ``None`` when the server answers."""
-    from sqlalchemy import create_engine, text
-
     url = postgres_url()
     engine = create_engine(url, connect_args={"connect_timeout": 3})
     try:
@@ -74,8 +81,6 @@ def require_postgres() -> None:
     under CI (``CI`` set) or with the URL given explicitly, an unreachable server is a failure.
     The server is asked once per process.
     """
-    import os
-
     import pytest
 
     if not _PG_REASON:
@@ -104,21 +109,17 @@ def make_test_settings(database_url: str, **overrides: Any) -> RegistrySettings:
 
 
 def _database_url(url: str, name: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def _admin_execute(*statements: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+    server = create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
+        with server.connect() as conn:
             for statement in statements:
                 conn.execute(text(statement))
     finally:
-        admin.dispose()
+        server.dispose()
 
 
 class DatabaseTemplates:
@@ -159,9 +160,6 @@ class DatabaseTemplates:
         return self._postgres
 
     def _seed(self, settings: RegistrySettings, backend: str) -> None:
-        from infantall.registry.auth import login
-        from infantall.registry.security import password_hasher
-
         database = Database.from_settings(settings)
         principals = seed_registry(database, settings)
         tokens = {}
@@ -260,14 +258,6 @@ SEED_ACCOUNTS: dict[str, tuple[str, str | None]] = {
 
 def seed_registry(database: Database, settings: RegistrySettings) -> dict[str, Any]:
     """Two sites (SITE-A, SITE-B) and one account per role; returns username -> Principal."""
-    from sqlalchemy import select
-
-    from infantall.registry import admin
-    from infantall.registry.access import Principal
-    from infantall.registry.models import Role, User
-    from infantall.registry.schemas import SiteCreate, UserCreate
-    from infantall.registry.security import password_hasher
-
     hasher = password_hasher(settings)
     with database.write_sessions() as session:
         admin.bootstrap_admin(session, hasher, "admin", SEED_PASSWORD)

@@ -3,7 +3,7 @@
 Columns and layout are those of :mod:`infantall.registry.dictionary` (one row per patient
 with ``redcap_repeat_instrument`` empty, then one ``event`` row per event with
 ``event_*`` columns), so the file goes through the registry's own import path
-(:func:`infantall.registry.io.import_csv`). Every patient row says SYNTHETIC in ``notes``;
+(:func:`infantall.registry.csv_import.import_csv`). Every patient row says SYNTHETIC in ``notes``;
 ``site_code`` (an export-only column the import ignores) names the synthetic site so that a
 multi-site cohort can be split into one import file per site.
 """
@@ -11,13 +11,13 @@ multi-site cohort can be split into one import file per site.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from infantall.cohort.model import SyntheticCohort
+from infantall.cohort.model import SyntheticCohort
+from infantall.registry.dictionary import EVENT_COLUMNS, PATIENT_COLUMNS
 
 __all__ = ["SYNTHETIC_NOTE", "redcap_table", "redcap_tables_by_site", "write_redcap_csv"]
 
@@ -40,8 +40,6 @@ def _text(series: pd.Series) -> pd.Series:
 
 def redcap_table(cohort: SyntheticCohort) -> pd.DataFrame:
     """The whole cohort as one REDCap-style import table (strings; plus ``site_code``)."""
-    from infantall.registry.dictionary import EVENT_COLUMNS, PATIENT_COLUMNS
-
     p = cohort.patients
     patients = pd.DataFrame(
         {

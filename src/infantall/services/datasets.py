@@ -1,54 +1,90 @@
-"""Analysis datasets (the endpoints of ``infantall.outcomes.endpoints``) for the caller's
-scope: a site's own patients for site roles, every site pooled for coordinators, where
-patient ids are replaced by pseudonyms (keyed hashes) as in the pooled export."""
+"""The registry's patients as analyses see them, for the caller's scope: a site's own
+patients for site roles, every site pooled for coordinators, where patient ids are replaced
+by pseudonyms (keyed hashes) as in the pooled export.
+
+:func:`registry_cohort` loads the histories once and returns them with their analysis
+dataset (the endpoints of :func:`infantall.outcomes.endpoints.derive_endpoints`): the report
+flows and the demo need both. :func:`analysis_dataset` is the dataset alone (API, pages);
+:func:`scoped_histories` the histories alone (data-quality queries).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from infantall.domain import PatientHistory
 from infantall.errors import InfantallWarning, InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset, derive_endpoints
 from infantall.registry import audit
 from infantall.registry.access import Principal
 from infantall.registry.errors import ValidationFailedError
+from infantall.registry.export import pseudonym
 from infantall.registry.histories import scoped_rows, to_histories
-from infantall.registry.io import pseudonym
 
-__all__ = ["analysis_dataset"]
+__all__ = ["RegistryCohort", "analysis_dataset", "registry_cohort", "scoped_histories"]
 
 
-def analysis_dataset(
+@dataclass(frozen=True, slots=True)
+class RegistryCohort:
+    """The caller's histories and the analysis dataset derived from exactly those histories.
+
+    ``warnings`` are the messages raised while deriving the endpoints; ``pooled`` is true
+    for a coordinator's scope (every site, patient ids pseudonymised in both).
+    """
+
+    histories: tuple[PatientHistory, ...]
+    dataset: AnalysisDataset
+    warnings: tuple[str, ...]
+    pooled: bool
+
+
+def _pseudonymised(histories: Sequence[PatientHistory], key: str) -> list[PatientHistory]:
+    return [
+        h.model_copy(
+            update={
+                "patient": h.patient.model_copy(
+                    update={"patient_id": pseudonym(key, h.patient.patient_id)}
+                )
+            }
+        )
+        for h in histories
+    ]
+
+
+def scoped_histories(
+    session: Session, principal: Principal, pseudonym_key: str
+) -> list[PatientHistory]:
+    """Domain histories of the caller's scope (voided records left out), in registry order;
+    pseudonymised for a coordinator."""
+    histories = to_histories(*scoped_rows(session, principal))
+    if principal.reads_all_sites:
+        return _pseudonymised(histories, pseudonym_key)
+    return histories
+
+
+def registry_cohort(
     session: Session,
     principal: Principal,
     pseudonym_key: str,
     *,
     protocol: str | None = "interfant-06",
     cutoff: dt.date | None = None,
-) -> tuple[AnalysisDataset, list[str]]:
-    """Derived endpoints of the caller's scope and the warnings raised while deriving.
+) -> RegistryCohort:
+    """Load the caller's histories once and derive their analysis dataset (audited as an
+    ``analysis`` of the scope).
 
     Raises
     ------
     ValidationFailedError
         ``empty_data`` when the scope has no patient to analyse.
     """
-    patients, events = scoped_rows(session, principal)
-    histories = to_histories(patients, events)
-    if principal.reads_all_sites:
-        histories = [
-            h.model_copy(
-                update={
-                    "patient": h.patient.model_copy(
-                        update={"patient_id": pseudonym(pseudonym_key, h.patient.patient_id)}
-                    )
-                }
-            )
-            for h in histories
-        ]
+    histories = scoped_histories(session, principal, pseudonym_key)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InfantallWarning)
         try:
@@ -59,4 +95,29 @@ def analysis_dataset(
     extra: dict[str, Any] = {"patients": len(histories), "protocol": protocol}
     audit.record(session, principal, "analysis", "export", "analysis_dataset", new=extra)
     session.commit()
-    return dataset, [str(w.message) for w in caught]
+    return RegistryCohort(
+        histories=tuple(histories),
+        dataset=dataset,
+        warnings=tuple(str(w.message) for w in caught),
+        pooled=principal.reads_all_sites,
+    )
+
+
+def analysis_dataset(
+    session: Session,
+    principal: Principal,
+    pseudonym_key: str,
+    *,
+    protocol: str | None = "interfant-06",
+    cutoff: dt.date | None = None,
+) -> tuple[AnalysisDataset, list[str]]:
+    """Derived endpoints of the caller's scope and the warnings raised while deriving
+    (:func:`registry_cohort` without the histories).
+
+    Raises
+    ------
+    ValidationFailedError
+        ``empty_data`` when the scope has no patient to analyse.
+    """
+    cohort = registry_cohort(session, principal, pseudonym_key, protocol=protocol, cutoff=cutoff)
+    return cohort.dataset, list(cohort.warnings)

@@ -7,9 +7,10 @@
 3. demo accounts are created, one per role, with fresh random passwords;
 4. every patient is stratified under every protocol and the groups are stored with the
    protocol version;
-5. the full HTML report is written from the registry, as the coordinator sees it (pooled,
-   pseudonymised);
-6. the caller may then serve the web app (``infantall demo`` does, on 127.0.0.1).
+5. the coordinator's cohort (pooled, pseudonymised) is loaded once, with its analysis
+   dataset, and returned: the presenter writes the full report from it
+   (``infantall demo`` writes :data:`REPORT_FILE` and may then serve the web app on
+   127.0.0.1).
 
 Every step goes through the same service functions as the REST API, so the demo exercises
 validation, access control and the audit trail exactly as a user would.
@@ -21,17 +22,31 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-    from infantall.registry.access import Principal
-    from infantall.registry.db import Database
-    from infantall.registry.settings import RegistrySettings
+from infantall.cohort import generate_cohort
+from infantall.errors import InvalidInputError
+from infantall.registry.access import Principal
+from infantall.registry.admin import bootstrap_admin, create_site, create_user
+from infantall.registry.auth import authenticate, login
+from infantall.registry.csv_import import import_csv
+from infantall.registry.db import Database, upgrade_database
+from infantall.registry.errors import ValidationFailedError
+from infantall.registry.models import Patient, Role
+from infantall.registry.schemas import SiteCreate, UserCreate
+from infantall.registry.security import password_hasher
+from infantall.registry.settings import RegistrySettings, load_settings
+from infantall.services.cohort_registry import redcap_tables_by_site
+from infantall.services.datasets import RegistryCohort, registry_cohort
+from infantall.services.risk_groups import compute_risk_groups
 
 __all__ = [
+    "ACCOUNTS_FILE",
+    "DATABASE_FILE",
     "DEMO_ROLES",
+    "REPORT_FILE",
     "DemoAccount",
     "DemoResult",
     "LoadedCohort",
@@ -47,6 +62,7 @@ DEMO_ROLES: tuple[tuple[str, str, int | None], ...] = (
     ("editor", "site_editor", 0),
     ("viewer", "site_viewer", 0),
 )
+#: The demo's files in its output folder (the report is written by the presenter).
 DATABASE_FILE = "registry.sqlite"
 REPORT_FILE = "report.html"
 ACCOUNTS_FILE = "demo-accounts.txt"
@@ -64,17 +80,27 @@ class DemoAccount:
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
-    """What the demo built and where."""
+    """What the demo built and where, and the coordinator's cohort for the report."""
 
     out_dir: Path
     database_url: str
-    report: Path
     accounts_file: Path
     accounts: tuple[DemoAccount, ...]
     sites: int
     patients: int
     events: int
     risk_assignments: int
+    cohort: RegistryCohort = field(repr=False)
+
+    @property
+    def report_path(self) -> Path:
+        """Where the demo's full report belongs (:data:`REPORT_FILE` in ``out_dir``)."""
+        return self.out_dir / REPORT_FILE
+
+    @property
+    def report_label(self) -> str:
+        """The label of the cohort in the report."""
+        return f"Demo registry ({len(self.cohort.histories)} SYNTHETIC infants)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +124,6 @@ def load_synthetic_cohort(
     ValidationFailedError
         If the registry refuses a generated file (the first problem of its report).
     """
-    from infantall.cohort import generate_cohort
-    from infantall.errors import InvalidInputError
-    from infantall.registry import io
-    from infantall.registry.errors import ValidationFailedError
-    from infantall.services.cohort_registry import redcap_tables_by_site
-
     cohort = generate_cohort(n, sites=len(editors), seed=seed)
     tables = redcap_tables_by_site(cohort)
     patients: dict[str, int] = {}
@@ -113,7 +133,7 @@ def load_synthetic_cohort(
     for (code, editor), (_synthetic_site, table) in pairs:
         content = table.drop(columns=["site_code"]).to_csv(index=False).encode("utf-8")
         with database.write_sessions() as session:
-            report = io.import_csv(session, editor, content)
+            report = import_csv(session, editor, content)
         if not report.ok:
             first = report.errors[0]
             raise ValidationFailedError(
@@ -126,15 +146,11 @@ def load_synthetic_cohort(
 
 def demo_settings(out_dir: Path) -> RegistrySettings:
     """Settings of the demo registry: a SQLite file in ``out_dir``, development mode."""
-    from infantall.registry.settings import load_settings
-
     db = (out_dir / DATABASE_FILE).resolve()
     return load_settings(database_url=f"sqlite:///{db}", environment="development")
 
 
 def _fresh_database(out_dir: Path, settings: RegistrySettings) -> Database:
-    from infantall.registry.db import Database, upgrade_database
-
     for suffix in ("", "-wal", "-shm", "-journal"):
         (out_dir / f"{DATABASE_FILE}{suffix}").unlink(missing_ok=True)
     database = Database.from_settings(settings)
@@ -150,9 +166,6 @@ def _principal(
     session: Session, settings: RegistrySettings, username: str, password: str
 ) -> Principal:
     """Log in through the registry's own authentication (as the CLI does)."""
-    from infantall.registry.auth import authenticate, login
-    from infantall.registry.security import password_hasher
-
     issued = login(
         session,
         settings,
@@ -173,11 +186,6 @@ def _create_account(
     role: str,
     site_code: str | None,
 ) -> DemoAccount:
-    from infantall.registry.admin import create_user
-    from infantall.registry.models import Role
-    from infantall.registry.schemas import UserCreate
-    from infantall.registry.security import password_hasher
-
     password = _password()
     create_user(
         session,
@@ -196,17 +204,14 @@ def run_demo(
     seed: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Build the demo registry and the full report in ``out_dir`` (see the module docstring).
+    """Build the demo registry in ``out_dir`` and load the coordinator's cohort for the
+    report (see the module docstring).
 
     Raises
     ------
     infantall.errors.InfantallError
         A step was refused (the message says which and why); nothing is served.
     """
-    from infantall.registry.admin import bootstrap_admin, create_site
-    from infantall.registry.schemas import SiteCreate
-    from infantall.registry.security import password_hasher
-
     say = progress or (lambda _msg: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(out_dir)
@@ -240,21 +245,21 @@ def run_demo(
         loaded = load_synthetic_cohort(database, editors, n, seed)
         say("stratifying every patient under every protocol")
         n_assign = _stratify_all(database, settings, accounts)
-        say("writing the full report (as the coordinator: pooled, pseudonymised)")
-        report_path = _write_report(database, settings, accounts, out_dir / REPORT_FILE)
+        say("loading the cohort as the coordinator sees it (pooled, pseudonymised)")
+        cohort = _coordinator_cohort(database, settings, accounts)
     finally:
         database.dispose()
     accounts_file = _write_accounts(out_dir / ACCOUNTS_FILE, accounts)
     return DemoResult(
         out_dir=out_dir,
         database_url=settings.database_url,
-        report=report_path,
         accounts_file=accounts_file,
         accounts=tuple(accounts),
         sites=sites,
         patients=sum(loaded.patients.values()),
         events=sum(loaded.events.values()),
         risk_assignments=n_assign,
+        cohort=cohort,
     )
 
 
@@ -262,11 +267,6 @@ def _stratify_all(
     database: Database, settings: RegistrySettings, accounts: list[DemoAccount]
 ) -> int:
     """Store the risk groups of every patient, each site's editor computing its own."""
-    from sqlalchemy import select
-
-    from infantall.registry.models import Patient
-    from infantall.services.risk_groups import compute_risk_groups
-
     total = 0
     with database.write_sessions() as session:
         for account in accounts:
@@ -281,27 +281,14 @@ def _stratify_all(
     return total
 
 
-def _write_report(
-    database: Database, settings: RegistrySettings, accounts: list[DemoAccount], out: Path
-) -> Path:
-    from infantall.registry.histories import scoped_rows, to_histories
-    from infantall.reports.full import full_report
-    from infantall.services.datasets import analysis_dataset
-
+def _coordinator_cohort(
+    database: Database, settings: RegistrySettings, accounts: list[DemoAccount]
+) -> RegistryCohort:
+    """The histories and analysis dataset of every site, as the coordinator reads them."""
     coordinator = next(a for a in accounts if a.role == "coordinator")
     with database.write_sessions() as session:
         who = _principal(session, settings, coordinator.username, coordinator.password)
-        key = settings.pseudonym_key.get_secret_value()
-        dataset, _warnings = analysis_dataset(session, who, key)
-        histories = to_histories(*scoped_rows(session, who))
-    page = full_report(
-        histories,
-        dataset=dataset,
-        label=f"Demo registry ({len(histories)} SYNTHETIC infants)",
-        synthetic=True,
-    )
-    out.write_text(page, encoding="utf-8")
-    return out
+        return registry_cohort(session, who, settings.pseudonym_key.get_secret_value())
 
 
 def _write_accounts(path: Path, accounts: list[DemoAccount]) -> Path:

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
-
 from fastapi import FastAPI
 
 from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry.db import Database
 from infantall.registry.security import password_hasher
 from infantall.registry.settings import RegistrySettings, load_settings
+from infantall.web.api import router as api_router
 from infantall.web.errors import install_error_handlers
 from infantall.web.middleware import RequestGuard
+from infantall.web.pages import router as pages_router
 
-__all__ = ["API_PREFIX", "PAGES_MODULE", "create_app"]
+__all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/api/v1"
-#: Module of the server-rendered pages; its ``router`` is mounted when it exists.
-PAGES_MODULE = "infantall.web.pages"
 
 
 def create_app(
     settings: RegistrySettings | None = None, *, database: Database | None = None
 ) -> FastAPI:
-    """Build the registry web app: the JSON API under ``/api/v1`` (+ pages if installed).
+    """Build the registry web app: the JSON API under ``/api/v1`` and the HTML pages.
 
     Parameters
     ----------
@@ -35,8 +31,6 @@ def create_app(
         An open database; by default one is opened from ``settings.database_url``. Create
         the schema first with ``infantall registry init``.
     """
-    from infantall.web.api import router as api_router
-
     settings = settings or load_settings()
     db = database or Database.from_settings(settings)
     app = FastAPI(
@@ -55,15 +49,6 @@ def create_app(
     app.state.hasher = password_hasher(settings)
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
-    _include_pages(app)
+    app.include_router(pages_router)
     app.add_middleware(RequestGuard, settings=settings)
     return app
-
-
-def _include_pages(app: FastAPI) -> None:
-    if importlib.util.find_spec(PAGES_MODULE) is None:
-        return
-    module: Any = importlib.import_module(PAGES_MODULE)
-    router = getattr(module, "router", None)
-    if router is not None:
-        app.include_router(router)

@@ -1,4 +1,5 @@
-"""Risk groups, analysis datasets, CSV import and export, and the audit trail.
+"""Risk groups, analysis datasets, data-quality queries, CSV import and export, and the
+audit trail.
 
 The services behind these routes use pandas, the protocols engine and the outcomes
 package; they are imported inside the routes so that the server starts fast.
@@ -104,6 +105,52 @@ def analysis_dataset(
     records = json.loads(dataset.adtte.to_json(orient="records", date_format="iso"))
     summary = json.loads(dataset.summary.to_json(orient="records"))
     return AnalysisResult(summary=summary, records=records, warnings=warnings)
+
+
+class QualityQuery(BaseModel):
+    """One data-quality query: its stable code, what it finds, how many records."""
+
+    query: str
+    description: str
+    records: int
+
+
+class QualityFindingPublic(BaseModel):
+    """One record a query found (the patient id is a pseudonym for coordinators)."""
+
+    query: str
+    site: str
+    patient_id: str
+    detail: str
+
+
+class QualityResult(BaseModel):
+    """The data-quality queries of your scope on one day."""
+
+    as_of: dt.date
+    overdue_days: int
+    patients: int
+    queries: list[QualityQuery]
+    findings: list[QualityFindingPublic]
+
+
+@router.get("/quality", response_model=QualityResult, tags=["analysis"])
+def data_quality(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    as_of: dt.date | None = None,
+    overdue_days: Annotated[int | None, Query(ge=1, le=36500)] = None,
+) -> QualityResult:
+    """Data-quality queries (missing KMT2A status, overdue follow-up, out-of-order events)
+    over your scope; every site, pseudonymised, for coordinators. ``as_of`` defaults to
+    today, ``overdue_days`` to the registry's yearly follow-up."""
+    from infantall.services.quality import registry_quality
+
+    days = {} if overdue_days is None else {"overdue_days": overdue_days}
+    key = settings.pseudonym_key.get_secret_value()
+    report = registry_quality(session, user, key, as_of or dt.date.today(), **days)
+    return QualityResult.model_validate(report.to_dict())
 
 
 @router.get("/import/dictionary", tags=["import and export"])
