@@ -126,7 +126,7 @@ def test_invalid_file_imports_nothing_and_reports_each_row_and_field(
     got = {(e["row"], e["record_id"], e["field"], e["code"]) for e in r.json()["errors"]}
     assert got == {
         (6, "IMP-3", "diagnosis_date", "diagnosis_before_birth"),
-        (7, "IMP-4", "wbc", "out_of_range"),
+        (7, "IMP-4", "wbc", "negative_wbc"),
         (7, "IMP-4", "sex", "invalid_choice"),
         (8, "IMP-2", "event_date", "event_before_diagnosis"),
         (9, "IMP-1", "record_id", "duplicate_patient"),
