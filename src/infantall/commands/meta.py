@@ -223,7 +223,7 @@ def meta(
             inputs = read_proportions_csv(
                 csv, variance=variance.value, allow_mixed_horizons=mix_horizons
             )
-            sel = None
+            sel: Any = None
         else:
             sel = _selection(
                 endpoint,
