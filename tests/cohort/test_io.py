@@ -17,6 +17,7 @@ from infantall.cohort.io import (
     write_json,
 )
 from infantall.errors import DataFileError
+from infantall.services.cohort_registry import write_redcap_csv
 
 
 def test_json_has_synthetic_metadata_and_round_trips(
@@ -62,8 +63,10 @@ def test_csv_writes_patients_and_events_with_synthetic_column(
 def test_refuses_other_suffix_and_non_synthetic_files(
     small: SyntheticCohort, tmp_path: Path
 ) -> None:
-    with pytest.raises(DataFileError, match=r"\.json or \.csv"):
+    with pytest.raises(DataFileError, match=r"expected a \.json file"):
         write_cohort(small, tmp_path / "cohort.xlsx")
+    with pytest.raises(DataFileError, match="write_redcap_csv"):
+        write_cohort(small, tmp_path / "cohort.csv")
     fake = tmp_path / "real.json"
     fake.write_text(json.dumps({"metadata": {}, "patients": [], "events": []}))
     with pytest.raises(DataFileError, match="not a synthetic cohort"):
@@ -74,8 +77,8 @@ def test_refuses_other_suffix_and_non_synthetic_files(
         load_cohort(broken)
 
 
-def test_csv_suffix_writes_the_registry_layout(small: SyntheticCohort, tmp_path: Path) -> None:
-    (path,) = write_cohort(small, tmp_path / "cohort.csv")
+def test_registry_csv_layout(small: SyntheticCohort, tmp_path: Path) -> None:
+    path = write_redcap_csv(small, tmp_path / "cohort.csv")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert table["record_id"].str.startswith("SYN-").all()
     patients = table[table["redcap_repeat_instrument"] == ""]

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from infantall.cohort.model import SyntheticCohort
+from infantall.cohort.calibration import CalibratedModel
+from infantall.cohort.endpoints import endpoint_frame
 
-__all__ = ["TOLERANCE_SE", "calibration_check", "km_at"]
+__all__ = ["TOLERANCE_SE", "CalibratedCohort", "calibration_check", "km_at"]
 
 #: A synthetic estimate agrees with its target when it lies within this many standard
 #: errors of the published estimate (the brief's "± 2 SE", about a 95% interval).
 TOLERANCE_SE = 2.0
 
 _YEAR = 365.25
+
+
+class CalibratedCohort(Protocol):
+    """What the check reads of a cohort (a :class:`~infantall.cohort.SyntheticCohort`)."""
+
+    @property
+    def patients(self) -> pd.DataFrame:
+        """One row per patient, with its ``risk_group``."""
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per event."""
+
+    @property
+    def model(self) -> CalibratedModel:
+        """The calibrated outcome model, with its targets."""
 
 
 def km_at(days: np.ndarray, events: np.ndarray, horizon_days: float) -> tuple[float, float]:
@@ -33,14 +49,14 @@ def km_at(days: np.ndarray, events: np.ndarray, horizon_days: float) -> tuple[fl
     return surv, surv * float(np.sqrt(greenwood))
 
 
-def calibration_check(cohort: SyntheticCohort) -> pd.DataFrame:
+def calibration_check(cohort: CalibratedCohort) -> pd.DataFrame:
     """One row per calibration target of the cohort's protocol.
 
     Columns: population, endpoint, horizon_years, target_pct, target_se_pct,
     se_derived, synthetic_pct, synthetic_se_pct, n, difference_pct, within (|difference| ≤
     :data:`TOLERANCE_SE` × the target's SE), source.
     """
-    ends = cohort.endpoints()
+    ends = endpoint_frame(cohort.patients, cohort.events)
     rows = []
     for t in cohort.model.targets:
         mask = ends["risk_group"].isin(t.groups).to_numpy()

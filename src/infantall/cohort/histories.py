@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from infantall.domain import ImplausibleValueWarning, PatientHistory
 
-if TYPE_CHECKING:
-    from infantall.cohort.model import SyntheticCohort
+__all__ = ["CohortFrames", "event_records", "patient_records", "to_histories"]
 
-__all__ = ["event_records", "patient_records", "to_histories"]
+
+class CohortFrames(Protocol):
+    """What the conversion reads of a cohort (a :class:`~infantall.cohort.SyntheticCohort`)."""
+
+    @property
+    def patients(self) -> pd.DataFrame:
+        """One row per patient."""
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per event, grouped by patient."""
+
 
 #: Patient fields of ``infantall.domain.Patient`` carried by the patients frame.
 _PATIENT_FIELDS = (
@@ -69,7 +79,7 @@ def event_records(events: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def to_histories(cohort: SyntheticCohort) -> list[PatientHistory]:
+def to_histories(cohort: CohortFrames) -> list[PatientHistory]:
     """One validated :class:`~infantall.domain.PatientHistory` per synthetic patient.
 
     Synthetic values in the realistic tail (WBC above 1,000 × 10^9/L, congenital ALL at

@@ -1,9 +1,10 @@
-"""Writing and reading synthetic cohorts: JSON, registry CSV, flat CSV (patients + events).
+"""Writing and reading synthetic cohorts: JSON and flat CSV (patients + events).
 
 JSON: ``{"metadata": {"synthetic": true, ...}, "sites": [...], "patients": [...],
 "events": [...]}`` with patients as ``infantall.domain.Patient`` mappings (plus
 ``age_days``, ``risk_group`` and ``synthetic``) and events as domain event mappings (plus
-``patient_id``). Registry CSV: :mod:`infantall.services.cohort_registry`. Flat CSV
+``patient_id``). The registry's CSV import layout is written by
+``infantall.services.cohort_registry.write_redcap_csv`` (a use case above this part). Flat CSV
 (:func:`write_csv`): one row per patient in ``<name>.csv`` and one row per event in
 ``<name>_events.csv`` beside it, every row with ``synthetic = true``.
 """
@@ -86,18 +87,21 @@ def write_csv(cohort: SyntheticCohort, path: str | Path) -> tuple[Path, Path]:
 
 
 def write_cohort(cohort: SyntheticCohort, path: str | Path) -> list[Path]:
-    """Write by the suffix of ``path``: ``.json`` (:func:`write_json`) or ``.csv`` (the
-    registry's REDCap-style import layout,
-    :func:`infantall.services.cohort_registry.write_redcap_csv`).
-    """
-    from infantall.services.cohort_registry import write_redcap_csv
+    """Write the cohort to a ``.json`` file (:func:`write_json`); the files written.
 
-    suffix = Path(path).suffix.lower()
-    if suffix == ".json":
-        return [write_json(cohort, path)]
-    if suffix == ".csv":
-        return [write_redcap_csv(cohort, path)]
-    raise DataFileError(str(path), "-", "suffix", "expected a .json or .csv file name")
+    The registry's CSV import layout is
+    ``infantall.services.cohort_registry.write_redcap_csv`` (``infantall cohort generate
+    -o NAME.csv`` chooses it by the suffix).
+    """
+    if Path(path).suffix.lower() != ".json":
+        raise DataFileError(
+            str(path),
+            "-",
+            "suffix",
+            "expected a .json file name (the registry CSV layout: "
+            "infantall.services.cohort_registry.write_redcap_csv)",
+        )
+    return [write_json(cohort, path)]
 
 
 def load_cohort(path: str | Path) -> SyntheticCohort:

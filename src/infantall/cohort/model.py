@@ -13,9 +13,13 @@ from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.cohort._util import categorical
 from infantall.cohort.accrual import Accrual, draw_accrual, site_table
 from infantall.cohort.calibration import CalibratedModel, GroupRates, Timing, calibrate
+from infantall.cohort.check import calibration_check
+from infantall.cohort.endpoints import endpoint_frame
 from infantall.cohort.features import FeatureModel, draw_features
+from infantall.cohort.histories import to_histories
 from infantall.cohort.outcomes import CATEGORIES, EVENT_COLUMNS, OutcomeOptions, draw_events
 from infantall.cohort.risk import assign_groups
+from infantall.domain import PatientHistory
 from infantall.errors import InvalidInputError
 
 __all__ = [
@@ -140,16 +144,14 @@ class SyntheticCohort:
         wide = wide.reindex(self.patients["patient_id"])
         return self.patients.join(wide.reset_index(drop=True).set_index(self.patients.index))
 
-    def to_histories(self) -> list[Any]:
-        """The cohort as validated ``infantall.domain.PatientHistory`` objects."""
-        from infantall.cohort.histories import to_histories
-
+    def to_histories(self) -> list[PatientHistory]:
+        """The cohort as validated ``infantall.domain.PatientHistory`` objects
+        (:func:`infantall.cohort.histories.to_histories`)."""
         return to_histories(self)
 
     def calibration_check(self) -> pd.DataFrame:
-        """Kaplan–Meier estimate at each target horizon against the published target."""
-        from infantall.cohort.check import calibration_check
-
+        """Kaplan–Meier estimate at each target horizon against the published target
+        (:func:`infantall.cohort.check.calibration_check`)."""
         return calibration_check(self)
 
 
@@ -157,41 +159,6 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name in frame.columns:
         return np.asarray(frame[name].to_numpy(), dtype=float)
     return np.zeros(len(frame))
-
-
-def endpoint_frame(
-    patients: pd.DataFrame, events: pd.DataFrame, *, failure_at_day0: bool = True
-) -> pd.DataFrame:
-    """Event-free and overall survival times (days) and indicators per patient.
-
-    EFS events: induction failure (at day 0 by convention, or at the response day when
-    ``failure_at_day0`` is false), relapse, death from any cause, second malignancy
-    (DESIGN.md glossary). Patients without an event are censored at their last recorded day
-    (last contact or death).
-    """
-    ids = patients["patient_id"]
-    day = events["day"].astype(float)
-    failure = (events["kind"] == "response") & (events["status"] == "no_cr")
-    efs_kinds = events["kind"].isin(["relapse", "death", "second_malignancy"]) | failure
-    efs_day = day.where(~failure, 0.0) if failure_at_day0 else day.copy()
-    first = efs_day[efs_kinds].groupby(events.loc[efs_kinds, "patient_id"], observed=True).min()
-    last_day = day.groupby(events["patient_id"], observed=True).max()
-    last = last_day.reindex(ids).fillna(0.0).to_numpy()
-    first_arr = first.reindex(ids).to_numpy()
-    is_death = events["kind"] == "death"
-    death = day[is_death].groupby(events.loc[is_death, "patient_id"], observed=True).min()
-    death_arr = death.reindex(ids).to_numpy()
-    return pd.DataFrame(
-        {
-            "patient_id": ids.to_numpy(),
-            "efs_days": np.where(np.isnan(first_arr), last, first_arr),
-            "efs_event": ~np.isnan(first_arr),
-            "os_days": np.where(np.isnan(death_arr), last, death_arr),
-            "os_event": ~np.isnan(death_arr),
-            "risk_group": patients["risk_group"].to_numpy(),
-            "kmt2a": patients["kmt2a"].to_numpy(),
-        }
-    )
 
 
 def _check_args(n: int, sites: int, seed: int) -> None:

@@ -2,8 +2,9 @@
 
 The groups drive the outcome model, which is calibrated to published results *by risk
 group*. :func:`assign_groups` uses the protocol engine of ``infantall.protocols``
-(``stratify_frame``) when it is installed and covers the protocol; otherwise it applies the
-two rules below, written out here so that the cohort never depends on a half-built engine:
+(``stratify_frame``) when it places every patient in one of the calibrated groups; otherwise
+it applies the two rules below, written out here (and checked against the engine in
+``tests/cohort``):
 
 * Interfant-06 (domain-facts.md §1.2): LR = KMT2A germline; HR = KMT2A-r and age
   < 6 months and (WBC ≥ 300 × 10^9/L or poor prednisone response); MR = other KMT2A-r.
@@ -18,8 +19,6 @@ feature model (needed to derive pooled targets such as "KMT2A-r" from group targ
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pandas as pd
 
@@ -30,6 +29,7 @@ from infantall.cohort.features import (
     kmt2a_r_probability,
     prob_high_wbc,
 )
+from infantall.protocols import stratify_frame
 
 __all__ = [
     "ENGINE_IDS",
@@ -79,14 +79,8 @@ def fallback_groups(patients: pd.DataFrame, protocol: str) -> np.ndarray:
 
 
 def _engine_groups(patients: pd.DataFrame, protocol: str) -> np.ndarray | None:
-    """Groups from ``infantall.protocols.stratify_frame`` when it exists and applies."""
-    try:
-        module = importlib.import_module("infantall.protocols")
-    except ImportError:
-        return None
-    stratify_frame = getattr(module, "stratify_frame", None)
-    if stratify_frame is None:
-        return None
+    """Groups from ``infantall.protocols.stratify_frame``, or None when any patient falls
+    outside the calibrated groups (e.g. ``indeterminate``)."""
     columns = [c for c in _ENGINE_COLUMNS if c in patients.columns]
     result = stratify_frame(patients[columns], ENGINE_IDS[protocol])
     values = np.asarray(result["group"].astype(str).to_numpy())

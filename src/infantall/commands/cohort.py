@@ -38,6 +38,16 @@ def _calibration(value: str) -> str:
     return value
 
 
+def _write(cohort: Any, output: Path) -> list[Path]:
+    """Write by suffix: ``.json`` (the cohort file) or ``.csv`` (the registry import layout)."""
+    from infantall.cohort.io import write_json
+    from infantall.services.cohort_registry import write_redcap_csv
+
+    if output.suffix.lower() == ".csv":
+        return [write_redcap_csv(cohort, output)]
+    return [write_json(cohort, output)]
+
+
 def generate(
     n: int = typer.Option(600, "--n", min=1, help="Number of synthetic patients."),
     sites: int = typer.Option(18, "--sites", min=1, help="Number of synthetic sites."),
@@ -58,7 +68,6 @@ def generate(
 ) -> None:
     """Generate a SYNTHETIC multi-site cohort and print its summary by risk group."""
     from infantall.cohort import REALISTIC_MISSING, generate_cohort
-    from infantall.cohort.io import write_cohort
     from infantall.errors import InfantallError
 
     if output is not None and output.suffix.lower() not in (".json", ".csv"):
@@ -66,7 +75,7 @@ def generate(
     try:
         missing = REALISTIC_MISSING if with_missing else None
         cohort = generate_cohort(n, sites, seed, calibration=calibration, missing=missing)
-        written = write_cohort(cohort, output) if output is not None else []
+        written = _write(cohort, output) if output is not None else []
     except (InfantallError, OSError) as exc:
         fail(str(exc))
     meta = {

@@ -245,99 +245,80 @@ def historical(
     fmt: Format = FormatOption,
 ) -> None:
     """Single-arm trial against a historical control: exact binomial and one-sample log-rank."""
-    from infantall.design import (
-        Accrual,
-        PiecewiseExponential,
-        exact_binomial_design,
-        one_sample_logrank_design,
-    )
-    from infantall.design.accrual import historical_rate
+    from infantall.design.questions import historical_control_designs, single_arm_designs
+    from infantall.evidence import load_evidence
 
-    meta: dict[str, Any] = {}
     try:
         per_year = parse_rate(accrual, "--accrual") if accrual is not None else None
+        fu = parse_years(follow_up, "--follow-up") if follow_up is not None else None
         if (trial is None) == (p0 is None):
             raise InvalidInputError("--trial", "give either --trial or --p0", "missing")
         if trial is not None:
-            from infantall.evidence import load_evidence
-
-            if conversion not in ("bound", "constant-hazard"):
-                raise InvalidInputError(
-                    "--conversion", "must be bound or constant-hazard", "unknown"
-                )
-            hist = historical_rate(
+            res = historical_control_designs(
                 load_evidence().frame,
                 trial,
-                population,
-                endpoint,
-                horizon,
+                [target],
+                population=population,
+                endpoint=endpoint,
+                horizon_years=horizon,
                 conversion=conversion,  # type: ignore[arg-type]
+                accrual_per_year=per_year,
+                follow_up_years=fu,
+                alpha=alpha,
+                power=power,
             )
-            rate = hist.rate
-            per_year = per_year if per_year is not None else hist.per_year
-            meta.update(
-                {
-                    "historical": f"{hist.study} ({hist.population}): {endpoint} "
-                    f"{hist.reported_pct:g}% at {hist.reported_horizon_years:g} years",
-                    "conversion": hist.conversion,
-                    "source": hist.source,
-                    "quote": hist.quote,
-                }
-            )
-            if hist.conversion == "bound":
-                meta["note"] = (
-                    f"{horizon:g}-year value not reported: the {hist.reported_horizon_years:g}"
-                    f"-year value is used, a lower bound (survival cannot rise); "
-                    "--conversion constant-hazard gives the exponential alternative"
-                )
         else:
-            rate = float(p0)  # type: ignore[arg-type]
-        if per_year is None:
-            raise InvalidInputError("--accrual", "needed with --p0 (e.g. 40/y)", "missing")
-        fu = parse_years(follow_up, "--follow-up") if follow_up is not None else horizon
-        binom = exact_binomial_design(rate, target, alpha=alpha, power=power)
-        null = PiecewiseExponential.from_landmark(rate, horizon)
-        import math
-
-        hr = math.log(target) / math.log(rate)
-        lr = one_sample_logrank_design(
-            null, hr, Accrual.per_year(per_year), fu, alpha=alpha, power=power
-        )
+            if per_year is None:
+                raise InvalidInputError("--accrual", "needed with --p0 (e.g. 40/y)", "missing")
+            res = single_arm_designs(
+                float(p0),  # type: ignore[arg-type]
+                [target],
+                horizon_years=horizon,
+                accrual_per_year=per_year,
+                follow_up_years=fu,
+                alpha=alpha,
+                power=power,
+            )
     except InvalidInputError as exc:
         _error(exc)
         return
-    records = [
-        {
-            "design": "exact binomial (landmark)",
-            "patients": binom.n,
-            "reject_if_at_least": binom.r,
-            "events": None,
-            "alpha_actual": binom.alpha_actual,
-            "power_actual": binom.power_actual,
-            "accrual_years": binom.n / per_year,
-            "study_years": binom.n / per_year + horizon,
-        },
-        {
-            "design": "one-sample log-rank",
-            "patients": lr.patients,
-            "reject_if_at_least": None,
-            "events": lr.expected_events,
-            "alpha_actual": alpha,
-            "power_actual": power,
-            "accrual_years": lr.accrual_duration,
-            "study_years": lr.study_duration,
-        },
-    ]
+    emit_records(
+        [
+            {k: v for k, v in r.items() if k not in ("target", "hazard_ratio")}
+            for r in res.records()
+        ],
+        fmt,
+        title="Single-arm designs against a historical control",
+        meta=_historical_meta(res, endpoint),
+    )
+
+
+def _historical_meta(res: Any, endpoint: str) -> dict[str, Any]:
+    """The CLI's notes of a :class:`~infantall.design.questions.HistoricalControlDesigns`."""
+    meta: dict[str, Any] = {}
+    hist = res.historical
+    if hist is not None:
+        meta.update(
+            {
+                "historical": f"{hist.study} ({hist.population}): {endpoint} "
+                f"{hist.reported_pct:g}% at {hist.reported_horizon_years:g} years",
+                "conversion": hist.conversion,
+                "source": hist.source,
+                "quote": hist.quote,
+            }
+        )
+        if res.bound_note is not None:
+            meta["note"] = res.bound_note
     meta.update(
         {
-            "p0": rate,
-            "target": target,
-            "hazard_ratio": hr,
-            "accrual_per_year": per_year,
-            "alpha_one_sided": alpha,
+            "p0": res.p0,
+            "target": res.designs[0].target,
+            "hazard_ratio": res.designs[0].hazard_ratio,
+            "accrual_per_year": res.accrual_per_year,
+            "alpha_one_sided": res.alpha,
         }
     )
-    emit_records(records, fmt, title="Single-arm designs against a historical control", meta=meta)
+    return meta
 
 
 @design_app.command("accrual")

@@ -105,24 +105,14 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _subgroup_labels(by: str, sel: Any, csv: Path | None) -> tuple[list[str], list[str] | None]:
-    """Subgroup label of each study, and the order of the subgroups (None: sorted)."""
-    if csv is not None:
-        import pandas as pd
+def _csv_labels(csv: Path, by: str) -> list[str]:
+    """Subgroup label of each study of a user CSV: the values of its column ``by``."""
+    import pandas as pd
 
-        frame = pd.read_csv(csv)
-        if by not in frame.columns:
-            raise InvalidInputError("by", f"{csv} has no column {by!r}", "unknown_subgroup")
-        return frame[by].astype(str).tolist(), None
-    from infantall.synthesis.evidence_inputs import SUBGROUP_COLUMNS
-
-    if by not in SUBGROUP_COLUMNS:
-        raise InvalidInputError(
-            "by",
-            f"unknown subgroup {by!r}; choose from {', '.join(SUBGROUP_COLUMNS)}",
-            "unknown_subgroup",
-        )
-    return sel.table[by].astype(str).tolist(), sel.levels(by)
+    frame = pd.read_csv(csv)
+    if by not in frame.columns:
+        raise InvalidInputError("by", f"{csv} has no column {by!r}", "unknown_subgroup")
+    return frame[by].astype(str).tolist()
 
 
 def _error(exc: InvalidInputError) -> None:
@@ -226,13 +216,14 @@ def meta(
         read_proportions_csv,
         subgroup_analysis,
     )
+    from infantall.synthesis.questions import selection_subgroups
 
     try:
         if csv is not None:
             inputs = read_proportions_csv(
                 csv, variance=variance.value, allow_mixed_horizons=mix_horizons
             )
-            sel = None
+            sel: Any = None
         else:
             sel = _selection(
                 endpoint,
@@ -262,22 +253,30 @@ def meta(
             egger = egger_test(res)
             info.update(egger_statistic=egger.statistic, egger_p=egger.p)
         if by is not None:
-            labels, order = _subgroup_labels(by, sel, csv)
-            sub = subgroup_analysis(
-                inputs,
-                labels,
-                by=by,
-                order=order,
-                transform=transform.value,
-                method=method.value,
-                knha=knha,
-            )
-            overlap = sel.overlap_note(by) if sel is not None else None
+            if csv is not None:
+                sub = subgroup_analysis(
+                    inputs,
+                    _csv_labels(csv, by),
+                    by=by,
+                    transform=transform.value,
+                    method=method.value,
+                    knha=knha,
+                )
+            else:
+                sub = selection_subgroups(
+                    sel,
+                    by,
+                    variance=variance.value,
+                    allow_mixed_horizons=mix_horizons,
+                    transform=transform.value,
+                    method=method.value,
+                    knha=knha,
+                )
             info.update(
                 q_between=sub.q_between,
                 df_between=sub.df_between,
                 p_between=sub.p_between,
-                notes=[*sub.notes, *([overlap] if overlap else [])],
+                notes=list(sub.notes),
             )
             records = _records(sub.table.drop(columns=["theta", "theta_se"]))
             title = f"{endpoint.upper() if csv is None else csv.name} by {by}"
@@ -318,39 +317,28 @@ def meta_regress(
 
     Example: infantall meta-regress --endpoint efs --on accrual_mid_year
     """
-    from infantall.synthesis.evidence_inputs import MODERATORS
-    from infantall.synthesis.metareg import meta_regression
+    from infantall.synthesis.questions import selection_regression
 
     try:
-        bad = [m for m in on if m not in MODERATORS]
-        if bad:
-            fail(f"unknown moderator {bad[0]!r}; choose from {', '.join(MODERATORS)}")
         sel = _selection(
             endpoint, population, horizon, protocol_type, groups, from_year, to_year, mix_horizons
         )
-        table = sel.table
-        complete = table[on].notna().all(axis=1)
-        notes = list(sel.notes)
-        if not complete.all():
-            notes.append(
-                f"{int((~complete).sum())} trial(s) without {', '.join(on)} left out: "
-                + ", ".join(table.loc[~complete, "study"])
-                + "."
-            )
-        inputs = sel.inputs(allow_mixed_horizons=mix_horizons).subset(complete.to_numpy())
-        mods = table.loc[complete, on].reset_index(drop=True)
-        reg = meta_regression(
-            inputs, mods, transform=transform.value, method=method.value, knha=knha
+        res = selection_regression(
+            sel,
+            on,
+            allow_mixed_horizons=mix_horizons,
+            transform=transform.value,
+            method=method.value,
+            knha=knha,
         )
-        used = table[complete].reset_index(drop=True)
         if figure is not None or timeline is not None:
-            _figures(reg, used, on, endpoint, figure, timeline)
+            _figures(res.regression, res.used, on, endpoint, figure, timeline)
     except InvalidInputError as exc:
         _error(exc)
         return
-    info = _meta_info((*notes, *reg.notes[len(inputs.notes) :]), reg.as_record())
+    info = _meta_info(res.notes, res.regression.as_record())
     emit_records(
-        _records(reg.coefficients),
+        _records(res.summary),
         fmt,
         title=f"{endpoint.upper()} meta-regression on {', '.join(on)}",
         meta=_clean(info, fmt),

@@ -22,6 +22,12 @@ from infantall.design.historical import (
     one_sample_logrank_design,
     one_sample_logrank_test,
 )
+from infantall.design.questions import (
+    HistoricalControlDesigns,
+    SingleArmDesign,
+    historical_control_designs,
+    single_arm_designs,
+)
 from infantall.design.survival import (
     Accrual,
     PiecewiseExponential,
@@ -37,9 +43,11 @@ __all__ = [
     "BinomialDesign",
     "BinomialTestResult",
     "GroupSequentialDesign",
+    "HistoricalControlDesigns",
     "OneSampleLogrankDesign",
     "OneSampleLogrankResult",
     "PiecewiseExponential",
+    "SingleArmDesign",
     "SurvivalSampleSize",
     "accrual_duration",
     "alpha_spending",
@@ -50,8 +58,10 @@ __all__ = [
     "exact_binomial_design",
     "exact_binomial_test",
     "group_sequential_design",
+    "historical_control_designs",
     "one_sample_logrank_design",
     "one_sample_logrank_test",
     "probability_of_event",
     "sample_size_survival",
+    "single_arm_designs",
 ]

@@ -122,31 +122,7 @@ def historical_rate(
         raise InvalidInputError("frame", f"missing columns {sorted(missing)}", "missing_columns")
     if horizon_years <= 0:
         raise InvalidInputError("horizon", "must be positive years", "out_of_range")
-    trial = frame[frame["trial_id"].astype(str).map(_norm) == _norm(trial_id)]
-    if trial.empty:
-        known = ", ".join(sorted(set(frame["trial_id"].astype(str)))[:40])
-        raise InvalidInputError(
-            "trial", f"unknown trial {trial_id!r}; known: {known}", "unknown_trial"
-        )
-    pop = trial[trial["population"].astype(str).map(_norm) == _norm(population)]
-    if pop.empty:
-        known = ", ".join(sorted(set(trial["population"].astype(str))))
-        raise InvalidInputError(
-            "population",
-            f"{trial_id} reports no {population!r}; it has: {known}",
-            "unknown_population",
-        )
-    rows = pop[
-        (pop["endpoint"].astype(str).map(_norm) == _norm(endpoint)) & pop["estimate_pct"].notna()
-    ]
-    rows = rows[rows["horizon_years"].notna()]
-    if rows.empty:
-        known = ", ".join(sorted(set(pop["endpoint"].astype(str))))
-        raise InvalidInputError(
-            "endpoint",
-            f"{trial_id}/{population} reports no {endpoint!r} rate; it has: {known}",
-            "unknown_endpoint",
-        )
+    rows = _endpoint_rows(frame, trial_id, population, endpoint)
     exact = rows[np.isclose(rows["horizon_years"].astype(float), horizon_years)]
     later = rows[rows["horizon_years"].astype(float) > horizon_years]
     if not exact.empty:
@@ -172,15 +148,7 @@ def historical_rate(
             "conversion", "must be 'bound' or 'constant-hazard'", "unknown_conversion"
         )
     n = row.get("n")
-    per_year = None
-    if all(c in row.index for c in ("accrual_start", "accrual_end")) and n is not None:
-        start, end = row["accrual_start"], row["accrual_end"]
-        if (
-            start is not None
-            and end is not None
-            and not (np.isnan(float(start)) or np.isnan(float(end)))
-        ):
-            per_year = float(n) / (float(end) - float(start) + 1.0)
+    per_year = _per_year(row, n)
     source = f"{row.get('source_seed', '')} {row.get('source_location', '')}".strip()
     return HistoricalRate(
         trial_id=str(row["trial_id"]),
@@ -197,3 +165,45 @@ def historical_rate(
         source=source,
         quote=str(row.get("quote", "")),
     )
+
+
+def _endpoint_rows(
+    frame: pd.DataFrame, trial_id: str, population: str, endpoint: str
+) -> pd.DataFrame:
+    """The rows of a trial population reporting a rate of ``endpoint`` at a horizon."""
+    trial = frame[frame["trial_id"].astype(str).map(_norm) == _norm(trial_id)]
+    if trial.empty:
+        known = ", ".join(sorted(set(frame["trial_id"].astype(str)))[:40])
+        raise InvalidInputError(
+            "trial", f"unknown trial {trial_id!r}; known: {known}", "unknown_trial"
+        )
+    pop = trial[trial["population"].astype(str).map(_norm) == _norm(population)]
+    if pop.empty:
+        known = ", ".join(sorted(set(trial["population"].astype(str))))
+        raise InvalidInputError(
+            "population",
+            f"{trial_id} reports no {population!r}; it has: {known}",
+            "unknown_population",
+        )
+    rows = pop[
+        (pop["endpoint"].astype(str).map(_norm) == _norm(endpoint)) & pop["estimate_pct"].notna()
+    ]
+    rows = rows[rows["horizon_years"].notna()]
+    if rows.empty:
+        known = ", ".join(sorted(set(pop["endpoint"].astype(str))))
+        raise InvalidInputError(
+            "endpoint",
+            f"{trial_id}/{population} reports no {endpoint!r} rate; it has: {known}",
+            "unknown_endpoint",
+        )
+    return rows
+
+
+def _per_year(row: pd.Series, n: object) -> float | None:
+    """Patients a year of the row's trial (N over inclusive accrual years), if known."""
+    if n is None or not all(c in row.index for c in ("accrual_start", "accrual_end")):
+        return None
+    start, end = row["accrual_start"], row["accrual_end"]
+    if start is None or end is None or np.isnan(float(start)) or np.isnan(float(end)):
+        return None
+    return float(n) / (float(end) - float(start) + 1.0)  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from infantall.cohort.check import TOLERANCE_SE
-from infantall.reports import ReportSection, figure_to_data_uri, html_table
+from infantall.reports.figures.style import FONT_SIZE, GREY, colour, new_figure, style_context
+from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,38 +35,41 @@ def _pct(value: Any) -> str:
 def calibration_figure(cohort: SyntheticCohort) -> Figure:
     """Kaplan–Meier EFS and OS by risk group with the published targets (± 2 SE)."""
     from lifelines import KaplanMeierFitter
-    from matplotlib.figure import Figure
 
     ends = cohort.endpoints()
-    fig = Figure(figsize=(10, 4.2))
-    axes = fig.subplots(1, 2, sharey=True)
-    colours = dict(zip(cohort.model.groups, ("#1b9e77", "#d95f02", "#7570b3"), strict=False))
-    for ax, endpoint in zip(axes, ("EFS", "OS"), strict=True):
-        prefix = endpoint.lower()
-        for group in cohort.model.groups:
-            rows = ends[ends["risk_group"] == group]
-            if rows.empty:
-                continue
-            km = KaplanMeierFitter().fit(rows[f"{prefix}_days"] / _YEAR, rows[f"{prefix}_event"])
-            curve = km.survival_function_.iloc[:, 0]
-            ax.step(curve.index, 100 * curve.to_numpy(), where="post", color=colours[group],
-                    label=f"{group} (n={len(rows)})")  # fmt: skip
-        for t in cohort.model.targets:
-            if t.endpoint != endpoint:
-                continue
-            colour = colours.get(t.groups[0], "black") if len(t.groups) == 1 else "black"
-            ax.errorbar(t.horizon_years, t.estimate_pct, yerr=TOLERANCE_SE * t.se_pct, fmt="o",
-                        color=colour, capsize=4, mfc="white")  # fmt: skip
-            ax.annotate(t.population, (t.horizon_years, t.estimate_pct), xytext=(6, 0),
-                        textcoords="offset points", fontsize=8, va="center")  # fmt: skip
-        ax.set_title(f"{endpoint} (SYNTHETIC cohort) vs published ± {TOLERANCE_SE:g} SE")
-        ax.set_xlabel("Years from diagnosis")
-        ax.set_xlim(0, max(8.0, float(np.ceil(max(t.horizon_years for t in cohort.model.targets)))))
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("Survival (%)")
-    axes[0].legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    colours = {g: colour(i) for i, g in enumerate(cohort.model.groups)}
+    x_max = max(8.0, float(np.ceil(max(t.horizon_years for t in cohort.model.targets))))
+    with style_context():
+        fig = new_figure("wide")
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, endpoint in zip(axes, ("EFS", "OS"), strict=True):
+            prefix = endpoint.lower()
+            for group in cohort.model.groups:
+                rows = ends[ends["risk_group"] == group]
+                if rows.empty:
+                    continue
+                km = KaplanMeierFitter().fit(
+                    rows[f"{prefix}_days"] / _YEAR, rows[f"{prefix}_event"]
+                )
+                curve = km.survival_function_.iloc[:, 0]
+                ax.step(curve.index, 100 * curve.to_numpy(), where="post", color=colours[group],
+                        label=f"{group} (n={len(rows)})")  # fmt: skip
+            for t in cohort.model.targets:
+                if t.endpoint != endpoint:
+                    continue
+                point = colours.get(t.groups[0], GREY) if len(t.groups) == 1 else GREY
+                ax.errorbar(t.horizon_years, t.estimate_pct, yerr=TOLERANCE_SE * t.se_pct,
+                            fmt="o", color=point, capsize=4, mfc="white")  # fmt: skip
+                ax.annotate(t.population, (t.horizon_years, t.estimate_pct), xytext=(6, 0),
+                            textcoords="offset points", fontsize=FONT_SIZE - 1,
+                            va="center")  # fmt: skip
+            ax.set_title(f"{endpoint} (SYNTHETIC cohort) vs published ± {TOLERANCE_SE:g} SE")
+            ax.set_xlabel("Years from diagnosis")
+            ax.set_xlim(0, x_max)
+            ax.set_ylim(0, 100)
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("Survival (%)")
+        axes[0].legend(loc="lower left")
     return fig
 
 
@@ -135,12 +139,13 @@ def _calibration(cohort: SyntheticCohort) -> str:
         numeric=["target", "synthetic", "n"],
     )
     fig = calibration_figure(cohort)
-    img = figure_to_data_uri(fig)
+    with style_context():
+        img = figure_to_data_uri(fig)
     return (
         f'<figure><img alt="Kaplan–Meier EFS and OS of the synthetic cohort by risk group with '
         f'the published targets" src="{img}"><figcaption>SYNTHETIC cohort: Kaplan–Meier EFS and '
         f"OS by risk group (lines) and the published estimates ± {TOLERANCE_SE:g} SE they were "
-        f"calibrated to (points; black = pooled populations).</figcaption></figure>" + table
+        f"calibrated to (points; grey = pooled populations).</figcaption></figure>" + table
     )
 
 

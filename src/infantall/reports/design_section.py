@@ -10,17 +10,14 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from infantall.design.accrual import historical_rate
-from infantall.design.historical import exact_binomial_design, one_sample_logrank_design
-from infantall.design.survival import Accrual, PiecewiseExponential
+import pandas as pd
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from infantall.design.adaptive import TrialSpec
-    from infantall.reports import ReportSection
+from infantall.design.adaptive import OperatingCharacteristics, TrialSpec, load_spec, run_trials
+from infantall.design.questions import historical_control_designs
+from infantall.evidence import load_evidence
+from infantall.reports.figures.style import colour, new_figure, style_context
+from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
 
 __all__ = ["design_sections"]
 
@@ -28,29 +25,26 @@ _TARGETS = (0.50, 0.55, 0.60, 0.65)
 
 
 def _historical_section(frame: pd.DataFrame) -> ReportSection:
-    from infantall.reports import ReportSection, html_table
-
-    hist = historical_rate(frame, "interfant-06", "kmt2a-r", "efs", 2.0)
-    rate = hist.per_year or 40.0
-    null = PiecewiseExponential.from_landmark(hist.rate, 2.0)
-    rows = []
-    for target in _TARGETS:
-        binom = exact_binomial_design(hist.rate, target, alpha=0.05, power=0.8)
-        hr = math.log(target) / math.log(hist.rate)
-        lr = one_sample_logrank_design(null, hr, Accrual.per_year(rate), 2.0)
-        rows.append(
-            {
-                "target": f"{target:.0%}",
-                "binomial": f"{binom.n} (reject if ≥ {binom.r})",
-                "logrank": f"{math.ceil(lr.patients)} ({lr.expected_events:.0f} events)",
-                "years": f"{binom.n / rate + 2:.1f}",
-            }
-        )
+    res = historical_control_designs(
+        frame, "interfant-06", _TARGETS, population="kmt2a-r", endpoint="efs", horizon_years=2.0
+    )
+    hist = res.historical
+    assert hist is not None  # from the evidence base: always named
+    rows = [
+        {
+            "target": f"{d.target:.0%}",
+            "binomial": f"{d.binomial.n} (reject if ≥ {d.binomial.r})",
+            "logrank": f"{math.ceil(d.logrank.patients)} ({d.logrank.expected_events:.0f} events)",
+            "years": f"{d.binomial.n / res.accrual_per_year + res.horizon_years:.1f}",
+        }
+        for d in res.designs
+    ]
     note = (
         f"Historical control: {hist.study}, {hist.population}, {hist.endpoint.upper()} "
         f"{hist.reported_pct:g}% at {hist.reported_horizon_years:g} years ({hist.source}); "
         f"used as a lower bound for 2-year EFS ({hist.conversion}). Accrual at "
-        f"{rate:.1f} infants a year (N over accrual years). One-sided alpha 0.05, power 0.8."
+        f"{res.accrual_per_year:.1f} infants a year (N over accrual years). One-sided alpha "
+        f"{res.alpha:g}, power {res.power:g}."
     )
     table = html_table(
         rows,
@@ -70,23 +64,24 @@ def _historical_section(frame: pd.DataFrame) -> ReportSection:
     )
 
 
+def _selection_figure(alt: OperatingCharacteristics, null: OperatingCharacteristics) -> str:
+    """Bar chart of P(arm declared superior), scenario beside null, as a data URI."""
+    with style_context():
+        fig = new_figure("strip")
+        ax = fig.add_subplot()
+        x = range(len(alt.arms))
+        ax.bar([i - 0.2 for i in x], alt.prob_select, width=0.4, color=colour(0), label="scenario")
+        ax.bar([i + 0.2 for i in x], null.prob_select, width=0.4, color=colour(1),
+               label="null (all as control)")  # fmt: skip
+        ax.set_xticks(list(x), alt.arms)
+        ax.set_ylabel("P(arm declared superior)")
+        ax.legend(frameon=False)
+        return figure_to_data_uri(fig)
+
+
 def _adaptive_section(spec: TrialSpec, n_trials: int, seed: int) -> ReportSection:
-    from matplotlib.figure import Figure
-
-    from infantall.design.adaptive import run_trials
-    from infantall.reports import ReportSection, figure_to_data_uri, html_table
-
     alt = run_trials(spec, n_trials, seed).operating_characteristics()
     null = run_trials(spec.with_null(), n_trials, seed + 1).operating_characteristics()
-    fig = Figure(figsize=(6.0, 3.2))
-    ax = fig.add_subplot()
-    x = range(len(alt.arms))
-    ax.bar([i - 0.2 for i in x], alt.prob_select, width=0.4, label="scenario")
-    ax.bar([i + 0.2 for i in x], null.prob_select, width=0.4, label="null (all as control)")
-    ax.set_xticks(list(x), alt.arms)
-    ax.set_ylabel("P(arm declared superior)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
     rows = [
         {"metric": name, "scenario": f"{a:.3f}", "null": f"{b:.3f}"}
         for name, a, b in (
@@ -102,7 +97,7 @@ def _adaptive_section(spec: TrialSpec, n_trials: int, seed: int) -> ReportSectio
         caption=f"{spec.name}: {n_trials:,} simulated trials per scenario (seed {seed})",
         numeric=["scenario", "null"],
     )
-    img = figure_to_data_uri(fig)
+    img = _selection_figure(alt, null)
     body = (
         f'{table}<figure><img src="{img}" alt="Selection probabilities per arm">'
         "<figcaption>Probability that each arm is declared superior to control, in the "
@@ -125,11 +120,7 @@ def design_sections(
     example ``examples/design/pick-a-winner-binary.yaml`` when it exists, else only the
     historical section is returned.
     """
-    from infantall.design.adaptive import load_spec
-
     if frame is None:
-        from infantall.evidence import load_evidence
-
         frame = load_evidence().frame
     sections = [_historical_section(frame)]
     path = Path(spec_path) if spec_path is not None else _example_spec()

@@ -17,10 +17,15 @@ from infantall.reports import ReportSection, figure_to_data_uri, html_table
 from infantall.reports.figures.synthesis import bubble_plot, efs_over_time_plot, forest_plot
 from infantall.synthesis.claims import ClaimCheck, check_seed_claims
 from infantall.synthesis.evidence_inputs import evidence_frame, select_estimates
-from infantall.synthesis.hsct import HSCT_OUTCOMES, HsctSynthesis, pool_hsct_outcomes
-from infantall.synthesis.metareg import meta_regression
+from infantall.synthesis.hsct import (
+    HSCT_OUTCOMES,
+    HsctSynthesis,
+    hsct_counts_from_evidence,
+    pool_hsct_outcomes,
+)
 from infantall.synthesis.pool import pool_proportions
-from infantall.synthesis.subgroups import SubgroupAnalysis, subgroup_analysis
+from infantall.synthesis.questions import selection_regression, selection_subgroups
+from infantall.synthesis.subgroups import SubgroupAnalysis
 
 __all__ = ["synthesis_sections"]
 
@@ -104,9 +109,7 @@ def _pooled_section(frame: pd.DataFrame) -> ReportSection:
             (everyone, "protocol_type", "Protocol", "all protocols"),
             (infant, "group", "Study group", "infant-specific protocols"),
         ):
-            sub = subgroup_analysis(
-                sel.inputs(), sel.table[by].astype(str).tolist(), by=by, order=sel.levels(by)
-            )
+            sub = selection_subgroups(sel, by)
             parts.append(f"<h4>{name} by {html.escape(label.lower())} ({what})</h4>")
             parts.append(_subgroup_table(sub, label))
     return ReportSection(
@@ -127,9 +130,9 @@ def _figures_section(frame: pd.DataFrame) -> ReportSection:
         frame, endpoint="efs", horizon=_HORIZON, protocol_type="infant-specific"
     )
     res = pool_proportions(infant.inputs())
-    reg = meta_regression(infant.inputs(), infant.table[["accrual_mid_year"]])
+    reg = selection_regression(infant, ["accrual_mid_year"])
     everyone = select_estimates(frame, endpoint="efs", horizon=_HORIZON)
-    reg_all = meta_regression(everyone.inputs(), everyone.table[["accrual_mid_year"]])
+    reg_all = selection_regression(everyone, ["accrual_mid_year"])
     parts = [
         _img(
             forest_plot(res, title="5-year EFS, infant-specific protocols"),
@@ -139,14 +142,17 @@ def _figures_section(frame: pd.DataFrame) -> ReportSection:
         ),
         _img(
             bubble_plot(
-                reg, "accrual_mid_year", infant.table["study"].tolist(), ylabel="5-year EFS (%)"
+                reg.regression,
+                "accrual_mid_year",
+                reg.used["study"].tolist(),
+                ylabel="5-year EFS (%)",
             ),
             "Bubble plot of EFS against accrual mid-year",
             "Meta-regression of 5-year EFS (logit scale) on accrual mid-year, infant-specific "
             "protocols; bubble area ∝ weight, band = 95% CI of the fitted line.",
         ),
         _img(
-            efs_over_time_plot(everyone.table, reg_all),
+            efs_over_time_plot(reg_all.used, reg_all.regression),
             "EFS of infant ALL trials over calendar time",
             "Each trial's 5-year EFS across its accrual period, coloured by protocol type, with "
             "the pooled trend (meta-regression on accrual mid-year, all protocols) and its 95% "
@@ -229,8 +235,6 @@ def synthesis_sections(frame: pd.DataFrame | None = None) -> list[ReportSection]
     ``synthesis-figures``, ``synthesis-hsct`` and ``synthesis-claims``.
     """
     df = evidence_frame() if frame is None else frame
-    from infantall.synthesis.hsct import hsct_counts_from_evidence
-
     hsct = pool_hsct_outcomes(hsct_counts_from_evidence(df))
     return [
         _pooled_section(df),

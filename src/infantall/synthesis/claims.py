@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from infantall.synthesis.evidence_inputs import Selection, select_estimates
-from infantall.synthesis.hsct import HSCT_OUTCOMES, pool_hsct_outcomes
+from infantall.synthesis.evidence_inputs import Selection, evidence_frame, select_estimates
+from infantall.synthesis.hsct import HSCT_OUTCOMES, hsct_counts_from_evidence, pool_hsct_outcomes
 from infantall.synthesis.metareg import meta_regression
 from infantall.synthesis.pool import pool_proportions
 from infantall.synthesis.subgroups import subgroup_analysis
@@ -197,8 +197,6 @@ def check_plateau(frame: pd.DataFrame | None = None, since: int = PLATEAU_FROM) 
 def _within_trial(frame: pd.DataFrame | None) -> dict[str, Any] | None:
     from statsmodels.stats.proportion import confint_proportions_2indep
 
-    from infantall.synthesis.evidence_inputs import evidence_frame
-
     df = evidence_frame() if frame is None else frame
     rows = df[(df["endpoint"] == "efs") & df["population"].isin(["hsct_cr1", "kmt2a_r_no_hsct"])]
     rows = rows.dropna(subset=["estimate_pct", "n"])
@@ -227,8 +225,6 @@ def _within_trial(frame: pd.DataFrame | None) -> dict[str, Any] | None:
 
 def check_hsct(frame: pd.DataFrame | None = None) -> ClaimCheck:
     """Claim 3: no (demonstrated) benefit of HSCT in first CR."""
-    from infantall.synthesis.hsct import hsct_counts_from_evidence
-
     syn = pool_hsct_outcomes(hsct_counts_from_evidence(frame))
     pooled = {str(r["outcome"]): r for r in syn.pooled.to_dict(orient="records")}
     ccr = pooled[HSCT_OUTCOMES["continued_cr1"]]
@@ -270,7 +266,5 @@ def check_hsct(frame: pd.DataFrame | None = None) -> ClaimCheck:
 
 def check_seed_claims(frame: pd.DataFrame | None = None) -> list[ClaimCheck]:
     """All three checks, on one load of the evidence base."""
-    from infantall.synthesis.evidence_inputs import evidence_frame
-
     df = evidence_frame() if frame is None else frame
     return [check_backbone(df), check_plateau(df), check_hsct(df)]

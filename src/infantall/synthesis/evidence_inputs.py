@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from infantall.errors import InvalidInputError
+from infantall.evidence import load_evidence
 from infantall.synthesis.inputs import ProportionInputs, VarianceSource, proportion_inputs
 
 __all__ = [
@@ -58,8 +59,6 @@ def evidence_frame(enrichment: bool = False) -> pd.DataFrame:
 
 @functools.cache
 def _shipped_frame(enrichment: bool) -> pd.DataFrame:
-    from infantall.evidence import load_evidence
-
     return load_evidence(enrichment=enrichment).frame
 
 

@@ -14,11 +14,14 @@ until transplant: immortal-time bias).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from infantall.errors import InvalidInputError
+from infantall.synthesis._json import frame_records, json_safe
+from infantall.synthesis.evidence_inputs import evidence_frame
 from infantall.synthesis.inputs import proportion_inputs
 from infantall.synthesis.model import Method
 from infantall.synthesis.pool import PooledProportion, pool_proportions, study_intervals
@@ -52,8 +55,6 @@ def hsct_counts_from_evidence(frame: pd.DataFrame | None = None) -> pd.DataFrame
         The evidence base holds no HSCT-in-CR1 outcome counts (``no_hsct_records``).
     """
     if frame is None:
-        from infantall.synthesis.evidence_inputs import evidence_frame
-
         frame = evidence_frame()
     rows = frame[
         (frame["population"] == "hsct_cr1")
@@ -124,6 +125,17 @@ class HsctSynthesis:
     def summary(self) -> pd.DataFrame:
         """The pooled table."""
         return self.pooled
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: the by-study and pooled rows and the notes."""
+        out: dict[str, Any] = json_safe(
+            {
+                "by_study": frame_records(self.by_study),
+                "pooled": frame_records(self.pooled),
+                "notes": list(self.notes),
+            }
+        )
+        return out
 
 
 def _check_counts(counts: pd.DataFrame) -> None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from infantall.errors import InvalidInputError
+from infantall.synthesis._json import frame_records, json_safe
 from infantall.synthesis.inputs import ProportionInputs
 from infantall.synthesis.model import Method
 from infantall.synthesis.pool import pool_proportions, study_intervals
@@ -54,6 +56,22 @@ class SubgroupAnalysis:
     def summary(self) -> pd.DataFrame:
         """The per-subgroup table."""
         return self.table
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: the test of subgroup differences, the per-subgroup rows and the notes."""
+        out: dict[str, Any] = json_safe(
+            {
+                "by": self.by,
+                "q_between": self.q_between,
+                "df_between": self.df_between,
+                "p_between": self.p_between,
+                "method": self.method.value,
+                "transform": self.transform.value,
+                "subgroups": frame_records(self.table),
+                "notes": list(self.notes),
+            }
+        )
+        return out
 
 
 def _single_study_row(

@@ -5,6 +5,7 @@ Modelled on adaptr's ``setup_trial`` -> ``run_trials`` -> ``check_performance`` 
 :meth:`SimulationResult.operating_characteristics` -> :func:`calibrate_superiority`.
 """
 
+from infantall.design.adaptive.calibration import Calibration, calibrate_superiority
 from infantall.design.adaptive.config import TrialSpec, load_spec, spec_from_dict
 from infantall.design.adaptive.engine import (
     DECISIONS,
@@ -14,12 +15,7 @@ from infantall.design.adaptive.engine import (
 )
 from infantall.design.adaptive.posterior import PosteriorProbabilities, posterior_probabilities
 from infantall.design.adaptive.reference import simulate_trial_loop
-from infantall.design.adaptive.results import (
-    Calibration,
-    OperatingCharacteristics,
-    SimulationResult,
-    calibrate_superiority,
-)
+from infantall.design.adaptive.results import OperatingCharacteristics, SimulationResult
 from infantall.design.adaptive.runner import BLOCK_SIZE, block_plan, run_trials
 
 __all__ = [

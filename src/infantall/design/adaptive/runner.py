@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.engine import TrialOutcomes, simulate_block
+from infantall.design.adaptive.results import SimulationResult
 from infantall.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from infantall.design.adaptive.results import SimulationResult
 
 __all__ = ["BLOCK_SIZE", "block_plan", "run_trials"]
 
@@ -103,8 +101,6 @@ def run_trials(
     The same ``(spec, n_trials, seed, block_size)`` gives bit-identical outcomes whether run
     locally, on ``workers`` processes or on a scheduler.
     """
-    from infantall.design.adaptive.results import SimulationResult
-
     plan = block_plan(n_trials, seed, block_size)
     if client is not None:
         parts = _run_dask(spec, plan, client, progress)
