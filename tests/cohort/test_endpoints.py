@@ -44,3 +44,19 @@ def test_cohort_endpoints_equal_derive_endpoints(case: str, failure_at_day0: boo
         np.testing.assert_array_equal(
             derived["status"].to_numpy() == 1, ends[f"{prefix}_event"].to_numpy()
         )
+
+
+def test_cohort_categories_are_domain_values() -> None:
+    """The synthetic cohort's categorical event columns hold only the domain's choices, and its
+    event kinds are the domain's registry of event types."""
+    from infantall.cohort.outcomes import CATEGORIES
+    from infantall.domain.vocabulary import EVENT_KINDS, EVENT_TYPES, choices
+
+    assert CATEGORIES["kind"] == EVENT_KINDS
+    owner = {f: kind for kind, t in EVENT_TYPES.items() for f in t.attributes}
+    for column, values in CATEGORIES.items():
+        if column == "kind":
+            continue
+        allowed = {code for code, _ in choices(column, owner[column])}
+        if allowed:  # free-text or pattern fields (HLA match, SMN diagnosis) have no list
+            assert set(values) <= allowed, column

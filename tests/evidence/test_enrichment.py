@@ -9,8 +9,6 @@ import pytest
 
 from infantall.evidence import Evidence
 
-RESEARCH_NOTES = Path(__file__).resolve().parents[2].parent / "shared" / "research"
-
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
@@ -30,10 +28,10 @@ def test_every_enrichment_record_is_citable(evidence_all: Evidence) -> None:
             assert rec.source.citation
 
 
-def test_enrichment_quotes_are_in_the_verified_notes(evidence_all: Evidence) -> None:
-    notes_path = RESEARCH_NOTES / "domain-facts.md"
-    if not notes_path.is_file():
-        pytest.fail(f"research notes not found at {notes_path}; CI clones shared/ beside main")
+def test_enrichment_quotes_are_in_the_verified_notes(
+    evidence_all: Evidence, research_dir: Path
+) -> None:
+    notes_path = research_dir / "domain-facts.md"
     notes = _norm(notes_path.read_text(encoding="utf-8"))
     for rec in evidence_all.records:
         if rec.source.kind == "enrichment":

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from infantall.domain import ImplausibleValueWarning, PatientHistory
+from infantall.domain.vocabulary import EVENT_FIELDS as DOMAIN_EVENT_FIELDS
+from infantall.domain.vocabulary import PATIENT_FIELDS as DOMAIN_PATIENT_FIELDS
 
 __all__ = ["CohortFrames", "event_records", "patient_records", "to_histories"]
 
@@ -26,22 +28,14 @@ class CohortFrames(Protocol):
         """One row per event, grouped by patient."""
 
 
-#: Patient fields of ``infantall.domain.Patient`` carried by the patients frame.
-_PATIENT_FIELDS = (
-    "patient_id", "birth_date", "diagnosis_date", "enrollment_date", "sex", "wbc",
-    "immunophenotype", "cd10", "kmt2a", "fusion_partner", "cns", "day8_blasts",
-    "prednisone_response", "day15_marrow", "protocol", "site",
-)  # fmt: skip
+#: Patient fields of ``infantall.domain.Patient`` carried by the patients frame (the domain's
+#: fields, less those the domain computes).
+_PATIENT_FIELDS = tuple(name for name in DOMAIN_PATIENT_FIELDS if name != "age_days")
 
-#: Attributes of each event kind (``infantall.domain`` event fields besides kind and date).
+#: Attributes of each event kind the synthetic cohort generates (the domain's registry of event
+#: types; late effects are not generated, so the frame has no ``effect``/``grade`` columns).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "response": ("status", "marrow"),
-    "mrd": ("value", "time_point", "method", "detection_limit"),
-    "hsct": ("donor", "hla_match", "conditioning"),
-    "relapse": ("site",),
-    "second_malignancy": ("diagnosis",),
-    "death": ("cause",),
-    "last_contact": (),
+    kind: fields for kind, fields in DOMAIN_EVENT_FIELDS.items() if kind != "late_effect"
 }
 
 

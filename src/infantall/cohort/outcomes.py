@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from infantall.cohort.calibration import CalibratedModel
+from infantall.domain import EVENT_KINDS
 
 __all__ = [
     "CATEGORIES",
@@ -74,13 +75,11 @@ _DONOR_P = (0.45, 0.25, 0.15, 0.15)
 _Seen = Callable[[np.ndarray], np.ndarray]
 _SMN = ("secondary AML", "myelodysplastic syndrome", "other solid tumour")
 
-#: Categories of the categorical event columns (domain enumeration values). ``kind`` is in
-#: the order ``infantall.domain.EVENT_KINDS`` sorts events of the same day.
+#: Categories of the categorical event columns. ``kind`` is the domain's registry of event
+#: types (in the order events of one day are sorted); the other columns hold the subset of each
+#: domain choice list that the outcome model generates (a test checks they are domain values).
 CATEGORIES: dict[str, tuple[str, ...]] = {
-    "kind": (
-        "response", "mrd", "hsct", "relapse", "second_malignancy", "late_effect",
-        "last_contact", "death",
-    ),
+    "kind": EVENT_KINDS,
     "status": ("cr", "no_cr"),
     "marrow": ("M1", "M2", "M3"),
     "time_point": ("end_of_induction", "start_of_octadad", "end_of_early_consolidation"),

@@ -162,7 +162,9 @@ def _clean(info: dict[str, Any], fmt: Format) -> dict[str, Any]:
 
 
 def _save(fig: Any, path: Path) -> None:
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    from infantall.reports.figures.survival import save_figure
+
+    save_figure(fig, path)
     typer.echo(f"figure written to {path}", err=True)
 
 

@@ -25,8 +25,8 @@ from infantall.domain import PatientHistory
 from infantall.domain.quality import (
     FOLLOW_UP_OVERDUE_DAYS,
     QualityFinding,
+    check_quality,
     follow_up_overdue,
-    quality_findings,
 )
 from infantall.errors import InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset
@@ -34,7 +34,6 @@ from infantall.outcomes.questions import dataset_hsct_analysis, survival_at_hori
 from infantall.registry.access import Principal
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.histories import scoped_rows, to_histories
-from infantall.registry.io import pseudonym
 from infantall.reports.figures.survival import plot_km, plot_simon_makuch
 from infantall.services import datasets as analysis
 from infantall.web.pages.figures import accrual_figure, cached_figure, cir_figure
@@ -313,10 +312,17 @@ def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
 def coordinator_view(
     session: Session, principal: Principal, pseudonym_key: str, protocol: str, today: dt.date
 ) -> CoordinatorView | None:
-    """Pooled, de-identified analyses of every site (``None`` when nobody is registered)."""
-    dataset = site_dataset(session, principal, pseudonym_key, protocol)
-    if dataset is None:
-        return None
+    """Pooled, de-identified analyses of every site (``None`` when nobody is registered).
+
+    The histories are loaded once (:func:`infantall.services.datasets.registry_cohort`) and
+    serve the analysis dataset and the data-quality rules alike."""
+    try:
+        cohort = analysis.registry_cohort(session, principal, pseudonym_key, protocol=protocol)
+    except ValidationFailedError as exc:
+        if exc.code == "empty_data":
+            return None
+        raise
+    dataset = cohort.dataset
     table, sites = _accrual(dataset)
     panels = [
         p
@@ -327,18 +333,7 @@ def coordinator_view(
         )
         if p is not None
     ]
-    patients, events = scoped_rows(session, principal)
-    histories = [
-        h.model_copy(
-            update={
-                "patient": h.patient.model_copy(
-                    update={"patient_id": pseudonym(pseudonym_key, h.patient.patient_id)}
-                )
-            }
-        )
-        for h in to_histories(patients, events)
-    ]
-    findings = quality_findings(histories, today)
+    quality = check_quality(list(cohort.histories), today)
     return CoordinatorView(
         n_patients=len(dataset.covariates),
         sites=sites,
@@ -346,6 +341,6 @@ def coordinator_view(
         panels=panels,
         cir_image=_cir(dataset, f"Cumulative incidence of relapse by {protocol} risk group"),
         hsct=_hsct(dataset),
-        quality=findings,
-        quality_counts=Counter(f.query for f in findings),
+        quality=list(quality.findings),
+        quality_counts=quality.counts,
     )
