@@ -230,9 +230,7 @@ def _landmark(
         if exc.code != "empty_data":
             raise
         return None, f"not estimable: {exc.reason}"
-    note = (
-        f"exposed = HSCT by landmark; {lm.n_excluded} excluded (event/censored before it)"
-    )
+    note = f"exposed = HSCT by landmark; {lm.n_excluded} excluded (event/censored before it)"
     return lm, note
 
 

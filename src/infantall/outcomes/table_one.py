@@ -35,9 +35,7 @@ class TableOne:
     @property
     def summary(self) -> pd.DataFrame:
         """The printed table: features (rows) by columns, as ``n (x%)`` or ``median [q1–q3]``."""
-        text = {
-            (r.feature, r.column): _format(r) for r in self.cells.itertuples(index=False)
-        }
+        text = {(r.feature, r.column): _format(r) for r in self.cells.itertuples(index=False)}
         return pd.DataFrame(
             {c: [text[(f, c)] for f in self.features] for c in self.columns},
             index=list(self.features),
