@@ -36,8 +36,8 @@ NEW_PATIENT_CHOICES = {
     "KMT2A status": "rearranged",
     "KMT2A fusion partner": "AFF1",
     "Immunophenotype": "pro_b",
-    "CD10": "negative",
-    "CNS status": "CNS1",
+    "CD10 expression": "negative",
+    "CNS status at diagnosis": "CNS1",
 }
 
 
@@ -104,8 +104,8 @@ def test_events_refused_entry_correction_and_audit(
     response = page.locator("details#add-response")
     response.locator("summary").click()
     response.get_by_label("Date").fill("2025-03-01")  # before the diagnosis on 2025-04-02
-    response.get_by_label("Response").select_option("cr")
-    response.get_by_label("Marrow").select_option("M1")
+    response.get_by_label("Status").select_option("cr")
+    response.get_by_label("Marrow class").select_option("M1")
     response.get_by_role("button").click()
     error = page.locator("#response-f-date-err")
     expect(error).to_contain_text("before diagnosis")
