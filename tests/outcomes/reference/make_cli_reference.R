@@ -25,13 +25,18 @@ out$meta <- list(R = R.version.string,
 # ---- Fine-Gray, death (2) with transplant (1) competing; factor stage, reference 1 ----
 cc <- pbc[complete.cases(pbc[, c("time", "status", "age", "sex", "stage", "bili")]), ]
 x <- model.matrix(~ age + sex + factor(stage) + log(bili), data = cc)[, -1]
-fg <- crr(cc$time, cc$status, cov1 = x, failcode = 2, cencode = 0)
+# crr stops at gtol = 1e-6 by default; a tight tolerance gives the converged values
+fg <- crr(cc$time, cc$status, cov1 = x, failcode = 2, cencode = 0, gtol = 1e-12, maxiter = 100)
 out$crr_pbc_death <- list(names = colnames(x), coef = vec(fg$coef),
                           se = vec(sqrt(diag(fg$var))), loglik = fg$loglik,
-                          n = fg$n, dropped = vec(which(!complete.cases(pbc$stage))))
+                          n = fg$n, dropped = vec(which(!complete.cases(pbc$stage))),
+                          wald = as.numeric(t(fg$coef) %*% solve(fg$var) %*% fg$coef),
+                          wald_stage = as.numeric(t(fg$coef[3:5]) %*% solve(fg$var[3:5, 3:5]) %*%
+                                                  fg$coef[3:5]))
 # cause 1 (transplant), covariates age, sex and log(bili), complete data
 x1 <- model.matrix(~ age + sex + log(bili), data = pbc)[, -1]
-fg1 <- crr(pbc$time, pbc$status, cov1 = x1, failcode = 1, cencode = 0)
+fg1 <- crr(pbc$time, pbc$status, cov1 = x1, failcode = 1, cencode = 0, gtol = 1e-12,
+           maxiter = 100)
 out$crr_pbc_transplant <- list(names = colnames(x1), coef = vec(fg1$coef),
                                se = vec(sqrt(diag(fg1$var))), loglik = fg1$loglik)
 
@@ -42,7 +47,12 @@ sc <- summary(cx)
 out$coxph_pbc_stage <- list(names = names(coef(cx)), coef = vec(coef(cx)),
                             se = vec(sqrt(diag(vcov(cx)))), n = cx$n, nevent = cx$nevent,
                             dropped = vec(as.integer(cx$na.action)),
-                            lr = vec(sc$logtest), wald = vec(sc$waldtest), score = vec(sc$sctest))
+                            lr = vec(sc$logtest), score = vec(sc$sctest),
+                            # summary() rounds the Wald statistic; compute it unrounded
+                            wald = as.numeric(t(coef(cx)) %*% solve(vcov(cx)) %*% coef(cx)),
+                            wald_stage = as.numeric(t(coef(cx)[2:4]) %*%
+                                                    solve(vcov(cx)[2:4, 2:4]) %*% coef(cx)[2:4]),
+                            zph = vec(cox.zph(cx)$table["GLOBAL", ]))
 
 # ---- Cumulative incidence by sex, Gray's test ----
 ci <- cuminc(pbc$time, pbc$status, group = pbc$sex, cencode = 0)
