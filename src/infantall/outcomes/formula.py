@@ -80,7 +80,7 @@ class ModelFrame:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description: formula, rows used and dropped, factor references."""
-        return json_safe(
+        out: dict[str, Any] = json_safe(
             {
                 "formula": self.formula,
                 "n_input": self.n_input,
@@ -91,6 +91,7 @@ class ModelFrame:
                 "reference_levels": {f.term: f.reference for f in self.factors},
             }
         )
+        return out
 
 
 def suggest_column(name: str, columns: Sequence[str]) -> str:
@@ -116,7 +117,8 @@ def _parse(spec: str) -> Formula:
         return Formula(text)
     except FormulaicError as exc:
         first = str(exc).splitlines()[0]
-        raise InvalidInputError("covariates", f"{text!r} is not a formula: {first}", "bad_option")
+        reason = f"{text!r} is not a formula: {first}"
+        raise InvalidInputError("covariates", reason, "bad_option") from exc
 
 
 def _check_columns(data: pd.DataFrame, names: Sequence[str]) -> None:

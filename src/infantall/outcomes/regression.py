@@ -18,12 +18,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from infantall.outcomes._json import json_safe, records
+from infantall.outcomes._json import json_safe as _json_safe
+from infantall.outcomes._json import records
 from infantall.outcomes.cox import CoxResult, PHTestResult, cox_ph
 from infantall.outcomes.finegray import FineGrayResult, fine_gray
 from infantall.outcomes.formula import ModelFrame, model_frame
 
 __all__ = ["CoxModel", "FineGrayModel", "ModelTest", "cox_model", "fine_gray_model"]
+
+
+def json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` with NaN/inf as ``None`` (typed for the ``to_dict`` methods)."""
+    out: dict[str, Any] = _json_safe(value)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +158,9 @@ def cox_model(
         ModelTest.chisq("Wald", fit.wald_test, p),
         ModelTest.chisq("score (log-rank)", fit.score_test, p),
         *_factor_tests(frame, fit.coef, fit.variance),
-        ModelTest("PH global (cox.zph)", float(ph.chisq[-1]), int(ph.df[-1]), float(ph.p_value[-1])),
+        ModelTest(
+            "PH global (cox.zph)", float(ph.chisq[-1]), int(ph.df[-1]), float(ph.p_value[-1])
+        ),
     )
     return CoxModel(fit=fit, frame=frame, tests=tests, ph=ph)
 
