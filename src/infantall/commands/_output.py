@@ -187,6 +187,8 @@ def _rich(sections: Sequence[Section], meta: Mapping[str, Any] | None, output: P
     width = max(100, Console().width)
     console = Console(width=width) if buf is None else Console(file=buf, width=width)
     for sec in sections:
+        if not sec.records and len(sections) > 1:
+            continue
         cols = list(sec.columns) if sec.columns is not None else _columns(sec.records)
         table = Table(title=sec.title or (None if len(sections) == 1 else sec.name))
         for c in cols:

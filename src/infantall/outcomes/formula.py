@@ -227,8 +227,9 @@ def model_frame(
         [complete[[c for c in extra if c not in design.columns]], design.astype(np.float64)],
         axis=1,
     )
+    text = str(formula)
     return ModelFrame(
-        formula=str(formula),
+        formula=text[4:] if text.startswith("1 + ") else text,
         data=frame,
         covariates=tuple(str(c) for c in design.columns),
         factors=_factors(matrix),
