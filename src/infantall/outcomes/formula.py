@@ -214,7 +214,7 @@ def model_frame(
     _warn_coded(complete, formula, variables)
     try:
         matrix = model_matrix(formula, complete, ensure_full_rank=True, na_action="raise")
-    except FormulaicError as exc:
+    except (FormulaicError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         raise InvalidInputError("covariates", first, "bad_option") from exc
     design = matrix.drop(columns=[c for c in matrix.columns if c == "Intercept"])
