@@ -229,8 +229,8 @@ def test_km_step_table_and_output_file(tmp_path):
     path = tmp_path / "pbc.csv"
     df.to_csv(path, index=False)
     table, out = tmp_path / "steps.csv", tmp_path / "km.json"
-    res = runner.invoke(app, ["analyze", "km", str(path), "-t", "time", "-e", "status",
-                              "-g", "sex", "--table", str(table), "-o", str(out), "-f", "json"])  # fmt: skip
+    args = ["analyze", "km", str(path), "-t", "time", "-e", "status", "-g", "sex"]
+    res = runner.invoke(app, [*args, "--table", str(table), "-o", str(out), "-f", "json"])
     assert res.exit_code == 0, res.output
     assert res.stdout == ""
     payload = _strict(out.read_text(encoding="utf-8"))
