@@ -59,7 +59,7 @@ INVOCATIONS: dict[str, list[str]] = {
     ],
     "meta-regress": [
         "meta-regress --endpoint efs --on accrual_mid_year --protocol-type infant-specific"
-    ],  # fmt: skip
+    ],
     "meta-hsct": ["meta-hsct --by-study"],
     "trials list": ["trials list --era 2006-"],
     "trials show": ["trials show interfant-99", "trials show s004-t3-jilsg-mll96-98"],
@@ -67,17 +67,17 @@ INVOCATIONS: dict[str, list[str]] = {
     "protocols show": ["protocols show interfant-06"],
     "analyze km": [
         f"analyze km {ANALYZE} --event efs_event --group kmt2a --horizon 5 --horizon 30"
-    ],  # fmt: skip
+    ],
     "analyze cif": [f"analyze cif {ANALYZE} --status cir_status --group kmt2a --horizon 5"],
     "analyze cox": [
         f"analyze cox {ANALYZE} --event efs_event --covariates kmt2a_r,age_days,wbc",
         f"analyze cox {ANALYZE} --event efs_event --covariates 'C(kmt2a) + wbc'",
-    ],  # fmt: skip
+    ],
     "analyze hsct": [f"analyze hsct {ANALYZE} --event efs_event --hsct-time hsct_days"],
     "analyze finegray": [
         f"analyze finegray {ANALYZE} --status cir_status --cause 1 "
         "--covariates 'C(kmt2a) + age_days'"
-    ],  # fmt: skip
+    ],
     "design sample-size": [
         "design sample-size --hr 0.6 --median-control 2y --accrual 30/y --follow-up 2y "
         "--dropout 0.05/y",
