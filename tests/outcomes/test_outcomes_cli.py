@@ -286,12 +286,63 @@ def test_readme_examples_run(cohort_csv, tmp_path, monkeypatch):
     (work / "patients.json").write_text(json.dumps([hist.to_dict()]), encoding="utf-8")
     monkeypatch.chdir(work)
     commands = _readme_commands()
-    assert len(commands) == 5
+    assert len(commands) >= 5
     for cmd in commands:
         res = runner.invoke(app, shlex.split(cmd)[1:])
         assert res.exit_code == 0, (cmd, res.output)
     for name in ("km.png", "forest.png", "simon_makuch.png", "adtte.csv"):
         assert (work / name).stat().st_size > 0
+
+
+#: the statistician's examples for the README (issue 15), each with the files it writes
+NEW_README_EXAMPLES = [
+    (
+        "infantall analyze km cohort.csv --time efs_days --event efs_event --group kmt2a "
+        "--horizon 60 --report-unit months --table km_steps.csv -o km.json --format json",
+        ["km_steps.csv", "km.json"],
+    ),
+    (
+        "infantall analyze km cohort.csv --time efs_days --event efs_event --group kmt2a "
+        '--horizon 5 --figure efs.pdf --title "EFS by KMT2A" --ylabel "Event-free survival"',
+        ["efs.pdf"],
+    ),
+    (
+        "infantall analyze cif cohort.csv --time cir_days --status cir_status --group kmt2a "
+        '--cause 1 --cause-label 1=Relapse --cause-label "2=Death in CR" --figure cir.svg',
+        ["cir.svg"],
+    ),
+    (
+        "infantall analyze cif cohort.csv --time cir_days --status cir_status --group kmt2a "
+        "--stacked --figure cir_stacked.png",
+        ["cir_stacked-g.png", "cir_stacked-r.png"],
+    ),
+    (
+        "infantall analyze cox cohort.csv --time efs_days --event efs_event "
+        '--covariates "C(kmt2a) + age_days + log(wbc)" --format csv -o cox.csv',
+        ["cox.csv"],
+    ),
+    (
+        "infantall analyze finegray cohort.csv --time cir_days --status cir_status --cause 1 "
+        '--covariates "C(kmt2a) + age_days" --figure finegray.png',
+        ["finegray.png"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("cmd", "files"), NEW_README_EXAMPLES)
+def test_new_readme_examples_run(cohort_csv, tmp_path, monkeypatch, cmd, files):
+    import shlex
+    import shutil
+
+    path, _ = cohort_csv
+    work = tmp_path / "readme2"
+    work.mkdir()
+    shutil.copy(path, work / "cohort.csv")
+    monkeypatch.chdir(work)
+    res = runner.invoke(app, shlex.split(cmd)[1:])
+    assert res.exit_code == 0, (cmd, res.output)
+    for name in files:
+        assert (work / name).stat().st_size > 0, name
 
 
 def test_hsct_without_transplants_fails_clearly(cohort_csv, tmp_path):
