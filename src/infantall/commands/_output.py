@@ -107,6 +107,8 @@ def _cell(value: Any) -> str:
         return f"{value:.6g}" if math.isfinite(value) else ""
     if isinstance(value, list | tuple):
         return "; ".join(_cell(v) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}={_cell(v)}" for k, v in value.items())
     return str(value)
 
 

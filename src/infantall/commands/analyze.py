@@ -141,6 +141,7 @@ def km_command(
             "time_unit": time_unit,
             "report_unit": report_unit,
             "conf_type": conf_type,
+            "median_unit": time_unit,
         }
         _meta_rows(meta, dropped, len(raw))
         tests: list[dict[str, Any]] = []
@@ -170,7 +171,7 @@ def km_command(
             save_figure(fig, figure)
             meta["figure"] = str(figure)
         if fmt is Format.table:
-            records = [_km_display(r, hz) for r in records]
+            records = [_km_display(r, hz, time_unit) for r in records]
         sections = [Section("records", records, title="Kaplan-Meier")]
         if tests:
             sections.append(Section("tests", tests_records(tests)))
@@ -335,7 +336,7 @@ def _num(x: Any) -> float:
     return float(x)
 
 
-def _km_display(rec: dict[str, Any], horizons: list[Horizon]) -> dict[str, Any]:
+def _km_display(rec: dict[str, Any], horizons: list[Horizon], unit: str) -> dict[str, Any]:
     """A compact, human-readable row (table format)."""
     med = "NA" if rec["median"] is None else f"{rec['median']:g}"
     lo = "NA" if rec["median_lower"] is None else f"{rec['median_lower']:g}"
@@ -344,7 +345,7 @@ def _km_display(rec: dict[str, Any], horizons: list[Horizon]) -> dict[str, Any]:
         "group": rec["group"],
         "n": rec["n"],
         "events": rec["events"],
-        "median (95% CI)": f"{med} ({lo}-{hi})",
+        f"median (95% CI), {unit}": f"{med} ({lo}-{hi})",
     }
     for h in horizons:
         key = h.label
