@@ -364,3 +364,14 @@ def test_hsct_without_transplants_fails_clearly(cohort_csv, tmp_path):
         ],
     )
     assert res.exit_code == 1 and "nothing to compare" in res.stderr
+
+
+def test_endpoints_missing_file_and_unwritable_output(tmp_path):
+    res = runner.invoke(app, ["endpoints", str(tmp_path / "nope.json"), "-o", "x.csv"])
+    assert res.exit_code == 1 and "file not found [file_not_found]" in res.stderr
+    src = tmp_path / "patients.json"
+    src.write_text("[]", encoding="utf-8")
+    out = tmp_path / "missing-folder" / "adtte.csv"
+    res = runner.invoke(app, ["endpoints", str(src), "-o", str(out)])
+    assert res.exit_code == 1 and "[unwritable_path]" in res.stderr
+    assert "Traceback" not in res.output
