@@ -301,3 +301,16 @@ def test_cif_stacked_writes_one_figure_per_group(tmp_path):
     res = runner.invoke(app, ["analyze", "cif", str(PBC), "-t", "time", "-s", "status",
                               "--cause", "7"])  # fmt: skip
     assert res.exit_code == 1 and "--cause 7 is not a cause" in res.stderr
+
+
+def test_r_style_dotted_column_names():
+    lung = pd.read_csv(REF_DIR / "lung.csv")
+    dotted = lung.rename(columns={"ph_ecog": "ph.ecog"})
+    a = cox_model(lung, "time", "event", "age + C(ph_ecog)")
+    b = cox_model(dotted, "time", "event", "age,C(ph.ecog)".replace(",", " + "))
+    np.testing.assert_array_equal(a.fit.coef, b.fit.coef)
+    assert b.frame.covariates[1] == "C(ph.ecog)[T.1]"
+    assert b.frame.to_dict()["reference_levels"] == {"C(ph.ecog)": "0"}
+    assert [t.name for t in b.tests][3] == "Wald C(ph.ecog)"
+    with pytest.raises(InvalidInputError, match=r"ph\.ecg: .*did you mean 'ph\.ecog'"):
+        model_frame(dotted, "age + ph.ecg")

@@ -17,6 +17,7 @@ A numeric column with 3 to 5 distinct integer codes fitted as a linear term gets
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,7 +104,18 @@ def suggest_column(name: str, columns: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _parse(spec: str) -> Formula:
+def _quote_columns(text: str, columns: Sequence[str]) -> str:
+    """Back-quote column names that are not Python names (R's ``ph.ecog``), as formulaic
+    reads ``a.b`` as an attribute."""
+    for name in sorted((str(c) for c in columns), key=len, reverse=True):
+        if name.isidentifier():
+            continue
+        pattern = r"(?<![\w.`])" + re.escape(name) + r"(?![\w.`])"
+        text = re.sub(pattern, "`" + name.replace("\\", "\\\\") + "`", text)
+    return text
+
+
+def _parse(spec: str, columns: Sequence[str]) -> tuple[Formula, str]:
     text = spec.strip()
     if "~" in text:
         raise InvalidInputError(
@@ -113,12 +125,26 @@ def _parse(spec: str) -> Formula:
         text = " + ".join(p.strip() for p in text.split(",") if p.strip())
     if not text:
         raise InvalidInputError("covariates", "name at least one covariate", "bad_option")
+    text = _quote_columns(text, columns)
     try:
-        return Formula(text)
+        return Formula(text), text
     except FormulaicError as exc:
         first = str(exc).splitlines()[0]
         reason = f"{text!r} is not a formula: {first}"
         raise InvalidInputError("covariates", reason, "bad_option") from exc
+
+
+def _variables(formula: Formula, text: str, columns: Sequence[str]) -> list[str]:
+    """The data columns a formula uses (formulaic reports `ph.ecog` as ``ph``)."""
+    quoted = set(re.findall(r"`([^`]+)`", text))
+    heads = {q.split(".")[0] for q in quoted}
+    found = {str(v) for v in formula.required_variables}
+    kept = {v for v in found if v in columns or v not in heads}
+    for v in [v for v in kept if v not in columns]:  # a dotted typo: report it whole
+        dotted = re.search(r"(?<![\w.])" + re.escape(v) + r"\.[\w.]+", text)
+        if dotted:
+            kept = (kept - {v}) | {dotted.group(0)}
+    return sorted(kept | {q for q in quoted if q in columns})
 
 
 def _check_columns(data: pd.DataFrame, names: Sequence[str]) -> None:
@@ -164,7 +190,7 @@ def _factors(matrix: Any) -> tuple[FactorCoding, ...]:
         levels = tuple(str(x) for x in contrasts.levels)
         base = getattr(contrasts.contrasts, "base", None)
         reference = levels[0] if base is None or "UNSET" in str(base) else str(base)
-        out.append(FactorCoding(str(term), levels, reference))
+        out.append(FactorCoding(str(term).replace("`", ""), levels, reference))
     return tuple(out)
 
 
@@ -196,8 +222,8 @@ def model_frame(
         ``missing_covariate`` (missing values with ``complete_cases=False``, or no complete
         row), ``non_numeric_covariate`` (a term that is not a number).
     """
-    formula = _parse(covariates)
-    variables = sorted(formula.required_variables)
+    formula, text = _parse(covariates, list(data.columns))
+    variables = _variables(formula, text, list(data.columns))
     extra = [c for c in (*response, *keep) if c is not None]
     _check_columns(data, [*extra, *variables])
     used = list(dict.fromkeys([*extra, *variables]))
@@ -218,6 +244,7 @@ def model_frame(
         first = str(exc).splitlines()[0]
         raise InvalidInputError("covariates", first, "bad_option") from exc
     design = matrix.drop(columns=[c for c in matrix.columns if c == "Intercept"])
+    design.columns = [str(c).replace("`", "") for c in design.columns]
     if design.shape[1] == 0:
         raise InvalidInputError("covariates", "name at least one covariate", "bad_option")
     for c in design.columns:
@@ -227,9 +254,8 @@ def model_frame(
         [complete[[c for c in extra if c not in design.columns]], design.astype(np.float64)],
         axis=1,
     )
-    text = str(formula)
     return ModelFrame(
-        formula=text[4:] if text.startswith("1 + ") else text,
+        formula=text,
         data=frame,
         covariates=tuple(str(c) for c in design.columns),
         factors=_factors(matrix),
