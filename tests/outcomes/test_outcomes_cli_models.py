@@ -314,3 +314,11 @@ def test_r_style_dotted_column_names():
     assert [t.name for t in b.tests][3] == "Wald C(ph.ecog)"
     with pytest.raises(InvalidInputError, match=r"ph\.ecg: .*did you mean 'ph\.ecog'"):
         model_frame(dotted, "age + ph.ecg")
+
+
+def test_comma_lists_may_hold_factor_terms():
+    df = pd.read_csv(PBC)
+    a = model_frame(df, "age, C(stage, contr.treatment(4)), sex")
+    b = model_frame(df, "age + C(stage, contr.treatment(4)) + sex")
+    assert a.covariates == b.covariates and a.formula == b.formula
+    pd.testing.assert_frame_equal(a.data, b.data)

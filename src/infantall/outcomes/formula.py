@@ -115,14 +115,25 @@ def _quote_columns(text: str, columns: Sequence[str]) -> str:
     return text
 
 
+def _commas_to_plus(text: str) -> str:
+    """``a, C(b, contr.treatment(2))`` -> ``a + C(b, contr.treatment(2))`` (top-level commas)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return " + ".join(p.strip() for p in parts if p.strip())
+
+
 def _parse(spec: str, columns: Sequence[str]) -> tuple[Formula, str]:
     text = spec.strip()
     if "~" in text:
         raise InvalidInputError(
             "covariates", "give the right-hand side only (e.g. 'age + C(group)')", "bad_option"
         )
-    if "," in text and "(" not in text:
-        text = " + ".join(p.strip() for p in text.split(",") if p.strip())
+    text = _commas_to_plus(text)
     if not text:
         raise InvalidInputError("covariates", "name at least one covariate", "bad_option")
     text = _quote_columns(text, columns)
