@@ -78,7 +78,8 @@ def test_km_example(cohort_csv, tmp_path):
     got = {r["group"]: r["surv_5y_pct"] for r in payload["records"]}
     for row in expected.itertuples():
         assert got[row.group] == round(100 * row.survival, 2)
-    assert payload["meta"]["test"] == "log-rank"
+    (test,) = payload["tests"]
+    assert test["test"] == "log-rank" and test["df"] == 1 and 0 <= test["p_value"] <= 1
 
 
 def test_km_csv_and_peto(cohort_csv):
@@ -102,7 +103,10 @@ def test_km_csv_and_peto(cohort_csv):
         ],
     )
     assert res.exit_code == 0
-    assert res.stdout.splitlines()[0].startswith("group,n,events,median")
+    blocks = {b.splitlines()[0]: b.splitlines()[1:] for b in res.stdout.split("\n\n")}
+    assert blocks["# records"][0].startswith("group,n,events,median")
+    assert blocks["# tests"][0] == "test,cause,statistic,df,p_value"
+    assert blocks["# tests"][1].startswith("Peto-Peto,,")
 
 
 def test_cif_example(cohort_csv, tmp_path):
@@ -130,7 +134,10 @@ def test_cif_example(cohort_csv, tmp_path):
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     assert {r["cause"] for r in payload["records"]} == {1, 2}
-    assert "gray_cause1" in payload["meta"]
+    assert [(t["test"], t["cause"], t["df"]) for t in payload["tests"]] == [
+        ("Gray", 1, 1),
+        ("Gray", 2, 1),
+    ]
 
 
 def test_cox_example(cohort_csv, tmp_path):
@@ -203,10 +210,11 @@ def test_errors_go_to_stderr(cohort_csv, tmp_path):
             "--event",
             "efs_event",
             "--covariates",
-            "kmt2a",
+            "kmt2a + log(efs_event)",
         ],
     )
-    assert res.exit_code == 1 and "non_numeric_covariate" in res.stderr
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "error: covariates:" in res.stderr
 
 
 def test_endpoints_example(tmp_path):
@@ -278,12 +286,63 @@ def test_readme_examples_run(cohort_csv, tmp_path, monkeypatch):
     (work / "patients.json").write_text(json.dumps([hist.to_dict()]), encoding="utf-8")
     monkeypatch.chdir(work)
     commands = _readme_commands()
-    assert len(commands) == 5
+    assert len(commands) >= 5
     for cmd in commands:
         res = runner.invoke(app, shlex.split(cmd)[1:])
         assert res.exit_code == 0, (cmd, res.output)
     for name in ("km.png", "forest.png", "simon_makuch.png", "adtte.csv"):
         assert (work / name).stat().st_size > 0
+
+
+#: the statistician's examples for the README (issue 15), each with the files it writes
+NEW_README_EXAMPLES = [
+    (
+        "infantall analyze km cohort.csv --time efs_days --event efs_event --group kmt2a "
+        "--horizon 60 --report-unit months --table km_steps.csv -o km.json --format json",
+        ["km_steps.csv", "km.json"],
+    ),
+    (
+        "infantall analyze km cohort.csv --time efs_days --event efs_event --group kmt2a "
+        '--horizon 5 --figure efs.pdf --title "EFS by KMT2A" --ylabel "Event-free survival"',
+        ["efs.pdf"],
+    ),
+    (
+        "infantall analyze cif cohort.csv --time cir_days --status cir_status --group kmt2a "
+        '--cause 1 --cause-label 1=Relapse --cause-label "2=Death in CR" --figure cir.svg',
+        ["cir.svg"],
+    ),
+    (
+        "infantall analyze cif cohort.csv --time cir_days --status cir_status --group kmt2a "
+        "--stacked --figure cir_stacked.png",
+        ["cir_stacked-g.png", "cir_stacked-r.png"],
+    ),
+    (
+        "infantall analyze cox cohort.csv --time efs_days --event efs_event "
+        '--covariates "C(kmt2a) + age_days + log(wbc)" --format csv -o cox.csv',
+        ["cox.csv"],
+    ),
+    (
+        "infantall analyze finegray cohort.csv --time cir_days --status cir_status --cause 1 "
+        '--covariates "C(kmt2a) + age_days" --figure finegray.png',
+        ["finegray.png"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("cmd", "files"), NEW_README_EXAMPLES)
+def test_new_readme_examples_run(cohort_csv, tmp_path, monkeypatch, cmd, files):
+    import shlex
+    import shutil
+
+    path, _ = cohort_csv
+    work = tmp_path / "readme2"
+    work.mkdir()
+    shutil.copy(path, work / "cohort.csv")
+    monkeypatch.chdir(work)
+    res = runner.invoke(app, shlex.split(cmd)[1:])
+    assert res.exit_code == 0, (cmd, res.output)
+    for name in files:
+        assert (work / name).stat().st_size > 0, name
 
 
 def test_hsct_without_transplants_fails_clearly(cohort_csv, tmp_path):
@@ -305,3 +364,14 @@ def test_hsct_without_transplants_fails_clearly(cohort_csv, tmp_path):
         ],
     )
     assert res.exit_code == 1 and "nothing to compare" in res.stderr
+
+
+def test_endpoints_missing_file_and_unwritable_output(tmp_path):
+    res = runner.invoke(app, ["endpoints", str(tmp_path / "nope.json"), "-o", "x.csv"])
+    assert res.exit_code == 1 and "file not found [file_not_found]" in res.stderr
+    src = tmp_path / "patients.json"
+    src.write_text("[]", encoding="utf-8")
+    out = tmp_path / "missing-folder" / "adtte.csv"
+    res = runner.invoke(app, ["endpoints", str(src), "-o", str(out)])
+    assert res.exit_code == 1 and "[unwritable_path]" in res.stderr
+    assert "Traceback" not in res.output

@@ -1,21 +1,58 @@
-"""``infantall analyze km|cif|cox|hsct``: survival analyses of a CSV file.
+"""``infantall analyze km|cif|cox|finegray|hsct``: survival analyses of a CSV file.
 
 Only Typer and the standard library are imported here; pandas, NumPy and matplotlib are
-imported inside the commands so that ``infantall --help`` stays fast.
+imported inside the commands so that ``infantall --help`` stays fast. Each command calls one
+function of :mod:`infantall.outcomes` and formats its result: estimates and tests (numbers:
+``statistic``, ``df``, ``p_value``) as a table, strict JSON or CSV (one section per table),
+to the screen or to ``-o FILE``.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from infantall.commands._output import Format, FormatOption, emit_records, fail
+from infantall.commands._analyze_io import (
+    CompleteOpt,
+    DataArg,
+    EventOpt,
+    FigureOpt,
+    Horizon,
+    HorizonOpt,
+    ReportUnitOpt,
+    StatusOpt,
+    TableOpt,
+    TimeOpt,
+    TitleOpt,
+    UnitOpt,
+    XlabelOpt,
+    cause_labels,
+    cif_figures,
+    cif_steps,
+    complete_rows,
+    km_steps,
+    parse_horizons,
+    pct,
+    read_csv,
+    run_safely,
+    tests_records,
+    unit_days,
+    write_table,
+)
+from infantall.commands._analyze_models import cox_command, finegray_command
+from infantall.commands._output import (
+    Format,
+    FormatOption,
+    OutputOption,
+    Section,
+    emit_records,
+    emit_sections,
+    fail,
+)
 
 __all__ = ["ORDER", "register", "run_safely"]
 
@@ -24,99 +61,57 @@ ORDER = 40
 analyze_app = typer.Typer(
     help=(
         "Survival analyses of a CSV file (one row per patient): Kaplan-Meier, cumulative "
-        "incidence, Cox, HSCT as a time-dependent exposure. Checked against R survival/cmprsk."
+        "incidence, Cox, Fine-Gray, HSCT as a time-dependent exposure. Checked against R "
+        "survival/cmprsk."
     ),
     no_args_is_help=True,
 )
 
-#: days in one unit of the time column
-_UNIT_DAYS = {"days": 1.0, "months": 365.25 / 12, "years": 365.25}
-
-TimeOpt = typer.Option(..., "--time", "-t", help="Column of follow-up times.")
-UnitOpt = typer.Option("days", "--time-unit", help="Unit of the time column: days, months, years.")
-HorizonOpt = typer.Option(
-    None, "--horizon", help="Report estimates at this many YEARS (repeatable).", show_default=False
-)
-FigureOpt = typer.Option(None, "--figure", help="Write the figure to this .png, .svg or .pdf file.")
-DataArg = typer.Argument(..., help="CSV file, one row per patient.")
-EventOpt = typer.Option(..., "--event", "-e", help="Column of event indicators (1/0).")
-
-
-@contextmanager
-def run_safely() -> Iterator[None]:
-    """Turn infantall errors into ``error: ...`` on stderr (exit 1) and show warnings."""
-    from infantall.errors import InfantallError
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        except InfantallError as exc:
-            _echo_warnings(caught)
-            fail(str(exc))
-        except (OSError, ValueError, KeyError) as exc:
-            _echo_warnings(caught)
-            fail(f"{type(exc).__name__}: {exc}")
-    _echo_warnings(caught)
-
-
-def _echo_warnings(caught: list[warnings.WarningMessage]) -> None:
-    seen: set[str] = set()
-    for w in caught:
-        msg = str(w.message)
-        if msg not in seen:
-            seen.add(msg)
-            typer.echo(f"warning: {msg}", err=True)
-
 
 def _read(path: Path, columns: list[str | None]) -> Any:
-    import pandas as pd
-
-    from infantall.errors import InvalidInputError
-
-    if not path.is_file():
-        raise InvalidInputError(str(path), "file not found", "unknown_column")
-    df = pd.read_csv(path)
-    for c in columns:
-        if c is not None and c not in df.columns:
-            raise InvalidInputError(
-                c,
-                f"is not a column of {path.name} (columns: {', '.join(df.columns)})",
-                "unknown_column",
-            )
-    return df
+    """The CSV with the named columns (see :func:`._analyze_io.read_csv`)."""
+    return read_csv(path, columns)
 
 
-def _unit(unit: str) -> float:
-    if unit not in _UNIT_DAYS:
-        fail(f"--time-unit must be one of {', '.join(_UNIT_DAYS)}")
-    return _UNIT_DAYS[unit]
+def _meta_rows(meta: dict[str, Any], dropped: list[int], n_input: int) -> None:
+    meta["n_input"] = n_input
+    meta["n_dropped"] = len(dropped)
+    meta["dropped_rows"] = dropped
+    if dropped:
+        shown = ", ".join(str(r) for r in dropped[:20]) + (" ..." if len(dropped) > 20 else "")
+        warnings.warn(
+            f"{len(dropped)} row(s) dropped for missing values (rows {shown})", stacklevel=2
+        )
 
 
-def _horizons(horizon: list[float] | None, unit_days: float) -> list[float]:
-    return [h * 365.25 / unit_days for h in (horizon or [])]
+def _labels(xlabel: str | None, report_unit: str) -> str:
+    return xlabel or f"Time since diagnosis ({report_unit})"
 
 
-def _num(x: Any) -> float:
-    return float(x)
-
-
-def _pct(x: Any) -> float | None:
-    v = float(x)
-    return None if math.isnan(v) else round(100.0 * v, 2)  # NaN -> None (JSON null)
+CauseLabelOpt = typer.Option(
+    None, "--cause-label", help="Name of a cause, e.g. 1=Relapse (repeatable).", show_default=False
+)
 
 
 @analyze_app.command("km")
 def km_command(
     data: Path = DataArg,
+    *,
     time: str = TimeOpt,
     event: str = EventOpt,
     group: str | None = typer.Option(None, "--group", "-g", help="Column of groups."),
-    horizon: list[float] | None = HorizonOpt,
+    horizon: list[str] | None = HorizonOpt,
     time_unit: str = UnitOpt,
+    report_unit: str = ReportUnitOpt,
     conf_type: str = typer.Option("log-log", "--conf-type", help="log-log, log or plain."),
     test: str = typer.Option("logrank", "--test", help="logrank or peto (Peto-Peto, rho=1)."),
     figure: Path | None = FigureOpt,
+    title: str | None = TitleOpt,
+    xlabel: str | None = XlabelOpt,
+    ylabel: str = typer.Option("Survival", "--ylabel", help="Vertical-axis label ('(%)' added)."),
+    table: Path | None = TableOpt,
+    complete_cases: bool = CompleteOpt,
+    output: Path | None = OutputOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Kaplan-Meier: n, events, median (95% CI), survival at horizons with SE; log-rank.
@@ -127,154 +122,165 @@ def km_command(
     with run_safely():
         from infantall.outcomes import logrank_test, survival_at_horizons
 
-        df = _read(data, [time, event, group])
-        unit = _unit(time_unit)
+        raw = _read(data, [time, event, group])
+        df, dropped = complete_rows(raw, [time, event, group], not complete_cases)
+        unit = unit_days(time_unit)
+        shown = unit_days(report_unit, "--report-unit") / unit
+        hz = parse_horizons(horizon, report_unit, time_unit)
         res = survival_at_horizons(
             df[time],
             df[event],
             None if group is None else df[group],
-            _horizons(horizon, unit),
+            [h.data_time for h in hz],
             conf_type=conf_type,  # type: ignore[arg-type]
             group_name=group,
         )
         curves = res.curves
-        records = [_km_record(c, res, horizon or []) for c in curves.curves]
-        meta: dict[str, Any] = {"time_unit": time_unit, "conf_type": conf_type}
+        records = [_km_record(c, res, hz) for c in curves.curves]
+        meta: dict[str, Any] = {
+            "time_unit": time_unit,
+            "report_unit": report_unit,
+            "conf_type": conf_type,
+            "median_unit": time_unit,
+        }
+        _meta_rows(meta, dropped, len(raw))
+        tests: list[dict[str, Any]] = []
         annotation = None
         if group is not None:
             rho = 1.0 if test == "peto" else 0.0
             lr = logrank_test(df[time], df[event], df[group], rho=rho)
-            meta.update({"test": lr.test_name, "chisq": lr.chisq, "df": lr.df, "p": lr.p_value})
+            tests.append(
+                {"test": lr.test_name, "statistic": lr.chisq, "df": lr.df, "p_value": lr.p_value}
+            )
             annotation = f"{lr.test_name} p = {lr.p_value:.3g}"
+        if table is not None:
+            write_table(km_steps(curves.curves, time_unit, report_unit, shown), table)
+            meta["table"] = str(table)
         if figure is not None:
             from infantall.reports.figures.survival import plot_km, save_figure
 
-            save_figure(plot_km(curves, time_scale=365.25 / unit, annotation=annotation), figure)
+            fig = plot_km(
+                curves,
+                time_scale=shown,
+                time_unit=report_unit,
+                annotation=annotation,
+                title=title,
+                ylabel=ylabel,
+                xlabel=_labels(xlabel, report_unit),
+            )
+            save_figure(fig, figure)
             meta["figure"] = str(figure)
         if fmt is Format.table:
-            records = [_km_display(r, horizon or []) for r in records]
-        emit_records(records, fmt, title="Kaplan-Meier", meta=meta)
+            records = [_km_display(r, hz, time_unit) for r in records]
+        sections = [Section("records", records, title="Kaplan-Meier")]
+        if tests:
+            sections.append(Section("tests", tests_records(tests)))
+        emit_sections(sections, fmt, meta=meta, output=output)
 
 
 @analyze_app.command("cif")
 def cif_command(
     data: Path = DataArg,
+    *,
     time: str = TimeOpt,
-    status: str = typer.Option(
-        ..., "--status", "-s", help="Column of codes: 0 censored, 1, 2, ... competing causes."
-    ),
+    status: str = StatusOpt,
     group: str | None = typer.Option(None, "--group", "-g", help="Column of groups."),
-    horizon: list[float] | None = HorizonOpt,
+    horizon: list[str] | None = HorizonOpt,
     time_unit: str = UnitOpt,
+    report_unit: str = ReportUnitOpt,
     rho: float = typer.Option(0.0, "--rho", help="Weight power of Gray's test (cmprsk rho)."),
+    cause: int = typer.Option(1, "--cause", help="Cause drawn by group in the figure."),
+    cause_label: list[str] | None = CauseLabelOpt,
+    stacked: bool = typer.Option(
+        False,
+        "--stacked",
+        help="Instead, stack every cause, one figure per group (FILE-<group>.png).",
+    ),
     figure: Path | None = FigureOpt,
+    title: str | None = TitleOpt,
+    xlabel: str | None = XlabelOpt,
+    ylabel: str | None = typer.Option(
+        None, "--ylabel", help="Vertical-axis label ('(%)' added; default: Cumulative incidence)."
+    ),
+    table: Path | None = TableOpt,
+    complete_cases: bool = CompleteOpt,
+    output: Path | None = OutputOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Cumulative incidence (Aalen-Johansen) per cause with SE and CI; Gray's test.
 
-    Example: infantall analyze cif cohort.csv --time cir_days --status cir_status
-    --group kmt2a --horizon 5
+    The figure shows one cause (--cause) for every group with the numbers at risk and
+    Gray's p; --stacked draws all causes stacked, one figure per group. Example: infantall
+    analyze cif cohort.csv --time cir_days --status cir_status --group kmt2a --horizon 5
     """
     with run_safely():
         from infantall.outcomes import cumulative_incidence
 
-        df = _read(data, [time, status, group])
-        unit = _unit(time_unit)
+        raw = _read(data, [time, status, group])
+        df, dropped = complete_rows(raw, [time, status, group], not complete_cases)
+        unit = unit_days(time_unit)
+        shown = unit_days(report_unit, "--report-unit") / unit
+        hz = parse_horizons(horizon or ["5"], report_unit, time_unit)
         res = cumulative_incidence(
             df[time], df[status], None if group is None else df[group], rho=rho
         )
-        hz = _horizons(horizon or [5.0], unit)
-        records = []
-        for c in res.curves:
-            for h_years, row in zip(horizon or [5.0], c.at(hz).itertuples(), strict=True):
-                records.append(
-                    {
-                        "group": c.group,
-                        "cause": c.cause,
-                        "years": h_years,
-                        "estimate_pct": _pct(row.estimate),
-                        "se_pct": _pct(row.std_err),
-                        "lower_pct": _pct(row.lower),
-                        "upper_pct": _pct(row.upper),
-                    }
-                )
-        meta: dict[str, Any] = {"time_unit": time_unit}
-        for t in res.tests:
-            meta[f"gray_cause{t.cause}"] = f"chisq={t.statistic:.4f}, df={t.df}, p={t.p_value:.4g}"
+        if cause not in res.causes:
+            fail(f"--cause {cause} is not a cause of {status} (causes: {list(res.causes)})")
+        records = [_cif_record(c, h, row) for c in res.curves for h, row in _at(c, hz)]
+        meta: dict[str, Any] = {"time_unit": time_unit, "report_unit": report_unit, "rho": rho}
+        _meta_rows(meta, dropped, len(raw))
+        tests = [
+            {"test": "Gray", "cause": t.cause, "statistic": t.statistic, "df": t.df,
+             "p_value": t.p_value}
+            for t in res.tests
+        ]  # fmt: skip
+        if table is not None:
+            write_table(cif_steps(res, time_unit, report_unit, shown), table)
+            meta["table"] = str(table)
         if figure is not None:
-            from infantall.reports.figures.survival import plot_cif_stacked, save_figure
-
-            grp = res.groups[0]
-            save_figure(plot_cif_stacked(res, group=grp, time_scale=365.25 / unit), figure)
-            meta["figure"] = f"{figure} (group {grp})"
+            labels = cause_labels(cause_label)
+            opts = {
+                "time_scale": shown,
+                "time_unit": report_unit,
+                "title": title,
+                "xlabel": _labels(xlabel, report_unit),
+            }
+            meta["figure"] = cif_figures(
+                res, df, time, group, figure, stacked, cause, labels, ylabel, opts
+            )
         if fmt is Format.table:
-            records = [
-                {
-                    "group": r["group"],
-                    "cause": r["cause"],
-                    "years": r["years"],
-                    "estimate % (SE)": f"{_s(r['estimate_pct'])} ({_s(r['se_pct'])})",
-                    "95% CI": f"{_s(r['lower_pct'])}-{_s(r['upper_pct'])}",
-                }
-                for r in records
-            ]
-        emit_records(records, fmt, title="Cumulative incidence", meta=meta)
+            records = [_cif_display(r) for r in records]
+        sections = [Section("records", records, title="Cumulative incidence")]
+        if tests:
+            sections.append(Section("tests", tests_records(tests)))
+        emit_sections(sections, fmt, meta=meta, output=output)
 
 
-@analyze_app.command("cox")
-def cox_command(
-    data: Path = DataArg,
-    time: str = TimeOpt,
-    event: str = EventOpt,
-    covariates: str = typer.Option(
-        ..., "--covariates", "-c", help="Comma-separated numeric columns (0/1 for categories)."
-    ),
-    strata: str | None = typer.Option(None, "--strata", help="Column to stratify on."),
-    ties: str = typer.Option("efron", "--ties", help="efron (R's default) or breslow."),
-    figure: Path | None = FigureOpt,
-    fmt: Format = FormatOption,
-) -> None:
-    """Cox model: HR (95% CI), p, concordance, global tests and the PH test (cox.zph).
+def _at(curve: Any, hz: list[Horizon]) -> Any:
+    return zip(hz, curve.at([h.data_time for h in hz]).itertuples(), strict=True)
 
-    Example: infantall analyze cox cohort.csv --time efs_days --event efs_event
-    --covariates kmt2a_r,age_days,wbc
-    """
-    with run_safely():
-        from infantall.outcomes import cox_ph
 
-        cols = [c.strip() for c in covariates.split(",") if c.strip()]
-        df = _read(data, [time, event, strata, *cols])
-        fit = cox_ph(df, time, event, cols, strata=strata, ties=ties)  # type: ignore[arg-type]
-        zph = fit.ph_test()
-        summary = fit.summary.assign(ph_p=zph.p_value[:-1])
-        records = [{str(k): v for k, v in r.items()} for r in summary.to_dict("records")]
-        meta = {
-            "n": fit.n,
-            "events": fit.n_events,
-            "ties": ties,
-            "strata": strata,
-            "concordance": round(fit.concordance, 4),
-            "likelihood_ratio": f"{fit.lr_test:.3f} on {len(cols)} df",
-            "wald": f"{fit.wald_test:.3f}",
-            "score": f"{fit.score_test:.3f}",
-            "ph_global_p": float(zph.p_value[-1]),
-        }
-        if figure is not None:
-            from infantall.reports.figures.survival import plot_forest, save_figure
+def _cif_record(curve: Any, h: Horizon, row: Any) -> dict[str, Any]:
+    return {
+        "group": curve.group,
+        "cause": curve.cause,
+        "horizon": h.value,
+        "unit": h.unit,
+        "estimate_pct": pct(row.estimate),
+        "se_pct": pct(row.std_err),
+        "lower_pct": pct(row.lower),
+        "upper_pct": pct(row.upper),
+    }
 
-            save_figure(plot_forest(fit), figure)
-            meta["figure"] = str(figure)
-        if fmt is Format.table:
-            records = [
-                {
-                    "covariate": r["covariate"],
-                    "HR (95% CI)": f"{r['hr']:.3g} ({r['hr_lower']:.3g}-{r['hr_upper']:.3g})",
-                    "p": f"{r['p']:.3g}",
-                    "PH test p": f"{r['ph_p']:.3g}",
-                }
-                for r in records
-            ]
-        emit_records(records, fmt, title="Cox proportional hazards", meta=meta)
+
+def _cif_display(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "group": r["group"],
+        "cause": r["cause"],
+        "horizon": f"{r['horizon']:g} {r['unit']}",
+        "estimate % (SE)": f"{_s(r['estimate_pct'])} ({_s(r['se_pct'])})",
+        "95% CI": f"{_s(r['lower_pct'])}-{_s(r['upper_pct'])}",
+    }
 
 
 @analyze_app.command("hsct")
@@ -326,16 +332,23 @@ def _s(x: Any) -> str:
     return "NA" if x is None else f"{x:.1f}"
 
 
-def _km_display(rec: dict[str, Any], horizons: list[float]) -> dict[str, Any]:
+def _num(x: Any) -> float:
+    return float(x)
+
+
+def _km_display(rec: dict[str, Any], horizons: list[Horizon], unit: str) -> dict[str, Any]:
     """A compact, human-readable row (table format)."""
+    med = "NA" if rec["median"] is None else f"{rec['median']:g}"
+    lo = "NA" if rec["median_lower"] is None else f"{rec['median_lower']:g}"
+    hi = "NA" if rec["median_upper"] is None else f"{rec['median_upper']:g}"
     out: dict[str, Any] = {
         "group": rec["group"],
         "n": rec["n"],
         "events": rec["events"],
-        "median (95% CI)": f"{rec['median']:g} ({rec['median_lower']:g}-{rec['median_upper']:g})",
+        f"median (95% CI), {unit}": f"{med} ({lo}-{hi})",
     }
     for h in horizons:
-        key = f"{h:g}y"
+        key = h.label
         out[f"{key} % (SE) [95% CI]"] = (
             f"{_s(rec[f'surv_{key}_pct'])} ({_s(rec[f'se_{key}_pct'])}) "
             f"[{_s(rec[f'lower_{key}_pct'])}-{_s(rec[f'upper_{key}_pct'])}]"
@@ -344,24 +357,28 @@ def _km_display(rec: dict[str, Any], horizons: list[float]) -> dict[str, Any]:
     return out
 
 
-def _km_record(curve: Any, res: Any, horizon_years: list[float]) -> dict[str, Any]:
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _km_record(curve: Any, res: Any, horizons: list[Horizon]) -> dict[str, Any]:
     """One group's n, events, median (95% CI) and survival at each horizon (in %)."""
     med, lo, hi = curve.median()
     rec: dict[str, Any] = {
         "group": curve.label,
         "n": curve.n,
         "events": curve.n_events,
-        "median": med,
-        "median_lower": lo,
-        "median_upper": hi,
+        "median": _finite(float(med)),
+        "median_lower": _finite(float(lo)),
+        "median_upper": _finite(float(hi)),
     }
-    for h_years, h in zip(horizon_years, res.horizons, strict=True):
-        row = res.row(curve.label, h)
-        key = f"{h_years:g}y"
-        rec[f"surv_{key}_pct"] = _pct(row.survival)
-        rec[f"se_{key}_pct"] = _pct(row.std_err)
-        rec[f"lower_{key}_pct"] = _pct(row.lower)
-        rec[f"upper_{key}_pct"] = _pct(row.upper)
+    for h, t in zip(horizons, res.horizons, strict=True):
+        row = res.row(curve.label, t)
+        key = h.label
+        rec[f"surv_{key}_pct"] = pct(row.survival)
+        rec[f"se_{key}_pct"] = pct(row.std_err)
+        rec[f"lower_{key}_pct"] = pct(row.lower)
+        rec[f"upper_{key}_pct"] = pct(row.upper)
         rec[f"at_risk_{key}"] = int(_num(row.n_risk))
     return rec
 
@@ -392,6 +409,10 @@ def _hsct_display(r: dict[str, Any]) -> dict[str, Any]:
         "n": r["n"],
         "note": r["note"],
     }
+
+
+analyze_app.command("cox")(cox_command)
+analyze_app.command("finegray")(finegray_command)
 
 
 def register(app: typer.Typer) -> None:

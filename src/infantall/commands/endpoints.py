@@ -52,6 +52,15 @@ def endpoints_command(
                 cut = dt.date.fromisoformat(cutoff)
             except ValueError:
                 fail(f"--cutoff {cutoff!r} is not a date YYYY-MM-DD")
+        from infantall.errors import InvalidInputError
+
+        if not patients.is_file():
+            reason = "file not found" if not patients.exists() else "is a folder, not a file"
+            code = "file_not_found" if not patients.exists() else "unreadable_file"
+            raise InvalidInputError(str(patients), reason, code)
+        if not output.parent.is_dir():
+            reason = f"the folder {output.parent} does not exist"
+            raise InvalidInputError(str(output), reason, "unwritable_path")
         histories = read_histories(patients)
         ds = derive_endpoints(
             histories,

@@ -81,13 +81,16 @@ def plot_km(
     show_censored: bool = True,
     percent: bool = True,
     annotation: str | None = None,
+    xlabel: str | None = None,
 ) -> Figure:
     """Kaplan–Meier curves with pointwise CI bands and a number-at-risk table.
 
     ``time_scale`` divides the stored times (days) for the axis: 365.25 for years,
     30.44 for months, 1 for days. ``annotation`` (e.g. a log-rank p-value) is printed in
-    the lower left.
+    the lower left. ``ylabel`` gets `` (%)`` appended; ``xlabel`` defaults to
+    ``Time since diagnosis (<time_unit>)``.
     """
+    xlabel = xlabel or f"Time since diagnosis ({time_unit})"
     cs = (curves,) if isinstance(curves, KaplanMeierResult) else curves.curves
     ticks = _ticks(cs, time_scale)
     width, height = SIZES["panel"]
@@ -142,23 +145,25 @@ def plot_km(
         if annotation:
             ax.text(0.02, 0.04, annotation, transform=ax.transAxes, fontsize=FONT_SIZE - 1)
         if risk_table:
-            _risk_table(tab, cs, ticks, time_scale)
-            tab.set_xlabel(f"Time since diagnosis ({time_unit})")
+            counts = {km.label: km.n_at_risk(ticks * time_scale) for km in cs}
+            _risk_table(tab, counts, ticks)
+            tab.set_xlabel(xlabel)
         else:
-            ax.set_xlabel(f"Time since diagnosis ({time_unit})")
+            ax.set_xlabel(xlabel)
     return fig
 
 
-def _risk_table(ax: Any, cs: Sequence[KaplanMeierResult], ticks: np.ndarray, scale: float) -> None:
-    ax.set_ylim(-0.5, len(cs) - 0.5)
-    ax.set_yticks(range(len(cs)))
-    ax.set_yticklabels([c.label for c in reversed(cs)], fontsize=FONT_SIZE - 1)
-    for lbl, i in zip(ax.get_yticklabels(), range(len(cs)), strict=True):
-        lbl.set_color(colour(len(cs) - 1 - i))
-    for i, km in enumerate(cs):
-        n = km.n_at_risk(ticks * scale)
-        row = len(cs) - 1 - i
-        for x, v in zip(ticks, n, strict=True):
+def _risk_table(ax: Any, counts: Mapping[str, Any], ticks: np.ndarray) -> None:
+    """Numbers at risk (``counts``: label -> count at each tick) under the time axis."""
+    labels = list(counts)
+    ax.set_ylim(-0.5, len(labels) - 0.5)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(list(reversed(labels)), fontsize=FONT_SIZE - 1)
+    for lbl, i in zip(ax.get_yticklabels(), range(len(labels)), strict=True):
+        lbl.set_color(colour(len(labels) - 1 - i))
+    for i, label in enumerate(labels):
+        row = len(labels) - 1 - i
+        for x, v in zip(ticks, counts[label], strict=True):
             ax.text(x, row, f"{int(v)}", ha="center", va="center", fontsize=FONT_SIZE - 1)
     ax.set_title("Number at risk", loc="left", fontsize=FONT_SIZE - 1)
     ax.tick_params(axis="y", length=0, pad=16)
@@ -174,11 +179,13 @@ def plot_cif_stacked(
     time_unit: str = "years",
     time_scale: float = 365.25,
     title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str = "Cumulative incidence",
 ) -> Figure:
     """Stacked cumulative incidence (e.g. relapse, then death in CR on top of it).
 
     The top of the stack is 1 - KM (all causes), so the white area above is the probability
-    of being alive in remission.
+    of being alive in remission. ``ylabel`` gets `` (%)`` appended.
     """
     curves = [c for c in result.curves if c.group == group]
     if not curves:
@@ -206,8 +213,8 @@ def plot_cif_stacked(
             base = base + f
         ax.set_ylim(0, max(5.0, float(base.max()) * 1.15))
         ax.set_xlim(0, float(t.max()) if t.max() > 0 else 1)
-        ax.set_xlabel(f"Time since diagnosis ({time_unit})")
-        ax.set_ylabel("Cumulative incidence (%)")
+        ax.set_xlabel(xlabel or f"Time since diagnosis ({time_unit})")
+        ax.set_ylabel(f"{ylabel} (%)")
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.legend(loc="upper left", frameon=False)
         if title:
@@ -224,30 +231,68 @@ def plot_cif(
     time_unit: str = "years",
     time_scale: float = 365.25,
     title: str | None = None,
+    xlabel: str | None = None,
+    times_by_group: Mapping[str, Any] | None = None,
+    annotation: str | None = None,
 ) -> Figure:
     """Cumulative incidence of one ``cause`` by group, in %, one step curve per group.
 
-    ``sizes`` (group -> patients) adds ``(n=...)`` to the legend labels.
+    ``sizes`` (group -> patients) adds ``(n=...)`` to the legend labels. ``times_by_group``
+    (group -> follow-up times, in the stored unit) adds a number-at-risk table under the
+    time axis (patients with time >= t); ``annotation`` (e.g. Gray's p) is printed in the
+    upper right. ``ylabel`` gets `` (%)`` appended.
     """
     curves = [c for c in result.curves if c.cause == cause]
     if not curves:
         raise InvalidInputError("cause", f"{cause!r} is not a cause of the result", "bad_option")
+    xlabel = xlabel or f"Time since diagnosis ({time_unit})"
+    width, height = SIZES["panel"]
     with style_context():
-        fig = new_figure("panel")
-        ax = fig.add_subplot(1, 1, 1)
+        if times_by_group is not None:
+            fig = new_figure((width, height + 0.8))
+            gs = fig.add_gridspec(2, 1, height_ratios=[4, 0.35 + 0.22 * len(curves)])
+            ax = fig.add_subplot(gs[0])
+            tab = fig.add_subplot(gs[1], sharex=ax)
+        else:
+            fig = new_figure("panel")
+            ax = fig.add_subplot(1, 1, 1)
+        tmax = 0.0
         for i, c in enumerate(curves):
             t = np.concatenate([[0.0], c.time]) / time_scale
             f = np.concatenate([[0.0], c.estimate]) * 100
             label = c.group if sizes is None else f"{c.group} (n={sizes.get(c.group, 0)})"
             ax.step(t, f, where="post", color=colour(i), lw=1.6, label=label)
+            tmax = max(tmax, float(t.max()))
+        if times_by_group is not None:
+            tmax = max(tmax, *(float(np.max(v)) / time_scale for v in times_by_group.values()))
+        ticks = np.arange(0.0, tmax + 1e-9, _nice_step(tmax / 5))
         ax.set_ylim(0, 100)
-        ax.set_xlabel(f"Time since diagnosis ({time_unit})")
+        ax.set_xlim(0, ticks[-1] * 1.02 if ticks[-1] > 0 else 1)
+        ax.set_xticks(ticks)
         ax.set_ylabel(f"{ylabel} (%)")
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.legend(loc="upper left", frameon=False)
         if title:
             ax.set_title(title, loc="left")
+        if annotation:
+            ax.text(0.98, 0.96, annotation, transform=ax.transAxes, ha="right", va="top",
+                    fontsize=FONT_SIZE - 1)  # fmt: skip
+        if times_by_group is not None:
+            counts = {
+                c.group: _at_risk(times_by_group.get(c.group, ()), ticks * time_scale)
+                for c in curves
+            }
+            _risk_table(tab, counts, ticks)
+            tab.set_xlabel(xlabel)
+        else:
+            ax.set_xlabel(xlabel)
     return fig
+
+
+def _at_risk(times: Any, at: np.ndarray) -> np.ndarray:
+    """Number of ``times`` >= each of ``at`` (patients still at risk)."""
+    t = np.sort(np.asarray(times, dtype=np.float64))
+    return np.asarray(t.shape[0] - np.searchsorted(t, at, side="left"), dtype=np.int64)
 
 
 def plot_forest(
@@ -344,5 +389,11 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     suffix = p.suffix.lower()
     if suffix not in FIGURE_SUFFIXES:
         raise InvalidInputError(str(p), "figures are written as .png, .svg or .pdf", "bad_option")
-    fig.savefig(p, dpi=DPI_PRINT if suffix == ".png" else None, bbox_inches="tight")
+    if not p.parent.is_dir():
+        raise InvalidInputError(str(p), f"the folder {p.parent} does not exist", "unwritable_path")
+    try:
+        fig.savefig(p, dpi=DPI_PRINT if suffix == ".png" else None, bbox_inches="tight")
+    except OSError as exc:
+        reason = f"cannot write the figure ({exc.strerror or exc})"
+        raise InvalidInputError(str(p), reason, "unwritable_path") from exc
     return p
