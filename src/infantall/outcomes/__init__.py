@@ -20,6 +20,7 @@ from infantall.outcomes.competing import (
 )
 from infantall.outcomes.cox import CoxResult, PHTestResult, concordance_index, cox_ph
 from infantall.outcomes.finegray import FineGrayResult, fine_gray
+from infantall.outcomes.formula import ModelFrame, model_frame
 from infantall.outcomes.hsct import (
     LandmarkResult,
     MantelByarResult,
@@ -53,14 +54,23 @@ from infantall.outcomes.questions import (
     hsct_analysis,
     survival_at_horizons,
 )
+from infantall.outcomes.regression import (
+    CoxModel,
+    FineGrayModel,
+    ModelTest,
+    cox_model,
+    fine_gray_model,
+)
 from infantall.outcomes.table_one import TableOne, table_one
 
 __all__ = [
     "ERROR_CODES",
+    "CoxModel",
     "CoxResult",
     "CumulativeIncidence",
     "CumulativeIncidenceResult",
     "Estimate",
+    "FineGrayModel",
     "FineGrayResult",
     "GrayTestResult",
     "HSCTAnalysis",
@@ -68,6 +78,8 @@ __all__ = [
     "LandmarkResult",
     "LogRankResult",
     "MantelByarResult",
+    "ModelFrame",
+    "ModelTest",
     "OutcomesWarning",
     "PHTestResult",
     "PairwiseResult",
@@ -78,10 +90,12 @@ __all__ = [
     "TrendResult",
     "concordance_index",
     "counting_process",
+    "cox_model",
     "cox_ph",
     "cumulative_incidence",
     "dataset_hsct_analysis",
     "fine_gray",
+    "fine_gray_model",
     "gray_test",
     "hsct_analysis",
     "kaplan_meier",
@@ -89,6 +103,7 @@ __all__ = [
     "landmark",
     "logrank_test",
     "mantel_byar",
+    "model_frame",
     "mrd_landmark",
     "pairwise_logrank",
     "simon_makuch",
