@@ -13,7 +13,7 @@ presenters (``infantall analyze``, the coordinator page, the report) only format
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from infantall.errors import InvalidInputError
+from infantall.protocols import get_protocol
 from infantall.outcomes._json import json_safe, records
 from infantall.outcomes.cox import CoxResult, cox_ph
 from infantall.outcomes.endpoints import AnalysisDataset
@@ -36,13 +37,54 @@ from infantall.outcomes.hsct import (
 from infantall.outcomes.km import ConfType, SurvivalCurves, kaplan_meier_by_group
 
 __all__ = [
+    "UNORDERED_LAST",
     "Estimate",
     "HSCTAnalysis",
     "SurvivalAtHorizons",
+    "clinical_order",
     "dataset_hsct_analysis",
     "hsct_analysis",
+    "ordered_groups",
     "survival_at_horizons",
 ]
+
+#: Group labels that are not risk groups, shown after every risk group in this order.
+UNORDERED_LAST: tuple[str, ...] = (
+    "not_eligible",
+    "not_applicable",
+    "indeterminate",
+    "unknown protocol",
+    "unknown",
+)
+
+
+def clinical_order(labels: Iterable[Any], protocol: str | None) -> list[str]:
+    """``labels`` (distinct, as strings) in the clinical order of ``protocol``'s risk groups.
+
+    The protocol's own groups come first in the order it declares them
+    (:attr:`infantall.protocols.Protocol.groups`, e.g. LR, MR, HR for Interfant-06; LR, IR,
+    HR for JPLSG MLL-10), then any other label alphabetically, then the labels of
+    :data:`UNORDERED_LAST` (indeterminate, unknown, ...). Without a protocol (or an unknown
+    one) the known labels keep the order LR, SR, MR, IR, HR.
+    """
+    distinct = list(dict.fromkeys(str(v) for v in labels))
+    own = ["LR", "SR", "MR", "IR", "HR"]
+    if protocol:
+        try:
+            own = [g for g in get_protocol(protocol).groups if g not in UNORDERED_LAST] or own
+        except InvalidInputError:
+            pass  # an unknown protocol: the generic order
+    first = [g for g in own if g in distinct]
+    last = [g for g in UNORDERED_LAST if g in distinct]
+    middle = sorted(set(distinct) - set(first) - set(last))
+    return first + middle + last
+
+
+def ordered_groups(values: Any, protocol: str | None) -> pd.Categorical:
+    """``values`` as a :class:`pandas.Categorical` in :func:`clinical_order`; the analyses
+    (Kaplan–Meier, cumulative incidence, log-rank) keep a Categorical's order."""
+    ser = pd.Series(values).astype(str)
+    return pd.Categorical(ser, categories=clinical_order(ser.unique(), protocol))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +92,10 @@ class SurvivalAtHorizons:
     """Kaplan–Meier curves and their survival at the horizons.
 
     ``table`` has one row per group and horizon: ``group, time, n, events, n_risk, survival,
-    std_err, lower, upper`` (probabilities, not percentages; ``time`` in the data's unit).
+    std_err, lower, upper, estimable`` (probabilities, not percentages; ``time`` in the
+    data's unit). A horizon beyond a group's follow-up (nobody at risk at it while the curve
+    is above 0, e.g. a group without follow-up) is not estimable: ``estimable`` is False and
+    survival, SE and CI are NaN (``None`` in ``to_dict()``), never the curve carried forward.
     """
 
     curves: SurvivalCurves
@@ -87,13 +132,18 @@ def survival_at_horizons(
     *,
     conf_type: ConfType = "log-log",
     group_name: str | None = None,
+    protocol: str | None = None,
 ) -> SurvivalAtHorizons:
     """Survival at ``horizons`` (same unit as ``time``) by ``group`` (one curve when ``None``).
 
     The curves are :func:`~infantall.outcomes.km.kaplan_meier_by_group` and each row is
     :meth:`~infantall.outcomes.km.KaplanMeierResult.at` (R ``summary(survfit, times=)``),
-    with the group's n and number of events added.
+    with the group's n and number of events added; a horizon nobody is followed to is not
+    estimable (see :class:`SurvivalAtHorizons`). With ``protocol`` the groups are risk groups
+    shown in that protocol's :func:`clinical_order`.
     """
+    if group is not None and protocol is not None:
+        group = ordered_groups(group, protocol)
     curves = kaplan_meier_by_group(time, event, group, conf_type=conf_type, group_name=group_name)
     return horizons_of(curves, horizons)
 
@@ -103,7 +153,14 @@ def horizons_of(curves: SurvivalCurves, horizons: Sequence[float]) -> SurvivalAt
     hz = tuple(float(h) for h in horizons)
     parts = [c.at(list(hz)).assign(n=c.n, events=c.n_events) for c in curves.curves]
     table = pd.concat(parts, ignore_index=True)
-    columns = ["group", "time", "n", "events", "n_risk", "survival", "std_err", "lower", "upper"]
+    # nobody followed to the horizon and the curve above 0: the value is not known
+    table["estimable"] = ~((table["n_risk"] == 0) & (table["survival"] > 0))
+    for col in ("survival", "std_err", "lower", "upper"):
+        table[col] = table[col].where(table["estimable"])
+    columns = [
+        "group", "time", "n", "events", "n_risk", "survival", "std_err", "lower", "upper",
+        "estimable",
+    ]  # fmt: skip
     return SurvivalAtHorizons(curves, hz, table[columns])
 
 
