@@ -13,6 +13,7 @@ presenters (``infantall analyze``, the coordinator page, the report) only format
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from infantall.errors import InvalidInputError
-from infantall.protocols import get_protocol
 from infantall.outcomes._json import json_safe, records
+from infantall.outcomes.competing import CumulativeIncidenceResult, cumulative_incidence
 from infantall.outcomes.cox import CoxResult, cox_ph
 from infantall.outcomes.endpoints import AnalysisDataset
 from infantall.outcomes.hsct import (
@@ -35,13 +36,16 @@ from infantall.outcomes.hsct import (
     time_dependent_cox,
 )
 from infantall.outcomes.km import ConfType, SurvivalCurves, kaplan_meier_by_group
+from infantall.protocols import get_protocol
 
 __all__ = [
     "UNORDERED_LAST",
+    "CumulativeIncidenceAtHorizons",
     "Estimate",
     "HSCTAnalysis",
     "SurvivalAtHorizons",
     "clinical_order",
+    "cumulative_incidence_at_horizons",
     "dataset_hsct_analysis",
     "hsct_analysis",
     "ordered_groups",
@@ -70,10 +74,8 @@ def clinical_order(labels: Iterable[Any], protocol: str | None) -> list[str]:
     distinct = list(dict.fromkeys(str(v) for v in labels))
     own = ["LR", "SR", "MR", "IR", "HR"]
     if protocol:
-        try:
+        with contextlib.suppress(InvalidInputError):  # an unknown protocol: generic order
             own = [g for g in get_protocol(protocol).groups if g not in UNORDERED_LAST] or own
-        except InvalidInputError:
-            pass  # an unknown protocol: the generic order
     first = [g for g in own if g in distinct]
     last = [g for g in UNORDERED_LAST if g in distinct]
     middle = sorted(set(distinct) - set(first) - set(last))
@@ -162,6 +164,89 @@ def horizons_of(curves: SurvivalCurves, horizons: Sequence[float]) -> SurvivalAt
         "estimable",
     ]  # fmt: skip
     return SurvivalAtHorizons(curves, hz, table[columns])
+
+
+@dataclass(frozen=True, slots=True)
+class CumulativeIncidenceAtHorizons:
+    """Cumulative incidence of each cause by group at the horizons, with Gray's tests.
+
+    ``table`` has one row per group, cause and horizon: ``group, cause, time, n, events,
+    n_risk, estimate, std_err, lower, upper, estimable``. A horizon beyond a group's follow-up
+    (nobody at risk while some patients are still event-free) is not estimable: NaN
+    (``None`` in ``to_dict()``). ``result.tests`` are Gray's tests (one per cause) when
+    grouped.
+    """
+
+    result: CumulativeIncidenceResult
+    horizons: tuple[float, ...]
+    table: pd.DataFrame
+    group_name: str | None = None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The table (a copy)."""
+        return self.table.copy()
+
+    def gray(self, cause: int = 1) -> Any:
+        """Gray's test of ``cause`` (:class:`~infantall.outcomes.GrayTestResult`), or ``None``
+        when ungrouped."""
+        return next((t for t in self.result.tests if t.cause == cause), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: the group name, horizons, rows and Gray's tests."""
+        return {
+            "group_name": self.group_name,
+            "horizons": json_safe(list(self.horizons)),
+            "estimates": records(self.table),
+            "gray_tests": [json_safe(t.as_dict()) for t in self.result.tests],
+        }
+
+
+def cumulative_incidence_at_horizons(
+    time: Any,
+    status: Any,
+    group: Any = None,
+    horizons: Sequence[float] = (),
+    *,
+    group_name: str | None = None,
+    protocol: str | None = None,
+) -> CumulativeIncidenceAtHorizons:
+    """Cumulative incidence (Aalen–Johansen, cmprsk ``cuminc``) of every cause by ``group`` at
+    ``horizons``, with Gray's test per cause when grouped
+    (:func:`~infantall.outcomes.competing.cumulative_incidence`). With ``protocol`` the
+    groups are risk groups in its :func:`clinical_order`.
+    """
+    t = pd.to_numeric(pd.Series(np.asarray(time, dtype=float)), errors="coerce")
+    st = pd.Series(np.asarray(status)).reset_index(drop=True)
+    g = None
+    if group is not None:
+        g = ordered_groups(group, protocol) if protocol is not None else pd.Series(group)
+    res = cumulative_incidence(t, st, None if g is None else g)
+    labels = pd.Series("all", index=t.index) if g is None else pd.Series(g).astype(str)
+    hz = tuple(float(h) for h in horizons)
+    rows = []
+    for c in res.curves:
+        mine = (labels == c.group).to_numpy()
+        last = float(t[mine].max())
+        free = 1.0 - sum(float(x.at([last])["estimate"].iloc[0])
+                         for x in res.curves if x.group == c.group)  # fmt: skip
+        for r in c.at(list(hz)).to_dict("records"):
+            ok = r["time"] <= last or free <= 1e-12
+            rows.append(
+                {
+                    **r,
+                    "n": int(mine.sum()),
+                    "events": int((st[mine] == c.cause).sum()),
+                    "n_risk": int((t[mine] >= r["time"]).sum()),
+                    "estimable": ok,
+                }
+            )
+    cols = ["group", "cause", "time", "n", "events", "n_risk", "estimate", "std_err", "lower",
+            "upper", "estimable"]  # fmt: skip
+    table = pd.DataFrame(rows, columns=cols)
+    for col in ("estimate", "std_err", "lower", "upper"):
+        table[col] = table[col].where(table["estimable"])
+    return CumulativeIncidenceAtHorizons(res, hz, table, group_name)
 
 
 @dataclass(frozen=True, slots=True)

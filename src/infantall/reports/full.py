@@ -148,5 +148,7 @@ def full_report(
         evidence=evidence,
         horizon_years=horizon_years,
     )
-    subtitle = f"{label}{' (SYNTHETIC)' if synthetic else ''} and the published evidence"
+    # say SYNTHETIC once: the label of a synthetic cohort may already say it
+    marker = " (SYNTHETIC)" if synthetic and "synthetic" not in label.lower() else ""
+    subtitle = f"{label}{marker} and the published evidence"
     return render_report("infantall report: infant ALL", sections, subtitle=subtitle)
