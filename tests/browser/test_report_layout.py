@@ -100,3 +100,37 @@ def test_one_title_and_synthetic_said_once_in_it(report_page: Any) -> None:
     assert report_page.locator("h1").count() == 1
     header = report_page.locator("header").inner_text()
     assert header.count("SYNTHETIC") == 1
+
+
+def test_coordinator_page_shows_follow_up_gray_test_and_clinical_order(
+    open_page: Any, live_server: Any
+) -> None:
+    from infantall.outcomes.followup import dataset_follow_up
+    from infantall.services.datasets import registry_cohort
+
+    page = open_page("coord")
+    page.goto("/coordinator")
+    section = page.locator("section[aria-labelledby='followup-title']")
+    text = section.inner_text()
+    # the page prints what the analysis function computes on the same registry
+    coordinator = live_server.principals["coord"]
+    with live_server.database.read_sessions() as session:
+        cohort = registry_cohort(
+            session,
+            coordinator,
+            live_server.settings.pseudonym_key.get_secret_value(),
+            protocol="interfant-06",
+        )
+    summary = dataset_follow_up(cohort.dataset)
+    assert summary.describe() in text
+    assert "CIR (patients in CR1)" in text and "induction failure" in text
+    gray = page.locator("p.gray-test")
+    assert gray.count() == 1 and "Gray's test" in gray.inner_text()
+    groups = page.locator(
+        "table:has(caption:has-text('EFS by interfant-06 risk group')) tbody tr td:first-child"
+    ).all_inner_texts()
+    order = [g for g in dict.fromkeys(groups) if g in ("LR", "MR", "HR")]
+    assert order == [g for g in ("LR", "MR", "HR") if g in order]
+    assert "100.0% (—–—)" not in page.content()
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from infantall.domain import PatientHistory
 from infantall.evidence import Evidence, load_evidence
@@ -61,15 +62,13 @@ def cohort_against_trials_figure(
         capsize=4,
         zorder=7,
     )
-    ax.annotate(
-        f"{label}: {horizon_years:g}-year EFS {efs_pct:.1f}%",
-        (mid, efs_pct),
-        xytext=(8, 14),
-        textcoords="offset points",
-        fontsize=FONT_SIZE,
-        fontweight="bold",
-        zorder=8,
-    )
+    # named in a legend inside the panel's empty upper left corner, not by a text label
+    # that would run into the trials' labels and the figure legends
+    star = Line2D(
+        [], [], marker="*", color="black", lw=2.5, markersize=12,
+        label=f"{label}: {horizon_years:g}-year EFS {efs_pct:.1f}%\n(accrual period, 95% CI)",
+    )  # fmt: skip
+    ax.legend(handles=[star], loc="upper left", frameon=True, fontsize=FONT_SIZE - 1)
     return fig
 
 
