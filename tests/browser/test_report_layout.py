@@ -52,9 +52,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     histories = generate_cohort(300, sites=4, seed=5).to_histories()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # implausible synthetic values are reported elsewhere
-        page = full_report(
-            histories, label="Demo registry (300 SYNTHETIC infants)", synthetic=True
-        )
+        page = full_report(histories, label="Demo registry (300 SYNTHETIC infants)", synthetic=True)
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

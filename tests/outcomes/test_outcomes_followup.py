@@ -70,7 +70,7 @@ def test_survival_at_a_horizon_nobody_reaches_is_not_estimable() -> None:
     res = survival_at_horizons(time, event, group, [4.0, 10.0])
     t = res.table.set_index(["group", "time"])
     assert t.loc[("b", 4.0), "estimable"] and t.loc[("b", 4.0), "survival"] == 0.75
-    assert not t.loc[("b", 10.0), "estimable"] and np.isnan(t.loc[("b", 10.0), "survival"])
+    assert not t.loc[("b", 10.0), "estimable"] and np.isnan(res.row("b", 10.0)["survival"])
     assert not t.loc[("c", 4.0), "estimable"]  # zero follow-up: never 100 %
     assert t.loc[("a", 10.0), "estimable"] and t.loc[("a", 10.0), "survival"] == 0.0
     rows = _strict_json(res.to_dict())["estimates"]

@@ -82,9 +82,10 @@ def clinical_order(labels: Iterable[Any], protocol: str | None) -> list[str]:
     return first + middle + last
 
 
-def ordered_groups(values: Any, protocol: str | None) -> pd.Categorical:
+def ordered_groups(values: Any, protocol: str | None) -> Any:
     """``values`` as a :class:`pandas.Categorical` in :func:`clinical_order`; the analyses
-    (Kaplan–Meier, cumulative incidence, log-rank) keep a Categorical's order."""
+    (Kaplan–Meier, cumulative incidence, log-rank) keep a Categorical's order (typed ``Any``:
+    pandas-stubs type a Categorical by its values)."""
     ser = pd.Series(values).astype(str)
     return pd.Categorical(ser, categories=clinical_order(ser.unique(), protocol))
 

@@ -156,7 +156,7 @@ def _follow_up_section(summary: FollowUpSummary) -> ReportSection:
             else f"{summary.cutoff.isoformat()} ({summary.cutoff_source})",
         },
     ]
-    pops = summary.summary.to_dict("records")
+    pops = _records(summary.summary)
     body = (
         f"<p>{html.escape(summary.describe())} The reverse Kaplan–Meier method treats death as "
         "censoring and last contact as the event, so early deaths do not shorten the "
