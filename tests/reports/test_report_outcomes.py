@@ -76,7 +76,7 @@ def test_a_group_without_follow_up_draws_no_curve() -> None:
     curves = kaplan_meier_by_group([0.0, 0.0, 100.0, 200.0], [0, 0, 1, 0], ["z", "z", "a", "a"])
     fig = plot_km(curves, risk_table=False)
     ax = fig.axes[0]
-    drawn = [line for line in ax.get_lines() if len(line.get_xdata()) > 0]
+    drawn = [line for line in ax.get_lines() if np.asarray(line.get_xdata()).size > 0]
     labels = [line.get_label() for line in ax.get_lines()]
     assert any(lab == "z (n=2, no follow-up)" for lab in labels)
     assert all(not str(line.get_label()).startswith("z") for line in drawn)
@@ -148,7 +148,7 @@ def test_follow_up_section_and_table_one_in_clinical_order(dataset: AnalysisData
     assert heads[:5] == ["feature", "all", "LR", "MR", "HR"]
 
 
-def test_subtitle_says_synthetic_once() -> None:
+def test_subtitle_says_synthetic_once(monkeypatch: pytest.MonkeyPatch) -> None:
     from infantall.reports import full as full_module
 
     captured: dict[str, Any] = {}
@@ -157,15 +157,12 @@ def test_subtitle_says_synthetic_once() -> None:
         captured["subtitle"] = subtitle
         return ""
 
-    original = full_module.render_report
-    full_module.render_report = fake_render  # type: ignore[assignment]
-    try:
-        full_module.full_report(None, label="Demo registry (9 SYNTHETIC infants)", synthetic=True)
-        assert str(captured["subtitle"]).count("SYNTHETIC") == 1
-        full_module.full_report(None, label="Cohort file x.json", synthetic=True)
-        assert str(captured["subtitle"]).count("SYNTHETIC") == 1
-    finally:
-        full_module.render_report = original  # type: ignore[assignment]
+    monkeypatch.setattr(full_module, "render_report", fake_render)
+    monkeypatch.setattr(full_module, "full_report_sections", lambda *a, **k: [])
+    full_module.full_report(None, label="Demo registry (9 SYNTHETIC infants)", synthetic=True)
+    assert str(captured["subtitle"]).count("SYNTHETIC") == 1
+    full_module.full_report(None, label="Cohort file x.json", synthetic=True)
+    assert str(captured["subtitle"]).count("SYNTHETIC") == 1
 
 
 def test_reverse_km_years_in_json_are_null_when_not_reached() -> None:
