@@ -137,3 +137,17 @@ def test_administrative_cutoff_is_reported() -> None:
     efs = summary.populations[0]
     assert efs.excluded == (("no diagnosis date or diagnosed after the cut-off", len(ds.excluded)),)
     assert f"{len(ds.excluded)} excluded" in efs.describe()
+
+
+@pytest.mark.parametrize("at_day0", [True, False])
+def test_cir_exclusions_name_induction_failures(at_day0: bool) -> None:
+    histories = generate_cohort(300, sites=3, seed=11).to_histories()
+    ds = derive_endpoints(histories, induction_failure_at_day0=at_day0)
+    efs = ds.adtte[ds.adtte.PARAMCD == "EFS"]
+    failures = int((efs.EVNTDESC == "INDUCTION FAILURE").sum())
+    assert failures > 0
+    pops = {p.analysis: p for p in dataset_follow_up(ds).populations}
+    reasons = dict(pops["CIR (patients in CR1)"].excluded)
+    assert reasons["induction failure (no CR)"] == failures
+    hsct = dict(pops["HSCT in CR1 (time-dependent)"].excluded)
+    assert hsct.get("induction failure at day 0", 0) == (failures if at_day0 else 0)

@@ -155,29 +155,36 @@ def analysis_populations(
     """
     efs = dataset.endpoint("EFS")
     n = len(efs)
-    pre = len(dataset.excluded)
-    before = [("no diagnosis date or diagnosed after the cut-off", pre)]
-    failures = int(((efs.status == 1) & (efs.time == 0)).sum())
+    before = [("no diagnosis date or diagnosed after the cut-off", len(dataset.excluded))]
+    rows = dataset.adtte[dataset.adtte.PARAMCD == "EFS"].set_index("USUBJID")
+    failed = efs.USUBJID.map(rows["EVNTDESC"] == "INDUCTION FAILURE").fillna(False).astype(bool)
     cir_ids = set(dataset.adtte.loc[dataset.adtte.PARAMCD == "CIR", "USUBJID"])
-    in_cr = int(efs.USUBJID.isin(cir_ids).sum())
+    in_cr = efs.USUBJID.isin(cir_ids)
+    at_zero = efs.time <= 0
     out = [
         Population("EFS (Kaplan–Meier)", n, _reasons(before)),
         Population("OS (Kaplan–Meier)", n, _reasons(before)),
         Population(
             "CIR (patients in CR1)",
-            in_cr,
+            int(in_cr.sum()),
             _reasons(
                 [
                     *before,
-                    ("induction failure (no CR)", failures),
-                    ("no remission assessment before the cut-off", n - in_cr - failures),
+                    ("induction failure (no CR)", int((failed & ~in_cr).sum())),
+                    ("no remission assessment before the cut-off", int((~failed & ~in_cr).sum())),
                 ]
             ),
         ),
         Population(
             "HSCT in CR1 (time-dependent)",
-            int((efs.time > 0).sum()),
-            _reasons([*before, ("induction failure at day 0", int((efs.time <= 0).sum()))]),
+            int((~at_zero).sum()),
+            _reasons(
+                [
+                    *before,
+                    ("induction failure at day 0", int((at_zero & failed).sum())),
+                    ("no follow-up after diagnosis", int((at_zero & ~failed).sum())),
+                ]
+            ),
         ),
     ]
     if mrd_landmark_days is not None and "MRD_EOI" in efs.columns:
