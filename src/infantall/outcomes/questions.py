@@ -151,22 +151,6 @@ def survival_at_horizons(
     return horizons_of(curves, horizons)
 
 
-def horizons_of(curves: SurvivalCurves, horizons: Sequence[float]) -> SurvivalAtHorizons:
-    """:class:`SurvivalAtHorizons` of curves already fitted (e.g. Simon–Makuch, landmark)."""
-    hz = tuple(float(h) for h in horizons)
-    parts = [c.at(list(hz)).assign(n=c.n, events=c.n_events) for c in curves.curves]
-    table = pd.concat(parts, ignore_index=True)
-    # nobody followed to the horizon and the curve above 0: the value is not known
-    table["estimable"] = ~((table["n_risk"] == 0) & (table["survival"] > 0))
-    for col in ("survival", "std_err", "lower", "upper"):
-        table[col] = table[col].where(table["estimable"])
-    columns = [
-        "group", "time", "n", "events", "n_risk", "survival", "std_err", "lower", "upper",
-        "estimable",
-    ]  # fmt: skip
-    return SurvivalAtHorizons(curves, hz, table[columns])
-
-
 @dataclass(frozen=True, slots=True)
 class CumulativeIncidenceAtHorizons:
     """Cumulative incidence of each cause by group at the horizons, with Gray's tests.
@@ -248,6 +232,22 @@ def cumulative_incidence_at_horizons(
     for col in ("estimate", "std_err", "lower", "upper"):
         table[col] = table[col].where(table["estimable"])
     return CumulativeIncidenceAtHorizons(res, hz, table, group_name)
+
+
+def horizons_of(curves: SurvivalCurves, horizons: Sequence[float]) -> SurvivalAtHorizons:
+    """:class:`SurvivalAtHorizons` of curves already fitted (e.g. Simon–Makuch, landmark)."""
+    hz = tuple(float(h) for h in horizons)
+    parts = [c.at(list(hz)).assign(n=c.n, events=c.n_events) for c in curves.curves]
+    table = pd.concat(parts, ignore_index=True)
+    # nobody followed to the horizon and the curve above 0: the value is not known
+    table["estimable"] = ~((table["n_risk"] == 0) & (table["survival"] > 0))
+    for col in ("survival", "std_err", "lower", "upper"):
+        table[col] = table[col].where(table["estimable"])
+    columns = [
+        "group", "time", "n", "events", "n_risk", "survival", "std_err", "lower", "upper",
+        "estimable",
+    ]  # fmt: skip
+    return SurvivalAtHorizons(curves, hz, table[columns])
 
 
 @dataclass(frozen=True, slots=True)
