@@ -122,3 +122,41 @@ def test_table_one_cells_add_up(histories, dataset):
     m = males.loc["all"]
     assert table.loc["male", "all"] == f"{int(m.n)} ({100 * m.n / m.known:.0f}%)"
     assert _strict_json(res.to_dict())["columns"] == list(res.columns)
+
+
+def test_cir_by_risk_group_equals_cuminc_and_gray_in_clinical_order(dataset):
+    from infantall.outcomes import cumulative_incidence, gray_test
+    from infantall.outcomes.questions import cumulative_incidence_at_horizons
+
+    cir = dataset.endpoint("CIR")
+    res = cumulative_incidence_at_horizons(
+        cir.time, cir.status, cir.RISKGRP, [365.25, 1826.25], protocol="interfant-06"
+    )
+    present = set(cir.RISKGRP)
+    order = [g for g in ("LR", "MR", "HR") if g in present]
+    assert list(dict.fromkeys(res.table.group))[: len(order)] == order
+    plain = cumulative_incidence(cir.time, cir.status, cir.RISKGRP).at([365.25, 1826.25])
+    merged = res.table.merge(plain, on=["group", "cause", "time"], suffixes=("", "_r"))
+    ok = merged.estimable
+    np.testing.assert_allclose(merged.estimate[ok], merged.estimate_r[ok], rtol=1e-12)
+    gray = gray_test(cir.time, cir.status, cir.RISKGRP, cause=1)
+    assert res.gray(1).statistic == pytest.approx(gray.statistic, rel=1e-10)
+    d = _strict_json(res.to_dict())
+    assert d["gray_tests"][0]["cause"] == 1
+
+
+def test_cir_beyond_a_groups_follow_up_is_null():
+    from infantall.outcomes.questions import cumulative_incidence_at_horizons
+
+    # group b is followed to day 4 only, with patients still event-free
+    time = [1.0, 2.0, 5.0, 9.0, 1.0, 2.0, 4.0]
+    status = [1, 2, 0, 1, 1, 0, 0]
+    group = ["a", "a", "a", "a", "b", "b", "b"]
+    res = cumulative_incidence_at_horizons(time, status, group, [3.0, 8.0])
+    t = res.table.set_index(["group", "cause", "time"])
+    assert t.loc[("b", 1, 3.0), "estimable"]
+    assert t.loc[("b", 1, 3.0), "estimate"] == pytest.approx(1 / 3)
+    assert not t.loc[("b", 1, 8.0), "estimable"] and np.isnan(t.loc[("b", 1, 8.0), "estimate"])
+    assert t.loc[("a", 1, 8.0), "estimable"]
+    rows = _strict_json(res.to_dict())["estimates"]
+    assert any(r["estimate"] is None for r in rows)

@@ -43,12 +43,17 @@ def test_figure_points_per_panel(evidence: Evidence) -> None:
 
 
 def test_report_embeds_the_figure_and_nothing_external(report_html: str) -> None:
-    srcs = re.findall(r'src="([^"]*)"', report_html)
-    assert len(srcs) == 1
-    assert srcs[0].startswith("data:image/png;base64,")
-    assert base64.b64decode(srcs[0].split(",", 1)[1])[:4] == b"\x89PNG"
+    # the figure is inline SVG (text stays selectable) with SVG, PDF and PNG downloads
+    assert report_html.count('<svg role="img"') == 1
+    assert not re.findall(r'src="([^"]*)"', report_html)
+    downloads = dict(re.findall(r'download="[^"]*\.(\w+)" href="([^"]*)"', report_html))
+    assert sorted(downloads) == ["pdf", "png", "svg"]
+    png = downloads["png"]
+    assert png.startswith("data:image/png;base64,")
+    assert base64.b64decode(png.split(",", 1)[1])[:4] == b"\x89PNG"
+    assert base64.b64decode(downloads["pdf"].split(",", 1)[1])[:5] == b"%PDF-"
     assert not re.search(r"<(link|script)\b", report_html)
-    assert not re.search(r'href="(?!#)', report_html)
+    assert not re.search(r'href="(?!#|data:)', report_html)
 
 
 def test_report_rebuilds_every_seed_table_row(report_html: str) -> None:

@@ -1,7 +1,8 @@
 """Table 1: the cohort's diagnosis features by risk group and overall.
 
 Counts are n (% of patients with a known value); continuous features are median [IQR]
-(NumPy's linear percentiles, R ``quantile(type = 7)``).
+(NumPy's linear percentiles, R ``quantile(type = 7)``); a share or median with no known value
+is ``n/e`` (not estimable).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from infantall.domain import PatientHistory
 from infantall.outcomes._json import records
+from infantall.outcomes.questions import clinical_order
 
 __all__ = ["TableOne", "table_one"]
 
@@ -55,10 +57,10 @@ def _format(r: Any) -> str:
         return str(int(r.n))
     if r.kind == "share":
         if r.known == 0:
-            return "NA"
+            return "n/e"
         return f"{int(r.n)} ({100.0 * r.n / r.known:.0f}%)"
     if np.isnan(r.median):
-        return "NA"
+        return "n/e"
     d = int(r.digits)
     return f"{r.median:.{d}f} [{r.q1:.{d}f}–{r.q3:.{d}f}]"
 
@@ -116,18 +118,22 @@ _ROWS: dict[str, Callable[[pd.DataFrame], dict[str, Any]]] = {
 }
 
 
-def table_one(histories: Sequence[PatientHistory], groups: pd.Series) -> TableOne:
-    """Table 1 of ``histories`` with one column per group (sorted) after ``all``.
+def table_one(
+    histories: Sequence[PatientHistory], groups: pd.Series, *, protocol: str | None = None
+) -> TableOne:
+    """Table 1 of ``histories`` with one column per group after ``all``.
 
     ``groups`` maps patient id to its group (e.g. the Interfant-06 risk group); patients
-    without one are in ``indeterminate``.
+    without one are in ``indeterminate``. The group columns are in the clinical order of
+    ``protocol``'s risk groups (:func:`~infantall.outcomes.questions.clinical_order`; LR, MR,
+    HR for Interfant-06), then other labels, then indeterminate.
     """
     feats = _features(histories)
     feats["group"] = groups.reindex(feats.index).fillna("indeterminate")
     feats["age"] = pd.to_numeric(feats["age_days"], errors="coerce")
     feats["wbc"] = pd.to_numeric(feats["wbc"], errors="coerce")
     parts: dict[str, pd.DataFrame] = {"all": feats}
-    for g in sorted(feats["group"].unique()):
+    for g in clinical_order(feats["group"].unique(), protocol):
         parts[str(g)] = feats[feats["group"] == g]
     cells = [
         {"feature": label, "column": name, "n": np.nan, "known": np.nan, **cell(f)}

@@ -15,19 +15,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from infantall.domain import PatientHistory
 from infantall.evidence import Evidence, load_evidence
 from infantall.outcomes.endpoints import AnalysisDataset
+from infantall.outcomes.followup import FollowUpSummary, dataset_follow_up
 from infantall.outcomes.hsct import mrd_landmark
 from infantall.outcomes.logrank import logrank_test
-from infantall.outcomes.questions import horizons_of, survival_at_horizons
+from infantall.outcomes.questions import clinical_order, horizons_of, survival_at_horizons
 from infantall.outcomes.table_one import table_one
 from infantall.protocols.concordance import protocol_concordance, stratify_histories
 from infantall.reports.figures.evidence import evidence_figure
 from infantall.reports.figures.style import FONT_SIZE
-from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
-from infantall.reports.outcomes_section import outcome_sections
+from infantall.reports.html import ReportSection, figure_html, html_table, not_estimable
+from infantall.reports.outcomes_section import outcome_sections, population_note
 
 __all__ = ["cohort_against_trials_figure", "cohort_sections"]
 
@@ -60,16 +62,19 @@ def cohort_against_trials_figure(
         capsize=4,
         zorder=7,
     )
-    ax.annotate(
-        f"{label}: {horizon_years:g}-year EFS {efs_pct:.1f}%",
-        (mid, efs_pct),
-        xytext=(8, 14),
-        textcoords="offset points",
-        fontsize=FONT_SIZE,
-        fontweight="bold",
-        zorder=8,
-    )
+    # named in a legend inside the panel's empty upper left corner, not by a text label
+    # that would run into the trials' labels and the figure legends
+    star = Line2D(
+        [], [], marker="*", color="black", lw=2.5, markersize=12,
+        label=f"{label}: {horizon_years:g}-year EFS {efs_pct:.1f}%\n(accrual period, 95% CI)",
+    )  # fmt: skip
+    ax.legend(handles=[star], loc="upper left", frameon=True, fontsize=FONT_SIZE - 1)
     return fig
+
+
+def _pct(value: Any) -> str:
+    """A probability as a percentage with one decimal, or ``n/e`` when not estimable."""
+    return not_estimable(None if value is None else 100 * float(value))
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -85,7 +90,7 @@ def _accrual_years(histories: Sequence[PatientHistory]) -> tuple[float, float]:
 
 
 def _table_one_section(histories: Sequence[PatientHistory], groups: pd.DataFrame) -> ReportSection:
-    table = table_one(histories, groups["interfant-06"]).summary
+    table = table_one(histories, groups["interfant-06"], protocol="interfant-06").summary
     records = [{"feature": k, **row} for k, row in table.iterrows()]
     body = (
         f"<p>{len(histories)} patients. Columns: risk groups under Interfant-06 (LR = KMT2A "
@@ -101,6 +106,7 @@ def _groups_section(groups: pd.DataFrame) -> ReportSection:
     counts = []
     for protocol in groups.columns:
         vc = groups[protocol].value_counts()
+        vc = vc.reindex(clinical_order(vc.index, protocol))
         counts.append(
             {
                 "protocol": protocol,
@@ -109,6 +115,10 @@ def _groups_section(groups: pd.DataFrame) -> ReportSection:
         )
     concord = [c.as_dict() for c in protocol_concordance(groups)]
     cross = pd.crosstab(groups["interfant-06"], groups["jplsg-mll-10"])
+    cross = cross.reindex(
+        index=clinical_order(cross.index, "interfant-06"),
+        columns=clinical_order(cross.columns, "jplsg-mll-10"),
+    )
     cross_records = [
         {"Interfant-06 \\ MLL-10": str(idx), **{str(c): int(v) for c, v in row.items()}}
         for idx, row in cross.iterrows()
@@ -129,11 +139,50 @@ def _groups_section(groups: pd.DataFrame) -> ReportSection:
     return ReportSection("cohort-protocols", "Risk groups under every protocol", body)
 
 
+def _follow_up_section(summary: FollowUpSummary) -> ReportSection:
+    fu = summary.follow_up
+
+    def years(days: float) -> str:
+        return not_estimable(days / 365.25, "{:.2f}")
+
+    rows = [
+        {"quantity": "median follow-up, years (reverse Kaplan–Meier)", "value": years(fu.median)},
+        {"quantity": "interquartile range, years", "value": f"{years(fu.q1)}–{years(fu.q3)}"},
+        {"quantity": "patients alive at last contact", "value": f"{fu.n_censored} of {fu.n}"},
+        {
+            "quantity": "data cut-off",
+            "value": "unknown"
+            if summary.cutoff is None
+            else f"{summary.cutoff.isoformat()} ({summary.cutoff_source})",
+        },
+    ]
+    pops = _records(summary.summary)
+    body = (
+        f"<p>{html.escape(summary.describe())} The reverse Kaplan–Meier method treats death as "
+        "censoring and last contact as the event, so early deaths do not shorten the "
+        "follow-up (Schemper &amp; Smith 1996; R <code>survfit(Surv(time, 1 - status) ~ 1)"
+        "</code>).</p>"
+        + html_table(rows, ["quantity", "value"])
+        + "<h3>Patients in each analysis</h3>"
+        + html_table(
+            pops, ["analysis", "included", "excluded", "reasons"], numeric=["included", "excluded"]
+        )
+    )
+    return ReportSection(
+        "cohort-follow-up", "Follow-up, data cut-off and analysis populations", body
+    )
+
+
 def _mrd_section(dataset: AnalysisDataset, landmark_days: float) -> ReportSection | None:
     efs = dataset.endpoint("EFS")
     if "MRD_EOI" not in efs.columns or efs["MRD_EOI"].notna().sum() < 10:
         return None
     res = mrd_landmark(efs, "time", "status", "MRD_EOI", landmark_days)
+    pop = next(
+        (p for p in dataset_follow_up(dataset, mrd_landmark_days=landmark_days).populations
+         if p.analysis.startswith("MRD")),
+        None,
+    )  # fmt: skip
     # times are re-originated at the landmark: 3 years after it
     at = horizons_of(res.curves, [3 * 365.25]).table
     rows = [
@@ -141,13 +190,13 @@ def _mrd_section(dataset: AnalysisDataset, landmark_days: float) -> ReportSectio
             "MRD at end of induction": str(r["group"]),
             "patients from landmark": int(r["n"]),
             "events": int(r["events"]),
-            "EFS 3 years after landmark, %": f"{100 * r['survival']:.1f}",
-            "SE": f"{100 * r['std_err']:.1f}",
+            "EFS 3 years after landmark, %": _pct(r["survival"]),
+            "SE": _pct(r["std_err"]),
         }
         for r in _records(at)
     ]
-    p = "NA" if res.test is None else f"{res.test.p_value:.3g}"
-    body = (
+    p = "n/e" if res.test is None else f"{res.test.p_value:.3g}"
+    body = population_note(pop) + (
         f"<p>Landmark at day {landmark_days:g} (end of induction): patients with an event or "
         f"censored before it are left out ({res.n_excluded} patients); EFS is counted from the "
         f"landmark, by MRD class. Log-rank p = {p}.</p>"
@@ -167,7 +216,9 @@ def _naive_hsct_section(
     strata = [("all patients", efs)]
     if "RISKGRP" in efs.columns:
         # within a risk group, confounding by group is gone and the immortal time remains
-        for g, part in efs.groupby("RISKGRP", sort=True):
+        order = clinical_order(efs["RISKGRP"].astype(str).unique(), dataset.options.protocol)
+        for g in order:
+            part = efs[efs["RISKGRP"].astype(str) == g]
             if part["HSCT_CR1"].sum() >= 5 and (part["HSCT_CR1"] == 0).sum() >= 5:
                 strata.append((f"risk group {g}", part))
     rows = []
@@ -180,15 +231,15 @@ def _naive_hsct_section(
                 "patients": name,
                 "group (from diagnosis)": str(r["group"]),
                 "n": int(r["n"]),
-                f"{horizon_years:g}-year EFS, %": f"{100 * r['survival']:.1f}",
-                "SE": f"{100 * r['std_err']:.1f}",
+                f"{horizon_years:g}-year EFS, %": _pct(r["survival"]),
+                "SE": _pct(r["std_err"]),
                 "naive log-rank p": f"{p:.3g}",
             }
             for r in _records(at.table)
         ]
     truth = (
-        " In this SYNTHETIC cohort transplant has, by construction, no effect on outcome: "
-        "any difference in the naive table is bias."
+        " In a SYNTHETIC cohort the true effect of transplant is set when the cohort is "
+        "generated (none by default): any difference beyond it in the naive table is bias."
         if synthetic
         else ""
     )
@@ -223,7 +274,11 @@ def cohort_sections(
     landmark
     and the cohort among the published trials."""
     groups = stratify_histories(histories)
-    sections = [_table_one_section(histories, groups), _groups_section(groups)]
+    sections = [
+        _table_one_section(histories, groups),
+        _follow_up_section(dataset_follow_up(dataset, mrd_landmark_days=mrd_landmark_days)),
+        _groups_section(groups),
+    ]
     sections += outcome_sections(dataset, group="RISKGRP", horizon_years=horizon_years)
     naive = _naive_hsct_section(dataset, horizon_years, synthetic)
     if naive is not None:
@@ -233,6 +288,15 @@ def cohort_sections(
         sections.append(mrd)
     efs = dataset.endpoint("EFS")
     at = survival_at_horizons(efs["time_years"], efs["status"], None, [horizon_years]).table.iloc[0]
+    if not bool(at["estimable"]):
+        body = (
+            f"<p>{html.escape(label)}: {horizon_years:g}-year EFS is not estimable (nobody is "
+            "followed to the horizon), so the cohort is not drawn among the trials.</p>"
+        )
+        sections.append(
+            ReportSection("cohort-vs-trials", "This cohort among published trials", body)
+        )
+        return sections
     fig = cohort_against_trials_figure(
         evidence or load_evidence(),
         efs_pct=100 * float(at["survival"]),
@@ -243,10 +307,10 @@ def cohort_sections(
     )
     body = (
         f"<p>{html.escape(label)}: {horizon_years:g}-year EFS "
-        f"{100 * float(at['survival']):.1f}% (SE {100 * float(at['std_err']):.1f}; 95% CI "
-        f"{100 * float(at['lower']):.1f}–{100 * float(at['upper']):.1f}, log-log), drawn as a "
+        f"{_pct(at['survival'])}% (SE {_pct(at['std_err'])}; 95% CI "
+        f"{_pct(at['lower'])}–{_pct(at['upper'])}, log-log), drawn as a "
         "black star among the published trials (the evidence base).</p>"
-        f'<img alt="Cohort EFS among the published trials" src="{figure_to_data_uri(fig)}">'
+        + figure_html(fig, alt="Cohort EFS among the published trials", name="cohort-vs-trials")
     )
     sections.append(ReportSection("cohort-vs-trials", "This cohort among published trials", body))
     return sections

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from infantall.evidence import Evidence, Result, TrialRecord, load_evidence
 from infantall.reports.figures.evidence import evidence_figure
-from infantall.reports.html import ReportSection, figure_to_data_uri, html_table, render_report
+from infantall.reports.html import ReportSection, figure_html, html_table, render_report
 
 __all__ = ["evidence_report", "evidence_sections"]
 
@@ -323,20 +323,24 @@ def _ambiguities(evidence: Evidence) -> ReportSection:
 
 
 def _figure_section(evidence: Evidence) -> ReportSection:
-    from matplotlib.figure import Figure
-
-    fig: Figure = evidence_figure(evidence)
-    uri = figure_to_data_uri(fig, dpi=130)
-    return ReportSection(
-        "evidence-figure",
-        "Forty years of infant ALL trials",
-        f'<figure><img src="{uri}" alt="EFS and OS of each trial against its accrual years">'
-        "<figcaption>Event-free (top) and overall (bottom) survival of every trial row in "
+    fig = evidence_figure(evidence)
+    caption = (
+        "Event-free (top) and overall (bottom) survival of every trial row in "
         "seed 004 Tables 1–2 and seed 000 Table 1, drawn over each trial's accrual period "
         "(segment) with a marker at its middle; marker area grows with the number of "
         "infants, colour is the study group, and the marker shape separates childhood "
         "protocols, infant-specific protocols and KMT2A-rearranged cohorts. The idea follows "
-        "seed 004's Figure 1.</figcaption></figure>",
+        "seed 004's Figure 1."
+    )
+    return ReportSection(
+        "evidence-figure",
+        "Forty years of infant ALL trials",
+        figure_html(
+            fig,
+            alt="EFS and OS of each trial against its accrual years",
+            name="trials-by-accrual-era",
+            caption=caption,
+        ),
     )
 
 

@@ -37,13 +37,26 @@ METHODS: tuple[tuple[str, str, str], ...] = (
         "R survival::survfit to 1e-6 relative (tests/outcomes/reference)",
     ),
     (
+        "Median follow-up",
+        "reverse Kaplan–Meier of overall survival (death censors, last contact is the event), "
+        "with the interquartile range; data cut-off = the administrative cut-off or the latest "
+        "date in the data",
+        "R quantile(survfit(Surv(time, 1 - status) ~ 1)) (tests/outcomes/reference)",
+    ),
+    (
+        "Not estimable (n/e)",
+        "a survival or incidence at a horizon nobody in the group is followed to is printed "
+        "n/e (null in JSON), never the last value carried forward",
+        "tests/outcomes/test_outcomes_followup.py",
+    ),
+    (
         "Log-rank test",
         "k-sample log-rank across risk groups",
         "R survival::survdiff (tests/outcomes/reference)",
     ),
     (
         "Cumulative incidence of relapse",
-        "Aalen–Johansen with death in CR competing; Gray's test",
+        "Aalen–Johansen with death in CR competing; by risk group with Gray's test",
         "R cmprsk::cuminc (tests/outcomes/reference)",
     ),
     (
@@ -148,5 +161,7 @@ def full_report(
         evidence=evidence,
         horizon_years=horizon_years,
     )
-    subtitle = f"{label}{' (SYNTHETIC)' if synthetic else ''} and the published evidence"
+    # say SYNTHETIC once: the label of a synthetic cohort may already say it
+    marker = " (SYNTHETIC)" if synthetic and "synthetic" not in label.lower() else ""
+    subtitle = f"{label}{marker} and the published evidence"
     return render_report("infantall report: infant ALL", sections, subtitle=subtitle)

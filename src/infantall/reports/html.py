@@ -8,21 +8,34 @@ browser without network access or companion files.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from infantall import RESEARCH_DISCLAIMER, __version__
+from infantall.reports.figures.style import DPI_PRINT
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ReportSection", "figure_to_data_uri", "html_table", "render_report"]
+__all__ = [
+    "ReportSection",
+    "figure_html",
+    "figure_to_data_uri",
+    "html_table",
+    "not_estimable",
+    "render_report",
+]
 
-_MIME = {"png": "image/png", "svg": "image/svg+xml"}
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+#: What a table prints for a value that cannot be estimated (JSON has ``null``).
+NOT_ESTIMABLE = "n/e"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,28 +62,101 @@ class ReportSection:
             raise ValueError(f"section id {self.id!r} must be letters, digits, '-' or '_'")
 
 
-def figure_to_data_uri(fig: Figure, *, fmt: Literal["png", "svg"] = "png", dpi: int = 150) -> str:
+def _figure_bytes(fig: Figure, fmt: str, dpi: int) -> bytes:
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if fmt not in _MIME:
+        raise ValueError(f"fmt must be one of {sorted(_MIME)}, not {fmt!r}")
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    # A fixed salt makes SVG element ids, hence the bytes, the same on every run; text stays
+    # text in SVG (selectable) and TrueType in PDF.
+    rc = {"svg.hashsalt": "infantall", "svg.fonttype": "none", "pdf.fonttype": 42}
+    with rc_context(rc):  # type: ignore[arg-type]
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_metadata(fmt))
+    return buf.getvalue()
+
+
+def figure_to_data_uri(
+    fig: Figure, *, fmt: Literal["png", "svg", "pdf"] = "png", dpi: int = 150
+) -> str:
     """Render a matplotlib figure to a ``data:`` URI (base64) for an ``<img src=...>``.
 
     The figure is drawn with the Agg canvas (no display needed) and is not closed: the caller
     owns it.
     """
-    from matplotlib import rc_context
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    data = _figure_bytes(fig, fmt, dpi)
+    return f"data:{_MIME[fmt]};base64,{base64.b64encode(data).decode('ascii')}"
 
-    if fmt not in _MIME:
-        raise ValueError(f"fmt must be 'png' or 'svg', not {fmt!r}")
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    # A fixed salt makes SVG element ids, hence the bytes, the same on every run.
-    with rc_context({"svg.hashsalt": "infantall"}):
-        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_metadata(fmt))
-    return f"data:{_MIME[fmt]};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+
+_ID = re.compile(r'\bid="([^"]+)"')
+_REF = re.compile(r'(url\(#|href="#)([^")]+)')
+
+
+def _inline_svg(svg: bytes, prefix: str, alt: str) -> str:
+    """The ``<svg>`` element of a matplotlib SVG file, ready to sit inside HTML: no XML
+    prolog, ids made unique with ``prefix`` (several figures share one page), scaled to the
+    column's width and labelled for screen readers."""
+    text = svg.decode("utf-8")
+    text = text[text.index("<svg") :]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
+    text = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', text)
+    text = _REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
+    width = re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', text)
+    cap = f"max-width:{width.group(1)}pt;" if width else ""
+    label = html.escape(alt, quote=True)
+    return text.replace(
+        "<svg", f'<svg role="img" aria-label="{label}" style="{cap}" class="figure-svg"', 1
+    )
+
+
+def figure_html(fig: Figure, *, alt: str, name: str, caption: str | None = None) -> str:
+    """A figure for a report: inline SVG (vector, selectable text) with download links as SVG,
+    PDF and 300-dpi PNG (``data:`` URIs, so the report stays one self-contained file).
+
+    ``name`` is the file name of the downloads (without suffix); ``caption`` (trusted HTML)
+    goes before the links.
+    """
+    svg = _figure_bytes(fig, "svg", DPI_PRINT)
+    # ids unique per figure and the same on every run (reproducible reports)
+    prefix = "f" + hashlib.sha256(svg + name.encode()).hexdigest()[:10]
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "figure"
+    links = " · ".join(
+        f'<a download="{stem}.{ext}" href="data:{_MIME[ext]};base64,'
+        f'{base64.b64encode(data).decode("ascii")}">{label}</a>'
+        for ext, label, data in (
+            ("svg", "SVG", svg),
+            ("pdf", "PDF", _figure_bytes(fig, "pdf", DPI_PRINT)),
+            ("png", f"PNG ({DPI_PRINT} dpi)", _figure_bytes(fig, "png", DPI_PRINT)),
+        )
+    )
+    cap = f"{caption} " if caption else ""
+    return (
+        f'<figure class="report-figure">{_inline_svg(svg, prefix, alt)}'
+        f'<figcaption>{cap}<span class="downloads">Download: {links}</span></figcaption>'
+        "</figure>"
+    )
+
+
+def not_estimable(value: object, fmt: str = "{:.1f}") -> str:
+    """``value`` formatted, or :data:`NOT_ESTIMABLE` (``n/e``) when it is ``None`` or NaN."""
+    if value is None:
+        return NOT_ESTIMABLE
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    return NOT_ESTIMABLE if math.isnan(v) else fmt.format(v)
 
 
 def _metadata(fmt: str) -> dict[str, str | None]:
     # Drop the creation date so the same figure gives the same bytes (reproducible reports).
-    return {"Date": None} if fmt == "svg" else {"Software": f"infantall {__version__}"}
+    if fmt == "svg":
+        return {"Date": None}
+    if fmt == "pdf":
+        return {"Creator": f"infantall {__version__}", "CreationDate": None}
+    return {"Software": f"infantall {__version__}"}
 
 
 def html_table(
@@ -136,8 +222,13 @@ nav ol { columns: 2; color: var(--accent); }
 nav a, a { color: var(--accent); }
 section { margin-top: 2.2rem; }
 h2 { border-bottom: 2px solid var(--accent); padding-bottom: .2rem; font-size: 1.3rem; }
-figure { margin: 1rem 0; }
+figure { margin: 1rem 0; max-width: 100%; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+img { max-width: 100%; height: auto; }
+svg.figure-svg { display: block; width: 100%; height: auto; border: 1px solid var(--line); }
+.downloads { white-space: nowrap; }
+main > section, table.data { max-width: 100%; }
+table.data { table-layout: auto; overflow-wrap: anywhere; }
 figcaption { color: var(--muted); font-size: .92rem; margin-top: .4rem; }
 table.data { border-collapse: collapse; width: 100%; font-size: .86rem; margin: .8rem 0 1.4rem; }
 table.data caption { text-align: left; font-weight: 600; padding: .3rem 0; }

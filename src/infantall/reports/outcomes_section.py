@@ -3,8 +3,10 @@
 :func:`outcome_sections` turns an :class:`~infantall.outcomes.endpoints.AnalysisDataset`
 into sections: EFS and OS by a grouping column (Kaplan–Meier figure with risk table,
 survival at the horizon with SE, log-rank), cumulative incidence of relapse with death in
-CR competing (stacked figure, Gray's test), and HSCT in CR1 as a time-dependent exposure
-(time-dependent Cox, Mantel–Byar, landmark, Simon–Makuch figure).
+CR competing (stacked figure; by risk group with Gray's test), and HSCT in CR1 as a
+time-dependent exposure (time-dependent Cox, Mantel–Byar, landmark, Simon–Makuch figure).
+Risk groups appear in their protocol's clinical order; a value that cannot be estimated is
+printed ``n/e``; every section says how many patients it included and excluded, and why.
 """
 
 from __future__ import annotations
@@ -12,32 +14,75 @@ from __future__ import annotations
 import html
 from typing import Any
 
-import numpy as np
+import pandas as pd
 
 from infantall.errors import InvalidInputError
 from infantall.outcomes.competing import cumulative_incidence
 from infantall.outcomes.endpoints import AnalysisDataset
+from infantall.outcomes.followup import Population, analysis_populations
 from infantall.outcomes.logrank import logrank_test
-from infantall.outcomes.questions import dataset_hsct_analysis, survival_at_horizons
-from infantall.reports.figures.survival import plot_cif_stacked, plot_km, plot_simon_makuch
-from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
+from infantall.outcomes.questions import (
+    cumulative_incidence_at_horizons,
+    dataset_hsct_analysis,
+    ordered_groups,
+    survival_at_horizons,
+)
+from infantall.reports.figures.survival import (
+    plot_cif,
+    plot_cif_stacked,
+    plot_km,
+    plot_simon_makuch,
+)
+from infantall.reports.html import (
+    ReportSection,
+    figure_html,
+    figure_to_data_uri,
+    html_table,
+    not_estimable,
+)
 
-__all__ = ["outcome_sections"]
+__all__ = ["outcome_sections", "population_note"]
 
 
 def _fmt(x: Any, digits: int = 1) -> str:
-    v = float(x)
-    return "NA" if np.isnan(v) else f"{v:.{digits}f}"
+    return not_estimable(x, f"{{:.{digits}f}}")
 
 
 def _records(df: Any) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in df.to_dict("records")]
 
 
-def _km_section(ds: AnalysisDataset, code: str, group: str, horizon: float) -> ReportSection:
+def population_note(pop: Population | None) -> str:
+    """``<p class="note">Patients: 412 included; 14 excluded: ...</p>`` (empty without one)."""
+    if pop is None:
+        return ""
+    return f'<p class="note">Patients: {html.escape(pop.describe())}.</p>'
+
+
+def _pct_se(est: Any, se: Any) -> str:
+    if not_estimable(est) == "n/e":
+        return "n/e"
+    return f"{_fmt(100 * float(est))}% (SE {_fmt(100 * float(se))})"
+
+
+def _pct_ci(lo: Any, hi: Any) -> str:
+    if not_estimable(lo) == "n/e" or not_estimable(hi) == "n/e":
+        return "n/e"
+    return f"{_fmt(100 * float(lo))}–{_fmt(100 * float(hi))}%"
+
+
+def _protocol(ds: AnalysisDataset, group: str) -> str | None:
+    return ds.options.protocol if group == "RISKGRP" else None
+
+
+def _km_section(
+    ds: AnalysisDataset, code: str, group: str, horizon: float, pop: Population | None
+) -> ReportSection:
     df = ds.endpoint(code)
+    protocol = _protocol(ds, group)
+    labels = df[group].fillna("unknown").astype(str)
     res = survival_at_horizons(
-        df.time, df.status, df[group].astype(str), [horizon * 365.25], group_name=group
+        df.time, df.status, labels, [horizon * 365.25], group_name=group, protocol=protocol
     )
     curves = res.curves
     rows = [
@@ -45,27 +90,42 @@ def _km_section(ds: AnalysisDataset, code: str, group: str, horizon: float) -> R
             "group": r["group"],
             "n": r["n"],
             "events": r["events"],
-            "estimate": f"{_fmt(100 * r['survival'])}% (SE {_fmt(100 * r['std_err'])})",
-            "ci": f"{_fmt(100 * r['lower'])}-{_fmt(100 * r['upper'])}%",
+            "at risk": r["n_risk"],
+            "estimate": _pct_se(r["survival"], r["std_err"]),
+            "ci": _pct_ci(r["lower"], r["upper"]),
         }
         for r in _records(res.table)
     ]
     text = ""
     annotation = None
     if len(curves.curves) > 1 and df.status.sum() > 0:
-        lr = logrank_test(df.time, df.status, df[group].astype(str))
+        lr = logrank_test(df.time, df.status, ordered_groups(labels, protocol))
         text = f"<p>Log-rank chi-square {lr.chisq:.2f} on {lr.df} df, p = {lr.p_value:.3g}.</p>"
         annotation = f"log-rank p = {lr.p_value:.3g}"
     label = "Event-free survival" if code == "EFS" else "Overall survival"
     fig = plot_km(curves, ylabel=label, annotation=annotation)
     table = html_table(
         rows,
-        ["group", "n", "events", "estimate", "ci"],
-        headers={"estimate": f"{horizon:g}-year {code}", "ci": "95% CI (log-log)"},
+        ["group", "n", "events", "at risk", "estimate", "ci"],
+        headers={
+            "at risk": f"at risk at {horizon:g} years",
+            "estimate": f"{horizon:g}-year {code}",
+            "ci": "95% CI (log-log)",
+        },
+        numeric=["n", "events", "at risk"],
     )
     by = _group_label(ds, group)
-    body = f'<img alt="{label} by {html.escape(by)}" src="{figure_to_data_uri(fig)}">'
-    return ReportSection(f"outcomes-{code.lower()}", f"{label} by {by}", body + table + text)
+    body = figure_html(fig, alt=f"{label} by {by}", name=f"{code.lower()}-by-{group.lower()}")
+    note = (
+        '<p class="note">n/e: not estimable (nobody in the group is followed to the horizon).</p>'
+        if not res.table["estimable"].all()
+        else ""
+    )
+    return ReportSection(
+        f"outcomes-{code.lower()}",
+        f"{label} by {by}",
+        population_note(pop) + body + table + note + text,
+    )
 
 
 def _group_label(ds: AnalysisDataset, group: str) -> str:
@@ -75,21 +135,74 @@ def _group_label(ds: AnalysisDataset, group: str) -> str:
     return group
 
 
-def _cir_section(ds: AnalysisDataset, horizon: float) -> ReportSection:
-    df = ds.endpoint("CIR")
+def _cir_overall(df: pd.DataFrame, horizon: float) -> str:
     res = cumulative_incidence(df.time, df.status)
     at = res.at([horizon * 365.25])
     names = {1: "Relapse", 2: "Death in CR / SMN"}
     rows = [
         {
             "event": names.get(int(r["cause"]), str(r["cause"])),
-            "estimate": f"{_fmt(100 * r['estimate'])}% (SE {_fmt(100 * r['std_err'])})",
+            "estimate": _pct_se(r["estimate"], r["std_err"]),
         }
         for r in _records(at)
     ]
     fig = plot_cif_stacked(res, cause_labels={2: "Death in CR / SMN"})
-    body = f'<img alt="cumulative incidence" src="{figure_to_data_uri(fig)}">'
-    body += html_table(rows, ["event", "estimate"], headers={"estimate": f"{horizon:g}-year"})
+    return figure_html(
+        fig, alt="Stacked cumulative incidence of relapse and death in CR", name="cir-stacked"
+    ) + html_table(rows, ["event", "estimate"], headers={"estimate": f"{horizon:g}-year"})
+
+
+def _cir_by_group(ds: AnalysisDataset, df: pd.DataFrame, group: str, horizon: float) -> str:
+    labels = df[group].fillna("unknown").astype(str)
+    if labels.nunique() < 2 or not (df.status == 1).any():
+        return ""
+    res = cumulative_incidence_at_horizons(
+        df.time, df.status, labels, [horizon * 365.25], protocol=_protocol(ds, group)
+    )
+    relapse = res.table[res.table["cause"] == 1]
+    rows = [
+        {
+            "group": r["group"],
+            "n": r["n"],
+            "relapses": r["events"],
+            "at risk": r["n_risk"],
+            "estimate": _pct_se(r["estimate"], r["std_err"]),
+            "ci": _pct_ci(r["lower"], r["upper"]),
+        }
+        for r in _records(relapse)
+    ]
+    gray = res.gray(1)
+    test = (
+        f"<p>Gray's test of equal cumulative incidence of relapse across groups: chi-square "
+        f"{gray.statistic:.2f} on {gray.df} df, p = {gray.p_value:.3g} (cmprsk::cuminc).</p>"
+    )
+    sizes = {str(r["group"]): int(r["n"]) for r in rows}
+    by = _group_label(ds, group)
+    fig = plot_cif(res.result, cause=1, sizes=sizes, ylabel="Cumulative incidence of relapse")
+    return (
+        f"<h3>Relapse by {html.escape(by)}</h3>"
+        + figure_html(fig, alt=f"Cumulative incidence of relapse by {by}", name="cir-by-group")
+        + html_table(
+            rows,
+            ["group", "n", "relapses", "at risk", "estimate", "ci"],
+            headers={
+                "at risk": f"at risk at {horizon:g} years",
+                "estimate": f"{horizon:g}-year CIR",
+                "ci": "95% CI",
+            },
+            numeric=["n", "relapses", "at risk"],
+        )
+        + test
+    )
+
+
+def _cir_section(
+    ds: AnalysisDataset, horizon: float, group: str, pop: Population | None
+) -> ReportSection:
+    df = ds.endpoint("CIR")
+    body = population_note(pop) + _cir_overall(df, horizon)
+    if group in df.columns:
+        body += _cir_by_group(ds, df, group, horizon)
     return ReportSection("outcomes-cir", "Cumulative incidence of relapse (patients in CR)", body)
 
 
@@ -132,13 +245,15 @@ def outcome_sections(
     dataset: AnalysisDataset, *, group: str = "KMT2A", horizon_years: float = 5.0
 ) -> list[ReportSection]:
     """Report sections (:class:`~infantall.reports.html.ReportSection`) of the standard
-    analyses."""
+    analyses, each with the patients it included and excluded
+    (:func:`~infantall.outcomes.followup.analysis_populations`)."""
+    pops = {p.analysis.split(" ")[0]: p for p in analysis_populations(dataset)}
     sections = [
-        _km_section(dataset, "EFS", group, horizon_years),
-        _km_section(dataset, "OS", group, horizon_years),
+        _km_section(dataset, "EFS", group, horizon_years, pops.get("EFS")),
+        _km_section(dataset, "OS", group, horizon_years, pops.get("OS")),
     ]
     if (dataset.adtte.PARAMCD == "CIR").any():
-        sections.append(_cir_section(dataset, horizon_years))
+        sections.append(_cir_section(dataset, horizon_years, group, pops.get("CIR")))
     hs = _hsct_section(dataset)
     if hs is not None:
         sections.append(hs)

@@ -85,6 +85,8 @@ def plot_km(
 ) -> Figure:
     """Kaplan–Meier curves with pointwise CI bands and a number-at-risk table.
 
+    A group without follow-up (every time 0) draws no curve; the legend says so.
+
     ``time_scale`` divides the stored times (days) for the axis: 365.25 for years,
     30.44 for months, 1 for days. ``annotation`` (e.g. a log-rank p-value) is printed in
     the lower left. ``ylabel`` gets `` (%)`` appended; ``xlabel`` defaults to
@@ -105,6 +107,10 @@ def plot_km(
         mult = 100.0 if percent else 1.0
         for i, km in enumerate(cs):
             color = colour(i)
+            if not km.time.size or float(km.time.max()) <= 0:
+                # zero follow-up: nothing to draw (a line at t = 0 would read as a result)
+                ax.plot([], [], color=color, lw=0, label=f"{km.label} (n={km.n}, no follow-up)")
+                continue
             t, s, lo, hi = _steps(km, time_scale)
             ax.step(
                 t,

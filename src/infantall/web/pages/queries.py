@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,13 @@ from infantall.domain.quality import (
 )
 from infantall.errors import InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset
-from infantall.outcomes.questions import dataset_hsct_analysis, survival_at_horizons
+from infantall.outcomes.followup import FollowUpSummary, dataset_follow_up
+from infantall.outcomes.questions import (
+    clinical_order,
+    cumulative_incidence_at_horizons,
+    dataset_hsct_analysis,
+    survival_at_horizons,
+)
 from infantall.registry.access import Principal
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.histories import scoped_rows, to_histories
@@ -148,12 +155,15 @@ def apply_filters(rows: Iterable[PatientRow], f: DashboardFilters) -> list[Patie
     return out
 
 
-def count_rows(rows: Sequence[PatientRow]) -> dict[str, Any]:
-    """Counts for the dashboard header: total, by status, by risk group, by KMT2A, overdue."""
+def count_rows(rows: Sequence[PatientRow], protocol: str | None = None) -> dict[str, Any]:
+    """Counts for the dashboard header: total, by status, by risk group (in the clinical order
+    of ``protocol``'s groups, :func:`~infantall.outcomes.questions.clinical_order`), by KMT2A,
+    overdue."""
+    by_group = Counter(r.risk_group for r in rows)
     return {
         "total": len(rows),
         "status": Counter(r.status for r in rows),
-        "risk_group": dict(sorted(Counter(r.risk_group for r in rows).items())),
+        "risk_group": {g: by_group[g] for g in clinical_order(by_group, protocol)},
         "kmt2a": Counter(r.kmt2a for r in rows),
         "overdue": sum(r.overdue for r in rows),
     }
@@ -181,7 +191,10 @@ def survival_panel(
     title: str,
 ) -> SurvivalPanel | None:
     """Kaplan–Meier curves of ``endpoint`` (by ``group`` if given) with the number at risk,
-    or ``None`` when no patient is left."""
+    or ``None`` when no patient is left.
+
+    Risk groups (``RISKGRP``) are in the clinical order of the dataset's protocol; an
+    estimate at a horizon nobody in the group reaches is ``None`` (the page prints n/e)."""
     df = dataset.endpoint(endpoint)
     if ids is not None:
         df = df[df.USUBJID.isin(ids)]
@@ -190,7 +203,12 @@ def survival_panel(
     labels = None if group is None else df[group].fillna("unknown").astype(str)
     try:
         res = survival_at_horizons(
-            df.time, df.status, labels, [h * 365.25 for h in HORIZONS_YEARS], group_name=group
+            df.time,
+            df.status,
+            labels,
+            [h * 365.25 for h in HORIZONS_YEARS],
+            group_name=group,
+            protocol=dataset.options.protocol if group == "RISKGRP" else None,
         )
     except InvalidInputError:
         return None  # e.g. no follow-up time at all: nothing to draw
@@ -203,13 +221,19 @@ def survival_panel(
             "group": str(r["group"]),
             "years": float(r["time"]) / 365.25,
             "n_risk": int(r["n_risk"]),
-            "pct": 100 * float(r["survival"]),
-            "lower": 100 * float(r["lower"]),
-            "upper": 100 * float(r["upper"]),
+            "pct": _pct(r["survival"]),
+            "lower": _pct(r["lower"]),
+            "upper": _pct(r["upper"]),
         }
         for r in res.table.to_dict("records")
     ]
     return SurvivalPanel(endpoint, title, image, estimates)
+
+
+def _pct(value: Any) -> float | None:
+    """A probability as a percentage; ``None`` when not estimable (NaN)."""
+    v = float(value)
+    return None if math.isnan(v) else 100 * v
 
 
 def _digest(*columns: Any) -> str:
@@ -249,6 +273,8 @@ class CoordinatorView:
     quality: list[QualityFinding]
     quality_counts: Mapping[str, int]
     notes: list[str] = field(default_factory=list)
+    follow_up: FollowUpSummary | None = None
+    cir: dict[str, Any] = field(default_factory=dict)
 
 
 def _accrual(dataset: AnalysisDataset) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -263,20 +289,45 @@ def _accrual(dataset: AnalysisDataset) -> tuple[pd.DataFrame, list[dict[str, Any
     return table, sites
 
 
-def _cir(dataset: AnalysisDataset, title: str) -> str | None:
-    from infantall.outcomes import cumulative_incidence
-
+def _cir(dataset: AnalysisDataset, title: str) -> dict[str, Any]:
+    """CIR by risk group (clinical order) at the horizons with Gray's test
+    (:func:`infantall.outcomes.questions.cumulative_incidence_at_horizons`): ``image``,
+    ``estimates`` (percentages, ``None`` when not estimable) and ``gray`` (or ``{}``)."""
     df = dataset.endpoint("CIR")
     if df.empty or not (df.status > 0).any():
-        return None
+        return {}
     groups = df.RISKGRP.fillna("unknown").astype(str)
     try:
-        result = cumulative_incidence(df.time, df.status, groups)
+        res = cumulative_incidence_at_horizons(
+            df.time,
+            df.status,
+            groups if groups.nunique() > 1 else None,
+            [h * 365.25 for h in HORIZONS_YEARS],
+            protocol=dataset.options.protocol,
+        )
     except InvalidInputError:
-        return None
+        return {}
     sizes = dict(Counter(groups))
     key = ("cir", title, _digest(df.time, df.status, groups))
-    return cached_figure(key, lambda: cir_figure(result, title=title, sizes=sizes))
+    relapse = res.table[res.table["cause"] == 1]
+    gray = res.gray(1)
+    test = {} if gray is None else {"chisq": gray.statistic, "df": gray.df, "p": gray.p_value}
+    return {
+        "image": cached_figure(key, lambda: cir_figure(res.result, title=title, sizes=sizes)),
+        "estimates": [
+            {
+                "group": str(r["group"]),
+                "years": float(r["time"]) / 365.25,
+                "n": int(r["n"]),
+                "n_risk": int(r["n_risk"]),
+                "pct": _pct(r["estimate"]),
+                "lower": _pct(r["lower"]),
+                "upper": _pct(r["upper"]),
+            }
+            for r in relapse.to_dict("records")
+        ],
+        "gray": test,
+    }
 
 
 def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
@@ -334,13 +385,16 @@ def coordinator_view(
         if p is not None
     ]
     quality = check_quality(list(cohort.histories), today)
+    cir = _cir(dataset, f"Cumulative incidence of relapse by {protocol} risk group")
     return CoordinatorView(
         n_patients=len(dataset.covariates),
         sites=sites,
         accrual_image=cached_figure(("accrual", table.to_json()), lambda: accrual_figure(table)),
         panels=panels,
-        cir_image=_cir(dataset, f"Cumulative incidence of relapse by {protocol} risk group"),
+        cir_image=cir.get("image"),
         hsct=_hsct(dataset),
         quality=list(quality.findings),
         quality_counts=quality.counts,
+        follow_up=dataset_follow_up(dataset),
+        cir=cir,
     )
