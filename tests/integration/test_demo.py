@@ -80,7 +80,7 @@ def test_full_report_has_every_part(demo_dir: Path) -> None:
     assert "Cumulative incidence of relapse" in page
     assert "Synthesis" in page
     assert "immortal-time bias" in page
-    assert page.count('src="data:image/png;base64,') >= 6
+    assert page.count('<svg role="img"') + page.count('src="data:image/png;base64,') >= 6
     assert "<script" not in page  # self-contained and inert
 
 

@@ -20,6 +20,14 @@ from infantall.outcomes.competing import (
 )
 from infantall.outcomes.cox import CoxResult, PHTestResult, concordance_index, cox_ph
 from infantall.outcomes.finegray import FineGrayResult, fine_gray
+from infantall.outcomes.followup import (
+    FollowUp,
+    FollowUpSummary,
+    Population,
+    analysis_populations,
+    dataset_follow_up,
+    reverse_km_follow_up,
+)
 from infantall.outcomes.formula import ModelFrame, model_frame
 from infantall.outcomes.hsct import (
     LandmarkResult,
@@ -47,11 +55,15 @@ from infantall.outcomes.logrank import (
     trend_test,
 )
 from infantall.outcomes.questions import (
+    CumulativeIncidenceAtHorizons,
     Estimate,
     HSCTAnalysis,
     SurvivalAtHorizons,
+    clinical_order,
+    cumulative_incidence_at_horizons,
     dataset_hsct_analysis,
     hsct_analysis,
+    ordered_groups,
     survival_at_horizons,
 )
 from infantall.outcomes.regression import (
@@ -68,10 +80,13 @@ __all__ = [
     "CoxModel",
     "CoxResult",
     "CumulativeIncidence",
+    "CumulativeIncidenceAtHorizons",
     "CumulativeIncidenceResult",
     "Estimate",
     "FineGrayModel",
     "FineGrayResult",
+    "FollowUp",
+    "FollowUpSummary",
     "GrayTestResult",
     "HSCTAnalysis",
     "KaplanMeierResult",
@@ -83,16 +98,21 @@ __all__ = [
     "OutcomesWarning",
     "PHTestResult",
     "PairwiseResult",
+    "Population",
     "RMSTResult",
     "SurvivalAtHorizons",
     "SurvivalCurves",
     "TableOne",
     "TrendResult",
+    "analysis_populations",
+    "clinical_order",
     "concordance_index",
     "counting_process",
     "cox_model",
     "cox_ph",
     "cumulative_incidence",
+    "cumulative_incidence_at_horizons",
+    "dataset_follow_up",
     "dataset_hsct_analysis",
     "fine_gray",
     "fine_gray_model",
@@ -105,7 +125,9 @@ __all__ = [
     "mantel_byar",
     "model_frame",
     "mrd_landmark",
+    "ordered_groups",
     "pairwise_logrank",
+    "reverse_km_follow_up",
     "simon_makuch",
     "survival_at_horizons",
     "table_one",
