@@ -329,7 +329,7 @@ def hsct_command(
 
 
 def _s(x: Any) -> str:
-    return "NA" if x is None else f"{x:.1f}"
+    return "n/e" if x is None else f"{x:.1f}"
 
 
 def _num(x: Any) -> float:
