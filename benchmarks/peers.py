@@ -210,7 +210,8 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Machine: {meta['machine']}; {meta['date']}; command: `{meta['command']}`; "
         f"median of {meta['rounds']} fresh-process rounds, interleaved; computation only.",
         "",
-        "| work | implementation | n | median s | peak MB | infantall / peer | slope log t / log n |",
+        "| work | implementation | n | median s | peak MB | infantall / peer "
+        "| slope log t / log n |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

@@ -13,6 +13,7 @@ written here.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,7 +25,15 @@ from scipy import stats
 
 from infantall.errors import InvalidInputError
 from infantall.outcomes import _coxcore
-from infantall.outcomes._validate import as_entry, as_event, as_groups, as_time
+from infantall.outcomes._concordance import concordance_index
+from infantall.outcomes._validate import (
+    OutcomesWarning,
+    as_entry,
+    as_event,
+    as_groups,
+    as_time,
+    as_weights,
+)
 from infantall.outcomes.km import kaplan_meier
 
 __all__ = ["CoxResult", "PHTestResult", "concordance_index", "cox_ph", "design_matrix"]
@@ -297,7 +306,7 @@ def cox_ph(
             event, "there are no events; the model is not estimable", "no_events"
         )
     s_codes = None if strata is None else as_groups(data[strata], stop.shape[0], strata)[1]
-    w = None if weights is None else data[weights].to_numpy(dtype=np.float64)
+    w = None if weights is None else as_weights(data[weights].to_numpy(), stop.shape[0], weights)
     prep = _coxcore.prepare(x, stop, ev, start=start, strata=s_codes, weight=w, ties=ties)
     if _rank(prep.x) < x.shape[1]:
         raise InvalidInputError(
@@ -310,19 +319,18 @@ def cox_ph(
     ll0, u0, info0 = _coxcore.loglik_score_info(prep, beta0)
     try:
         score = float(u0 @ np.linalg.solve(info0, u0))
-        beta, ll, _, info, iters, conv = _coxcore.fit_newton(prep, beta0, start=(ll0, u0, info0))
-        var = np.asarray(np.linalg.inv(info), dtype=np.float64)
     except np.linalg.LinAlgError as exc:
         raise InvalidInputError(
             "covariates",
             "the information matrix is singular (collinear covariates?)",
             "collinear_covariates",
         ) from exc
+    beta, ll, info, var, iters, conv = _fit(prep, beta0, (ll0, u0, info0), names)
     wald = float(beta @ info @ beta)
     conc = float("nan")
     if concordance and start is None:
         lp = x @ beta
-        conc = concordance_index(stop, ev, lp, strata=s_codes)
+        conc = concordance_index(stop, ev, lp, strata=s_codes, weights=w)
     return CoxResult(
         names=tuple(names),
         coef=beta,
@@ -346,102 +354,58 @@ def cox_ph(
     )
 
 
+_VAR_BLOWUP = 1e10
+
+
+def _fit(
+    prep: _coxcore.CoxData,
+    beta0: FloatArray,
+    start: tuple[float, FloatArray, FloatArray],
+    names: Sequence[str],
+) -> tuple[FloatArray, float, FloatArray, FloatArray, int, bool]:
+    """Newton–Raphson, then R ``coxph.fit``'s check for coefficients that diverge.
+
+    The information is full rank at beta = 0 (checked before), so a singular information
+    during or after the iterations means a coefficient runs to +-infinity (monotone
+    likelihood, e.g. a covariate level without events); so does a variance 1e10 times its
+    value at beta = 0 (the information of that coefficient vanished). As R, which warns
+    "Loglik converged before variable ...; coefficient may be infinite", the fit is returned with
+    ``converged=False``, an :class:`OutcomesWarning` coded ``monotone_likelihood``, and no
+    standard error (NaN) for the diverging coefficients.
+    """
+    p = beta0.shape[0]
+    beta, ll, u, info, iters, conv = _coxcore.fit_newton(prep, beta0, start=start)
+    infinite = np.zeros(p, dtype=bool)
+    try:
+        var = np.asarray(np.linalg.inv(info), dtype=np.float64)
+        # R coxph.fit: |u' V| > eps and > sqrt(eps) |beta|, eps = 1e-9
+        infs = np.abs(u @ var)
+        infinite = (infs > 1e-9) & (infs > np.sqrt(1e-9) * np.abs(beta))
+    except np.linalg.LinAlgError:
+        var = np.full((p, p), np.nan)
+        infinite[:] = True
+    diag = np.diag(var)
+    # or the variance exploded: SE more than 1e5 times its value at beta = 0
+    infinite |= ~np.isfinite(diag) | (diag <= 0) | (diag * np.diag(start[2]) > _VAR_BLOWUP)
+    if infinite.any():
+        var[infinite, :] = np.nan
+        var[:, infinite] = np.nan
+        which = ", ".join(n for n, f in zip(names, infinite, strict=True) if f)
+        warnings.warn(
+            OutcomesWarning(
+                f"Cox fit: the likelihood is monotone in {which} (no events in a level?); "
+                "the coefficient diverges to +-infinity and the fit did not converge",
+                "monotone_likelihood",
+            ),
+            stacklevel=3,
+        )
+        conv = False
+    return beta, ll, info, var, iters, conv
+
+
 def _rank(xc: FloatArray) -> int:
     """Numerical rank of centred covariates, from their (small) cross-product matrix."""
     gram = xc.T @ xc
     scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
     eig = np.linalg.eigvalsh(gram / np.outer(scale, scale))
     return int((eig > 1e-10 * max(1.0, float(eig.max()))).sum())
-
-
-def _count_before_smaller(pos: IntArray, val: IntArray, block: IntArray) -> FloatArray:
-    """For each item, #items in the same block with pos_j < pos_i and val_j < val_i.
-
-    Bit-by-bit divide and conquer (each pair is counted at the highest bit where the values
-    differ), vectorised. One full sort by (block, val, pos); each coarser bit then merges
-    two runs already sorted by pos, which a stable (run-merging) sort does in ~O(n).
-    """
-    n = pos.shape[0]
-    out = np.zeros(n)
-    bits = max(1, int(val.max()).bit_length()) if n else 1
-    base = block.astype(np.int64) << bits
-    order = np.lexsort((pos, base + val))
-    idx = np.arange(n)
-    span = int(pos.max()) + 1 if n else 1
-    # keep every array in the current order; each level's permutation only merges runs,
-    # so these gathers are nearly sequential
-    val_s, pos_s, base_s = val[order], pos[order], base[order]
-    acc = np.zeros(n)
-    for b in range(bits):
-        k_s = base_s + (val_s >> (b + 1))
-        c_s = k_s * span + pos_s
-        sub = np.argsort(c_s, kind="stable")
-        order, val_s, pos_s, base_s, acc = order[sub], val_s[sub], pos_s[sub], base_s[sub], acc[sub]
-        c_s, k_s = c_s[sub], k_s[sub]
-        bit0 = ((val_s >> b) & 1) == 0
-        c0 = np.cumsum(bit0) - bit0  # exclusive count of bit-0 items before
-        new_grp = np.ones(n, dtype=bool)
-        np.not_equal(c_s[1:], c_s[:-1], out=new_grp[1:])
-        new_blk = np.ones(n, dtype=bool)
-        np.not_equal(k_s[1:], k_s[:-1], out=new_blk[1:])
-        g_start = np.maximum.accumulate(np.where(new_grp, idx, 0))
-        b_start = np.maximum.accumulate(np.where(new_blk, idx, 0))
-        cnt = c0[g_start] - c0[b_start]
-        cnt[bit0] = 0
-        acc += cnt
-    out[order] = acc
-    return out
-
-
-def _count_before(pos: IntArray, key: IntArray) -> FloatArray:
-    """For each item, #items with the same key and pos_j < pos_i."""
-    n = pos.shape[0]
-    order = np.lexsort((pos, key))
-    k_s, p_s = key[order], pos[order]
-    new_grp = np.ones(n, dtype=bool)
-    new_grp[1:] = (k_s[1:] != k_s[:-1]) | (p_s[1:] != p_s[:-1])
-    new_blk = np.ones(n, dtype=bool)
-    new_blk[1:] = k_s[1:] != k_s[:-1]
-    g_start = np.maximum.accumulate(np.where(new_grp, np.arange(n), 0))
-    b_start = np.maximum.accumulate(np.where(new_blk, np.arange(n), 0))
-    out = np.empty(n)
-    out[order] = (g_start - b_start).astype(np.float64)
-    return out
-
-
-def concordance_index(
-    time: FloatArray, event: FloatArray, risk: FloatArray, strata: IntArray | None = None
-) -> float:
-    """Harrell's C for a risk score (higher = earlier event), as R ``concordance``.
-
-    A pair is comparable when the shorter time is an event (a censoring at the same time
-    counts as longer); ties in the score count 1/2; pairs within strata only.
-    """
-    n = time.shape[0]
-    block = np.zeros(n, dtype=np.int64) if strata is None else strata.astype(np.int64)
-    # processing order: later times first; at a tie, censored before events. Subjects with
-    # the same time and status share one (dense) position: tied events do not count each
-    # other, and censored subjects are never queried.
-    order = np.lexsort((event > 0, -time))
-    t_s, e_s = time[order], event[order] > 0
-    same = np.zeros(n, dtype=bool)
-    same[1:] = (t_s[1:] == t_s[:-1]) & (e_s[1:] == e_s[:-1])
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.cumsum(~same) - 1
-    _, val = np.unique(risk, return_inverse=True)
-    val = val.astype(np.int64)
-    ev = event > 0
-    # the count is symmetric in (position, score): split on the bits of the one with fewer
-    # distinct values
-    if int(pos.max()) < int(val.max()):
-        smaller = _count_before_smaller(val, pos, block)
-    else:
-        smaller = _count_before_smaller(pos, val, block)
-    n_bits = max(1, int(val.max()).bit_length())
-    tied = _count_before(pos, (block << n_bits) + val)
-    total = _count_before(pos, block)
-    conc = float(smaller[ev].sum())
-    tie = float(tied[ev].sum())
-    disc = float(total[ev].sum()) - conc - tie
-    denom = conc + disc + tie
-    return (conc + 0.5 * tie) / denom if denom > 0 else float("nan")
