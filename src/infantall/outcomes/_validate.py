@@ -27,6 +27,7 @@ __all__ = [
     "as_time",
     "as_weights",
     "check_groups",
+    "warn_counts",
     "warn_groups",
 ]
 
@@ -84,6 +85,8 @@ def as_time(values: Any, field: str = "time") -> FloatArray:
     arr = np.atleast_1d(arr)
     if arr.size == 0:
         raise InvalidInputError(field, "there are no observations", "empty_data")
+    if arr.min() >= 0:  # one pass for the usual case (NaN makes min NaN and fails it)
+        return arr
     if np.isnan(arr).any():
         n = int(np.isnan(arr).sum())
         raise InvalidInputError(
@@ -106,6 +109,14 @@ def as_event(
         )
     if raw.dtype == bool:
         raw = raw.astype(np.int64)
+    allowed_arr = np.unique(np.asarray(allowed, dtype=np.int64))
+    lo, hi = int(allowed_arr[0]), int(allowed_arr[-1])
+    contiguous = allowed_arr.shape[0] == hi - lo + 1
+    if np.issubdtype(raw.dtype, np.integer) and contiguous and raw.size:
+        # integer codes of a contiguous set: two reductions, no copy (the common case)
+        codes = raw.astype(np.int64, copy=False)
+        if codes.min() >= lo and codes.max() <= hi:
+            return codes
     try:
         fl = raw.astype(np.float64)
     except (TypeError, ValueError) as exc:
@@ -115,7 +126,10 @@ def as_event(
     if np.isnan(fl).any():
         raise InvalidInputError(field, "an event code is missing", "missing_event")
     codes = fl.astype(np.int64)
-    bad = (codes != fl) | ~np.isin(codes, np.asarray(allowed, dtype=np.int64))
+    if contiguous:
+        bad = (codes != fl) | (codes < lo) | (codes > hi)
+    else:
+        bad = (codes != fl) | ~np.isin(codes, allowed_arr)
     if bad.any():
         raise InvalidInputError(
             field,
@@ -144,6 +158,9 @@ def as_groups(values: Any, n: int, field: str = "group") -> tuple[list[str], Int
 
     A pandas Categorical keeps its category order (used as the order of a trend test).
     """
+    fast = _integer_groups(values, n)
+    if fast is not None:
+        return fast
     ser = pd.Series(values) if not isinstance(values, pd.Series) else values.reset_index(drop=True)
     if len(ser) != n:
         raise InvalidInputError(field, f"has {len(ser)} values but time has {n}", "length_mismatch")
@@ -174,6 +191,30 @@ def as_groups(values: Any, n: int, field: str = "group") -> tuple[list[str], Int
         labels, remap = _merge_labels(labels)
         codes = remap[codes]
     return labels, np.asarray(codes, dtype=np.int64)
+
+
+def _integer_groups(values: Any, n: int) -> tuple[list[str], IntArray] | None:
+    """Integer labels in a moderate range: codes by a counting table in O(n), no hashing.
+
+    Same labels and codes as the factorisation below (integers sort numerically).
+    """
+    if not isinstance(values, np.ndarray | pd.Series) or not isinstance(values.dtype, np.dtype):
+        return None
+    if values.dtype == bool or values.ndim != 1:
+        return None
+    if not np.issubdtype(values.dtype, np.integer) or values.shape[0] != n or n == 0:
+        return None
+    v = np.asarray(values).astype(np.int64, copy=False)
+    lo = int(v.min())
+    if int(v.max()) - lo > 4 * n + 1_000_000:
+        return None
+    d = v - lo if lo != 0 else v
+    present = np.bincount(d) > 0
+    labels = [str(int(x) + lo) for x in np.flatnonzero(present)]
+    if present.all():  # labels lo, lo+1, ...: the code is the offset
+        return labels, np.asarray(d, dtype=np.int64)
+    compact = np.cumsum(present) - 1
+    return labels, np.asarray(compact[d], dtype=np.int64)
 
 
 def _sort_key(label: str) -> tuple[int, float, str]:
@@ -207,8 +248,13 @@ def check_groups(labels: Sequence[str], codes: IntArray, event: IntArray, field:
 
 def warn_groups(labels: Sequence[str], codes: IntArray, event: IntArray, field: str) -> None:
     """Warn (:class:`OutcomesWarning`) about all-censored or single-patient groups."""
-    sizes = np.bincount(codes, minlength=len(labels))
-    events = np.bincount(codes, weights=(event > 0).astype(np.float64), minlength=len(labels))
+    k = len(labels)
+    both = np.bincount(codes * 2 + (event > 0), minlength=2 * k).reshape(k, 2)
+    warn_counts(labels, both.sum(axis=1), both[:, 1], field)
+
+
+def warn_counts(labels: Sequence[str], sizes: Any, events: Any, field: str) -> None:
+    """:func:`warn_groups` from per-group numbers of patients and of events."""
     for label, size, ev in zip(labels, sizes, events, strict=True):
         if size == 1:
             warnings.warn(

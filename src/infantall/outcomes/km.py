@@ -23,7 +23,14 @@ from scipy import stats
 
 from infantall.errors import InvalidInputError
 from infantall.outcomes._tabulate import tabulate
-from infantall.outcomes._validate import as_entry, as_event, as_groups, as_time, warn_groups
+from infantall.outcomes._validate import (
+    as_entry,
+    as_event,
+    as_groups,
+    as_time,
+    warn_counts,
+    warn_groups,
+)
 
 __all__ = [
     "ConfType",
@@ -471,17 +478,18 @@ def kaplan_meier_by_group(
         km = kaplan_meier(t, e, entry=ent, conf_type=conf_type, conf_level=conf_level)
         return SurvivalCurves((km,), group_name)
     labels, codes = as_groups(group, t.shape[0], group_name or "group")
-    warn_groups(labels, codes, e, group_name or "group")
     curves = []
     if ent is None:
         # one table of counts per (time, group) serves every curve
         ut, total, events = tabulate(t, e, codes, len(labels))
+        warn_counts(labels, total.sum(axis=0), events.sum(axis=0), group_name or "group")
         for k, lab in enumerate(labels):
             here = total[:, k] > 0
             n_risk = np.cumsum(total[::-1, k])[::-1][here]
             arrays = (ut[here], n_risk, events[here, k], total[here, k] - events[here, k])
             curves.append(_from_counts(arrays, int(total[:, k].sum()), conf_type, conf_level, lab))
         return SurvivalCurves(tuple(curves), group_name)
+    warn_groups(labels, codes, e, group_name or "group")
     for k, lab in enumerate(labels):
         sel = codes == k
         curves.append(
