@@ -15,71 +15,79 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def _count_before_smaller(
-    pos: IntArray, val: IntArray, block: IntArray, weight: FloatArray | None = None
+def _prefix_below(
+    pos: IntArray,
+    val: IntArray,
+    block: IntArray,
+    weight: FloatArray | None,
+    query: npt.NDArray[np.bool_],
 ) -> FloatArray:
-    """For each item, #items (sum of their weights) in the same block with pos_j < pos_i and
-    val_j < val_i.
+    """For each queried item i, the number (sum of weights) of items j of its block with
+    pos_j < pos_i and val_j < val_i; 0 for the items not queried.
 
-    Bit-by-bit divide and conquer (each pair is counted at the highest bit where the values
-    differ), vectorised. One full sort by (block, val, pos); each coarser bit then merges
-    two runs already sorted by pos, which a stable (run-merging) sort does in ~O(n).
+    A Fenwick decomposition over ``pos``, vectorised by level: [0, pos_i) is the union, over
+    the set bits l of pos_i, of the level-l nodes (pos_i >> l) - 1. At each level the items
+    are ordered by (node, block, val) with ONE stable radix sort of the node ids of the items
+    already in value order, and every query is two binary searches in that order.
+    O(n log n) per level and log2(max pos) levels.
     """
     n = pos.shape[0]
-    out = np.zeros(n)
-    bits = max(1, int(val.max()).bit_length()) if n else 1
-    base = block.astype(np.int64) << bits
-    order = np.lexsort((pos, base + val))
-    idx = np.arange(n)
-    span = int(pos.max()) + 1 if n else 1
-    # keep every array in the current order; each level's permutation only merges runs,
-    # so these gathers are nearly sequential
-    val_s, pos_s, base_s = val[order], pos[order], base[order]
-    w_s = None if weight is None else weight[order]
-    acc = np.zeros(n)
-    for b in range(bits):
-        k_s = base_s + (val_s >> (b + 1))
-        c_s = k_s * span + pos_s
-        sub = np.argsort(c_s, kind="stable")
-        order, val_s, pos_s, base_s, acc = order[sub], val_s[sub], pos_s[sub], base_s[sub], acc[sub]
-        c_s, k_s = c_s[sub], k_s[sub]
-        bit0 = ((val_s >> b) & 1) == 0
-        if w_s is None:
-            c0 = np.cumsum(bit0) - bit0  # exclusive count of bit-0 items before
+    nv = int(val.max()) + 1
+    vb = block * nv + val  # the block is folded into the searched value
+    width = (int(block.max()) + 1) * nv
+    by_val = np.argsort(vb, kind="stable")
+    pos_v, vb_v, q_v = pos[by_val], vb[by_val], query[by_val]
+    w_v = None if weight is None else weight[by_val]
+    acc = np.zeros(n)  # in value order
+    small = np.int16 if int(pos.max()) < 2**15 else np.int32
+    for lvl in range(max(1, int(pos.max()).bit_length())):
+        node = pos_v >> lvl
+        sub = np.argsort(node.astype(small), kind="stable")
+        node_s = node[sub]
+        keys = node_s * width
+        keys += vb_v[sub]
+        # queries in this (ascending) order make the binary searches nearly sequential
+        at = np.flatnonzero(q_v[sub] & ((node_s & 1) == 1))
+        if at.size == 0:
+            continue
+        sib = keys[at] - width  # same value, left sibling node
+        hi = np.searchsorted(keys, sib, side="left")
+        lo = np.searchsorted(keys, sib - (sib % width) % nv, side="left")
+        if w_v is None:
+            acc[sub[at]] += hi - lo
         else:
-            w_s = w_s[sub]
-            wb = np.where(bit0, w_s, 0.0)
-            c0 = np.cumsum(wb) - wb
-        new_grp = np.ones(n, dtype=bool)
-        np.not_equal(c_s[1:], c_s[:-1], out=new_grp[1:])
-        new_blk = np.ones(n, dtype=bool)
-        np.not_equal(k_s[1:], k_s[:-1], out=new_blk[1:])
-        g_start = np.maximum.accumulate(np.where(new_grp, idx, 0))
-        b_start = np.maximum.accumulate(np.where(new_blk, idx, 0))
-        cnt = c0[g_start] - c0[b_start]
-        cnt[bit0] = 0
-        acc += cnt
-    out[order] = acc
+            cw = np.concatenate([[0.0], np.cumsum(w_v[sub])])
+            acc[sub[at]] += cw[hi] - cw[lo]
+    out = np.zeros(n)
+    out[by_val] = acc
     return out
 
 
-def _count_before(pos: IntArray, key: IntArray, weight: FloatArray | None = None) -> FloatArray:
+def _count_before(
+    pos: IntArray, key: IntArray, weight: FloatArray | None, n_pos: int
+) -> FloatArray:
     """For each item, #items (sum of their weights) with the same key and pos_j < pos_i."""
     n = pos.shape[0]
-    order = np.lexsort((pos, key))
-    k_s, p_s = key[order], pos[order]
+    combined = key * n_pos + pos
+    kmax = int(key.max()) + 1
+    if kmax * n_pos <= 4 * n + 1_000_000:
+        # a histogram over (key, pos) and its running sum: O(n)
+        hist = np.bincount(combined, weights=weight, minlength=kmax * n_pos)
+        cum = np.concatenate([[0.0], np.cumsum(hist)])
+        return np.asarray(cum[combined] - cum[key * n_pos], dtype=np.float64)
+    order = np.argsort(combined, kind="stable")
+    c_s, k_s = combined[order], key[order]
     new_grp = np.ones(n, dtype=bool)
-    new_grp[1:] = (k_s[1:] != k_s[:-1]) | (p_s[1:] != p_s[:-1])
+    np.not_equal(c_s[1:], c_s[:-1], out=new_grp[1:])
     new_blk = np.ones(n, dtype=bool)
-    new_blk[1:] = k_s[1:] != k_s[:-1]
-    g_start = np.maximum.accumulate(np.where(new_grp, np.arange(n), 0))
-    b_start = np.maximum.accumulate(np.where(new_blk, np.arange(n), 0))
+    np.not_equal(k_s[1:], k_s[:-1], out=new_blk[1:])
+    idx = np.arange(n)
+    g_start = np.maximum.accumulate(np.where(new_grp, idx, 0))
+    b_start = np.maximum.accumulate(np.where(new_blk, idx, 0))
+    w_s = np.ones(n) if weight is None else weight[order]
+    cw = np.concatenate([[0.0], np.cumsum(w_s)])
     out = np.empty(n)
-    if weight is None:
-        out[order] = (g_start - b_start).astype(np.float64)
-    else:
-        cw = np.concatenate([[0.0], np.cumsum(weight[order])])
-        out[order] = cw[g_start] - cw[b_start]
+    out[order] = cw[g_start] - cw[b_start]
     return out
 
 
@@ -114,15 +122,19 @@ def concordance_index(
     _, val = np.unique(risk, return_inverse=True)
     val = val.astype(np.int64)
     ev = event > 0
-    # the count is symmetric in (position, score): split on the bits of the one with fewer
-    # distinct values
-    if int(pos.max()) < int(val.max()):
-        smaller = _count_before_smaller(val, pos, block, weights)
+    n_pos = int(pos.max()) + 1
+    # the count is symmetric in (position, score): the Fenwick levels run over the one with
+    # fewer distinct values; only events are queried
+    if n_pos > int(val.max()) + 1:
+        smaller = _prefix_below(val, pos, block, weights, ev)
     else:
-        smaller = _count_before_smaller(pos, val, block, weights)
-    n_bits = max(1, int(val.max()).bit_length())
-    tied = _count_before(pos, (block << n_bits) + val, weights)
-    total = _count_before(pos, block, weights)
+        smaller = _prefix_below(pos, val, block, weights, ev)
+    n_val = int(val.max()) + 1
+    if n_val == n:  # all scores distinct: no ties in the score
+        tied = np.zeros(n)
+    else:
+        tied = _count_before(pos, block * n_val + val, weights, n_pos)
+    total = _count_before(pos, block, weights, n_pos)
     conc, tie, tot = (_event_sum(v, ev, weights) for v in (smaller, tied, total))
     disc = tot - conc - tie
     denom = conc + disc + tie
