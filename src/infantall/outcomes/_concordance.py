@@ -130,10 +130,9 @@ def concordance_index(
     else:
         smaller = _prefix_below(pos, val, block, weights, ev)
     n_val = int(val.max()) + 1
-    if n_val == n:  # all scores distinct: no ties in the score
-        tied = np.zeros(n)
-    else:
-        tied = _count_before(pos, block * n_val + val, weights, n_pos)
+    # all scores distinct: no ties in the score
+    no_ties = n_val == n
+    tied = np.zeros(n) if no_ties else _count_before(pos, block * n_val + val, weights, n_pos)
     total = _count_before(pos, block, weights, n_pos)
     conc, tie, tot = (_event_sum(v, ev, weights) for v in (smaller, tied, total))
     disc = tot - conc - tie
