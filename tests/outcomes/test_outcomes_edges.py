@@ -180,3 +180,22 @@ def test_km_by_group_warns_about_all_censored_and_single_patient_groups():
         kaplan_meier_by_group(t, [1, 1, 0, 0, 1], ["a", "a", "b", "b", "a"])
     with pytest.warns(OutcomesWarning, match="single_patient_group"):
         kaplan_meier_by_group(t, [1, 1, 0, 1, 1], ["a", "a", "a", "a", "b"])
+
+
+# cox.zph(transform = "rank") -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_ph_test_rank_transform_matches_r(lung, edges, ties):
+    d = lung.dropna(subset=["ph_ecog"])
+    fit = cox_ph(d, "time", "event", ["age", "sex", "ph_ecog"], ties=ties)
+    assert_close(fit.ph_test("rank").chisq, edges[f"zph_rank_lung_{ties}"], RTOL_FIT)
+
+
+def test_ph_test_rank_transform_stratified_and_counting_process(lung, edges):
+    d = lung.dropna(subset=["ph_ecog"])
+    fit = cox_ph(d, "time", "event", ["age", "ph_ecog"], strata="sex")
+    assert_close(fit.ph_test("rank").chisq, edges["zph_rank_lung_strata"], RTOL_FIT)
+    heart = pd.read_csv(REFERENCE / "heart.csv")
+    fit = cox_ph(heart, "stop", "event", ["transplant", "age", "surgery"], entry="start")
+    assert_close(fit.ph_test("rank").chisq, edges["zph_rank_heart"], RTOL_FIT)

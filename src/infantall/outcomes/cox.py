@@ -138,11 +138,12 @@ class CoxResult:
         ):
             print(f"{name} test = {val:.3f} on {df} df, p={stats.chi2.sf(val, df):.4g}")
 
-    def ph_test(self, transform: Literal["km", "identity"] = "km") -> PHTestResult:
+    def ph_test(self, transform: Literal["km", "identity", "rank"] = "km") -> PHTestResult:
         """Score test for time-varying coefficients, per covariate and GLOBAL (``cox.zph``).
 
         With ``transform="km"`` g(t) = 1 - S(t-) from the Kaplan–Meier of all the data, as
-        R's default.
+        R's default; ``"rank"``: the rank of t among all (stop) times, ties averaged, as R's
+        ``rank(times)``; ``"identity"``: t.
         """
         g_all = _zph_transform(self._stop, self._event, self._start, transform)
         p = self.coef.shape[0]
@@ -183,8 +184,18 @@ def _zph_transform(
 ) -> Any:
     if transform == "identity":
         return lambda t: t
+    if transform == "rank":
+        srt = np.sort(stop)
+
+        def ranks(t: FloatArray) -> FloatArray:
+            # average 1-based rank of the block of times equal to t
+            lo = np.searchsorted(srt, t, side="left")
+            hi = np.searchsorted(srt, t, side="right")
+            return np.asarray((lo + hi + 1) / 2.0, dtype=np.float64)
+
+        return ranks
     if transform != "km":
-        raise InvalidInputError("transform", "use 'km' or 'identity'", "bad_option")
+        raise InvalidInputError("transform", "use 'km', 'rank' or 'identity'", "bad_option")
 
     km = kaplan_meier(stop, event.astype(np.int64), entry=start)
 

@@ -44,6 +44,21 @@ msg <- tryCatch({coxph(Surv(time, event) ~ age, data = lung, weights = rep(-1, n
                 error = function(e) conditionMessage(e))
 out$negative_weight_error <- paste0("\"", gsub("\"", "'", msg), "\"")
 
+# cox.zph(transform = "rank"): g(t) = rank of the stop times (average ranks of ties)
+lungc <- lung[!is.na(lung$ph_ecog), ]
+for (ties in c("efron", "breslow")) {
+  z <- cox.zph(coxph(Surv(time, event) ~ age + sex + ph_ecog, data = lungc, ties = ties),
+               transform = "rank")
+  out[[paste0("zph_rank_lung_", ties)]] <- arr(z$table[, "chisq"])
+}
+z <- cox.zph(coxph(Surv(time, event) ~ age + ph_ecog + strata(sex), data = lungc),
+             transform = "rank")
+out$zph_rank_lung_strata <- arr(z$table[, "chisq"])
+heart <- read.csv("heart.csv")
+z <- cox.zph(coxph(Surv(start, stop, event) ~ transplant + age + surgery, data = heart),
+             transform = "rank")
+out$zph_rank_heart <- arr(z$table[, "chisq"])
+
 body <- paste0("\"", names(out), "\":", unlist(out), collapse = ",\n")
 meta <- sprintf("\"meta\":{\"R\":\"%s\",\"survival\":\"%s\",\"cmprsk\":\"%s\"}", R.version.string,
                 format(packageVersion("survival")), format(packageVersion("cmprsk")))
