@@ -199,3 +199,34 @@ def test_ph_test_rank_transform_stratified_and_counting_process(lung, edges):
     heart = pd.read_csv(REFERENCE / "heart.csv")
     fit = cox_ph(heart, "stop", "event", ["transplant", "age", "surgery"], entry="start")
     assert_close(fit.ph_test("rank").chisq, edges["zph_rank_heart"], RTOL_FIT)
+
+
+# robust (sandwich) variance, clusters, robust score test ------------------------------------------
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_cluster_robust_variance_matches_r(weighted_lung, edges, ties):
+    d = weighted_lung.assign(cl=np.arange(1, len(weighted_lung) + 1) % 20)
+    fit = cox_ph(d, "time", "event", ["age", "sex"], ties=ties, cluster="cl")
+    assert_close(fit.variance.ravel(), edges[f"robust_{ties}_var"], RTOL_FIT)
+    assert fit.naive_variance is not None
+    assert_close(fit.naive_variance.ravel(), edges[f"robust_{ties}_naive"], RTOL_FIT)
+    assert_close(fit.robust_score_test, edges[f"robust_{ties}_rscore"], RTOL_FIT)
+    plain = cox_ph(d, "time", "event", ["age", "sex"], ties=ties)
+    assert plain.naive_variance is None and plain.robust_score_test is None
+    assert_close(plain.variance, fit.naive_variance, RTOL_EXACT)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_weighted_robust_variance_matches_r(weighted_lung, edges, ties):
+    fit = cox_ph(
+        weighted_lung, "time", "event", ["age", "sex"], ties=ties, weights="w", robust=True
+    )
+    assert_close(fit.variance.ravel(), edges[f"robust_w_{ties}_var"], RTOL_FIT)
+    assert_close(fit.robust_score_test, edges[f"robust_w_{ties}_rscore"], RTOL_FIT)
+    assert np.all(np.isfinite(fit.se)) and fit.se[0] != np.sqrt(fit.naive_variance[0, 0])
+
+
+def test_unknown_cluster_column_is_a_coded_error(lung):
+    with pytest.raises(InvalidInputError, match="unknown_column"):
+        cox_ph(lung, "time", "event", ["age"], cluster="inst")

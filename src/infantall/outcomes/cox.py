@@ -26,6 +26,7 @@ from scipy import stats
 from infantall.errors import InvalidInputError
 from infantall.outcomes import _coxcore
 from infantall.outcomes._concordance import concordance_index
+from infantall.outcomes._coxrobust import robust_variance
 from infantall.outcomes._validate import (
     OutcomesWarning,
     as_entry,
@@ -70,7 +71,10 @@ class PHTestResult:
 class CoxResult:
     """A fitted Cox model (R ``coxph``).
 
-    ``loglik`` is (null, fitted); tests are on ``len(coef)`` df.
+    ``loglik`` is (null, fitted); tests are on ``len(coef)`` df. With ``robust=True`` or a
+    ``cluster``, ``variance`` is the robust sandwich variance (R ``fit$var``), the model-based
+    one is ``naive_variance`` (R ``fit$naive.var``) and ``robust_score_test`` is R's
+    ``fit$rscore``; otherwise those two are None.
     """
 
     names: tuple[str, ...]
@@ -92,6 +96,8 @@ class CoxResult:
     _stop: FloatArray = field(repr=False)
     _event: FloatArray = field(repr=False)
     _start: FloatArray | None = field(default=None, repr=False)
+    naive_variance: FloatArray | None = None
+    robust_score_test: float | None = None
 
     @property
     def se(self) -> FloatArray:
@@ -283,6 +289,8 @@ def cox_ph(
     ties: Ties = "efron",
     conf_level: float = 0.95,
     concordance: bool = True,
+    robust: bool = False,
+    cluster: str | None = None,
 ) -> CoxResult:
     """Fit a Cox model (R ``coxph(Surv([entry,] time, event) ~ covariates + strata(s))``).
 
@@ -293,6 +301,9 @@ def cox_ph(
         (counting-process layout; a row is at risk at t when entry < t <= time).
     ties
         ``"efron"`` (R's default) or ``"breslow"``.
+    robust, cluster
+        Robust (sandwich) variance from the score residuals, summed within ``cluster`` when
+        given (R ``coxph(..., robust=TRUE)`` / ``cluster=``); adds the robust score test.
     concordance
         Harrell's C as R reports it (ties in the predictor count 1/2; pairs tied in time
         with both events are not comparable); not computed for counting-process data.
@@ -305,7 +316,7 @@ def cox_ph(
     """
     if ties not in ("efron", "breslow"):
         raise InvalidInputError("ties", f"{ties!r}; use 'efron' or 'breslow'", "bad_option")
-    for col in (time, event, entry, strata, weights):
+    for col in (time, event, entry, strata, weights, cluster):
         if col is not None and col not in data.columns:
             raise InvalidInputError(col, "is not a column of the data", "unknown_column")
     stop = as_time(data[time].to_numpy(), time)
@@ -337,7 +348,11 @@ def cox_ph(
             "collinear_covariates",
         ) from exc
     beta, ll, info, var, iters, conv = _fit(prep, beta0, (ll0, u0, info0), names)
-    wald = float(beta @ info @ beta)
+    naive, rscore = None, None
+    if robust or cluster is not None:
+        naive = var
+        var, rscore = _robust(data, cluster, prep, beta, naive, w)
+    wald = _wald(beta, var) if naive is not None else float(beta @ info @ beta)
     conc = float("nan")
     if concordance and start is None:
         lp = x @ beta
@@ -362,10 +377,32 @@ def cox_ph(
         _stop=stop,
         _event=ev,
         _start=start,
+        naive_variance=naive,
+        robust_score_test=rscore,
     )
 
 
 _VAR_BLOWUP = 1e10
+
+
+def _robust(
+    data: pd.DataFrame,
+    cluster: str | None,
+    prep: _coxcore.CoxData,
+    beta: FloatArray,
+    naive: FloatArray,
+    w: FloatArray | None,
+) -> tuple[FloatArray, float]:
+    n = prep.x.shape[0]
+    codes = np.arange(n) if cluster is None else as_groups(data[cluster], n, cluster)[1]
+    return robust_variance(prep, beta, naive, np.ones(n) if w is None else w, codes)
+
+
+def _wald(beta: FloatArray, var: FloatArray) -> float:
+    """beta' V^-1 beta with the robust V (R ``coxph.wtest``); NaN when V is not finite."""
+    if not np.isfinite(var).all():
+        return float("nan")
+    return float(beta @ np.linalg.solve(var, beta))
 
 
 def _fit(

@@ -59,6 +59,18 @@ z <- cox.zph(coxph(Surv(start, stop, event) ~ transplant + age + surgery, data =
              transform = "rank")
 out$zph_rank_heart <- arr(z$table[, "chisq"])
 
+# robust (sandwich) variance and robust score test, cluster = (row %% 20), with case weights
+lung$cl <- seq_len(nrow(lung)) %% 20
+for (ties in c("efron", "breslow")) {
+  f <- coxph(Surv(time, event) ~ age + sex, data = lung, ties = ties, cluster = cl)
+  out[[paste0("robust_", ties, "_var")]] <- arr(f$var)
+  out[[paste0("robust_", ties, "_naive")]] <- arr(f$naive.var)
+  out[[paste0("robust_", ties, "_rscore")]] <- num(f$rscore)
+  fw <- coxph(Surv(time, event) ~ age + sex, data = lung, ties = ties, weights = w, robust = TRUE)
+  out[[paste0("robust_w_", ties, "_var")]] <- arr(fw$var)
+  out[[paste0("robust_w_", ties, "_rscore")]] <- num(fw$rscore)
+}
+
 body <- paste0("\"", names(out), "\":", unlist(out), collapse = ",\n")
 meta <- sprintf("\"meta\":{\"R\":\"%s\",\"survival\":\"%s\",\"cmprsk\":\"%s\"}", R.version.string,
                 format(packageVersion("survival")), format(packageVersion("cmprsk")))
