@@ -230,3 +230,27 @@ def test_weighted_robust_variance_matches_r(weighted_lung, edges, ties):
 def test_unknown_cluster_column_is_a_coded_error(lung):
     with pytest.raises(InvalidInputError, match="unknown_column"):
         cox_ph(lung, "time", "event", ["age"], cluster="inst")
+
+
+# baseline hazard and predicted survival -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_baseline_hazard_and_predicted_survival_match_r(lung, edges, ties):
+    fit = cox_ph(lung, "time", "event", ["age", "sex"], ties=ties)
+    base = fit.baseline_hazard()
+    assert_close(base.time, edges[f"basehaz_{ties}_time"], RTOL_EXACT)
+    assert_close(base.cumhaz, edges[f"basehaz_{ties}_cumhaz"], RTOL_FIT)
+    new = pd.DataFrame({"age": [50, 70], "sex": [1, 2]})
+    pred = fit.predict_survival(new, [100, 300, 500])
+    # R: summary(survfit(fit, newdata), times)$surv, a times x subjects matrix
+    assert_close(pred.to_numpy().T.ravel(), edges[f"predict_{ties}_surv"], RTOL_FIT)
+
+
+def test_predicted_survival_is_one_before_the_first_event_and_decreasing(lung):
+    fit = cox_ph(lung, "time", "event", ["age", "sex"])
+    pred = fit.predict_survival(lung.head(3), [0, 1, 200, 400, 800])
+    assert (pred[0.0] == 1.0).all()
+    assert (np.diff(pred.to_numpy(), axis=1) <= 0).all()
+    with pytest.raises(InvalidInputError, match="bad_horizon"):
+        fit.predict_survival(lung.head(3), [-1])

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from infantall.outcomes._coxcore import CoxData, StratumData, cumulative_at_risk, efron_sums
 
-__all__ = ["robust_variance", "score_residuals"]
+__all__ = ["baseline_cumhaz", "robust_variance", "score_residuals"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -88,3 +88,16 @@ def robust_variance(
     u = s0.sum(axis=0)
     sol, *_ = np.linalg.lstsq(s0.T @ s0, u, rcond=None)
     return rvar, float(u @ sol)
+
+
+def baseline_cumhaz(data: CoxData, beta: FloatArray) -> list[tuple[FloatArray, FloatArray]]:
+    """Per stratum: event times and the cumulative baseline hazard at the covariate means
+    (R ``survfit(coxph)``/``basehaz(centered=TRUE)``; Efron ties: sum over l of wbar/den_l)."""
+    out = []
+    for st in data.strata:
+        if st.death_rows.size == 0:
+            out.append((np.zeros(0), np.zeros(0)))
+            continue
+        es = efron_sums(st, beta, data.efron)
+        out.append((st.times, np.cumsum(es.a0)))
+    return out

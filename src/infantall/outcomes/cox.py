@@ -26,7 +26,7 @@ from scipy import stats
 from infantall.errors import InvalidInputError
 from infantall.outcomes import _coxcore
 from infantall.outcomes._concordance import concordance_index
-from infantall.outcomes._coxrobust import robust_variance
+from infantall.outcomes._coxrobust import baseline_cumhaz, robust_variance
 from infantall.outcomes._validate import (
     OutcomesWarning,
     as_entry,
@@ -143,6 +143,34 @@ class CoxResult:
             ("Score (log-rank)", self.score_test),
         ):
             print(f"{name} test = {val:.3f} on {df} df, p={stats.chi2.sf(val, df):.4g}")
+
+    def baseline_hazard(self) -> pd.DataFrame:
+        """Cumulative baseline hazard at the event times, covariates at their means (R
+        ``basehaz(fit, centered=TRUE)`` / ``survfit(fit)$cumhaz``; Efron-adjusted with Efron
+        ties); one block per stratum (``stratum`` 0, 1, ... in the order of the codes)."""
+        frames = [
+            pd.DataFrame({"stratum": k, "time": t, "cumhaz": h})
+            for k, (t, h) in enumerate(baseline_cumhaz(self._data, self.coef))
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def predict_survival(self, newdata: pd.DataFrame, times: Any) -> pd.DataFrame:
+        """S(t | x) = exp(-H0(t) exp((x - means) b)) for each row of ``newdata`` (rows) at
+        ``times`` (columns), as R ``summary(survfit(fit, newdata=), times=)``."""
+        if self.strata is not None:
+            raise InvalidInputError(
+                "strata", "predicted survival is given for unstratified models", "bad_option"
+            )
+        x, _ = design_matrix(newdata, self.names)
+        h = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        if np.isnan(h).any() or (h < 0).any():
+            raise InvalidInputError("times", "times must be numbers >= 0", "bad_horizon")
+        t, cum = baseline_cumhaz(self._data, self.coef)[0]
+        idx = np.searchsorted(t, h, side="right") - 1
+        h0 = np.where(idx >= 0, cum[np.maximum(idx, 0)], 0.0)
+        risk = np.exp((x - self._data.means) @ self.coef)
+        surv = np.exp(-np.outer(risk, h0))
+        return pd.DataFrame(surv, columns=[float(v) for v in h], index=newdata.index)
 
     def ph_test(self, transform: Literal["km", "identity", "rank"] = "km") -> PHTestResult:
         """Score test for time-varying coefficients, per covariate and GLOBAL (``cox.zph``).

@@ -71,6 +71,17 @@ for (ties in c("efron", "breslow")) {
   out[[paste0("robust_w_", ties, "_rscore")]] <- num(fw$rscore)
 }
 
+# baseline cumulative hazard (covariates at their means) and predicted survival
+for (ties in c("efron", "breslow")) {
+  f <- coxph(Surv(time, event) ~ age + sex, data = lung, ties = ties)
+  sf <- survfit(f)
+  out[[paste0("basehaz_", ties, "_time")]] <- arr(sf$time[sf$n.event > 0])
+  out[[paste0("basehaz_", ties, "_cumhaz")]] <- arr(sf$cumhaz[sf$n.event > 0])
+  nd <- data.frame(age = c(50, 70), sex = c(1, 2))
+  sp <- summary(survfit(f, newdata = nd), times = c(100, 300, 500))
+  out[[paste0("predict_", ties, "_surv")]] <- arr(t(sp$surv))  # row = subject
+}
+
 body <- paste0("\"", names(out), "\":", unlist(out), collapse = ",\n")
 meta <- sprintf("\"meta\":{\"R\":\"%s\",\"survival\":\"%s\",\"cmprsk\":\"%s\"}", R.version.string,
                 format(packageVersion("survival")), format(packageVersion("cmprsk")))
