@@ -260,12 +260,17 @@ def fit_newton(
 ) -> tuple[FloatArray, float, FloatArray, FloatArray, int, bool]:
     """Newton–Raphson with step halving, as R ``coxph`` does, to a tight tolerance.
 
-    Returns beta, log-likelihood, score, information, iterations and convergence.
+    Returns beta, log-likelihood, score, information, iterations and convergence. A singular
+    information on the way (a coefficient running to infinity) stops the iterations with
+    convergence False.
     """
     beta = beta0.copy()
     ll, u, info = loglik_score_info(data, beta) if start is None else start
     for it in range(1, max_iter + 1):
-        step = np.linalg.solve(info, u)
+        try:
+            step = np.linalg.solve(info, u)
+        except np.linalg.LinAlgError:
+            return beta, ll, u, info, it - 1, False
         new = beta + step
         ll_new, u_new, info_new = loglik_score_info(data, new)
         halvings = 0

@@ -21,12 +21,13 @@ import pandas as pd
 from scipy import stats
 
 from infantall.errors import InvalidInputError
-from infantall.outcomes._tabulate import tabulate, time_ids
+from infantall.outcomes._tabulate import count_table
 from infantall.outcomes._validate import (
     as_event,
     as_groups,
     as_time,
     check_groups,
+    warn_counts,
 )
 
 __all__ = [
@@ -130,36 +131,28 @@ class CumulativeIncidence:
 
 
 def _cif_one(
-    time: FloatArray, status: IntArray, causes: list[int]
+    ut_all: FloatArray, counts: FloatArray, causes: list[int]
 ) -> tuple[FloatArray, FloatArray, dict[int, tuple[FloatArray, FloatArray]]]:
-    """Aalen–Johansen curves and cmprsk variances for one group, all causes at once."""
-    ut, tid = time_ids(time)
-    nt = ut.shape[0]
-    total = np.bincount(tid, minlength=nt).astype(np.float64)
+    """Aalen–Johansen curves and cmprsk variances for one group, all causes at once.
+
+    ``counts`` (K, m): subjects by distinct time and status (0 censored, 1.. causes).
+    """
+    total = counts.sum(axis=1)
     rs_all: FloatArray = np.cumsum(total[::-1])[::-1].astype(np.float64)
-    d_by = {
-        c: np.bincount(tid, weights=(status == c).astype(np.float64), minlength=nt) for c in causes
-    }
-    nd_all = np.bincount(tid, weights=(status > 0).astype(np.float64), minlength=nt)
+    nd_all = counts[:, 1:].sum(axis=1)
     keep = nd_all > 0
-    ut, rs = ut[keep], rs_all[keep]
+    ut, rs = ut_all[keep], rs_all[keep]
     nd = np.asarray(nd_all[keep], dtype=np.float64)
     fkn = np.asarray(np.cumprod(1.0 - nd / rs), dtype=np.float64)
     fk = np.concatenate([[1.0], fkn[:-1]])
     curves: dict[int, tuple[FloatArray, FloatArray]] = {}
     for c in causes:
-        d1 = np.asarray(d_by[c][keep], dtype=np.float64)
+        d1 = np.asarray(counts[keep, c], dtype=np.float64)
         d2 = nd - d1
         # a probability: clip the rounding of the cumulative sum (e.g. 1 + 2e-16)
         f = np.minimum(np.cumsum(fk * d1 / rs), 1.0)
         curves[c] = (f, _cinc_variance(f, fk, fkn, rs, d1, d2))
     return ut, rs, curves
-
-
-def _wcount(tid: IntArray, mask: npt.NDArray[np.bool_], nt: int) -> FloatArray:
-    return np.asarray(
-        np.bincount(tid, weights=mask.astype(np.float64), minlength=nt), dtype=np.float64
-    )
 
 
 def _tie_factor(d: FloatArray, rs: FloatArray) -> FloatArray:
@@ -295,25 +288,33 @@ def cumulative_incidence(
         computed for every cause, as ``cmprsk::cuminc(ftime, fstatus, group, strata, rho)``.
     """
     t, s = _as_status(time, status)
-    causes = sorted(int(c) for c in np.unique(s) if c > 0)
+    per_status = np.bincount(s)
+    causes = [int(c) for c in np.flatnonzero(per_status) if c > 0]
     if not causes:
         raise InvalidInputError("status", "there are no events of any cause", "no_events")
+    codes: IntArray | None = None
     if group is None:
-        labels, codes = ["all"], np.zeros(t.shape[0], dtype=np.int64)
+        labels = ["all"]
     else:
         labels, codes = as_groups(group, t.shape[0], "group")
-        check_groups(labels, codes, s, "group")
+        if len(labels) < 2:
+            check_groups(labels, codes, s, "group")  # raises too_few_groups
+    # one (time, group, status) table serves every curve and, unstratified, Gray's tests
+    ut, table = count_table(t, codes, len(labels), s, per_status.shape[0])
+    if group is not None:
+        warn_counts(labels, table.sum(axis=(0, 2)), table[:, :, 1:].sum(axis=(0, 2)), "group")
     curves = []
     for k, lab in enumerate(labels):
-        m = codes == k
-        ut, rs, per = _cif_one(t[m], s[m], causes)
+        ut_k, rs, per = _cif_one(ut, table[:, k, :], causes)
         for c in causes:
             f, v = per[c]
-            curves.append(CumulativeIncidence(lab, c, ut, f, v, rs, conf_level))
+            curves.append(CumulativeIncidence(lab, c, ut_k, f, v, rs, conf_level))
     tests: tuple[GrayTestResult, ...] = ()
-    if group is not None:
+    if codes is not None:
+        pooled = table if strata is None else None
         tests = tuple(
-            gray_test(t, s, codes, cause=c, strata=strata, rho=rho, _validated=True) for c in causes
+            gray_test(t, s, codes, cause=c, strata=strata, rho=rho, _validated=True, _table=pooled)
+            for c in causes
         )
     return CumulativeIncidenceResult(tuple(curves), tuple(labels), tuple(causes), tests)
 
@@ -327,6 +328,7 @@ def gray_test(
     strata: Any = None,
     rho: float = 0.0,
     _validated: bool = False,
+    _table: FloatArray | None = None,
 ) -> GrayTestResult:
     """Gray's test that the cumulative incidence of ``cause`` is equal across groups.
 
@@ -344,16 +346,10 @@ def gray_test(
         k = len(labels)
     if not (s == cause).any():
         raise InvalidInputError("cause", f"no events of cause {cause}", "no_events")
-    m = np.where(s == cause, 1, np.where(s > 0, 2, 0))
     score = np.zeros(k - 1)
     var = np.zeros((k - 1, k - 1))
-    if strata is None:
-        st = np.zeros(t.shape[0], dtype=np.int64)
-    else:
-        _, st = as_groups(strata, t.shape[0], "strata")
-    for sv in np.unique(st):
-        sel = st == sv
-        sc, vv = _gray_stratum(t[sel], m[sel], codes[sel], k, rho)
+    for table in _stratum_tables(t, s, codes, k, strata, _table):
+        sc, vv = _gray_stratum(*_gray_counts(table, cause), k, rho)
         score += sc
         var += vv
     sol, *_ = np.linalg.lstsq(var, score, rcond=None)
@@ -362,21 +358,40 @@ def gray_test(
     return GrayTestResult(cause, stat, df, float(stats.chi2.sf(stat, df)), rho, score, var)
 
 
-def _gray_counts(
-    t: FloatArray, m: IntArray, g: IntArray, k: int
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    _, tot, d1 = tabulate(t, (m == 1).astype(np.int64), g, k)
-    _, _, d2 = tabulate(t, (m == 2).astype(np.int64), g, k)
+def _stratum_tables(
+    t: FloatArray,
+    s: IntArray,
+    codes: IntArray,
+    k: int,
+    strata: Any,
+    pooled: FloatArray | None,
+) -> list[FloatArray]:
+    """(time, group, status) count tables, one per stratum (given when unstratified)."""
+    m = int(s.max()) + 1
+    if strata is None:
+        return [pooled if pooled is not None else count_table(t, codes, k, s, m)[1]]
+    _, st = as_groups(strata, t.shape[0], "strata")
+    out = []
+    for sv in np.unique(st):
+        sel = st == sv
+        out.append(count_table(t[sel], codes[sel], k, s[sel], m)[1])
+    return out
+
+
+def _gray_counts(table: FloatArray, cause: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Number at risk, events of ``cause`` and of other causes, per event time and group."""
+    tot = table.sum(axis=2)
+    d1 = table[:, :, cause]
+    d2 = table[:, :, 1:].sum(axis=2) - d1
     rs = np.cumsum(tot[::-1], axis=0)[::-1]
     keep = (d1.sum(axis=1) + d2.sum(axis=1)) > 0
     return rs[keep], d1[keep], d2[keep]
 
 
 def _gray_stratum(
-    t: FloatArray, m: IntArray, g: IntArray, k: int, rho: float
+    rs: FloatArray, d1: FloatArray, d2: FloatArray, k: int, rho: float
 ) -> tuple[FloatArray, FloatArray]:
     """Score and variance of Gray's test within one stratum, vectorised over event times."""
-    rs, d1, d2 = _gray_counts(t, m, g, k)
     with np.errstate(divide="ignore", invalid="ignore"):
         live = rs > 0
         safe_rs = np.where(live, rs, 1.0)

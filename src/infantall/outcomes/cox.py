@@ -13,6 +13,7 @@ written here.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,7 +25,16 @@ from scipy import stats
 
 from infantall.errors import InvalidInputError
 from infantall.outcomes import _coxcore
-from infantall.outcomes._validate import as_entry, as_event, as_groups, as_time
+from infantall.outcomes._concordance import concordance_index
+from infantall.outcomes._coxrobust import baseline_cumhaz, robust_variance
+from infantall.outcomes._validate import (
+    OutcomesWarning,
+    as_entry,
+    as_event,
+    as_groups,
+    as_time,
+    as_weights,
+)
 from infantall.outcomes.km import kaplan_meier
 
 __all__ = ["CoxResult", "PHTestResult", "concordance_index", "cox_ph", "design_matrix"]
@@ -61,7 +71,10 @@ class PHTestResult:
 class CoxResult:
     """A fitted Cox model (R ``coxph``).
 
-    ``loglik`` is (null, fitted); tests are on ``len(coef)`` df.
+    ``loglik`` is (null, fitted); tests are on ``len(coef)`` df. With ``robust=True`` or a
+    ``cluster``, ``variance`` is the robust sandwich variance (R ``fit$var``), the model-based
+    one is ``naive_variance`` (R ``fit$naive.var``) and ``robust_score_test`` is R's
+    ``fit$rscore``; otherwise those two are None.
     """
 
     names: tuple[str, ...]
@@ -83,6 +96,8 @@ class CoxResult:
     _stop: FloatArray = field(repr=False)
     _event: FloatArray = field(repr=False)
     _start: FloatArray | None = field(default=None, repr=False)
+    naive_variance: FloatArray | None = None
+    robust_score_test: float | None = None
 
     @property
     def se(self) -> FloatArray:
@@ -129,11 +144,40 @@ class CoxResult:
         ):
             print(f"{name} test = {val:.3f} on {df} df, p={stats.chi2.sf(val, df):.4g}")
 
-    def ph_test(self, transform: Literal["km", "identity"] = "km") -> PHTestResult:
+    def baseline_hazard(self) -> pd.DataFrame:
+        """Cumulative baseline hazard at the event times, covariates at their means (R
+        ``basehaz(fit, centered=TRUE)`` / ``survfit(fit)$cumhaz``; Efron-adjusted with Efron
+        ties); one block per stratum (``stratum`` 0, 1, ... in the order of the codes)."""
+        frames = [
+            pd.DataFrame({"stratum": k, "time": t, "cumhaz": h})
+            for k, (t, h) in enumerate(baseline_cumhaz(self._data, self.coef))
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def predict_survival(self, newdata: pd.DataFrame, times: Any) -> pd.DataFrame:
+        """S(t | x) = exp(-H0(t) exp((x - means) b)) for each row of ``newdata`` (rows) at
+        ``times`` (columns), as R ``summary(survfit(fit, newdata=), times=)``."""
+        if self.strata is not None:
+            raise InvalidInputError(
+                "strata", "predicted survival is given for unstratified models", "bad_option"
+            )
+        x, _ = design_matrix(newdata, self.names)
+        h = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        if np.isnan(h).any() or (h < 0).any():
+            raise InvalidInputError("times", "times must be numbers >= 0", "bad_horizon")
+        t, cum = baseline_cumhaz(self._data, self.coef)[0]
+        idx = np.searchsorted(t, h, side="right") - 1
+        h0 = np.where(idx >= 0, cum[np.maximum(idx, 0)], 0.0)
+        risk = np.exp((x - self._data.means) @ self.coef)
+        surv = np.exp(-np.outer(risk, h0))
+        return pd.DataFrame(surv, columns=[float(v) for v in h], index=newdata.index)
+
+    def ph_test(self, transform: Literal["km", "identity", "rank"] = "km") -> PHTestResult:
         """Score test for time-varying coefficients, per covariate and GLOBAL (``cox.zph``).
 
         With ``transform="km"`` g(t) = 1 - S(t-) from the Kaplan–Meier of all the data, as
-        R's default.
+        R's default; ``"rank"``: the rank of t among all (stop) times, ties averaged, as R's
+        ``rank(times)``; ``"identity"``: t.
         """
         g_all = _zph_transform(self._stop, self._event, self._start, transform)
         p = self.coef.shape[0]
@@ -174,8 +218,18 @@ def _zph_transform(
 ) -> Any:
     if transform == "identity":
         return lambda t: t
+    if transform == "rank":
+        srt = np.sort(stop)
+
+        def ranks(t: FloatArray) -> FloatArray:
+            # average 1-based rank of the block of times equal to t
+            lo = np.searchsorted(srt, t, side="left")
+            hi = np.searchsorted(srt, t, side="right")
+            return np.asarray((lo + hi + 1) / 2.0, dtype=np.float64)
+
+        return ranks
     if transform != "km":
-        raise InvalidInputError("transform", "use 'km' or 'identity'", "bad_option")
+        raise InvalidInputError("transform", "use 'km', 'rank' or 'identity'", "bad_option")
 
     km = kaplan_meier(stop, event.astype(np.int64), entry=start)
 
@@ -263,6 +317,8 @@ def cox_ph(
     ties: Ties = "efron",
     conf_level: float = 0.95,
     concordance: bool = True,
+    robust: bool = False,
+    cluster: str | None = None,
 ) -> CoxResult:
     """Fit a Cox model (R ``coxph(Surv([entry,] time, event) ~ covariates + strata(s))``).
 
@@ -273,6 +329,9 @@ def cox_ph(
         (counting-process layout; a row is at risk at t when entry < t <= time).
     ties
         ``"efron"`` (R's default) or ``"breslow"``.
+    robust, cluster
+        Robust (sandwich) variance from the score residuals, summed within ``cluster`` when
+        given (R ``coxph(..., robust=TRUE)`` / ``cluster=``); adds the robust score test.
     concordance
         Harrell's C as R reports it (ties in the predictor count 1/2; pairs tied in time
         with both events are not comparable); not computed for counting-process data.
@@ -285,7 +344,7 @@ def cox_ph(
     """
     if ties not in ("efron", "breslow"):
         raise InvalidInputError("ties", f"{ties!r}; use 'efron' or 'breslow'", "bad_option")
-    for col in (time, event, entry, strata, weights):
+    for col in (time, event, entry, strata, weights, cluster):
         if col is not None and col not in data.columns:
             raise InvalidInputError(col, "is not a column of the data", "unknown_column")
     stop = as_time(data[time].to_numpy(), time)
@@ -297,7 +356,7 @@ def cox_ph(
             event, "there are no events; the model is not estimable", "no_events"
         )
     s_codes = None if strata is None else as_groups(data[strata], stop.shape[0], strata)[1]
-    w = None if weights is None else data[weights].to_numpy(dtype=np.float64)
+    w = None if weights is None else as_weights(data[weights].to_numpy(), stop.shape[0], weights)
     prep = _coxcore.prepare(x, stop, ev, start=start, strata=s_codes, weight=w, ties=ties)
     if _rank(prep.x) < x.shape[1]:
         raise InvalidInputError(
@@ -310,19 +369,22 @@ def cox_ph(
     ll0, u0, info0 = _coxcore.loglik_score_info(prep, beta0)
     try:
         score = float(u0 @ np.linalg.solve(info0, u0))
-        beta, ll, _, info, iters, conv = _coxcore.fit_newton(prep, beta0, start=(ll0, u0, info0))
-        var = np.asarray(np.linalg.inv(info), dtype=np.float64)
     except np.linalg.LinAlgError as exc:
         raise InvalidInputError(
             "covariates",
             "the information matrix is singular (collinear covariates?)",
             "collinear_covariates",
         ) from exc
-    wald = float(beta @ info @ beta)
+    beta, ll, info, var, iters, conv = _fit(prep, beta0, (ll0, u0, info0), names)
+    naive, rscore = None, None
+    if robust or cluster is not None:
+        naive = var
+        var, rscore = _robust(data, cluster, prep, beta, naive, w)
+    wald = _wald(beta, var) if naive is not None else float(beta @ info @ beta)
     conc = float("nan")
     if concordance and start is None:
         lp = x @ beta
-        conc = concordance_index(stop, ev, lp, strata=s_codes)
+        conc = concordance_index(stop, ev, lp, strata=s_codes, weights=w)
     return CoxResult(
         names=tuple(names),
         coef=beta,
@@ -343,7 +405,78 @@ def cox_ph(
         _stop=stop,
         _event=ev,
         _start=start,
+        naive_variance=naive,
+        robust_score_test=rscore,
     )
+
+
+_VAR_BLOWUP = 1e10
+
+
+def _robust(
+    data: pd.DataFrame,
+    cluster: str | None,
+    prep: _coxcore.CoxData,
+    beta: FloatArray,
+    naive: FloatArray,
+    w: FloatArray | None,
+) -> tuple[FloatArray, float]:
+    n = prep.x.shape[0]
+    codes = np.arange(n) if cluster is None else as_groups(data[cluster], n, cluster)[1]
+    return robust_variance(prep, beta, naive, np.ones(n) if w is None else w, codes)
+
+
+def _wald(beta: FloatArray, var: FloatArray) -> float:
+    """beta' V^-1 beta with the robust V (R ``coxph.wtest``); NaN when V is not finite."""
+    if not np.isfinite(var).all():
+        return float("nan")
+    return float(beta @ np.linalg.solve(var, beta))
+
+
+def _fit(
+    prep: _coxcore.CoxData,
+    beta0: FloatArray,
+    start: tuple[float, FloatArray, FloatArray],
+    names: Sequence[str],
+) -> tuple[FloatArray, float, FloatArray, FloatArray, int, bool]:
+    """Newton–Raphson, then R ``coxph.fit``'s check for coefficients that diverge.
+
+    The information is full rank at beta = 0 (checked before), so a singular information
+    during or after the iterations means a coefficient runs to +-infinity (monotone
+    likelihood, e.g. a covariate level without events); so does a variance 1e10 times its
+    value at beta = 0 (the information of that coefficient vanished). As R, which warns
+    "Loglik converged before variable ...; coefficient may be infinite", the fit is returned with
+    ``converged=False``, an :class:`OutcomesWarning` coded ``monotone_likelihood``, and no
+    standard error (NaN) for the diverging coefficients.
+    """
+    p = beta0.shape[0]
+    beta, ll, u, info, iters, conv = _coxcore.fit_newton(prep, beta0, start=start)
+    infinite = np.zeros(p, dtype=bool)
+    try:
+        var = np.asarray(np.linalg.inv(info), dtype=np.float64)
+        # R coxph.fit: |u' V| > eps and > sqrt(eps) |beta|, eps = 1e-9
+        infs = np.abs(u @ var)
+        infinite = (infs > 1e-9) & (infs > np.sqrt(1e-9) * np.abs(beta))
+    except np.linalg.LinAlgError:
+        var = np.full((p, p), np.nan)
+        infinite[:] = True
+    diag = np.diag(var)
+    # or the variance exploded: SE more than 1e5 times its value at beta = 0
+    infinite |= ~np.isfinite(diag) | (diag <= 0) | (diag * np.diag(start[2]) > _VAR_BLOWUP)
+    if infinite.any():
+        var[infinite, :] = np.nan
+        var[:, infinite] = np.nan
+        which = ", ".join(n for n, f in zip(names, infinite, strict=True) if f)
+        warnings.warn(
+            OutcomesWarning(
+                f"Cox fit: the likelihood is monotone in {which} (no events in a level?); "
+                "the coefficient diverges to +-infinity and the fit did not converge",
+                "monotone_likelihood",
+            ),
+            stacklevel=3,
+        )
+        conv = False
+    return beta, ll, info, var, iters, conv
 
 
 def _rank(xc: FloatArray) -> int:
@@ -352,96 +485,3 @@ def _rank(xc: FloatArray) -> int:
     scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
     eig = np.linalg.eigvalsh(gram / np.outer(scale, scale))
     return int((eig > 1e-10 * max(1.0, float(eig.max()))).sum())
-
-
-def _count_before_smaller(pos: IntArray, val: IntArray, block: IntArray) -> FloatArray:
-    """For each item, #items in the same block with pos_j < pos_i and val_j < val_i.
-
-    Bit-by-bit divide and conquer (each pair is counted at the highest bit where the values
-    differ), vectorised. One full sort by (block, val, pos); each coarser bit then merges
-    two runs already sorted by pos, which a stable (run-merging) sort does in ~O(n).
-    """
-    n = pos.shape[0]
-    out = np.zeros(n)
-    bits = max(1, int(val.max()).bit_length()) if n else 1
-    base = block.astype(np.int64) << bits
-    order = np.lexsort((pos, base + val))
-    idx = np.arange(n)
-    span = int(pos.max()) + 1 if n else 1
-    # keep every array in the current order; each level's permutation only merges runs,
-    # so these gathers are nearly sequential
-    val_s, pos_s, base_s = val[order], pos[order], base[order]
-    acc = np.zeros(n)
-    for b in range(bits):
-        k_s = base_s + (val_s >> (b + 1))
-        c_s = k_s * span + pos_s
-        sub = np.argsort(c_s, kind="stable")
-        order, val_s, pos_s, base_s, acc = order[sub], val_s[sub], pos_s[sub], base_s[sub], acc[sub]
-        c_s, k_s = c_s[sub], k_s[sub]
-        bit0 = ((val_s >> b) & 1) == 0
-        c0 = np.cumsum(bit0) - bit0  # exclusive count of bit-0 items before
-        new_grp = np.ones(n, dtype=bool)
-        np.not_equal(c_s[1:], c_s[:-1], out=new_grp[1:])
-        new_blk = np.ones(n, dtype=bool)
-        np.not_equal(k_s[1:], k_s[:-1], out=new_blk[1:])
-        g_start = np.maximum.accumulate(np.where(new_grp, idx, 0))
-        b_start = np.maximum.accumulate(np.where(new_blk, idx, 0))
-        cnt = c0[g_start] - c0[b_start]
-        cnt[bit0] = 0
-        acc += cnt
-    out[order] = acc
-    return out
-
-
-def _count_before(pos: IntArray, key: IntArray) -> FloatArray:
-    """For each item, #items with the same key and pos_j < pos_i."""
-    n = pos.shape[0]
-    order = np.lexsort((pos, key))
-    k_s, p_s = key[order], pos[order]
-    new_grp = np.ones(n, dtype=bool)
-    new_grp[1:] = (k_s[1:] != k_s[:-1]) | (p_s[1:] != p_s[:-1])
-    new_blk = np.ones(n, dtype=bool)
-    new_blk[1:] = k_s[1:] != k_s[:-1]
-    g_start = np.maximum.accumulate(np.where(new_grp, np.arange(n), 0))
-    b_start = np.maximum.accumulate(np.where(new_blk, np.arange(n), 0))
-    out = np.empty(n)
-    out[order] = (g_start - b_start).astype(np.float64)
-    return out
-
-
-def concordance_index(
-    time: FloatArray, event: FloatArray, risk: FloatArray, strata: IntArray | None = None
-) -> float:
-    """Harrell's C for a risk score (higher = earlier event), as R ``concordance``.
-
-    A pair is comparable when the shorter time is an event (a censoring at the same time
-    counts as longer); ties in the score count 1/2; pairs within strata only.
-    """
-    n = time.shape[0]
-    block = np.zeros(n, dtype=np.int64) if strata is None else strata.astype(np.int64)
-    # processing order: later times first; at a tie, censored before events. Subjects with
-    # the same time and status share one (dense) position: tied events do not count each
-    # other, and censored subjects are never queried.
-    order = np.lexsort((event > 0, -time))
-    t_s, e_s = time[order], event[order] > 0
-    same = np.zeros(n, dtype=bool)
-    same[1:] = (t_s[1:] == t_s[:-1]) & (e_s[1:] == e_s[:-1])
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.cumsum(~same) - 1
-    _, val = np.unique(risk, return_inverse=True)
-    val = val.astype(np.int64)
-    ev = event > 0
-    # the count is symmetric in (position, score): split on the bits of the one with fewer
-    # distinct values
-    if int(pos.max()) < int(val.max()):
-        smaller = _count_before_smaller(val, pos, block)
-    else:
-        smaller = _count_before_smaller(pos, val, block)
-    n_bits = max(1, int(val.max()).bit_length())
-    tied = _count_before(pos, (block << n_bits) + val)
-    total = _count_before(pos, block)
-    conc = float(smaller[ev].sum())
-    tie = float(tied[ev].sum())
-    disc = float(total[ev].sum()) - conc - tie
-    denom = conc + disc + tie
-    return (conc + 0.5 * tie) / denom if denom > 0 else float("nan")

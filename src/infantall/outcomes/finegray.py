@@ -212,6 +212,34 @@ def _crr_variance(
     return np.asarray(inv @ v2 @ inv, dtype=np.float64)
 
 
+def _newton(fd: _FGData, p: int, max_iter: int) -> tuple[FloatArray, float, FloatArray, bool]:
+    """Newton–Raphson with step halving as ``crr``; returns beta, loglik, variance, converged."""
+    beta = np.zeros(p)
+    ll, u, info, aux = _lik(fd, beta)
+    converged = False
+    for _ in range(max_iter):
+        step = np.linalg.solve(info, u)
+        new = beta + step
+        ll_new, u_new, info_new, aux_new = _lik(fd, new)
+        halv = 0
+        while ll_new < ll - 1e-12 * abs(ll) and halv < 30:
+            step /= 2.0
+            new = beta + step
+            ll_new, u_new, info_new, aux_new = _lik(fd, new)
+            halv += 1
+        beta, ll, u, info, aux = new, ll_new, u_new, info_new, aux_new
+        if np.max(np.abs(step)) < 1e-12 * max(1.0, float(np.max(np.abs(beta)))):
+            converged = True
+            break
+    var = _crr_variance(fd, beta, info, aux)
+    diag = np.diag(var)
+    info0 = np.diag(_lik(fd, np.zeros(p))[2])
+    if not (np.isfinite(diag).all() and (diag > 0).all() and (diag * info0 < 1e10).all()):
+        # a vanished information: the same situation as a singular matrix
+        raise np.linalg.LinAlgError("information of a coefficient vanished")
+    return beta, ll, var, converged
+
+
 def fine_gray(
     data: pd.DataFrame,
     time: str,
@@ -242,24 +270,16 @@ def fine_gray(
         )
     s3 = np.where(s == cause, 1, np.where(s > 0, 2, 0)).astype(np.int64)
     fd = _prepare(x, t, s3)
-    beta = np.zeros(x.shape[1])
-    ll, u, info, aux = _lik(fd, beta)
-    converged = False
-    for _ in range(max_iter):
-        step = np.linalg.solve(info, u)
-        new = beta + step
-        ll_new, u_new, info_new, aux_new = _lik(fd, new)
-        halv = 0
-        while ll_new < ll - 1e-12 * abs(ll) and halv < 30:
-            step /= 2.0
-            new = beta + step
-            ll_new, u_new, info_new, aux_new = _lik(fd, new)
-            halv += 1
-        beta, ll, u, info, aux = new, ll_new, u_new, info_new, aux_new
-        if np.max(np.abs(step)) < 1e-12 * max(1.0, float(np.max(np.abs(beta)))):
-            converged = True
-            break
-    var = _crr_variance(fd, beta, info, aux)
+    try:
+        beta, ll, var, converged = _newton(fd, x.shape[1], max_iter)
+    except np.linalg.LinAlgError as exc:
+        raise InvalidInputError(
+            "covariates",
+            f"the information matrix became singular while fitting cause {cause}: a "
+            "coefficient diverges (monotone likelihood, e.g. a covariate level without "
+            "events of the cause); drop or merge that level",
+            "not_estimable",
+        ) from exc
     return FineGrayResult(
         names=tuple(names),
         cause=cause,

@@ -23,7 +23,14 @@ from scipy import stats
 
 from infantall.errors import InvalidInputError
 from infantall.outcomes._tabulate import tabulate
-from infantall.outcomes._validate import as_entry, as_event, as_groups, as_time
+from infantall.outcomes._validate import (
+    as_entry,
+    as_event,
+    as_groups,
+    as_time,
+    warn_counts,
+    warn_groups,
+)
 
 __all__ = [
     "ConfType",
@@ -178,7 +185,8 @@ class KaplanMeierResult:
         """Survival at given times with SE, CI and number at risk (R ``summary(fit, times=)``).
 
         This is the "5-year EFS 46.1% (SE 2.6)" papers print. Beyond the last observed time
-        the curve is carried forward and the number at risk is 0.
+        the curve is carried forward and the number at risk is 0; before the first observed
+        time the survival is 1 with SE 0 and CI (1, 1), as in R.
         """
         h = np.atleast_1d(np.asarray(horizons, dtype=np.float64))
         if np.isnan(h).any() or (h < 0).any():
@@ -188,8 +196,9 @@ class KaplanMeierResult:
         j = np.maximum(idx, 0)
         surv = np.where(first, 1.0, self.survival[j])
         se = np.where(first, 0.0, self.std_err[j])
-        lo = np.where(first, np.nan, self.lower[j])
-        hi = np.where(first, np.nan, self.upper[j])
+        # before the first observed time S = 1 with CI (1, 1), as R summary(fit, times=)
+        lo = np.where(first, 1.0, self.lower[j])
+        hi = np.where(first, 1.0, self.upper[j])
         # number at risk at t = number still under observation at t: first time >= t
         k = np.searchsorted(self.time, h, side="left")
         n_risk = np.where(k < self.time.shape[0], self.n_risk[np.minimum(k, len(self.time) - 1)], 0)
@@ -473,12 +482,14 @@ def kaplan_meier_by_group(
     if ent is None:
         # one table of counts per (time, group) serves every curve
         ut, total, events = tabulate(t, e, codes, len(labels))
+        warn_counts(labels, total.sum(axis=0), events.sum(axis=0), group_name or "group")
         for k, lab in enumerate(labels):
             here = total[:, k] > 0
             n_risk = np.cumsum(total[::-1, k])[::-1][here]
             arrays = (ut[here], n_risk, events[here, k], total[here, k] - events[here, k])
             curves.append(_from_counts(arrays, int(total[:, k].sum()), conf_type, conf_level, lab))
         return SurvivalCurves(tuple(curves), group_name)
+    warn_groups(labels, codes, e, group_name or "group")
     for k, lab in enumerate(labels):
         sel = codes == k
         curves.append(
