@@ -40,8 +40,9 @@ typecheck: $(VENV)/.installed-dev ## mypy --strict on src/
 pytest: $(VENV)/.installed-dev ## the test suite
 	$(BIN)/pytest -q
 
-bench: $(VENV)/.installed-dev ## benchmarks (opt-in; ratios against named baselines)
+bench: $(VENV)/.installed-dev ## benchmarks (opt-in; ratios against named baselines; survival kernels against their peers side by side)
 	$(BIN)/pytest benchmarks -q --benchmark-only --benchmark-columns=min,mean,median,rounds -p no:cacheprovider
+	$(PY) benchmarks/peers.py --rounds 3 --out benchmarks/results
 
 clean: ## remove the virtual environment and build artefacts
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -57,10 +57,15 @@ def test_survival_at_horizons_equals_the_curves_at_the_horizons(lung):
     assert len(_strict_json(res.to_dict())["estimates"]) == 4
 
 
-def test_survival_beyond_follow_up_has_no_ci_and_json_has_null():
-    res = survival_at_horizons([1.0, 2.0, 3.0], [1, 0, 1], None, [0.5])
-    assert np.isnan(res.table.lower.iloc[0])
-    assert _strict_json(res.to_dict())["estimates"][0]["lower"] is None
+def test_survival_beyond_follow_up_is_null_and_before_the_first_time_is_one():
+    # beyond the last follow-up with patients still event-free: not estimable (null)
+    res = survival_at_horizons([1.0, 2.0, 3.0], [1, 0, 0], None, [5.0])
+    row = _strict_json(res.to_dict())["estimates"][0]
+    assert row["survival"] is None and row["lower"] is None
+    # before the first observed time: S = 1 with CI (1, 1), as R summary(survfit, times=)
+    early = survival_at_horizons([1.0, 2.0, 3.0], [1, 0, 1], None, [0.5])
+    first = _strict_json(early.to_dict())["estimates"][0]
+    assert (first["survival"], first["lower"], first["upper"]) == (1.0, 1.0, 1.0)
 
 
 def test_hsct_analysis_equals_the_primitives(dataset):
