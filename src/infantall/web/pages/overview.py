@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,7 +18,9 @@ from infantall.domain import choices
 from infantall.domain.quality import FOLLOW_UP_OVERDUE_DAYS, QUALITY_QUERIES
 from infantall.registry import io
 from infantall.registry.access import Principal, require_role
+from infantall.registry.csv_import import problems_csv
 from infantall.registry.dictionary import DATA_DICTIONARY
+from infantall.registry.export import template_csv
 from infantall.registry.models import Role
 from infantall.registry.text import CODE_PATTERN
 from infantall.web.deps import SessionDep, SettingsDep
@@ -224,11 +227,32 @@ def voided_page(request: Request, user: PageUser, session: SessionDep) -> Respon
     return render(request, "voided.html", ctx, user=user, session=session)
 
 
+def _problems_link(report: Any) -> str:
+    """The problems of a refused import as a ``data:`` URL of their CSV (a download link
+    that needs no second request and keeps nothing on the server)."""
+    if report is None or report.ok:
+        return ""
+    payload = base64.b64encode(problems_csv(report).encode("utf-8")).decode("ascii")
+    return f"data:text/csv;charset=utf-8;base64,{payload}"
+
+
 def _import_page(request: Request, user: Principal, session: Session, **extra: Any) -> Response:
     ctx: dict[str, Any] = {"dictionary": DATA_DICTIONARY, "report": None, **extra}
+    ctx["problems_href"] = _problems_link(ctx["report"])
+    ctx["labels"] = {v.name: v.label for v in DATA_DICTIONARY}
     failed = extra.get("missing_file") or (extra.get("report") is not None and not extra["ok"])
     status = 422 if failed else 200
     return render(request, "import.html", ctx, status=status, user=user, session=session)
+
+
+@router.get("/import/template.csv")
+def import_template(user: PageUser) -> Response:
+    """An empty import file with every column of the data dictionary."""
+    return Response(
+        template_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="infantall-import-template.csv"'},
+    )
 
 
 @router.get("/import")
