@@ -173,7 +173,10 @@ _REASON_REQUIRED = "a reason for the change is required"
 
 def _reason_code(e: InvalidInputError) -> InvalidInputError:
     """``reason_required`` for a missing reason (not the length check's ``too_short``)."""
-    if e.field.rsplit(".", 1)[-1] == "reason" and e.code in ("too_short", "missing_field"):
+    blank = e.code in ("too_short", "missing_field") or (
+        e.code == "invalid" and "at least 1" in e.reason  # the length check of a blank text
+    )
+    if e.field.rsplit(".", 1)[-1] == "reason" and blank:
         return InvalidInputError(e.field, _REASON_REQUIRED, "reason_required")
     return e
 
