@@ -6,10 +6,15 @@ themselves are Apache-2.0 and MIT), served under ``/api/v1/docs-assets``; nothin
 fetched from the internet, so the documentation works on an offline site network. The
 favicon is the pages' own ``static/favicon.svg``, also answered at ``/favicon.ico`` for
 browsers that ask for it without reading the page.
+
+ReDoc's bundle draws its "API docs by Redocly" badge from ``cdn.redoc.ly``; the bundle is
+served with that one address replaced by the local favicon (:data:`REDOC_CDN_LOGO`), so
+the page makes no request outside the site.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import fastapi_offline
@@ -18,7 +23,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-__all__ = ["ASSETS_DIR", "FAVICON", "install_docs"]
+__all__ = ["ASSETS_DIR", "FAVICON", "REDOC_CDN_LOGO", "install_docs"]
 
 #: The Swagger UI and ReDoc bundles shipped inside the ``fastapi-offline`` package.
 ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
@@ -27,6 +32,18 @@ FAVICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
 _FAVICON_URL = "/static/favicon.svg"
 #: Swagger UI settings: no call to the public validator service (it would leave the site).
 _SWAGGER_PARAMETERS = {"validatorUrl": None, "deepLinking": True}
+#: The one external address ReDoc's bundle fetches (its badge's logo; the rest are schema ids).
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@functools.cache
+def _redoc_bundle() -> bytes:
+    """ReDoc's standalone bundle with its badge logo served locally."""
+    return (
+        (ASSETS_DIR / "redoc.standalone.js")
+        .read_bytes()
+        .replace(REDOC_CDN_LOGO, _FAVICON_URL.encode())
+    )
 
 
 def install_docs(app: FastAPI, prefix: str) -> None:
@@ -37,6 +54,11 @@ def install_docs(app: FastAPI, prefix: str) -> None:
     """
     assets = f"{prefix}/docs-assets"
     openapi_url = app.openapi_url or f"{prefix}/openapi.json"
+
+    @app.get(f"{assets}/redoc.standalone.js", include_in_schema=False)
+    def redoc_bundle() -> Response:
+        return Response(_redoc_bundle(), media_type="text/javascript; charset=utf-8")
+
     app.mount(assets, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
 
     @app.get(f"{prefix}/docs", include_in_schema=False)
