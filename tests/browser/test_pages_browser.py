@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from browser.conftest import LOCKOUT_THRESHOLD, LiveServer, log_in
 from infantall import RESEARCH_DISCLAIMER
-from infantall.domain import Patient, choices
+from infantall.domain import EVENT_TYPES, Patient, choices
 from infantall.protocols import stratify_all
 
 pytestmark = pytest.mark.browser
@@ -255,7 +255,7 @@ def test_dashboard_filters_counts_and_curves(
     timeline = page.locator("img.timeline")
     expect(timeline).to_have_attribute("alt", re.compile(r"Timeline of \d+ events"))
     assert timeline.evaluate("img => img.naturalWidth") > 0
-    expect(page.locator("ol.event-list")).to_contain_text("relapse")
+    expect(page.locator("ol.event-list")).to_contain_text(EVENT_TYPES["relapse"].label)
     page.screenshot(path=screenshot_dir / "patient.png")
 
 
