@@ -148,6 +148,8 @@ def test_correction_without_reason_says_reason_required(login: Login) -> None:
     assert re.search(r'<a href="#f-reason">Reason for the change</a>', r.text)
     r = post_form(c, edit, f"/patients/{pid}/void", {"version": "1", "reason": ""})
     assert r.status_code == 422 and "reason_required" in r.text
+    assert '<a href="#void-f-reason">Reason for voiding</a>' in r.text
+    assert 'id="void-f-reason"' in r.text
 
 
 def test_prednisone_response_is_shown_derived_not_asked(login: Login) -> None:

@@ -172,7 +172,11 @@ def _edit_page(
         "tab": "edit",
         "fields": PATIENT_FORM,
         "values": derived_values(values),
-        "field_labels": labels_of(PATIENT_FORM),
+        "field_labels": {
+            **labels_of(PATIENT_FORM),
+            **({"reason": "Reason for voiding"} if void_errors else {}),
+        },
+        "error_prefix": "void-" if void_errors else "",  # the summary links to the void form
         "errors": by_field(errors, [*_PATIENT_NAMES, "reason"]),
         "error_list": errors + (void_errors or []),
         "void_errors": by_field(void_errors or [], ["reason"]),
