@@ -328,7 +328,10 @@ def test_import_with_an_error_reports_rows_and_imports_nothing(login: Login) -> 
     text = "\n".join([CSV_HEADER, "A1,,,2024-01-01,2024-03-01,10", "A2,,,2024-05-01,2024-03-01,10"])
     r = _upload(c, text)
     assert r.status_code == 422 and "nothing was imported" in r.text
-    assert re.search(r"<td>3</td><td>A2</td><td><code>diagnosis_date</code></td>", r.text)
+    assert re.search(
+        r"<td>3</td><td>A2</td><td>Date of diagnosis <small><code>diagnosis_date</code>",
+        r.text,
+    )
     assert "<code>diagnosis_before_birth</code>" in r.text
     assert _api_patients(c) == []
     r = _upload(c, "\n".join([CSV_HEADER, "A1,,,2024-01-01,2024-03-01,10"]))

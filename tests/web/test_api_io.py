@@ -128,6 +128,8 @@ def test_invalid_file_imports_nothing_and_reports_each_row_and_field(
         (6, "IMP-3", "diagnosis_date", "diagnosis_before_birth"),
         (7, "IMP-4", "wbc", "negative_wbc"),
         (7, "IMP-4", "sex", "invalid_choice"),
+        # every problem of the row, not only the first: IMP-4 is 516 days old at diagnosis
+        (7, "IMP-4", "diagnosis_date", "not_an_infant"),
         (8, "IMP-2", "event_date", "event_before_diagnosis"),
         (9, "IMP-1", "record_id", "duplicate_patient"),
     }
@@ -205,3 +207,85 @@ def test_pooled_export_is_deidentified_with_consistent_date_shifts(
     assert analysis.status_code == 200, analysis.text
     ids = {row["USUBJID"] for row in analysis.json()["records"]}
     assert ids == {pseudonym(key, p["registry_id"]) for p in patients}
+
+
+def test_every_problem_of_every_row_and_events_of_an_invalid_patient(
+    client: Any, auth: H, registry: Any
+) -> None:
+    """A row with several problems reports all of them (a non-number, a bad choice and a
+    domain rule on the remaining fields), and a valid event of an invalid patient says
+    ``patient_row_invalid`` (not "no patient row"); an event row with its own problems
+    reports those."""
+    rows = [
+        {"record_id": "BAD-1", "birth_date": "2023-01-01", "diagnosis_date": "2022-12-01",
+         "sex": "X", "wbc": "lots", "kmt2a": "maybe"},
+        {"record_id": "BAD-1", "redcap_repeat_instrument": "event", "event_kind": "response",
+         "event_date": "2023-03-01", "event_status": "cr", "event_marrow": "M1"},
+        {"record_id": "BAD-1", "redcap_repeat_instrument": "event", "event_kind": "mrd",
+         "event_date": "2023-03-01", "event_value": "2", "event_time_point": "nope"},
+        {"record_id": "GHOST", "redcap_repeat_instrument": "event", "event_kind": "death",
+         "event_date": "2023-03-01"},
+    ]  # fmt: skip
+    r = _import(client, auth["editor_a"], _csv(rows))
+    assert r.status_code == 422
+    got = {(e["row"], e["field"], e["code"]) for e in r.json()["errors"]}
+    assert {
+        (2, "wbc", "invalid_type"),
+        (2, "sex", "invalid_choice"),
+        (2, "kmt2a", "invalid_choice"),
+        (2, "diagnosis_date", "diagnosis_before_birth"),
+        (3, "record_id", "patient_row_invalid"),
+        (4, "event_time_point", "invalid_choice"),
+        (5, "record_id", "unknown_record"),
+    } <= got
+    assert (3, "record_id", "unknown_record") not in got
+    assert _counts(registry) == (0, 0)
+
+
+def test_problems_csv_lists_every_problem_with_labels() -> None:
+    """The downloadable problems CSV has one line per problem, the column's label, and
+    formula-like cells escaped."""
+    from infantall.registry.csv_import import PROBLEM_COLUMNS, ImportReport, RowError, problems_csv
+
+    report = ImportReport(0, 0, (
+        RowError(2, "R-1", "wbc", "'x' is not a number", "invalid_type"),
+        RowError(3, "=cmd", "sex", "not one of female, male", "invalid_choice"),
+    ))  # fmt: skip
+    table = list(csv.reader(io.StringIO(problems_csv(report))))
+    assert tuple(table[0]) == PROBLEM_COLUMNS
+    assert len(table) == 3
+    labels = {v.name: v.label for v in DATA_DICTIONARY}
+    assert table[1] == ["2", "R-1", "wbc", labels["wbc"], "'x' is not a number", "invalid_type"]
+    assert table[2][1] == "'=cmd"
+
+
+def test_template_csv_is_the_data_dictionary_and_tells_not_entered_from_unknown(
+    registry: Any, seeded: dict[str, Any]
+) -> None:
+    """The template's header is the dictionary's columns in order; filled with two patients
+    it imports, and a blank cell ("not entered") is counted apart from an explicit
+    "unknown"; a column left out of the file is reported as absent."""
+    from infantall.registry.csv_import import import_csv
+    from infantall.registry.export import template_csv
+
+    header = next(csv.reader(io.StringIO(template_csv())))
+    assert header == [v.name for v in DATA_DICTIONARY]
+    buf = io.StringIO(template_csv())
+    buf.seek(0, io.SEEK_END)
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    dates = {"birth_date": "2023-01-01", "diagnosis_date": "2023-03-01"}
+    writer.writerow({"record_id": "P-1", **dates, "cd10": "unknown", "kmt2a": "rearranged"})
+    writer.writerow({"record_id": "P-2", **dates, "cd10": "", "kmt2a": "unknown"})
+    _, database = registry
+    with database.write_sessions() as session:
+        report = import_csv(session, seeded["editor_a"], buf.getvalue())
+    assert report.ok, report.errors
+    by_column = {n.column: n for n in report.not_entered}
+    assert (by_column["cd10"].not_entered, by_column["cd10"].unknown) == (1, 1)
+    assert (by_column["kmt2a"].not_entered, by_column["kmt2a"].unknown) == (0, 1)
+    assert (by_column["cns"].not_entered, by_column["cns"].unknown) == (2, 0)
+    assert not by_column["cns"].absent
+    without_cns = "record_id,birth_date,diagnosis_date\nP-3,2023-01-01,2023-03-01\n"
+    with database.write_sessions() as session:
+        report = import_csv(session, seeded["editor_a"], without_cns)
+    assert {n.column: n.absent for n in report.not_entered}["cns"] is True

@@ -42,7 +42,14 @@ from infantall.registry.validation import (
     validate_patient,
 )
 
-__all__ = ["ImportReport", "RowError", "import_csv"]
+__all__ = [
+    "PROBLEM_COLUMNS",
+    "ImportReport",
+    "NotEntered",
+    "RowError",
+    "import_csv",
+    "problems_csv",
+]
 
 _KNOWN = {v.name for v in DATA_DICTIONARY} | set(EXPORT_ONLY_COLUMNS)
 _REQUIRED = tuple(v.name for v in DATA_DICTIONARY if v.required)
@@ -63,12 +70,30 @@ class RowError:
 
 
 @dataclass(frozen=True, slots=True)
+class NotEntered:
+    """A choice column of the patient rows: how many were left blank (or the column was
+    absent: *not entered*) and how many said ``unknown`` explicitly.
+
+    Both are stored as ``unknown`` today (the registry's choice columns have no empty
+    value); the report keeps them apart so a data manager sees what was not entered.
+    """
+
+    column: str
+    label: str
+    not_entered: int
+    unknown: int
+    absent: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ImportReport:
-    """What an import did: counts when it succeeded, every problem when it did not."""
+    """What an import did: counts when it succeeded, every problem when it did not, and
+    for each choice column what was not entered as opposed to entered as ``unknown``."""
 
     imported_patients: int
     imported_events: int
     errors: tuple[RowError, ...] = field(default=())
+    not_entered: tuple[NotEntered, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -86,6 +111,11 @@ class _Parsed:
     patients: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     events: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
+    #: Records whose patient row is invalid -> the line of that row.
+    invalid: dict[str, int] = field(default_factory=dict)
+    #: Choice columns of the patient rows: column -> [not entered, "unknown"] counts.
+    entered: dict[str, list[int]] = field(default_factory=dict)
+    header: set[str] = field(default_factory=set)
 
     def error(self, row: int, record: str, err: InvalidInputError) -> None:
         self.errors.append(RowError(row, record, err.field, err.reason, err.code))
@@ -100,6 +130,7 @@ def _unescape(value: str) -> str:
 def _read_rows(text: str, parsed: _Parsed) -> list[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
+    parsed.header = set(header)
     problems = [
         InvalidInputError(c, f"unknown column {c!r}; see the data dictionary", "unknown_field")
         for c in header
@@ -119,18 +150,16 @@ def _read_rows(text: str, parsed: _Parsed) -> list[tuple[int, dict[str, str]]]:
     rows = []
     for row in reader:
         bad = sorted(k for k, v in row.items() if isinstance(v, str) and _CONTROL.search(v))
-        if bad:
-            for name in bad:
-                parsed.error(
-                    reader.line_num,
-                    str(row.get("record_id") or ""),
-                    InvalidInputError(
-                        str(name),
-                        "NUL and control characters are not allowed",
-                        "forbidden_character",
-                    ),
-                )
-            continue
+        for name in bad:
+            parsed.error(
+                reader.line_num,
+                str(row.get("record_id") or ""),
+                InvalidInputError(
+                    str(name), "NUL and control characters are not allowed", "forbidden_character"
+                ),
+            )
+        for name in bad:  # the row's other cells are still checked
+            row[name] = ""
         if None in row:
             parsed.error(
                 reader.line_num,
@@ -154,6 +183,48 @@ def _read_rows(text: str, parsed: _Parsed) -> list[tuple[int, dict[str, str]]]:
 
 
 _NUMERIC = frozenset(v.name for v in DATA_DICTIONARY if v.validation == "number")
+#: Choice columns of the patient rows (what can be "not entered" or "unknown").
+_CHOICE_COLUMNS = tuple(
+    v for v in DATA_DICTIONARY if v.form == "patient" and v.choices and v.name in PATIENT_COLUMNS
+)
+_LABELS = {v.name: v.label for v in DATA_DICTIONARY}
+#: Columns of the CSV of problems an import offers for download.
+PROBLEM_COLUMNS = ("line", "record_id", "column", "label", "problem", "code")
+
+
+def _count_entered(parsed: _Parsed, cells: dict[str, str]) -> None:
+    for v in _CHOICE_COLUMNS:
+        counts = parsed.entered.setdefault(v.name, [0, 0])
+        value = cells.get(v.name, "").strip()
+        if not value:
+            counts[0] += 1
+        elif value.lower() == "unknown":
+            counts[1] += 1
+
+
+def _entered(parsed: _Parsed, header: set[str]) -> tuple[NotEntered, ...]:
+    return tuple(
+        NotEntered(name, _LABELS[name], n_blank, n_unknown, name not in header)
+        for name, (n_blank, n_unknown) in parsed.entered.items()
+        if n_blank or n_unknown
+    )
+
+
+def problems_csv(report: ImportReport) -> str:
+    """The problems of a refused import as CSV (:data:`PROBLEM_COLUMNS`), one per line and
+    column, for the data manager to work through; cells that a spreadsheet would evaluate
+    are quoted with a leading apostrophe (OWASP "CSV Injection")."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PROBLEM_COLUMNS)
+    for e in report.errors:
+        cells = (e.row, e.record_id, e.field, _LABELS.get(e.field, ""), e.reason, e.code)
+        writer.writerow([_escape(str(c)) for c in cells])
+    return out.getvalue()
+
+
+def _escape(value: str) -> str:
+    return "'" + value if value[:1] in FORMULA_TRIGGERS else value
 
 
 def _number(name: str, text: str) -> float:
@@ -167,39 +238,72 @@ def _number(name: str, text: str) -> float:
     return value
 
 
-def _parse_patient(parsed: _Parsed, line: int, record: str, cells: dict[str, str]) -> None:
+def _cell_values(cells: dict[str, str]) -> tuple[dict[str, Any], list[InvalidInputError]]:
+    """The patient cells as values (numbers parsed), and every cell that is not a number."""
     values: dict[str, Any] = {}
+    errors: list[InvalidInputError] = []
     for k, v in cells.items():
         if k in PATIENT_COLUMNS:
             try:
                 values[k] = _number(k, v) if k in _NUMERIC else v
             except InvalidInputError as exc:
-                parsed.error(line, record, exc)
-                return
-    try:
-        data = PatientCreate.model_validate({"local_code": record, **values})
-    except ValidationError as exc:
-        for e in errors_from_pydantic(exc.errors()):
-            name = "record_id" if e.field == "local_code" else e.field
-            parsed.error(line, record, InvalidInputError(name, e.reason, e.code))
-        return
+                errors.append(exc)
+    return values, errors
+
+
+def _request(record: str, values: dict[str, Any]) -> tuple[PatientCreate | None, list[Any]]:
+    """``PatientCreate`` of a row and every schema problem; when some fields are refused,
+    the row is checked again without them so the domain's rules still see the others."""
+    errors: list[InvalidInputError] = []
+    for _ in range(2):
+        try:
+            return PatientCreate.model_validate({"local_code": record, **values}), errors
+        except ValidationError as exc:
+            found = [
+                InvalidInputError("record_id" if e.field == "local_code" else e.field,
+                                  e.reason, e.code)
+                for e in errors_from_pydantic(exc.errors())
+            ]  # fmt: skip
+            errors += found
+            bad = {e.field for e in found}
+            if bad - set(values):  # a required field or the record id: nothing more to check
+                return None, errors
+            values = {k: v for k, v in values.items() if k not in bad}
+    return None, errors
+
+
+def _patient_errors(
+    record: str, cells: dict[str, str]
+) -> tuple[dict[str, Any] | None, list[InvalidInputError]]:
+    """The checked patient of a row, or None, with EVERY problem of the row."""
+    values, errors = _cell_values(cells)
+    bad = {e.field for e in errors}
+    data, schema_errors = _request(record, {k: v for k, v in values.items() if k not in bad})
+    errors += schema_errors
+    if data is None:
+        return None, errors
     fields = data.model_dump(include=set(PATIENT_FIELDS))
     try:
-        domain, _ = validate_patient(domain_patient_dict(f"row-{line}", "import", fields))
+        domain, _ = validate_patient(domain_patient_dict("row", "import", fields))
     except ValidationFailedError as exc:
-        for e in exc.errors:
-            parsed.error(line, record, e)
+        seen = {(e.field, e.code) for e in errors}
+        errors += [e for e in exc.errors if (e.field, e.code) not in seen]
+        return None, errors
+    return ({"data": data, "domain": domain} if not errors else None), errors
+
+
+def _parse_patient(parsed: _Parsed, line: int, record: str, cells: dict[str, str]) -> None:
+    info, errors = _patient_errors(record, cells)
+    if record in parsed.patients or record in parsed.invalid:
+        errors.append(InvalidInputError(
+            "record_id", f"record {record} appears twice in the file", "duplicate_patient"
+        ))  # fmt: skip
+    for e in errors:
+        parsed.error(line, record, e)
+    if errors or info is None:
+        parsed.invalid.setdefault(record, line)
         return
-    if record in parsed.patients:
-        parsed.error(
-            line,
-            record,
-            InvalidInputError(
-                "record_id", f"record {record} appears twice in the file", "duplicate_patient"
-            ),
-        )
-        return
-    parsed.patients[record] = (line, {"data": data, "domain": domain})
+    parsed.patients[record] = (line, info)
 
 
 def _parse_event(parsed: _Parsed, line: int, record: str, cells: dict[str, str]) -> None:
@@ -243,22 +347,30 @@ def _parse(text: str) -> _Parsed:
                     record,
                     InvalidInputError(name, "event columns belong on event rows", "unknown_field"),
                 )
-            if not stray:
-                _parse_patient(parsed, line, record, cells)
+            if stray:
+                parsed.invalid.setdefault(record, line)
+            _count_entered(parsed, cells)
+            _parse_patient(parsed, line, record, cells)
     return parsed
+
+
+def _orphan(parsed: _Parsed, record: str) -> InvalidInputError:
+    """Why an event row has no patient to join: an invalid patient row, or none at all."""
+    if record in parsed.invalid:
+        return InvalidInputError(
+            "record_id",
+            f"the patient row of record {record} (line {parsed.invalid[record]}) is invalid; "
+            "this event is checked against the history once that row is fixed",
+            "patient_row_invalid",
+        )
+    return InvalidInputError("record_id", f"no patient row for record {record}", "unknown_record")
 
 
 def _check_histories(parsed: _Parsed) -> None:
     for record, events in parsed.events.items():
         if record not in parsed.patients:
             for line, _ in events:
-                parsed.error(
-                    line,
-                    record,
-                    InvalidInputError(
-                        "record_id", f"no patient row for record {record}", "unknown_record"
-                    ),
-                )
+                parsed.error(line, record, _orphan(parsed, record))
             continue
         _, info = parsed.patients[record]
         ids = [f"row-{line}" for line, _ in events]
@@ -309,7 +421,8 @@ def import_csv(session: Session, principal: Principal, content: bytes | str) -> 
         )
     if parsed.errors:
         session.rollback()
-        return ImportReport(0, 0, tuple(sorted(parsed.errors, key=lambda e: (e.row, e.field))))
+        errors = tuple(sorted(parsed.errors, key=lambda e: (e.row, e.field)))
+        return ImportReport(0, 0, errors, _entered(parsed, parsed.header))
     return _write(session, dataclasses.replace(principal, channel="import"), parsed)
 
 
@@ -373,4 +486,4 @@ def _write(session: Session, principal: Principal, parsed: _Parsed) -> ImportRep
         new={"patients": len(parsed.patients), "events": n_events},
     )
     session.commit()
-    return ImportReport(len(parsed.patients), n_events)
+    return ImportReport(len(parsed.patients), n_events, (), _entered(parsed, parsed.header))

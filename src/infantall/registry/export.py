@@ -11,6 +11,7 @@ free text are dropped.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
-from infantall.registry.dictionary import EVENT_COLUMNS, PATIENT_COLUMNS
+from infantall.registry.dictionary import DATA_DICTIONARY, EVENT_COLUMNS, PATIENT_COLUMNS
 from infantall.registry.histories import scoped_rows
 from infantall.registry.models import Event, Patient, Role
 from infantall.registry.security import keyed_hash
@@ -33,6 +34,7 @@ __all__ = [
     "pooled_export_table",
     "pseudonym",
     "table_bytes",
+    "template_csv",
 ]
 
 #: Columns an export adds (ignored by the import): the registry id and the site code.
@@ -75,6 +77,15 @@ _COLUMNS = (
     *EVENT_COLUMNS,
     *EXPORT_ONLY_COLUMNS,
 )
+
+
+def template_csv() -> str:
+    """An empty import file: the header row of every column of the data dictionary, in its
+    order (patient columns, then the ``event_*`` columns). A blank cell means *not
+    entered*; write ``unknown`` for a value that was looked for and is unknown."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([v.name for v in DATA_DICTIONARY])
+    return out.getvalue()
 
 
 def export_table(session: Session, principal: Principal, fmt: str = "csv") -> pd.DataFrame:

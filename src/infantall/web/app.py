@@ -9,6 +9,7 @@ from infantall.registry.db import Database
 from infantall.registry.security import password_hasher
 from infantall.registry.settings import RegistrySettings, load_settings
 from infantall.web.api import router as api_router
+from infantall.web.docs import install_docs
 from infantall.web.errors import install_error_handlers
 from infantall.web.middleware import RequestGuard
 from infantall.web.pages import router as pages_router
@@ -41,7 +42,7 @@ def create_app(
             f"audit trail. {RESEARCH_DISCLAIMER}"
         ),
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served offline by install_docs (no CDN)
         redoc_url=None,
     )
     app.state.settings = settings
@@ -49,6 +50,7 @@ def create_app(
     app.state.hasher = password_hasher(settings)
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    install_docs(app, API_PREFIX)
     app.include_router(pages_router)
     app.add_middleware(RequestGuard, settings=settings)
     return app

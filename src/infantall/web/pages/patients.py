@@ -32,11 +32,14 @@ from infantall.services import risk_groups as risk
 from infantall.web.deps import SessionDep
 from infantall.web.pages.figures import cached_figure, event_label, timeline_figure
 from infantall.web.pages.forms import (
+    DERIVED_FROM,
     EVENT_FORMS,
     PATIENT_FORM,
     by_field,
+    derived_values,
     errors_of,
     form_values,
+    labels_of,
     typed_values,
     validate_model,
     version_of,
@@ -60,6 +63,11 @@ _UPDATE_NAMES = [n for n in _PATIENT_NAMES if n in PatientUpdate.model_fields]
 _WRITE_ERRORS = (ValidationFailedError, ValidationError, InvalidInputError, ConflictError)
 
 
+def _without_derived(values: dict[str, str]) -> dict[str, str]:
+    """``values`` without the fields the domain derives from a given source field."""
+    return {k: v for k, v in values.items() if DERIVED_FROM.get(k) not in values}
+
+
 def _status(exc: Exception) -> int:
     """409 for a stale version or a duplicate (like the API), else 422."""
     return 409 if isinstance(exc, ConflictError) else 422
@@ -77,7 +85,7 @@ def _base(session: Session, user: Principal, pid: str) -> dict[str, Any]:
 @router.get("/patients/new")
 def new_patient_page(request: Request, user: PageUser, session: SessionDep) -> Response:
     """The registration form (site editors)."""
-    return _patient_form(request, user, session, {"protocol": "interfant-06"}, [], status=200)
+    return _patient_form(request, user, session, {}, [], status=200)
 
 
 def _patient_form(
@@ -91,9 +99,10 @@ def _patient_form(
 ) -> Response:
     ctx = {
         "fields": PATIENT_FORM,
-        "values": values,
+        "values": derived_values(values),
         "errors": by_field(errors, _PATIENT_NAMES),
         "error_list": errors,
+        "field_labels": labels_of(PATIENT_FORM),
         "can_write": _can_write(user),
     }
     return render(request, "patient_new.html", ctx, status=status, user=user, session=session)
@@ -104,7 +113,7 @@ def register_patient(
     request: Request, user: PageUser, form: CheckedForm, session: SessionDep
 ) -> Response:
     """Register a patient with ``PatientCreate`` and store its risk groups."""
-    values = form_values(form, _PATIENT_NAMES)
+    values = _without_derived(form_values(form, _PATIENT_NAMES))
     try:
         data = validate_model(PatientCreate, typed_values(values, PATIENT_FORM))
         assert isinstance(data, PatientCreate)
@@ -132,6 +141,7 @@ def patient_page(request: Request, pid: PatientId, user: PageUser, session: Sess
             lambda: timeline_figure(history),
         ),
         fields=PATIENT_FORM,
+        kind_labels={kind: title for kind, (title, _) in EVENT_FORMS.items()},
     )
     return render(request, "patient.html", ctx, user=user, session=session)
 
@@ -161,7 +171,12 @@ def _edit_page(
         "can_write": _can_write(user),
         "tab": "edit",
         "fields": PATIENT_FORM,
-        "values": values,
+        "values": derived_values(values),
+        "field_labels": {
+            **labels_of(PATIENT_FORM),
+            **({"reason": "Reason for voiding"} if void_errors else {}),
+        },
+        "error_prefix": "void-" if void_errors else "",  # the summary links to the void form
         "errors": by_field(errors, [*_PATIENT_NAMES, "reason"]),
         "error_list": errors + (void_errors or []),
         "void_errors": by_field(void_errors or [], ["reason"]),
@@ -193,11 +208,12 @@ def correct_patient(
 ) -> Response:
     """Correct a patient: only the changed fields, the version read and a reason."""
     patient = patient_service.get_patient(session, user, pid)
-    values = form_values(form, _PATIENT_NAMES)
+    values = _without_derived(form_values(form, _PATIENT_NAMES))
+    derived = {k for k, source in DERIVED_FROM.items() if source in values}
     body: dict[str, Any] = {
         name: values.get(name)
         for name in _UPDATE_NAMES
-        if not _same(getattr(patient, name), values.get(name))
+        if name not in derived and not _same(getattr(patient, name), values.get(name))
     }
     body = typed_values(body, PATIENT_FORM)
     body["version"] = version_of(form)
@@ -259,6 +275,7 @@ def _events_page(
         errors=by_field(errors or [], kind_fields),
         error_list=errors or [],
         error_prefix=f"{open_kind}-" if open_kind else "",
+        field_labels=labels_of(EVENT_FORMS.get(open_kind, ("", ()))[1]),
     )
     return render(request, "patient_events.html", ctx, status=status, user=user, session=session)
 
@@ -328,6 +345,7 @@ def _correct_page(
         values=values,
         errors=by_field(errors, [*(f.name for f in fields), "reason"]),
         error_list=errors,
+        field_labels=labels_of(fields),
     )
     return render(request, "event_correct.html", ctx, status=status, user=user, session=session)
 

@@ -34,6 +34,7 @@ from infantall.registry.errors import AuthenticationError, RegistryError
 from infantall.registry.models import Role
 from infantall.registry.settings import RegistrySettings
 from infantall.web.deps import SessionDep, SettingsDep
+from infantall.web.pages.forms import EXTRA_LABELS, option_label, options_of
 from infantall.web.pages.security import (
     CSRF_FIELD,
     check_csrf,
@@ -99,6 +100,8 @@ def environment() -> jinja2.Environment:
     env.globals["DISCLAIMER"] = RESEARCH_DISCLAIMER
     env.globals["VERSION"] = __version__
     env.globals["CSRF_FIELD"] = CSRF_FIELD
+    env.globals["options_of"] = options_of
+    env.globals["option_label"] = option_label
     return env
 
 
@@ -153,6 +156,7 @@ def render(
         "path": request.url.path,
         "errors": {},
         "error_list": [],
+        "field_labels": EXTRA_LABELS,
     }
     ctx.update(context or {})
     html = environment().get_template(template).render(ctx)
