@@ -289,3 +289,13 @@ def test_template_csv_is_the_data_dictionary_and_tells_not_entered_from_unknown(
     with database.write_sessions() as session:
         report = import_csv(session, seeded["editor_a"], without_cns)
     assert {n.column: n.absent for n in report.not_entered}["cns"] is True
+
+
+def test_import_template_has_every_dictionary_column(client: Any, auth: H) -> None:
+    """GET /api/v1/import/template: an empty CSV whose header is the data dictionary."""
+    response = client.get(f"{API}/import/template", headers=auth["editor_a"])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.splitlines()
+    assert len(lines) == 1
+    assert {v.name for v in DATA_DICTIONARY} <= set(lines[0].split(","))

@@ -6,7 +6,7 @@ This module is the one place callers import them from; each half lives in its ow
 
 from __future__ import annotations
 
-from infantall.registry.csv_import import ImportReport, RowError, import_csv
+from infantall.registry.csv_import import ImportReport, RowError, import_csv, problems_csv
 from infantall.registry.export import (
     EXPORT_ONLY_COLUMNS,
     FORMULA_TRIGGERS,
@@ -15,6 +15,7 @@ from infantall.registry.export import (
     pooled_export_table,
     pseudonym,
     table_bytes,
+    template_csv,
 )
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "export_table",
     "import_csv",
     "pooled_export_table",
+    "problems_csv",
     "pseudonym",
     "table_bytes",
+    "template_csv",
 ]

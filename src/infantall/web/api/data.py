@@ -159,6 +159,23 @@ def data_dictionary(user: CurrentUser) -> list[dict[str, str]]:
     return dictionary_records()
 
 
+@router.get(
+    "/import/template",
+    tags=["import and export"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "An empty import file"}},
+)
+def import_template(user: CurrentUser) -> Response:
+    """An empty import CSV with every column of the data dictionary (the header row)."""
+    from infantall.registry.export import template_csv
+
+    return Response(
+        template_csv(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="infantall-import-template.csv"'},
+    )
+
+
 @router.post(
     "/import",
     response_model=ImportResult,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from infantall.domain import choices
 from infantall.domain.quality import FOLLOW_UP_OVERDUE_DAYS, QUALITY_QUERIES
+from infantall.outcomes.questions import clinical_order
 from infantall.registry import io
 from infantall.registry.access import Principal, require_role
 from infantall.registry.csv_import import problems_csv
@@ -180,12 +181,12 @@ def dashboard(
     ctx = {
         **_list_context(shown, how, params),
         "n_shown": len(shown),
-        "counts": count_rows(shown),
-        "all_counts": count_rows(everyone),
+        "counts": count_rows(shown, protocol),
+        "all_counts": count_rows(everyone, protocol),
         "filters": filters,
         "protocol": protocol,
         "protocols": _protocols(),
-        "groups": sorted({r.risk_group for r in everyone}),
+        "groups": clinical_order({r.risk_group for r in everyone}, protocol),
         "kmt2a_choices": choices("kmt2a"),
         "kmt2a_labels": dict(choices("kmt2a")),
         "statuses": STATUSES,
