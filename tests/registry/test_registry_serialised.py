@@ -159,19 +159,16 @@ def test_stored_impossible_history_is_reported_per_patient(registry: Any, seeded
     assert {p.patient_id for p in problems} == {bad}
     assert good != bad
     assert all(p.site == "SITE-A" for p in problems)
-    with database.read_sessions() as s:
-        with pytest.raises(ValidationFailedError) as caught:
-            analysis_dataset(s, seeded["editor_a"], key)
+    with database.read_sessions() as s, pytest.raises(ValidationFailedError) as caught:
+        analysis_dataset(s, seeded["editor_a"], key)
     assert caught.value.code == "invalid_stored_history"
     assert all(bad in e.field for e in caught.value.errors)
     # a coordinator is told the pseudonym, never the registry id
-    with database.read_sessions() as s:
-        with pytest.raises(ValidationFailedError) as pooled:
-            analysis_dataset(s, seeded["coord"], key)
+    with database.read_sessions() as s, pytest.raises(ValidationFailedError) as pooled:
+        analysis_dataset(s, seeded["coord"], key)
     assert all(pseudonym(key, bad) in e.field for e in pooled.value.errors)
     assert not any(bad in e.field for e in pooled.value.errors)
     # the other site's analysis is not affected
-    with database.read_sessions() as s:
-        with pytest.raises(ValidationFailedError) as empty:
-            analysis_dataset(s, seeded["editor_b"], key)
+    with database.read_sessions() as s, pytest.raises(ValidationFailedError) as empty:
+        analysis_dataset(s, seeded["editor_b"], key)
     assert empty.value.code != "invalid_stored_history"
