@@ -67,7 +67,7 @@ class StoredHistoryError(ValidationFailedError):
 
 
 def _rows(
-    session: Session, query: Select[tuple[Patient, str]], include_voided: bool
+    session: Session, query: Select[Patient, str], include_voided: bool
 ) -> tuple[list[tuple[Patient, str]], dict[int, list[Event]]]:
     if not include_voided:
         query = query.where(Patient.voided_at.is_(None))
