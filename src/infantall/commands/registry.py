@@ -335,32 +335,48 @@ def dictionary(fmt: Format = FormatOption) -> None:
     emit_records(dictionary_records(), fmt, title="data dictionary", columns=columns)
 
 
-@registry_app.command("verify")
-def verify(database_url: str | None = DatabaseOption, fmt: Format = FormatOption) -> None:
-    """Check database integrity and that replaying the audit trail rebuilds the data."""
-    from infantall.registry.audit import audit_entries, current_state, replay
-    from infantall.registry.db import integrity_check
+AnchorsOption = typer.Option(
+    None,
+    "--anchors",
+    exists=True,
+    dir_okay=False,
+    help="JSON anchors published earlier (the 'anchors' of a previous verify --format json): "
+    "the stored chain must still reproduce them.",
+)
 
+
+@registry_app.command("verify")
+def verify(
+    anchors: Path | None = AnchorsOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Check the database, every stored history, the audit hash chain and audit replay."""
+    import json
+
+    from infantall.registry.verify import PROBLEM_COLUMNS, verify_registry
+
+    published: list[dict[str, Any]] = []
+    if anchors is not None:
+        try:
+            loaded = json.loads(anchors.read_text(encoding="utf-8"))
+            published = list(loaded["anchors"] if isinstance(loaded, dict) else loaded)
+        except (ValueError, KeyError, TypeError) as exc:
+            fail(f"--anchors: not a JSON list of anchors ({exc})")
     _, database = _open(database_url)
     try:
-        problems = integrity_check(database.engine)
-        with database.read_sessions() as session:
-            rebuilt = replay(audit_entries(session))
-            current = current_state(session)
+        report = verify_registry(database, published_anchors=published)
     finally:
         database.dispose()
-    differing = sorted(
-        k for k in current.keys() | rebuilt.keys() if current.get(k) != rebuilt.get(k)
-    )
-    record = {
-        "integrity": "ok" if not problems else "; ".join(problems),
-        "records": len(current),
-        "audit_replay": "ok"
-        if not differing
-        else f"{len(differing)} record(s) differ, e.g. {differing[0]}",
-    }
-    emit_records([record], fmt, title="registry verification")
-    if problems or differing:
+    if fmt is Format.json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt is Format.csv:
+        emit_records(list(report.problems), fmt, columns=PROBLEM_COLUMNS)
+    else:
+        emit_records([report.as_record()], fmt, title="registry verification")
+        if report.problems:
+            emit_records(list(report.problems), fmt, title="problems", columns=PROBLEM_COLUMNS)
+    if not report.ok:
         raise typer.Exit(1)
 
 

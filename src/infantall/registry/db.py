@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from infantall.registry.audit import chain_new_entries
 from infantall.registry.settings import RegistrySettings
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 #: The newest migration; a database at this revision matches the models.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -90,8 +91,11 @@ def make_engine(
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (API responses read them)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit (API responses read them) and
+    chain every audit row they write (:func:`infantall.registry.audit.chain_new_entries`)."""
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(maker, "after_flush", chain_new_entries)
+    return maker
 
 
 @dataclass(frozen=True, slots=True)
