@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
@@ -101,7 +101,8 @@ def test_database_refuses_a_replacing_insert(registry: Any, seeded: Any, backend
     with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:
         conn.execute(text(statement), {"id": first})
     with database.read_sessions() as s:
-        assert s.get(AuditEntry, first).action != "forged"  # type: ignore[union-attr]
+        row = s.get(AuditEntry, first)
+        assert row is not None and row.action != "forged"
     assert verify_registry(database).ok
 
 
@@ -115,9 +116,7 @@ def test_verify_names_a_rewritten_row(registry: Any, seeded: Any, column: str, v
     target = _audit_ids(database)[3]
     new = value if value is not None else dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     with _attacker(database) as conn:
-        conn.execute(
-            AuditEntry.__table__.update().where(AuditEntry.id == target).values({column: new})
-        )
+        conn.execute(update(AuditEntry).where(AuditEntry.id == target).values({column: new}))
     assert ("audit_chain", "changed", str(target)) in _problems(database)
 
 
@@ -148,9 +147,7 @@ def test_a_rewritten_chain_no_longer_matches_published_anchors(registry: Any, se
     published = [dict(a) for a in verify_registry(database).anchors]
     target = _audit_ids(database)[1]
     with _attacker(database) as conn:  # rewrite a row and re-hash the whole chain after it
-        conn.execute(
-            AuditEntry.__table__.update().where(AuditEntry.id == target).values(reason="x")
-        )
+        conn.execute(update(AuditEntry).where(AuditEntry.id == target).values(reason="x"))
         conn.execute(delete(AUDIT_CHAIN))
         table = AuditEntry.__table__
         rows = conn.execute(
@@ -185,9 +182,7 @@ def test_cli_verify_fails_and_names_the_row(registry: Any, seeded: Any, tmp_path
     anchors.write_text(clean.output, encoding="utf-8")
     target = _audit_ids(database)[4]
     with _attacker(database) as conn:
-        conn.execute(
-            AuditEntry.__table__.update().where(AuditEntry.id == target).values(reason="x")
-        )
+        conn.execute(update(AuditEntry).where(AuditEntry.id == target).values(reason="x"))
     bad = runner.invoke(
         app, ["registry", "verify", *url, "--anchors", str(anchors), "--format", "json"]
     )

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from infantall.domain import Death, LastContact, Relapse
 from infantall.domain import Event as DomainEvent
+from infantall.registry.audit import verify_chain
 from infantall.registry.errors import RegistryError, ValidationFailedError
 from infantall.registry.events import add_event
 from infantall.registry.export import pseudonym
@@ -102,6 +103,7 @@ def test_concurrent_deaths_store_exactly_one(registry: Any, seeded: Any, round_:
     assert [k for k, _ in kinds].count("death") == 1
     with database.read_sessions() as s:
         assert stored_history_problems(s) == []
+        assert verify_chain(s) == []  # concurrent audited writes still form one chain
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -123,6 +125,7 @@ def test_no_event_stored_after_a_concurrent_death(registry: Any, seeded: Any, ro
         assert all(d <= deaths[0] for _, d in kinds)
     with database.read_sessions() as s:
         assert stored_history_problems(s) == []
+        assert verify_chain(s) == []  # concurrent audited writes still form one chain
 
 
 def _store_two_deaths(database: Any, who: Any) -> str:

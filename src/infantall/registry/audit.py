@@ -34,7 +34,6 @@ from sqlalchemy import (
     Table,
     insert,
     select,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -198,6 +197,10 @@ CHAINED_COLUMNS = (
 #: Key of the PostgreSQL advisory lock that serialises appends to the chain.
 _CHAIN_LOCK = 7_311_402_614
 _TAIL = "infantall_audit_chain_tail"
+# Plain driver SQL (no parameters, no compilation): the tail is read on every audited
+# transaction, so its cost is the chain's cost.
+_PG_TAIL = f"SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})"  # lock, then read
+_TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
 
 
 def _utc_iso(value: Any) -> Any:
@@ -231,13 +234,8 @@ def _chain_tail(session: Session) -> tuple[int, str]:
     if cached is not None and cached[0] is transaction:
         return int(cached[1]), str(cached[2])
     conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    last = conn.execute(
-        select(AUDIT_CHAIN.c.seq, AUDIT_CHAIN.c.row_hash)
-        .order_by(AUDIT_CHAIN.c.seq.desc())
-        .limit(1)
-    ).first()
+    tail = _PG_TAIL if conn.dialect.name == "postgresql" else _TAIL_SQL
+    last = conn.exec_driver_sql(tail).first()
     return (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
 
 

@@ -46,6 +46,14 @@ SQLITE_TRIGGERS = (
 )
 
 POSTGRES_TRIGGERS = (
+    # One round trip for "lock the chain, then read its tail": a VOLATILE function takes a
+    # new snapshot per statement, so the SELECT sees every link committed before the lock.
+    """CREATE FUNCTION audit_chain_tail(lock_key bigint) RETURNS TABLE (seq bigint, row_hash
+    varchar) LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(lock_key);
+        RETURN QUERY SELECT c.seq, c.row_hash FROM audit_chain c ORDER BY c.seq DESC LIMIT 1;
+    END $$""",
     """CREATE TRIGGER audit_chain_no_update_delete BEFORE UPDATE OR DELETE ON audit_chain
     FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_change()""",
     """CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON audit_chain
@@ -106,4 +114,5 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER audit_chain_no_truncate ON audit_chain")
         op.execute("DROP TRIGGER audit_chain_no_update_delete ON audit_chain")
+        op.execute("DROP FUNCTION audit_chain_tail(bigint)")
     op.drop_table("audit_chain")
