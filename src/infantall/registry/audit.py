@@ -6,14 +6,15 @@ record history can be tracked and reassembled") and 21 CFR 11.10(e) requires ("c
 shall not obscure previously recorded information").
 
 Tamper evidence: every audit row gets a link in ``audit_chain`` (written in the same
-transaction, by :func:`chain_new_entries`, a session ``after_flush`` hook installed by
-:func:`infantall.registry.db.make_sessionmaker`): position ``seq``, the SHA-256 of the
-previous link and of the row's canonical serialisation (:func:`canonical_row`: sorted keys,
-UTC ISO times, compact JSON). Appends are serialised (SQLite: the one writer; PostgreSQL:
-a transaction-scoped advisory lock), so the chain is a total order. :func:`verify_chain`
-recomputes it and names every changed, replaced, inserted or missing row by id;
-:func:`daily_anchors` gives the last hash of each UTC day, to publish outside the database
-(a rewrite of the whole chain then no longer matches the published anchors).
+transaction just before it commits, by :func:`chain_new_entries`, one of the session hooks
+that :func:`install_chain` adds in :func:`infantall.registry.db.make_sessionmaker`):
+position ``seq``, the SHA-256 of the previous link and of the row's canonical serialisation
+(:func:`canonical_row`: sorted keys, UTC ISO times, compact JSON). Appends are serialised
+(SQLite: the one writer; PostgreSQL: a transaction-scoped advisory lock), so the chain is a
+total order. :func:`verify_chain` recomputes it and names every changed, replaced, inserted
+or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
+outside the database (a rewrite of the whole chain then no longer matches the published
+anchors).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    event,
     insert,
     select,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from infantall.registry.access import Principal
 from infantall.registry.models import (
@@ -62,6 +64,7 @@ __all__ = [
     "compare_anchors",
     "current_state",
     "daily_anchors",
+    "install_chain",
     "link_hash",
     "record",
     "replay",
@@ -196,7 +199,7 @@ CHAINED_COLUMNS = (
 )
 #: Key of the PostgreSQL advisory lock that serialises appends to the chain.
 _CHAIN_LOCK = 7_311_402_614
-_TAIL = "infantall_audit_chain_tail"
+_PENDING = "infantall_audit_rows_to_chain"
 # Plain driver SQL (no parameters, no compilation): the tail is read on every audited
 # transaction, so its cost is the chain's cost.
 _PG_TAIL = f"SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})"  # lock, then read
@@ -229,43 +232,58 @@ def _row_of(entry: AuditEntry) -> dict[str, Any]:
 
 def _chain_tail(session: Session) -> tuple[int, str]:
     """(seq, hash) of the last link, with appends locked until this transaction ends."""
-    transaction = session.get_transaction()
-    cached = session.info.get(_TAIL)
-    if cached is not None and cached[0] is transaction:
-        return int(cached[1]), str(cached[2])
     conn = session.connection()
     tail = _PG_TAIL if conn.dialect.name == "postgresql" else _TAIL_SQL
     last = conn.exec_driver_sql(tail).first()
     return (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
 
 
-def chain_new_entries(session: Session, _flush_context: Any = None) -> None:
-    """Append a chain link for every audit row inserted by the flush that just ran.
+def _collect(session: Session, _flush_context: Any = None) -> None:
+    """``after_flush``: remember the audit rows this flush inserted (no SQL here)."""
+    rows = [_row_of(obj) for obj in session.new if isinstance(obj, AuditEntry)]
+    if rows:
+        session.info.setdefault(_PENDING, []).extend(rows)
 
-    Installed as the sessions' ``after_flush`` hook; runs in the flush's transaction.
+
+def _discard(session: Session, *_: Any) -> None:
+    """``after_rollback``: rolled-back audit rows are not chained."""
+    session.info.pop(_PENDING, None)
+
+
+def chain_new_entries(session: Session) -> None:
+    """``before_commit``: append a chain link for every audit row of the transaction.
+
+    The chain is locked (PostgreSQL: advisory lock) only from here to the commit, so a long
+    transaction (an import) does not hold up other sites' audited writes while it runs.
     """
-    entries = sorted(
-        (obj for obj in session.new if isinstance(obj, AuditEntry)), key=lambda e: e.id
-    )
-    if not entries:
+    session.flush()
+    rows = sorted(session.info.pop(_PENDING, []), key=lambda r: int(r["id"]))
+    if not rows:
         return
     seq, prev = _chain_tail(session)
     links = []
-    for entry in entries:
+    for row in rows:
         seq += 1
-        digest = link_hash(prev, _row_of(entry))
+        digest = link_hash(prev, row)
         links.append(
             {
                 "seq": seq,
-                "audit_id": entry.id,
-                "day": entry.at.astimezone(dt.UTC).date(),
+                "audit_id": row["id"],
+                "day": row["at"].astimezone(dt.UTC).date(),
                 "prev_hash": prev,
                 "row_hash": digest,
             }
         )
         prev = digest
     session.connection().execute(insert(AUDIT_CHAIN), links)
-    session.info[_TAIL] = (session.get_transaction(), seq, prev)
+
+
+def install_chain(sessions: sessionmaker[Session]) -> None:
+    """Chain every audit row written through ``sessions`` (flush, rollback and commit
+    hooks); :func:`infantall.registry.db.make_sessionmaker` installs it."""
+    event.listen(sessions, "after_flush", _collect)
+    event.listen(sessions, "after_rollback", _discard)
+    event.listen(sessions, "before_commit", chain_new_entries)
 
 
 @dataclass(frozen=True, slots=True)

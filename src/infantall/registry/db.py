@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from infantall.errors import InvalidInputError
-from infantall.registry.audit import chain_new_entries
+from infantall.registry.audit import install_chain
 from infantall.registry.settings import RegistrySettings
 
 __all__ = [
@@ -103,9 +103,9 @@ def make_engine(
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (API responses read them) and
-    chain every audit row they write (:func:`infantall.registry.audit.chain_new_entries`)."""
+    chain every audit row they write (:func:`infantall.registry.audit.install_chain`)."""
     maker = sessionmaker(bind=engine, expire_on_commit=False)
-    event.listen(maker, "after_flush", chain_new_entries)
+    install_chain(maker)
     return maker
 
 
