@@ -3,6 +3,8 @@
 * Read: ``authenticate`` + ``get_patient`` (token check, role and site-scope checks, ORM,
   public schema) against the named baseline *raw SQL*: one parameterised SELECT of the
   same patient row.
+* Hash chain: ``add_event`` with the audit hash chain against the same call without it
+  (named baseline *unchained*), interleaved in the same run: the chain's cost per write.
 * Audited write: ``add_event`` (scope check, history re-validated by the domain model, ORM,
   audit row with the full new state, durable commit) against the named baseline *raw
   INSERT*: one INSERT of the same event row and one commit, no checks, no audit.
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import statistics
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
 
 from infantall.domain import LastContact
 from infantall.registry import auth, events, patients
@@ -134,3 +138,42 @@ def test_audited_write_vs_raw_insert(benchmark: Any, loaded: Any) -> None:
         f"INSERT {base * 1e3:.2f} ms: ratio {ratio:.1f}"
     )
     assert ratio > 1
+
+
+#: Interleaved rounds of the hash-chain comparison (each variant runs this many writes).
+CHAIN_ROUNDS = 300
+
+
+def test_hash_chain_cost_on_audited_writes(benchmark: Any, loaded: Any) -> None:
+    """``add_event`` with the audit hash chain (the registry's sessions) against the named
+    baseline *unchained*: the same call through sessions without the chain hook, in the
+    same run, interleaved call by call so that the machine's load hits both alike."""
+    backend, database, principals, ids, _ = loaded
+    rng = random.Random(SEED)
+    unchained = sessionmaker(bind=database.engine, expire_on_commit=False)
+    timings: dict[str, list[float]] = {"chained": [], "unchained": []}
+
+    def write(maker: Any) -> float:
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(3000))
+        start = time.perf_counter()
+        with maker() as s:
+            events.add_event(s, principals["editor_a"], rng.choice(ids), LastContact(date=day))
+        return time.perf_counter() - start
+
+    def both() -> None:
+        for _ in range(CHAIN_ROUNDS):
+            timings["chained"].append(write(database.write_sessions))
+            timings["unchained"].append(write(unchained))
+
+    benchmark.pedantic(both, rounds=1, iterations=1)
+    chained = statistics.fmean(timings["chained"])
+    plain = statistics.fmean(timings["unchained"])
+    cost = chained / plain - 1
+    benchmark.extra_info.update({"chained_ms": chained * 1e3, "unchained_ms": plain * 1e3})
+    print(
+        f"\n[{backend}] audited write: chained {chained * 1e3:.2f} ms vs unchained "
+        f"{plain * 1e3:.2f} ms: throughput cost {cost:+.1%} "
+        f"(medians {statistics.median(timings['chained']) * 1e3:.2f} / "
+        f"{statistics.median(timings['unchained']) * 1e3:.2f} ms)"
+    )
+    assert len(timings["chained"]) == len(timings["unchained"]) == CHAIN_ROUNDS

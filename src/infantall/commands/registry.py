@@ -1,5 +1,5 @@
-"""``infantall registry ...`` (init, import, export, quality, dictionary, verify) and
-``infantall serve``.
+"""``infantall registry ...`` (init, import, export, quality, dictionary) and
+``infantall serve``; verify, backup and restore are in :mod:`infantall.commands.registry_integrity`.
 
 Only typer and the standard library are imported at module level (``infantall --help``
 stays fast); the registry is imported inside the commands.
@@ -82,13 +82,38 @@ def _principal(settings: Any, database: Any, username: str) -> Any:
             fail(exc.message)
 
 
+AppRoleOption = typer.Option(
+    None,
+    "--app-role",
+    help="PostgreSQL: create/update this least-privilege role for the app to connect as.",
+)
+
+
+def _app_role(engine: Any, role: str) -> dict[str, Any]:
+    from infantall.errors import InvalidInputError
+    from infantall.registry.roles import grant_app_role
+
+    try:
+        grant = grant_app_role(engine, role, os.environ.get("INFANTALL_APP_DB_PASSWORD"))
+    except InvalidInputError as exc:
+        fail(f"{exc.field}: {exc.reason}")
+    return grant.as_record()
+
+
 @registry_app.command("init")
 def init(
     admin: str = typer.Option("admin", "--admin", help="Username of the first administrator."),
+    app_role: str | None = AppRoleOption,
     database_url: str | None = DatabaseOption,
     fmt: Format = FormatOption,
 ) -> None:
-    """Create (or migrate) the database and, if it has none, the first administrator."""
+    """Create (or migrate) the database and, if it has none, the first administrator.
+
+    Run it with the owner's URL. On PostgreSQL, ``--app-role NAME`` also creates (or
+    updates) the least-privilege role the app must connect as (password from
+    $INFANTALL_APP_DB_PASSWORD): no superuser, not the owner, only SELECT/INSERT on the
+    audit tables.
+    """
     from pydantic import ValidationError
     from sqlalchemy import func, select
 
@@ -99,6 +124,9 @@ def init(
     from infantall.registry.security import password_hasher
 
     settings, database = _open(database_url)
+    if app_role is not None and settings.is_sqlite:
+        database.dispose()
+        fail("app_role: roles exist on PostgreSQL only (SQLite: protect the file, mode 0600)")
     try:
         upgrade_database(database.engine)
         with database.write_sessions() as session:
@@ -121,6 +149,8 @@ def init(
             "admin_created": created,
             "admin": admin if created else None,
         }
+        if app_role is not None:
+            record.update(_app_role(database.engine, app_role))
     finally:
         database.dispose()
     emit_records([record], fmt, title="registry database")
@@ -333,35 +363,6 @@ def dictionary(fmt: Format = FormatOption) -> None:
     # A person's table shows the first four columns; json and csv carry all of them.
     columns = REDCAP_COLUMNS[:4] if fmt is Format.table else REDCAP_COLUMNS
     emit_records(dictionary_records(), fmt, title="data dictionary", columns=columns)
-
-
-@registry_app.command("verify")
-def verify(database_url: str | None = DatabaseOption, fmt: Format = FormatOption) -> None:
-    """Check database integrity and that replaying the audit trail rebuilds the data."""
-    from infantall.registry.audit import audit_entries, current_state, replay
-    from infantall.registry.db import integrity_check
-
-    _, database = _open(database_url)
-    try:
-        problems = integrity_check(database.engine)
-        with database.read_sessions() as session:
-            rebuilt = replay(audit_entries(session))
-            current = current_state(session)
-    finally:
-        database.dispose()
-    differing = sorted(
-        k for k in current.keys() | rebuilt.keys() if current.get(k) != rebuilt.get(k)
-    )
-    record = {
-        "integrity": "ok" if not problems else "; ".join(problems),
-        "records": len(current),
-        "audit_replay": "ok"
-        if not differing
-        else f"{len(differing)} record(s) differ, e.g. {differing[0]}",
-    }
-    emit_records([record], fmt, title="registry verification")
-    if problems or differing:
-        raise typer.Exit(1)
 
 
 def serve(

@@ -1,23 +1,48 @@
-"""The append-only audit trail: one row per write, security events, and replay.
+"""The append-only audit trail: one row per write, security events, replay, and a hash chain.
 
 Each data change stores the full new state of the record (and the old one), so the trail
 alone rebuilds the current data (:func:`replay`), which REDCap promises of its log ("full
 record history can be tracked and reassembled") and 21 CFR 11.10(e) requires ("changes
 shall not obscure previously recorded information").
+
+Tamper evidence: every audit row gets a link in ``audit_chain`` (written in the same
+transaction just before it commits, by :func:`chain_new_entries`, one of the session hooks
+that :func:`install_chain` adds in :func:`infantall.registry.db.make_sessionmaker`):
+position ``seq``, the SHA-256 of the previous link and of the row's canonical serialisation
+(:func:`canonical_row`: sorted keys, UTC ISO times, compact JSON). Appends are serialised
+(SQLite: the one writer; PostgreSQL: a transaction-scoped advisory lock), so the chain is a
+total order. :func:`verify_chain` recomputes it and names every changed, replaced, inserted
+or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
+outside the database (a rewrite of the whole chain then no longer matches the published
+anchors).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    String,
+    Table,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from infantall.registry.access import Principal
 from infantall.registry.models import (
     AuditEntry,
+    Base,
     Event,
     Patient,
     RiskAssignment,
@@ -27,12 +52,24 @@ from infantall.registry.models import (
 )
 
 __all__ = [
+    "AUDIT_CHAIN",
     "DATA_ACTIONS",
     "ENTITY_MODELS",
+    "GENESIS_HASH",
+    "ChainProblem",
+    "DailyAnchor",
+    "audit_entries",
+    "canonical_row",
+    "chain_new_entries",
+    "compare_anchors",
     "current_state",
+    "daily_anchors",
+    "install_chain",
+    "link_hash",
     "record",
     "replay",
     "snapshot",
+    "verify_chain",
 ]
 
 #: Actions that change data; their rows carry the full new state of the record.
@@ -126,3 +163,227 @@ def current_state(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
 def audit_entries(session: Session) -> list[AuditEntry]:
     """Every audit row in the order written."""
     return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+# --- the hash chain ---------------------------------------------------------------------
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+#: One link per audit row (created by migration 0002; append-only like ``audit_log``).
+AUDIT_CHAIN = Table(
+    "audit_chain",
+    Base.metadata,
+    Column("seq", _ID, primary_key=True, autoincrement=False),
+    Column("audit_id", _ID, nullable=False, unique=True),
+    Column("day", Date(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+#: The ``prev_hash`` of the first link.
+GENESIS_HASH = "0" * 64
+#: Columns of an audit row that its hash covers (all of them).
+CHAINED_COLUMNS = (
+    "id",
+    "at",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "actor_site_id",
+    "action",
+    "entity",
+    "entity_id",
+    "site_id",
+    "old",
+    "new",
+    "reason",
+    "channel",
+)
+#: Key of the PostgreSQL advisory lock that serialises appends to the chain.
+_CHAIN_LOCK = 7_311_402_614
+_PENDING = "infantall_audit_rows_to_chain"
+# Plain driver SQL (no parameters, no compilation): the tail is read on every audited
+# transaction, so its cost is the chain's cost.
+_PG_TAIL = f"SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})"  # lock, then read
+_TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
+
+
+def _utc_iso(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # stored UTC without zone (SQLite text)
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat()
+    return value
+
+
+def canonical_row(row: Mapping[str, Any]) -> str:
+    """The canonical serialisation of an audit row: compact JSON, sorted keys, UTC times."""
+    values = {name: _utc_iso(row.get(name)) for name in CHAINED_COLUMNS}
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def link_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the previous link's hash and the row's canonical serialisation."""
+    payload = prev_hash + "\n" + canonical_row(row)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _row_of(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in CHAINED_COLUMNS}
+
+
+def _chain_tail(session: Session) -> tuple[int, str]:
+    """(seq, hash) of the last link, with appends locked until this transaction ends."""
+    conn = session.connection()
+    tail = _PG_TAIL if conn.dialect.name == "postgresql" else _TAIL_SQL
+    last = conn.exec_driver_sql(tail).first()
+    return (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
+
+
+def _collect(session: Session, _flush_context: Any = None) -> None:
+    """``after_flush``: remember the audit rows this flush inserted (no SQL here)."""
+    rows = [_row_of(obj) for obj in session.new if isinstance(obj, AuditEntry)]
+    if rows:
+        session.info.setdefault(_PENDING, []).extend(rows)
+
+
+def _discard(session: Session, *_: Any) -> None:
+    """``after_rollback``: rolled-back audit rows are not chained."""
+    session.info.pop(_PENDING, None)
+
+
+def chain_new_entries(session: Session) -> None:
+    """``before_commit``: append a chain link for every audit row of the transaction.
+
+    The chain is locked (PostgreSQL: advisory lock) only from here to the commit, so a long
+    transaction (an import) does not hold up other sites' audited writes while it runs.
+    """
+    session.flush()
+    rows = sorted(session.info.pop(_PENDING, []), key=lambda r: int(r["id"]))
+    if not rows:
+        return
+    seq, prev = _chain_tail(session)
+    links = []
+    for row in rows:
+        seq += 1
+        digest = link_hash(prev, row)
+        links.append(
+            {
+                "seq": seq,
+                "audit_id": row["id"],
+                "day": row["at"].astimezone(dt.UTC).date(),
+                "prev_hash": prev,
+                "row_hash": digest,
+            }
+        )
+        prev = digest
+    session.connection().execute(insert(AUDIT_CHAIN), links)
+
+
+def install_chain(sessions: sessionmaker[Session]) -> None:
+    """Chain every audit row written through ``sessions`` (flush, rollback and commit
+    hooks); :func:`infantall.registry.db.make_sessionmaker` installs it."""
+    event.listen(sessions, "after_flush", _collect)
+    event.listen(sessions, "after_rollback", _discard)
+    event.listen(sessions, "before_commit", chain_new_entries)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """One finding of :func:`verify_chain`.
+
+    ``kind``: ``changed`` (the row differs from what was chained: altered or replaced),
+    ``missing`` (a chained row, or a link, is gone), ``inserted`` (a row outside the chain),
+    ``broken`` (a link does not point to its predecessor).
+    """
+
+    kind: str
+    audit_id: int | None
+    seq: int | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DailyAnchor:
+    """The last link of one UTC day: publish it, compare it later."""
+
+    day: dt.date
+    seq: int
+    row_hash: str
+
+
+def _links(session: Session) -> list[Any]:
+    return list(session.execute(select(AUDIT_CHAIN).order_by(AUDIT_CHAIN.c.seq)))
+
+
+def _check_link(
+    link: Any, expected_seq: int, prev: str, rows: dict[int, dict[str, Any]]
+) -> list[ChainProblem]:
+    problems = []
+    if link.seq != expected_seq:
+        problems.append(
+            ChainProblem(
+                "missing", None, expected_seq, f"links {expected_seq}..{link.seq - 1} are gone"
+            )
+        )
+    if link.prev_hash != prev:
+        problems.append(
+            ChainProblem("broken", link.audit_id, link.seq, "does not follow the previous link")
+        )
+    row = rows.pop(link.audit_id, None)
+    if row is None:
+        problems.append(ChainProblem("missing", link.audit_id, link.seq, "audit row deleted"))
+    elif link_hash(link.prev_hash, row) != link.row_hash:
+        problems.append(
+            ChainProblem("changed", link.audit_id, link.seq, "audit row changed or replaced")
+        )
+    return problems
+
+
+def verify_chain(session: Session) -> list[ChainProblem]:
+    """Recompute the chain; every changed, replaced, inserted or missing row, by id.
+
+    An empty list means every audit row is exactly as chained when it was written.
+    """
+    rows = {
+        int(r["id"]): dict(r)
+        for r in session.execute(
+            select(*(AuditEntry.__table__.c[name] for name in CHAINED_COLUMNS))
+        ).mappings()
+    }
+    problems: list[ChainProblem] = []
+    prev, expected = GENESIS_HASH, 1
+    for link in _links(session):
+        problems.extend(_check_link(link, expected, prev, rows))
+        prev, expected = link.row_hash, link.seq + 1
+    problems.extend(
+        ChainProblem("inserted", audit_id, None, "audit row outside the chain")
+        for audit_id in sorted(rows)
+    )
+    return problems
+
+
+def daily_anchors(session: Session) -> list[DailyAnchor]:
+    """The last link of every UTC day with audit rows, oldest first."""
+    last: dict[dt.date, DailyAnchor] = {}
+    for link in _links(session):
+        last[link.day] = DailyAnchor(link.day, int(link.seq), str(link.row_hash))
+    return [last[day] for day in sorted(last)]
+
+
+def compare_anchors(session: Session, published: Sequence[Mapping[str, Any]]) -> list[ChainProblem]:
+    """Published anchors (``day``, ``seq``, ``row_hash``) that the stored chain no longer
+    reproduces: the chain was rewritten after they were published."""
+    links = {int(link.seq): str(link.row_hash) for link in _links(session)}
+    problems = []
+    for anchor in published:
+        seq = int(anchor["seq"])
+        stored = links.get(seq)
+        if stored != anchor["row_hash"]:
+            problems.append(
+                ChainProblem(
+                    "changed" if stored else "missing",
+                    None,
+                    seq,
+                    f"anchor of {anchor['day']} does not match the stored chain",
+                )
+            )
+    return problems

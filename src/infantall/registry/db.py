@@ -8,29 +8,41 @@ import time.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
 import threading
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from infantall.errors import InvalidInputError
+from infantall.registry.audit import install_chain
 from infantall.registry.settings import RegistrySettings
 
 __all__ = [
     "HEAD_REVISION",
+    "BackupFile",
     "Database",
     "alembic_config",
+    "backup_database",
     "current_revision",
     "integrity_check",
     "make_engine",
     "make_sessionmaker",
+    "restore_database",
     "upgrade_database",
 ]
 
 #: The newest migration; a database at this revision matches the models.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -90,8 +102,11 @@ def make_engine(
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (API responses read them)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit (API responses read them) and
+    chain every audit row they write (:func:`infantall.registry.audit.install_chain`)."""
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    install_chain(maker)
+    return maker
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +202,147 @@ def integrity_check(engine: Engine) -> list[str]:
                 if orphans:
                     problems.append(f"{orphans} orphan rows in {child}.{fk}")
     return problems
+
+
+# --- backup and restore ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BackupFile:
+    """A backup (or the file a restore read): where, which backend, size and SHA-256."""
+
+    path: str
+    backend: str
+    size_bytes: int
+    sha256: str
+
+    def as_record(self) -> dict[str, Any]:
+        """The fields as one flat, JSON-safe record."""
+        return {
+            "path": self.path,
+            "backend": self.backend,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+        }
+
+
+def _described(path: Path, backend: str) -> BackupFile:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return BackupFile(str(path), backend, path.stat().st_size, digest.hexdigest())
+
+
+def _sqlite_file(settings: RegistrySettings) -> Path:
+    name = make_url(settings.database_url).database
+    if not name or name == ":memory:":
+        raise InvalidInputError(
+            "database_url", "backup needs a SQLite database file", "invalid_setting"
+        )
+    return Path(name)
+
+
+def _pg_tool(tool: str, settings: RegistrySettings, field: str, *args: str) -> None:
+    """Run ``pg_dump``/``pg_restore`` against the settings' database (password in the
+    environment, never on the command line)."""
+    executable = shutil.which(tool)
+    if executable is None:
+        raise InvalidInputError(
+            "database_url", f"{tool} is not installed (PostgreSQL client tools)", "missing_tool"
+        )
+    url = make_url(settings.database_url)
+    env = dict(os.environ)
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+    dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    done = subprocess.run(
+        [executable, *args, f"--dbname={dsn}"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise InvalidInputError(
+            field, f"{tool} failed: {done.stderr.strip()[-500:]}", "backup_failed"
+        )
+
+
+def backup_database(settings: RegistrySettings, destination: Path) -> BackupFile:
+    """Write a consistent copy of the live database to ``destination`` (mode 0600).
+
+    SQLite: the online backup API (``sqlite3.Connection.backup``; writers may keep going,
+    the copy is one consistent snapshot). PostgreSQL: ``pg_dump --format=custom`` (one
+    snapshot; restored by :func:`restore_database` with ``pg_restore``).
+
+    Raises
+    ------
+    InvalidInputError
+        ``backup_exists`` if ``destination`` exists; ``backup_failed`` or ``missing_tool``.
+    """
+    if destination.exists():
+        raise InvalidInputError("destination", f"{destination} already exists", "backup_exists")
+    destination.touch(mode=0o600)
+    os.chmod(destination, 0o600)
+    if settings.is_sqlite:
+        source = sqlite3.connect(_sqlite_file(settings))
+        target = sqlite3.connect(destination)
+        try:
+            with target:
+                source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        return _described(destination, "sqlite")
+    _pg_tool(
+        "pg_dump",
+        settings,
+        "database_url",
+        "--format=custom",
+        "--no-owner",
+        f"--file={destination}",
+    )
+    return _described(destination, "postgresql")
+
+
+def restore_database(settings: RegistrySettings, source: Path) -> BackupFile:
+    """Replace the settings' database by the backup ``source`` (then run ``verify``).
+
+    SQLite: the backup API copies the file into the database page by page. PostgreSQL:
+    ``pg_restore --clean --if-exists --no-owner --single-transaction`` (all or nothing).
+
+    Raises
+    ------
+    InvalidInputError
+        ``backup_missing`` when ``source`` is not a file; ``backup_failed`` or
+        ``missing_tool``.
+    """
+    if not source.is_file():
+        raise InvalidInputError("source", f"{source} is not a file", "backup_missing")
+    if settings.is_sqlite:
+        with source.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise InvalidInputError("source", "not a SQLite backup", "backup_failed")
+        backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        target_path = _sqlite_file(settings)
+        target = sqlite3.connect(target_path)
+        try:
+            with target:
+                backup.backup(target)
+        finally:
+            target.close()
+            backup.close()
+        os.chmod(target_path, 0o600)
+        return _described(source, "sqlite")
+    _pg_tool(
+        "pg_restore",
+        settings,
+        "source",
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--single-transaction",
+        str(source),
+    )
+    return _described(source, "postgresql")

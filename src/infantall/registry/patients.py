@@ -136,11 +136,17 @@ def load_patient(
         No such patient, or one outside the caller's scope (logged as ``access_denied``).
     """
     require_role(principal, WRITE_ROLES if write else READ_ROLES, f"{operation} patients")
-    row = session.execute(
+    query = (
         select(Patient, Site.code)
         .join(Site, Site.id == Patient.site_id)
         .where(Patient.registry_id == registry_id)
-    ).first()
+    )
+    if write and session.get_bind().dialect.name != "sqlite":
+        # Serialise every change of one patient's history: the row lock is held until
+        # commit, so a concurrent writer re-reads the history only after this one is stored
+        # (READ COMMITTED sees it then). SQLite serialises writers with BEGIN IMMEDIATE.
+        query = query.with_for_update(of=Patient).execution_options(populate_existing=True)
+    row = session.execute(query).first()
     if row is None:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     patient, code = row

@@ -25,7 +25,7 @@ from infantall.registry import audit
 from infantall.registry.access import Principal
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.export import pseudonym
-from infantall.registry.histories import scoped_rows, to_histories
+from infantall.registry.histories import StoredHistoryError, scoped_rows, to_histories
 
 __all__ = ["RegistryCohort", "analysis_dataset", "registry_cohort", "scoped_histories"]
 
@@ -61,8 +61,23 @@ def scoped_histories(
     session: Session, principal: Principal, pseudonym_key: str
 ) -> list[PatientHistory]:
     """Domain histories of the caller's scope (voided records left out), in registry order;
-    pseudonymised for a coordinator."""
-    histories = to_histories(*scoped_rows(session, principal))
+    pseudonymised for a coordinator.
+
+    Raises
+    ------
+    ValidationFailedError
+        ``invalid_stored_history`` naming each patient (a coordinator sees its pseudonym)
+        whose stored history the domain refuses, with the domain's code per problem.
+    """
+    try:
+        histories = to_histories(*scoped_rows(session, principal))
+    except StoredHistoryError as exc:
+        if not principal.reads_all_sites:
+            raise
+        errors = [p.as_error(lambda rid: pseudonym(pseudonym_key, rid)) for p in exc.problems]
+        failed = ValidationFailedError(errors)
+        failed.code = exc.code
+        raise failed from None
     if principal.reads_all_sites:
         return _pseudonymised(histories, pseudonym_key)
     return histories
