@@ -36,8 +36,19 @@ class RegistrySettings(BaseSettings):
     token_ttl_minutes: int = Field(default=8 * 60, ge=1, le=60 * 24 * 30)
     session_cookie_name: str = "infantall_session"
     session_cookie_secure: bool = False
+    #: A session (cookie) unused for this long expires (OWASP ASVS v5 7.3.1); bearer tokens
+    #: keep only their absolute lifetime ``token_ttl_minutes``.
+    idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     lockout_threshold: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: Login attempts allowed per client address and per account (``limits`` notation);
+    #: exceeding them answers 429 before any password is checked.
+    login_rate_per_ip: str = "20/minute"
+    login_rate_per_account: str = "10/minute"
+    #: Requests of any kind allowed per client address.
+    request_rate_per_ip: str = "6000/minute"
+    #: Where the rate-limit counters live (``limits`` storage URI).
+    rate_limit_storage: str = "memory://"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_import_bytes: int = Field(default=20_000_000, ge=1024)
     max_json_depth: int = Field(default=32, ge=2, le=512)
