@@ -11,6 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from infantall.registry.testing import SEED_PASSWORD
+from infantall.web.ratelimit import RateLimiter
 
 #: Examples per operation (and backend); raise it locally for a deeper run.
 EXAMPLES_PER_OPERATION = 8
@@ -52,6 +53,10 @@ def _fuzz(op: Any, caller: str, client: Any, tokens: dict[str, str], failures: l
 def test_fuzzed_requests_never_cause_server_errors(
     app: Any, client: Any, tokens: dict[str, str]
 ) -> None:
+    # The fuzzer logs in far more often than a person: lift the login limits (tested in
+    # test_account_security.py) so that they do not hide the operations behind a 429.
+    unlimited = {"login_rate_per_ip": "100000/minute", "login_rate_per_account": "100000/minute"}
+    app.state.rate_limiter = RateLimiter(app.state.settings.model_copy(update=unlimited))
     with warnings.catch_warnings():
         # schemathesis warns about its own optional features (not about our schema)
         warnings.simplefilter("ignore")
