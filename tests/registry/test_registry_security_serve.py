@@ -48,7 +48,7 @@ def test_serve_settings_by_flag_and_environment(clean_env: pytest.MonkeyPatch) -
     from infantall.commands.registry import _serve_settings
 
     assert _serve_settings(True, None).environment == "development"
-    clean_env.delenv("INFANTALL_ENVIRONMENT")
+    clean_env.delenv("INFANTALL_ENVIRONMENT", raising=False)
     clean_env.setenv("INFANTALL_SECRET_KEY", "s" * 32)
     clean_env.setenv("INFANTALL_PSEUDONYM_KEY", "p" * 32)
     settings = _serve_settings(False, None)

@@ -370,14 +370,12 @@ def _serve_settings(dev: bool, database_url: str | None) -> Any:
     from infantall.errors import InvalidInputError
     from infantall.registry.settings import load_settings
 
+    environment = "development" if dev else os.environ.get("INFANTALL_ENVIRONMENT", "production")
+    overrides = {"environment": environment}
     if database_url:
-        os.environ["INFANTALL_DATABASE_URL"] = database_url
-    if dev:
-        os.environ["INFANTALL_ENVIRONMENT"] = "development"
-    else:
-        os.environ.setdefault("INFANTALL_ENVIRONMENT", "production")
+        overrides["database_url"] = database_url
     try:
-        return load_settings()
+        return load_settings(**overrides)
     except InvalidInputError as exc:
         fail(
             f"{exc.field}: {exc.reason}. Set INFANTALL_SECRET_KEY and INFANTALL_PSEUDONYM_KEY "
@@ -436,6 +434,9 @@ def serve(
     )
     if settings.environment == "development":
         typer.echo("WARNING: development mode: do not use it with real patient data", err=True)
+    # The app factory reads its settings from the environment (in every worker).
+    os.environ["INFANTALL_ENVIRONMENT"] = settings.environment
+    os.environ["INFANTALL_DATABASE_URL"] = settings.database_url
     uvicorn.run(
         "infantall.web.app:create_app",
         factory=True,
