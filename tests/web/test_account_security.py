@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from infantall.registry import auth as auth_service
+from infantall.registry.errors import AuthenticationError
 from infantall.registry.models import ApiToken, AuditEntry, User, utcnow
 from infantall.registry.security import (
     MIN_PASSWORD_LENGTH,
@@ -316,7 +317,7 @@ def test_session_expires_when_idle_and_slides_on_use(registry: Any, seeded: Any)
             .values(expires_at=utcnow() - dt.timedelta(seconds=1))
         )
         s.commit()
-    with database.read_sessions() as s, pytest.raises(auth_service.AuthenticationError):
+    with database.read_sessions() as s, pytest.raises(AuthenticationError):
         auth_service.authenticate(s, issued.token, "ui", settings)
 
 

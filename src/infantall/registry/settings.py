@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infantall.errors import InvalidInputError
@@ -57,6 +58,17 @@ class RegistrySettings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=64)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("login_rate_per_ip", "login_rate_per_account", "request_rate_per_ip")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate such as '20/minute' or '100 per hour'"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> RegistrySettings:
