@@ -383,3 +383,27 @@ def test_csrf_token_is_bound_to_the_session(client: Any, registry: Any, seeded: 
     assert fresh is not None and fresh[1] != page[1]
     r = client.post("/logout", data={"csrf_token": fresh[1]}, follow_redirects=False)
     assert r.status_code == 303
+
+
+def test_patient_pages_are_audited_reads(client: Any, auth: H, registry: Any) -> None:
+    _, database = registry
+    p = _patient(client, auth)
+    token = _CSRF.search(client.get("/login").text)
+    assert token is not None
+    form = {"username": "viewer_a", "password": SEED_PASSWORD, "csrf_token": token[1]}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    assert client.get(f"/patients/{p['registry_id']}").status_code == 200
+    assert client.get(f"/patients/{p['registry_id']}/history").status_code == 200
+    reads = _actions(database, "read")
+    assert [(a.actor_username, a.entity_id, a.channel) for a in reads] == [
+        ("viewer_a", p["registry_id"], "ui"),
+        ("viewer_a", p["registry_id"], "ui"),
+    ]
+    # another site's patient answers 404 and is no read
+    client.cookies.clear()
+    token = _CSRF.search(client.get("/login").text)
+    assert token is not None
+    other = {"username": "viewer_b", "password": SEED_PASSWORD, "csrf_token": token[1]}
+    assert client.post("/login", data=other, follow_redirects=False).status_code == 303
+    assert client.get(f"/patients/{p['registry_id']}").status_code == 404
+    assert len(_actions(database, "read")) == 2

@@ -13,8 +13,10 @@
 * Every successful read of patient-level data through the API (a patient, its events or
   history, the patient list, exports and the analysis dataset) is an audit row ``read``
   naming the caller, the record's id (when the path names one) and the path — never a
-  patient value. A rejected CSV import (any 4xx answer to an authenticated
-  ``POST /api/v1/import``) is an audit row ``import_rejected`` with the status.
+  patient value. The pages that show a patient's record (``/patients/<id>`` and its
+  edit, events and history pages) are audited the same way. A rejected CSV import (any
+  4xx answer to an authenticated ``POST /api/v1/import``) is an audit row
+  ``import_rejected`` with the status.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ import re
 from typing import Any
 
 from anyio import to_thread
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infantall.registry import audit
 from infantall.registry.access import Principal
+from infantall.registry.auth import authenticate
 from infantall.registry.db import Database
+from infantall.registry.errors import AuthenticationError
 from infantall.registry.settings import RegistrySettings
 from infantall.web.errors import problem
 from infantall.web.ratelimit import RateLimiter
 
-__all__ = ["API_RESPONSE_HEADERS", "AUDITED_READS", "RequestGuard"]
+__all__ = ["API_RESPONSE_HEADERS", "AUDITED_READS", "PAGE_READS", "RequestGuard"]
 
 #: Headers added to every response under ``/api/``.
 API_RESPONSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -44,6 +49,8 @@ API_RESPONSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 AUDITED_READS = re.compile(
     r"^/api/v1/(?:patients(?:/([^/]+))?(?:/[a-z]+)?|export(?:/pooled)?|analysis/dataset)$"
 )
+#: Pages that show one patient's record (audited the same way); group 1 is the id.
+PAGE_READS = re.compile(r"^/patients/(P-[0-9a-f]{16})(?:/(?:edit|events|history))?$")
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: API paths whose body is not JSON (the CSV import).
@@ -127,7 +134,7 @@ class RequestGuard:
             return
         path: str = scope["path"]
         status: list[int] = []
-        send = _with_api_headers(send, status) if path.startswith("/api/") else send
+        send = _watch(send, status, api=path.startswith("/api/"))
         scope.setdefault("state", {})
         if scope["method"] in _BODY_METHODS:
             await self._guard_body(scope, receive, send)
@@ -186,10 +193,15 @@ class RequestGuard:
         return b"".join(chunks)
 
 
-def _with_api_headers(send: Send, status: list[int]) -> Send:
+def _watch(send: Send, status: list[int], *, api: bool) -> Send:
+    """``send`` that records the status and, for the API, adds the cache headers."""
+
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
             status.append(int(message["status"]))
+            if not api:
+                await send(message)
+                return
             names = {name.lower() for name, _ in message.get("headers", [])}
             extra = [(k, v) for k, v in API_RESPONSE_HEADERS if k not in names]
             message = {**message, "headers": [*message.get("headers", []), *extra]}
@@ -198,25 +210,47 @@ def _with_api_headers(send: Send, status: list[int]) -> Send:
     return wrapped
 
 
-async def _audit_after(scope: Scope, status: int) -> None:
-    principal = scope.get("state", {}).get("principal")
-    if not isinstance(principal, Principal):
-        return
+def _audit_row(scope: Scope, status: int) -> tuple[str, str, str | None] | None:
+    """(action, entity, record id) of the audit row this answer calls for, if any."""
     path: str = scope["path"]
-    row: tuple[str, str, str | None] | None = None
     if scope["method"] == "GET" and status == 200:
-        match = AUDITED_READS.match(path)
+        match = AUDITED_READS.match(path) or PAGE_READS.match(path)
         if match is not None:
-            entity = "patient" if path.startswith("/api/v1/patients") else "dataset"
-            row = ("read", entity, match[1])
+            entity = "dataset" if path.startswith(("/api/v1/export", "/api/v1/analysis")) else None
+            return ("read", entity or "patient", match[1])
     elif scope["method"] == "POST" and path == "/api/v1/import" and 400 <= status < 500:
-        row = ("import_rejected", "import", None)
+        return ("import_rejected", "import", None)
+    return None
+
+
+def _page_principal(scope: Scope, database: Database) -> Principal | None:
+    """The caller of a page, from its session cookie (pages do not go through the API's
+    dependency that records it)."""
+    settings: RegistrySettings = scope["app"].state.settings
+    token = Request(scope).cookies.get(settings.session_cookie_name)
+    if not token:
+        return None
+    with database.read_sessions() as session:
+        try:
+            return authenticate(session, token, "ui", settings)
+        except AuthenticationError:
+            return None
+
+
+async def _audit_after(scope: Scope, status: int) -> None:
+    row = _audit_row(scope, status)
     if row is None:
         return
     database: Database = scope["app"].state.database
-    await to_thread.run_sync(
-        _write_audit, database, principal, row, {"path": path, "status": status}
-    )
+    principal = scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        if not PAGE_READS.match(scope["path"]):
+            return
+        principal = await to_thread.run_sync(_page_principal, scope, database)
+        if principal is None:
+            return
+    detail = {"path": scope["path"][:200], "status": status}
+    await to_thread.run_sync(_write_audit, database, principal, row, detail)
 
 
 def _write_audit(
