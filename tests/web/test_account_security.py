@@ -22,6 +22,8 @@ from infantall.registry.security import (
     password_problems,
 )
 from infantall.registry.testing import SEED_PASSWORD
+from infantall.web.deps import IsoDate
+from infantall.web.errors import install_error_handlers
 from infantall.web.ratelimit import RateLimiter
 
 API = "/api/v1"
@@ -407,3 +409,26 @@ def test_patient_pages_are_audited_reads(client: Any, auth: H, registry: Any) ->
     assert client.post("/login", data=other, follow_redirects=False).status_code == 303
     assert client.get(f"/patients/{p['registry_id']}").status_code == 404
     assert len(_actions(database, "read")) == 2
+
+
+# defect 13: diagnosed_to=0 read as 1970-01-01 ---------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0", "1718409600", "2024-6-1", "20240601"])
+def test_iso_date_parameters_refuse_numbers(value: str) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    probe = FastAPI()
+    install_error_handlers(probe)
+
+    @probe.get("/probe")
+    def _probe(diagnosed_to: IsoDate | None = None) -> dict[str, str | None]:
+        return {"date": diagnosed_to.isoformat() if diagnosed_to else None}
+
+    with TestClient(probe) as c:
+        bad = c.get("/probe", params={"diagnosed_to": value})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"].endswith("diagnosed_to")
+        assert c.get("/probe", params={"diagnosed_to": "2024-06-01"}).json() == {
+            "date": "2024-06-01"
+        }

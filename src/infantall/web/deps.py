@@ -11,12 +11,15 @@ for the audit of reads (:mod:`infantall.web.middleware`).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
 from argon2 import PasswordHasher
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from infantall.registry.access import Principal
@@ -29,6 +32,7 @@ from infantall.web.ratelimit import RateLimiter
 __all__ = [
     "CurrentUser",
     "HasherDep",
+    "IsoDate",
     "LimiterDep",
     "SessionDep",
     "SettingsDep",
@@ -81,6 +85,21 @@ async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date_only(value: object) -> object:
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("use a calendar date YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("use a calendar date YYYY-MM-DD, not a number")
+    return value
+
+
+#: A date parameter that must be written ``YYYY-MM-DD``: pydantic's lax mode would read
+#: ``0`` as 1970-01-01 (a Unix time), silently turning a typo into a filter.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 
 SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
