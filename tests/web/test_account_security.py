@@ -432,3 +432,17 @@ def test_iso_date_parameters_refuse_numbers(value: str) -> None:
         assert c.get("/probe", params={"diagnosed_to": "2024-06-01"}).json() == {
             "date": "2024-06-01"
         }
+
+
+def test_request_flood_from_one_address_is_limited(registry: Any, seeded: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from infantall.web import create_app
+
+    settings, database = registry
+    small = settings.model_copy(update={"request_rate_per_ip": "5/minute"})
+    with TestClient(create_app(small, database=database)) as c:
+        answers = [c.get(f"{API}/import/dictionary") for _ in range(6)]
+    assert [a.status_code for a in answers[:5]] == [401] * 5
+    assert answers[5].status_code == 429 and answers[5].json()["code"] == "rate_limited"
+    assert int(answers[5].headers["retry-after"]) > 0

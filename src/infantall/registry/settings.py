@@ -46,8 +46,8 @@ class RegistrySettings(BaseSettings):
     #: exceeding them answers 429 before any password is checked.
     login_rate_per_ip: str = "20/minute"
     login_rate_per_account: str = "10/minute"
-    #: Requests of any kind allowed per client address.
-    request_rate_per_ip: str = "6000/minute"
+    #: Requests of any kind allowed per client address (a flood guard, not a quota).
+    request_rate_per_ip: str = "120000/minute"
     #: Where the rate-limit counters live (``limits`` storage URI).
     rate_limit_storage: str = "memory://"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -3,8 +3,11 @@
 Three limits, each a ``limits`` rate string in the settings (e.g. ``"20/minute"``): every
 request per client address (``request_rate_per_ip``), login attempts per client address
 (``login_rate_per_ip``) and login attempts per account name (``login_rate_per_account``,
-counted for unknown names too, so the answer does not reveal which names exist). A moving
-window is used (no burst at a window's edge). Counters live in ``rate_limit_storage``
+counted for unknown names too, so the answer does not reveal which names exist). Login
+limits use a moving window (no burst at a window's edge); the request limit, checked on
+every request, a fixed window (one counter per address, constant time). The request limit's
+default (2,000 a second from one address) only stops floods; a load test from one address
+raises it with ``INFANTALL_REQUEST_RATE_PER_IP``. Counters live in ``rate_limit_storage``
 (``memory://`` for one process; ``redis://...`` when several workers must share them).
 Exceeding a limit answers 429 with ``Retry-After`` before any password is checked.
 """
@@ -16,7 +19,7 @@ import time
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from infantall.registry.errors import LockedOutError
 from infantall.registry.settings import RegistrySettings
@@ -34,7 +37,9 @@ class RateLimiter:
     """The app's rate limits (one instance per app, built from the settings)."""
 
     def __init__(self, settings: RegistrySettings) -> None:
-        self._strategy = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        storage = storage_from_string(settings.rate_limit_storage)
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._requests = FixedWindowRateLimiter(storage)
         self._request_ip = parse(settings.request_rate_per_ip)
         self._login_ip = parse(settings.login_rate_per_ip)
         self._login_account = parse(settings.login_rate_per_account)
@@ -45,9 +50,10 @@ class RateLimiter:
 
     def request_allowed(self, address: str) -> int | None:
         """``None`` when a request from ``address`` is allowed, else seconds to wait."""
-        if self._strategy.hit(self._request_ip, "request", address):
+        if self._requests.hit(self._request_ip, "request", address):
             return None
-        return self._retry_after(self._request_ip, "request", address)
+        stats = self._requests.get_window_stats(self._request_ip, "request", address)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     def check_login(self, address: str, username: str) -> None:
         """Count one login attempt; raise :class:`RateLimitedError` when over a limit.
