@@ -71,6 +71,8 @@ OTHER_OPS: dict[tuple[str, str], tuple[dict[str, int], Any]] = {
         {"username": "u-{role}", "password": "long-password", "role": "coordinator"},
     ),
     ("patch", "/users/{username}"): (_ADMIN_ONLY, {"version": 1, "active": True}),
+    ("get", "/users/privilege-grants"): (_ADMIN_ONLY, None),
+    ("post", "/users/{username}/unlock"): (_ADMIN_ONLY, None),
     ("get", "/patients"): (_READERS, None),
     ("post", "/patients"): (
         _EDITORS,

@@ -4,14 +4,18 @@ Passwords are checked against argon2id hashes; a successful login issues an opaq
 (a bearer token for the API, or the value of the session cookie for pages) of which only
 the SHA-256 digest is stored, so a database leak reveals no usable token. After
 ``lockout_threshold`` consecutive failures an account is locked for ``lockout_minutes``
-(21 CFR 11.300(d); OWASP ASVS v5 authentication). Every login, failure, lockout and
-revocation is an audit row.
+(21 CFR 11.300(d); OWASP ASVS v5 authentication). A locked account answers exactly like an
+unknown user or a wrong password (one message, one status), so a lockout reveals neither
+that the account exists nor that it is locked; an administrator can unlock it
+(:func:`infantall.registry.admin.unlock_user`). Session tokens (the pages' cookie) also
+expire after ``idle_timeout_minutes`` without use: each use slides their expiry forward, at
+most to ``token_ttl_minutes`` after login. Every login, failure, lockout and revocation is
+an audit row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import unicodedata
 from dataclasses import dataclass
 
@@ -21,16 +25,19 @@ from sqlalchemy.orm import Session
 
 from infantall.registry import audit
 from infantall.registry.access import Principal
-from infantall.registry.errors import (
-    AuthenticationError,
-    LockedOutError,
-    NotFoundError,
-)
+from infantall.registry.errors import AuthenticationError, NotFoundError
 from infantall.registry.models import ApiToken, Role, Site, User, utcnow
 from infantall.registry.security import new_token, token_digest, verify_password
 from infantall.registry.settings import RegistrySettings
 
-__all__ = ["IssuedToken", "authenticate", "issue_token", "login", "revoke_token"]
+__all__ = [
+    "IssuedToken",
+    "authenticate",
+    "issue_token",
+    "login",
+    "revoke_token",
+    "revoke_user_tokens",
+]
 
 _BAD_CREDENTIALS = "invalid username or password"
 TOKEN_KINDS = ("bearer", "session")
@@ -61,7 +68,10 @@ def issue_token(
     if kind not in TOKEN_KINDS:
         raise ValueError(f"unknown token kind {kind!r}")
     token = new_token()
-    expires = utcnow() + dt.timedelta(minutes=settings.token_ttl_minutes)
+    minutes = settings.token_ttl_minutes
+    if kind == "session":
+        minutes = min(minutes, settings.idle_timeout_minutes)
+    expires = utcnow() + dt.timedelta(minutes=minutes)
     row = ApiToken(user_id=user.id, token_hash=token_digest(token), kind=kind, expires_at=expires)
     session.add(row)
     session.flush()
@@ -88,9 +98,7 @@ def login(
     Raises
     ------
     AuthenticationError
-        Unknown user, inactive account or wrong password (one message for all three).
-    LockedOutError
-        The account is locked after repeated failures.
+        Unknown user, inactive or locked account, or wrong password (one message for all).
     """
     username = unicodedata.normalize("NFC", username)
     user = session.scalar(select(User).where(User.username == username))
@@ -102,10 +110,10 @@ def login(
         session.commit()
         raise AuthenticationError(_BAD_CREDENTIALS)
     if user.locked_until is not None and user.locked_until > now:
-        retry = math.ceil((user.locked_until - now).total_seconds())
+        verify_password(hasher, _dummy_hash(hasher), password)
         audit.record(session, None, "login_locked", "user", str(user.id), username=username)
         session.commit()
-        raise LockedOutError(f"account locked after repeated failures; retry in {retry} s", retry)
+        raise AuthenticationError(_BAD_CREDENTIALS)
     if not verify_password(hasher, user.password_hash, password):
         _count_failure(session, settings, user, now)
         raise AuthenticationError(_BAD_CREDENTIALS)
@@ -157,13 +165,21 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return _DUMMY[key]
 
 
-def authenticate(session: Session, token: str, channel: str = "api") -> Principal:
+def authenticate(
+    session: Session,
+    token: str,
+    channel: str = "api",
+    settings: RegistrySettings | None = None,
+) -> Principal:
     """The caller that ``token`` authenticates.
+
+    A session token's idle expiry slides forward on use (``settings``, else the defaults of
+    :class:`RegistrySettings`), written at most once a minute per session.
 
     Raises
     ------
     AuthenticationError
-        Unknown, expired or revoked token, or an inactive account.
+        Unknown, expired (idle or absolute) or revoked token, or an inactive account.
     """
     if not token or len(token) > 200:
         raise AuthenticationError("missing or malformed credentials")
@@ -173,6 +189,8 @@ def authenticate(session: Session, token: str, channel: str = "api") -> Principa
             ApiToken.id,
             ApiToken.revoked_at,
             ApiToken.expires_at,
+            ApiToken.kind,
+            ApiToken.created_at,
             User.id,
             User.username,
             User.role,
@@ -184,10 +202,52 @@ def authenticate(session: Session, token: str, channel: str = "api") -> Principa
     ).first()
     if row is None:
         raise AuthenticationError("invalid or expired credentials")
-    token_id, revoked_at, expires_at, user_id, username, role, site_id, active = row
-    if revoked_at is not None or expires_at <= utcnow() or not active:
+    token_id, revoked_at, expires_at, kind, created_at, user_id, username, role, site_id, active = (
+        row
+    )
+    now = utcnow()
+    if revoked_at is not None or expires_at <= now or not active:
         raise AuthenticationError("invalid or expired credentials")
+    if kind == "session":
+        _slide_idle_expiry(session, _windows(settings), token_id, created_at, expires_at, now)
     return Principal(user_id, username, Role(role), site_id, token_id, channel)
+
+
+#: A session's expiry is rewritten only when it would move by more than this.
+_SLIDE_STEP = dt.timedelta(minutes=1)
+
+
+def _windows(settings: RegistrySettings | None) -> tuple[int, int]:
+    """(idle, absolute) lifetimes of a session in minutes."""
+    if settings is not None:
+        return settings.idle_timeout_minutes, settings.token_ttl_minutes
+    fields = RegistrySettings.model_fields
+    idle: int = fields["idle_timeout_minutes"].default
+    ttl: int = fields["token_ttl_minutes"].default
+    return idle, ttl
+
+
+def _slide_idle_expiry(
+    session: Session,
+    windows: tuple[int, int],
+    token_id: int,
+    created_at: dt.datetime,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    idle, ttl = windows
+    cap = created_at + dt.timedelta(minutes=ttl)
+    target = min(now + dt.timedelta(minutes=idle), cap)
+    if target - expires_at < _SLIDE_STEP:
+        return
+    # A short transaction of its own, so the caller's (possibly read-only) one is untouched.
+    with Session(bind=session.get_bind()) as writer:
+        writer.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(expires_at=target)
+        )
+        writer.commit()
 
 
 def revoke_token(session: Session, principal: Principal, token_id: int | None = None) -> int:
@@ -204,3 +264,38 @@ def revoke_token(session: Session, principal: Principal, token_id: int | None = 
         audit.record(session, principal, "token_revoked", "token", str(tok.id))
     session.commit()
     return tok.id
+
+
+def revoke_user_tokens(
+    session: Session, principal: Principal | None, user_id: int, reason: str
+) -> int:
+    """Revoke every live token and session of ``user_id`` (audited; not committed).
+
+    Called on a password reset, a role or site change and a deactivation, so that nothing
+    issued under the old credentials or rights survives the change.
+    """
+    now = utcnow()
+    ids = list(
+        session.scalars(
+            select(ApiToken.id).where(
+                ApiToken.user_id == user_id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > now,
+            )
+        )
+    )
+    if ids:
+        session.execute(
+            update(ApiToken).where(ApiToken.id.in_(ids)).values(revoked_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    audit.record(
+        session,
+        principal,
+        "tokens_revoked",
+        "user",
+        str(user_id),
+        new={"tokens": len(ids)},
+        reason=reason,
+    )
+    return len(ids)

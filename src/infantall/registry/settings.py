@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infantall.errors import InvalidInputError
@@ -36,8 +37,19 @@ class RegistrySettings(BaseSettings):
     token_ttl_minutes: int = Field(default=8 * 60, ge=1, le=60 * 24 * 30)
     session_cookie_name: str = "infantall_session"
     session_cookie_secure: bool = False
+    #: A session (cookie) unused for this long expires (OWASP ASVS v5 7.3.1); bearer tokens
+    #: keep only their absolute lifetime ``token_ttl_minutes``.
+    idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     lockout_threshold: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: Login attempts allowed per client address and per account (``limits`` notation);
+    #: exceeding them answers 429 before any password is checked.
+    login_rate_per_ip: str = "20/minute"
+    login_rate_per_account: str = "10/minute"
+    #: Requests of any kind allowed per client address (a flood guard, not a quota).
+    request_rate_per_ip: str = "120000/minute"
+    #: Where the rate-limit counters live (``limits`` storage URI).
+    rate_limit_storage: str = "memory://"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_import_bytes: int = Field(default=20_000_000, ge=1024)
     max_json_depth: int = Field(default=32, ge=2, le=512)
@@ -46,6 +58,17 @@ class RegistrySettings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=64)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("login_rate_per_ip", "login_rate_per_account", "request_rate_per_ip")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate such as '20/minute' or '100 per hour'"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> RegistrySettings:

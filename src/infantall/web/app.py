@@ -6,13 +6,14 @@ from fastapi import FastAPI
 
 from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry.db import Database
-from infantall.registry.security import password_hasher
+from infantall.registry.security import password_hasher, restrict_sqlite_file
 from infantall.registry.settings import RegistrySettings, load_settings
 from infantall.web.api import router as api_router
 from infantall.web.docs import install_docs
-from infantall.web.errors import install_error_handlers
+from infantall.web.errors import document_problems, install_error_handlers
 from infantall.web.middleware import RequestGuard
 from infantall.web.pages import router as pages_router
+from infantall.web.ratelimit import RateLimiter
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -33,6 +34,7 @@ def create_app(
         the schema first with ``infantall registry init``.
     """
     settings = settings or load_settings()
+    restrict_sqlite_file(settings.database_url)
     db = database or Database.from_settings(settings)
     app = FastAPI(
         title="infantall registry",
@@ -48,9 +50,11 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.hasher = password_hasher(settings)
+    app.state.rate_limiter = limiter = RateLimiter(settings)
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     install_docs(app, API_PREFIX)
     app.include_router(pages_router)
-    app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(RequestGuard, settings=settings, limiter=limiter)
+    document_problems(app)
     return app

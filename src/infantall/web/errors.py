@@ -5,19 +5,28 @@ Bodies never carry stack traces, SQL or file paths (anchors-reliability F1).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infantall.registry.errors import LockedOutError, RegistryError, ValidationFailedError
 from infantall.registry.validation import errors_from_pydantic
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "install_error_handlers", "problem", "request_errors"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_SCHEMA",
+    "document_problems",
+    "install_error_handlers",
+    "problem",
+    "request_errors",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _log = logging.getLogger("infantall.web")
@@ -95,3 +104,81 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         _log.exception("unexpected error", exc_info=exc)
         return problem(500, "internal error; the incident was logged", "internal_error")
+
+
+#: The JSON schema of a problem body (RFC 9457 plus the registry's ``code`` and ``errors``).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+#: Answers any API operation may give, whatever its route: the request guard (400, 413,
+#: 415, 429), authentication (401) and the unexpected (500).
+_ALWAYS = (400, 401, 413, 415, 422, 429, 500)
+#: Answers of operations that name a record or act on one.
+_BY_METHOD = {
+    "get": (403, 404),
+    "post": (403, 404, 409),
+    "patch": (403, 404, 409),
+    "put": (403, 404, 409),
+    "delete": (403, 404, 409),
+}
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {
+        "description": _STATUS_TITLES.get(status, "Error") + " (RFC 9457 problem details)",
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _add_problems(operation: dict[str, Any], method: str) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in (*_ALWAYS, *_BY_METHOD.get(method, ())):
+        key = str(status)
+        existing = responses.get(key)
+        documented = _problem_response(status)
+        if existing is not None and existing.get("description"):
+            documented["description"] = existing["description"]
+        responses[key] = documented
+
+
+def document_problems(app: FastAPI) -> None:
+    """Document ``application/problem+json`` and every error status on every API operation.
+
+    FastAPI documents only the success answer and a 422 in its own validation shape; the
+    app answers every error as a problem (:func:`problem`), so the schema says so: each
+    operation lists the guard's and authentication's answers (400, 401, 413, 415, 422,
+    429, 500) and, by method, 403/404/409, each with the ``Problem`` schema.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for item in schema.get("paths", {}).values():
+            for method, operation in item.items():
+                if method in _BY_METHOD or method == "head":
+                    _add_problems(operation, method)
+        if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -6,19 +6,51 @@
   NaN/Infinity (RFC 8259), no duplicate keys, nesting no deeper than the limit, no NUL
   characters or lone surrogates in strings (400 with a stable code). The body is parsed
   once here and replayed to the route unchanged.
+* Requests beyond ``request_rate_per_ip`` from one client address get 429 (``Retry-After``).
+* Every API response carries ``Cache-Control: no-store`` and ``X-Content-Type-Options:
+  nosniff``: patient data must not stay in a browser's or a proxy's cache (HIPAA
+  §164.312(a); OWASP ASVS v5 14.3.2).
+* Every successful read of patient-level data through the API (a patient, its events or
+  history, the patient list, exports and the analysis dataset) is an audit row ``read``
+  naming the caller, the record's id (when the path names one) and the path — never a
+  patient value. The pages that show a patient's record (``/patients/<id>`` and its
+  edit, events and history pages) are audited the same way. A rejected CSV import (any
+  4xx answer to an authenticated ``POST /api/v1/import``) is an audit row
+  ``import_rejected`` with the status.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from anyio import to_thread
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from infantall.registry import audit
+from infantall.registry.access import Principal
+from infantall.registry.auth import authenticate
+from infantall.registry.db import Database
+from infantall.registry.errors import AuthenticationError
 from infantall.registry.settings import RegistrySettings
 from infantall.web.errors import problem
+from infantall.web.ratelimit import RateLimiter
 
-__all__ = ["RequestGuard"]
+__all__ = ["API_RESPONSE_HEADERS", "AUDITED_READS", "PAGE_READS", "RequestGuard"]
+
+#: Headers added to every response under ``/api/``.
+API_RESPONSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+)
+#: API paths whose successful GET reads patient-level data (audited); group 1 is the id.
+AUDITED_READS = re.compile(
+    r"^/api/v1/(?:patients(?:/([^/]+))?(?:/[a-z]+)?|export(?:/pooled)?|analysis/dataset)$"
+)
+#: Pages that show one patient's record (audited the same way); group 1 is the id.
+PAGE_READS = re.compile(r"^/patients/(P-[0-9a-f]{16})(?:/(?:edit|events|history))?$")
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: API paths whose body is not JSON (the CSV import).
@@ -80,16 +112,38 @@ def check_json_body(body: bytes, max_depth: int) -> None:
 
 
 class RequestGuard:
-    """Pure ASGI middleware enforcing size, media type and JSON hygiene."""
+    """Pure ASGI middleware: rate limit, size, media type, JSON hygiene, API cache headers
+    and the audit of patient reads."""
 
-    def __init__(self, app: ASGIApp, settings: RegistrySettings) -> None:
+    def __init__(self, app: ASGIApp, settings: RegistrySettings, limiter: RateLimiter) -> None:
         self.app = app
         self.settings = settings
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        client = scope.get("client")
+        retry = self.limiter.request_allowed(str(client[0]) if client else "unknown")
+        if retry is not None:
+            response = problem(
+                429, "too many requests", "rate_limited", headers={"Retry-After": str(retry)}
+            )
+            await response(scope, receive, send)
+            return
+        path: str = scope["path"]
+        status: list[int] = []
+        send = _watch(send, status, api=path.startswith("/api/"))
+        scope.setdefault("state", {})
+        if scope["method"] in _BODY_METHODS:
+            await self._guard_body(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+        if status:
+            await _audit_after(scope, status[0])
+
+    async def _guard_body(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         raw = path.endswith(_RAW_BODY_SUFFIXES)
         limit = self.settings.max_import_bytes if raw else self.settings.max_body_bytes
@@ -137,3 +191,90 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _watch(send: Send, status: list[int], *, api: bool) -> Send:
+    """``send`` that records the status and, for the API, adds the cache headers."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
+            if not api:
+                await send(message)
+                return
+            names = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [(k, v) for k, v in API_RESPONSE_HEADERS if k not in names]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return wrapped
+
+
+def _audit_row(scope: Scope, status: int) -> tuple[str, str, str | None] | None:
+    """(action, entity, record id) of the audit row this answer calls for, if any."""
+    path: str = scope["path"]
+    if scope["method"] == "GET" and status == 200:
+        match = AUDITED_READS.match(path) or PAGE_READS.match(path)
+        if match is not None:
+            entity = "dataset" if path.startswith(("/api/v1/export", "/api/v1/analysis")) else None
+            return ("read", entity or "patient", match[1])
+    elif scope["method"] == "POST" and path == "/api/v1/import" and 400 <= status < 500:
+        return ("import_rejected", "import", None)
+    return None
+
+
+def _page_principal(scope: Scope, database: Database) -> Principal | None:
+    """The caller of a page, from its session cookie (pages do not go through the API's
+    dependency that records it)."""
+    settings: RegistrySettings = scope["app"].state.settings
+    token = Request(scope).cookies.get(settings.session_cookie_name)
+    if not token:
+        return None
+    with database.read_sessions() as session:
+        try:
+            return authenticate(session, token, "ui", settings)
+        except AuthenticationError:
+            return None
+
+
+async def _audit_after(scope: Scope, status: int) -> None:
+    row = _audit_row(scope, status)
+    if row is None:
+        return
+    database: Database = scope["app"].state.database
+    principal = scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        if not PAGE_READS.match(scope["path"]):
+            return
+        principal = await to_thread.run_sync(_page_principal, scope, database)
+        if principal is None:
+            return
+    detail = {"path": scope["path"][:200], "status": status}
+    await to_thread.run_sync(_write_audit, database, principal, row, detail)
+
+
+def _write_audit(
+    database: Database,
+    principal: Principal,
+    row: tuple[str, str, str | None],
+    detail: dict[str, Any],
+) -> None:
+    if database.write_lock is None:
+        _insert_row(database, principal, row, detail)
+    else:
+        with database.write_lock:
+            _insert_row(database, principal, row, detail)
+
+
+def _insert_row(
+    database: Database,
+    principal: Principal,
+    row: tuple[str, str, str | None],
+    detail: dict[str, Any],
+) -> None:
+    action, entity, record_id = row
+    with database.write_sessions() as session:
+        audit.record(
+            session, principal, action, entity, record_id, site_id=principal.site_id, new=detail
+        )
+        session.commit()

@@ -1,4 +1,5 @@
-"""Sites and accounts."""
+"""Sites and accounts (admin): the admin manages them and sees who was granted a
+privileged role; it reads no patient data."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi import APIRouter, Path, status
 from infantall.registry import admin
 from infantall.registry.schemas import SiteCreate, SitePublic, UserCreate, UserPublic, UserUpdate
 from infantall.registry.text import CODE_PATTERN
-from infantall.web.deps import CurrentUser, HasherDep, SessionDep
+from infantall.web.deps import CurrentUser, HasherDep, LimiterDep, SessionDep
 
 __all__ = ["router"]
 
@@ -50,3 +51,22 @@ def update_user(
 ) -> UserPublic:
     """Change an account's role, site, activity or password (admin; version checked)."""
     return admin.update_user(session, user, hasher, username, body)
+
+
+@router.get("/users/privilege-grants", response_model=list[admin.PrivilegeGrant])
+def privilege_grants(user: CurrentUser, session: SessionDep) -> list[admin.PrivilegeGrant]:
+    """Every grant of the coordinator or admin role: who, to whom, when (every admin)."""
+    return admin.list_privilege_grants(session, user)
+
+
+@router.post("/users/{username}/unlock", response_model=UserPublic)
+def unlock_user(
+    user: CurrentUser,
+    session: SessionDep,
+    limiter: LimiterDep,
+    username: str = Path(pattern=CODE_PATTERN),
+) -> UserPublic:
+    """Lift a lockout and the login rate limit of an account (admin; audited)."""
+    unlocked = admin.unlock_user(session, user, username)
+    limiter.clear_account(username)
+    return unlocked

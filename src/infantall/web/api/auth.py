@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from infantall.registry import auth as auth_service
 from infantall.registry.models import Site
 from infantall.registry.schemas import LoginRequest, TokenPublic
-from infantall.web.deps import CurrentUser, HasherDep, SessionDep, SettingsDep
+from infantall.web.deps import (
+    CurrentUser,
+    HasherDep,
+    LimiterDep,
+    SessionDep,
+    SettingsDep,
+    require_same_origin,
+)
+from infantall.web.pages.security import delete_session_cookie, set_session_cookie
 
-__all__ = ["router"]
+__all__ = ["client_address", "router"]
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -35,9 +43,22 @@ class Revoked(BaseModel):
     revoked: bool = True
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (the proxy's unless proxy headers are
+    trusted: ``infantall serve --proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _login(
-    session: SessionDep, settings: SettingsDep, hasher: HasherDep, body: LoginRequest, kind: str
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    limiter: LimiterDep,
+    body: LoginRequest,
+    kind: str,
 ) -> auth_service.IssuedToken:
+    limiter.check_login(client_address(request), body.username)
     username = body.username if _PRINTABLE.match(body.username) else repr(body.username)
     return auth_service.login(
         session,
@@ -52,13 +73,19 @@ def _login(
 
 @router.post("/login", response_model=TokenPublic)
 def login(
-    body: LoginRequest, session: SessionDep, settings: SettingsDep, hasher: HasherDep
+    request: Request,
+    body: LoginRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    limiter: LimiterDep,
 ) -> TokenPublic:
     """Exchange a username and password for a bearer token (shown once).
 
-    Repeated failures lock the account (429 with ``Retry-After``).
+    Unknown users, wrong passwords and locked accounts get one answer (401). Too many
+    attempts from one address or for one account answer 429 with ``Retry-After``.
     """
-    issued = _login(session, settings, hasher, body, "bearer")
+    issued = _login(request, session, settings, hasher, limiter, body, "bearer")
     return TokenPublic(
         access_token=issued.token,
         token_id=issued.token_id,
@@ -71,22 +98,20 @@ def login(
 
 @router.post("/session", response_model=Me)
 def login_session(
+    request: Request,
     body: LoginRequest,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
+    limiter: LimiterDep,
 ) -> Me:
-    """Log in for the web pages: sets an HttpOnly, SameSite=Lax session cookie."""
-    issued = _login(session, settings, hasher, body, "session")
-    response.set_cookie(
-        settings.session_cookie_name,
-        issued.token,
-        max_age=settings.token_ttl_minutes * 60,
-        httponly=True,
-        samesite="lax",
-        secure=settings.session_cookie_secure,
-    )
+    """Log in for the web pages: sets an HttpOnly, SameSite=Lax session cookie (``Secure``
+    in production). The request must come from this site (``Origin``/``Referer``: 403
+    ``origin_mismatch`` otherwise), so no other site can log a browser in."""
+    require_same_origin(request)
+    issued = _login(request, session, settings, hasher, limiter, body, "session")
+    set_session_cookie(response, settings, issued.token, settings.token_ttl_minutes * 60)
     return Me(
         username=issued.username,
         role=issued.role,
@@ -101,7 +126,7 @@ def logout(
 ) -> Revoked:
     """Revoke the token (or session) used for this request."""
     token_id = auth_service.revoke_token(session, user)
-    response.delete_cookie(settings.session_cookie_name)
+    delete_session_cookie(response, settings)
     return Revoked(token_id=token_id)
 
 

@@ -259,8 +259,12 @@ def audit_trail(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[AuditPublic]:
-    """The audit trail, oldest first (admin); viewing it is itself audited."""
-    from infantall.registry import audit
+    """The audit trail's metadata, oldest first (admin); viewing it is itself audited.
+
+    The administrator sees who, when, what kind and which id; the values and reasons of
+    rows about patient data are ``null`` (:func:`infantall.registry.admin.audit_metadata`).
+    """
+    from infantall.registry import admin, audit
 
     require_role(user, frozenset({Role.admin}), "read the audit trail")
     query = select(AuditEntry).order_by(AuditEntry.id)
@@ -271,7 +275,7 @@ def audit_trail(
     if action is not None:
         query = query.where(AuditEntry.action == action)
     rows = list(session.scalars(query.limit(limit).offset(offset)))
-    out = [AuditPublic.model_validate(r, from_attributes=True) for r in rows]
+    out = [admin.audit_metadata(r) for r in rows]
     session.commit()
     audit.record(session, user, "audit_view", "audit", None, new={"rows": len(out)})
     session.commit()

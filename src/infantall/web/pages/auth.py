@@ -11,9 +11,9 @@ from starlette.responses import FileResponse, Response
 
 from infantall.registry import admin
 from infantall.registry import auth as auth_service
-from infantall.registry.errors import AuthenticationError, LockedOutError, NotFoundError
+from infantall.registry.errors import AuthenticationError, NotFoundError
 from infantall.registry.models import Role
-from infantall.web.deps import HasherDep, SessionDep, SettingsDep
+from infantall.web.deps import HasherDep, LimiterDep, SessionDep, SettingsDep
 from infantall.web.pages.rendering import (
     CheckedForm,
     PageRoute,
@@ -22,6 +22,7 @@ from infantall.web.pages.rendering import (
     render,
 )
 from infantall.web.pages.security import delete_session_cookie, set_session_cookie
+from infantall.web.ratelimit import RateLimitedError
 
 __all__ = ["STATIC_DIR", "home_of", "router", "safe_next"]
 
@@ -91,14 +92,19 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
+    limiter: LimiterDep,
 ) -> Response:
-    """Check the password; on success set the session cookie and go to the role's page."""
+    """Check the password; on success set the session cookie and go to the role's page.
+
+    Unknown users, wrong passwords and locked accounts get the same page; too many attempts
+    from one address or for one account get 429 before any password is checked."""
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     nxt = safe_next(str(form.get("next") or "")) or ""
     if not username or not password or len(username) > 64 or len(password) > 256:
         return _login_failed(request, "Enter your username and password.", 422, username, nxt)
     try:
+        limiter.check_login(request.client.host if request.client else "unknown", username)
         issued = auth_service.login(
             session,
             settings,
@@ -108,19 +114,19 @@ def login(
             kind="session",
             channel="ui",
         )
-    except LockedOutError as exc:
+    except RateLimitedError as exc:
         minutes = max(1, -(-exc.retry_after // 60))
         message = (
-            "This account is locked after repeated failed logins. "
+            "Too many login attempts. "
             f"Try again in {minutes} minute{'s' if minutes > 1 else ''}, "
             "or ask your registry administrator."
         )
         return _login_failed(request, message, 429, username, nxt)
     except AuthenticationError:
         message = (
-            "Invalid username or password. After "
-            f"{settings.lockout_threshold} failed attempts the account is locked for "
-            f"{settings.lockout_minutes} minutes."
+            "Invalid username or password, or the account is locked after repeated failed "
+            f"logins ({settings.lockout_threshold} failed attempts lock an account for "
+            f"{settings.lockout_minutes} minutes; your registry administrator can unlock it)."
         )
         return _login_failed(request, message, 401, username, nxt)
     response = redirect(nxt or home_of(Role(issued.role)))
@@ -144,6 +150,11 @@ def admin_page(request: Request, user: PageUser, session: SessionDep) -> Respons
     """Sites and accounts (administrators; they read no patient data)."""
     sites = admin.list_sites(session, user)
     users = admin.list_users(session, user)
+    grants = admin.list_privilege_grants(session, user)
     return render(
-        request, "admin.html", {"sites": sites, "users": users}, user=user, session=session
+        request,
+        "admin.html",
+        {"sites": sites, "users": users, "privilege_grants": grants},
+        user=user,
+        session=session,
     )

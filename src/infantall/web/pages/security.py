@@ -1,10 +1,12 @@
 """Security of the server-rendered pages: CSRF tokens, response headers, session cookie.
 
-* **CSRF**: the "signed double-submit cookie" of the OWASP CSRF Prevention Cheat Sheet. A
-  random value lives in an HttpOnly, SameSite=Strict cookie; each form carries
-  HMAC-SHA-256(secret key, that value) in a hidden field; a POST is accepted only when the
-  field matches the cookie. Where the browser sends an ``Origin`` header it must be this
-  site (defence in depth; the cheat sheet's "verifying origin with standard headers").
+* **CSRF**: the "signed double-submit cookie" of the OWASP CSRF Prevention Cheat Sheet,
+  bound to the session. A random value lives in an HttpOnly, SameSite=Strict cookie; each
+  form carries HMAC-SHA-256(secret key, that value and the SHA-256 of the session token) in
+  a hidden field; a POST is accepted only when the field matches both cookies, so a token
+  is worthless with another session (or after logout/login) and cannot be forged without
+  the secret key. Where the browser sends an ``Origin`` header it must be this site
+  (defence in depth; the cheat sheet's "verifying origin with standard headers").
 * **Headers**: a restrictive Content-Security-Policy (no inline script or style, nothing
   from other origins, no framing, forms only to this site), ``nosniff``, referrer only to this site
   (``no-referrer`` would make browsers send ``Origin: null`` on form POSTs),
@@ -82,10 +84,15 @@ def secure_cookies(settings: RegistrySettings) -> bool:
 
 
 def csrf_cookie_value(request: Request) -> str | None:
-    """The random CSRF value of the browser, if it has one of the right shape."""
+    """What the CSRF token of this browser signs: its random CSRF cookie value (if it has
+    one of the right shape) bound to the digest of its session cookie, when it has one."""
     value = request.cookies.get(CSRF_COOKIE)
     if value is None or not 20 <= len(value) <= 100:
         return None
+    settings: RegistrySettings = request.app.state.settings
+    session = request.cookies.get(settings.session_cookie_name)
+    if session:
+        return f"{value}|{hashlib.sha256(session.encode('utf-8', 'replace')).hexdigest()}"
     return value
 
 
@@ -97,9 +104,12 @@ def csrf_token(settings: RegistrySettings, cookie_value: str) -> str:
 
 def set_csrf_cookie(response: Response, settings: RegistrySettings, value: str) -> None:
     """Store the random CSRF value in an HttpOnly, SameSite=Strict cookie."""
+    # As long-lived as the session cookie: a browser that keeps its session keeps the value
+    # its forms were signed with.
     response.set_cookie(
         CSRF_COOKIE,
         value,
+        max_age=settings.token_ttl_minutes * 60,
         httponly=True,
         samesite="strict",
         secure=secure_cookies(settings),
