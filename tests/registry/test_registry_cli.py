@@ -24,7 +24,7 @@ from infantall.registry.schemas import PatientCreate
 from infantall.registry.testing import SEED_PASSWORD
 from infantall.services.datasets import scoped_histories
 
-PASSWORD = "long-admin-password"
+PASSWORD = "long-chief-password-7"
 CSV = (
     "record_id,redcap_repeat_instrument,redcap_repeat_instance,birth_date,diagnosis_date,sex,"
     "kmt2a,fusion_partner,event_kind,event_date,event_status\n"
@@ -122,14 +122,24 @@ def test_serve_starts_uvicorn_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"target": target, **kw}))
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     monkeypatch.setenv("INFANTALL_DATABASE_URL", url)  # restored after the test (serve sets it)
-    empty = CliRunner().invoke(app, ["serve", "--database-url", url])
+    production = CliRunner().invoke(
+        app,
+        ["serve", "--database-url", url],
+        env={
+            "INFANTALL_ENVIRONMENT": "",
+            "INFANTALL_SECRET_KEY": "",
+            "INFANTALL_PSEUDONYM_KEY": "",
+        },
+    )
+    assert production.exit_code != 0 and "--dev" in production.output  # no secrets: refused
+    empty = CliRunner().invoke(app, ["serve", "--dev", "--database-url", url])
     assert empty.exit_code != 0 and "run `infantall registry init` first" in empty.output
     assert calls == []
     init = CliRunner().invoke(
         app, ["registry", "init", "--database-url", url], env={"INFANTALL_PASSWORD": PASSWORD}
     )
     assert init.exit_code == 0, init.output
-    result = CliRunner().invoke(app, ["serve", "--port", "8123", "--database-url", url])
+    result = CliRunner().invoke(app, ["serve", "--dev", "--port", "8123", "--database-url", url])
     assert result.exit_code == 0, result.output
     assert calls == [
         {
@@ -138,7 +148,10 @@ def test_serve_starts_uvicorn_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_p
             "host": "127.0.0.1",
             "port": 8123,
             "workers": 1,
-            "log_level": "warning",
+            "log_level": "info",
+            "access_log": True,
+            "proxy_headers": False,
+            "forwarded_allow_ips": "127.0.0.1",
         }
     ]
     refused = CliRunner().invoke(app, ["serve"], env={"INFANTALL_ENVIRONMENT": "production"})

@@ -133,6 +133,17 @@ def test_duplicate_and_stale_and_pagination_abuse(client: Any, auth: H, registry
         headers=auth["editor_a"],
     )
     assert r.status_code == 422
+    epoch = client.get(f"{API}/patients", params={"diagnosed_to": 0}, headers=auth["viewer_a"])
+    assert epoch.status_code == 422  # not read as 1970-01-01
+    blank = client.patch(
+        f"{API}/patients/{p['registry_id']}",
+        json={"version": 1, "reason": "", "wbc": 12},
+        headers=auth["editor_a"],
+    )
+    assert blank.status_code == 422
+    assert ("reason", "reason_required") in {
+        (e["field"], e["code"]) for e in blank.json()["errors"]
+    }
     assert (
         client.put(
             f"{API}/patients/{p['registry_id']}", json={}, headers=auth["editor_a"]

@@ -114,6 +114,8 @@ PYDANTIC_CODES: dict[str, str] = {
     "less_than": "out_of_range",
     "string_too_long": "too_long",
     "string_too_short": "too_short",
+    "too_long": "too_long",
+    "too_short": "too_short",
     "string_pattern_mismatch": "invalid_format",
     "json_invalid": "malformed_json",
 }
@@ -198,8 +200,20 @@ def translate_errors(
             )
             continue
         code = code_of(str(err.get("type", "invalid")))
-        out.append(InvalidInputError(prefix or root, str(err.get("msg", "invalid value")), code))
+        out.append(InvalidInputError(prefix or root, _reason(err), code))
     return out
+
+
+def _reason(err: Mapping[str, Any]) -> str:
+    """A person's reason: lengths in characters, not pydantic's "items after validation"."""
+    ctx = err.get("ctx") or {}
+    kind = str(err.get("type", ""))
+    if kind.endswith("too_long") and "max_length" in ctx:
+        return f"at most {ctx['max_length']} characters"
+    if kind.endswith("too_short") and "min_length" in ctx:
+        n = int(ctx["min_length"])
+        return "must not be empty" if n == 1 else f"at least {n} characters"
+    return str(err.get("msg", "invalid value"))
 
 
 def errors_from_validation(

@@ -23,6 +23,7 @@ from infantall.domain.enums import (
     RelapseSite,
 )
 from infantall.domain.errors import InvalidRecordError
+from infantall.domain.text import ShortText
 from infantall.errors import InvalidInputError
 
 __all__ = [
@@ -169,7 +170,7 @@ class SecondMalignancy(DomainModel):
     label: ClassVar[str] = "Second malignancy"
     kind: Literal["second_malignancy"] = "second_malignancy"
     date: Annotated[dt.date, _DATE]
-    diagnosis: Annotated[str, described("Diagnosis")] = "unknown"
+    diagnosis: Annotated[ShortText, described("Diagnosis")] = "unknown"
 
 
 class LastContact(DomainModel):

@@ -54,6 +54,7 @@ def clean_reason(value: str) -> str:
 #: A site-local code, username or site code.
 Code = Annotated[str, BeforeValidator(nfc), AfterValidator(_check_code)]
 #: A reason for change or void (required, single line).
+#: (No ``min_length``: an empty reason reaches :func:`clean_reason` and gets ``reason_required``.)
 Reason = Annotated[
-    str, BeforeValidator(nfc), Field(min_length=1, max_length=1000), AfterValidator(clean_reason)
+    str, BeforeValidator(nfc), Field(max_length=1000), AfterValidator(clean_reason)
 ]

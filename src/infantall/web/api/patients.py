@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
@@ -22,7 +21,7 @@ from infantall.registry.schemas import (
     VoidRequest,
 )
 from infantall.registry.text import CODE_PATTERN, ID_PATTERN
-from infantall.web.deps import CurrentUser, SessionDep, SettingsDep
+from infantall.web.deps import CurrentUser, IsoDate, SessionDep, SettingsDep
 
 __all__ = ["router"]
 
@@ -44,8 +43,8 @@ def list_patients(
     site: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     sex: Sex | None = None,
     kmt2a: KMT2AStatus | None = None,
-    diagnosed_from: dt.date | None = None,
-    diagnosed_to: dt.date | None = None,
+    diagnosed_from: IsoDate | None = None,
+    diagnosed_to: IsoDate | None = None,
     max_age_days: Annotated[int | None, Query(ge=0, le=100_000)] = None,
     local_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     include_voided: bool = False,

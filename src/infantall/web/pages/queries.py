@@ -10,6 +10,7 @@ This module only selects, counts and lays out their results for a page.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -29,7 +30,7 @@ from infantall.domain.quality import (
     check_quality,
     follow_up_overdue,
 )
-from infantall.errors import InvalidInputError
+from infantall.errors import InfantallWarning, InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset
 from infantall.outcomes.followup import FollowUpSummary, dataset_follow_up
 from infantall.outcomes.questions import (
@@ -373,7 +374,22 @@ def coordinator_view(
         if exc.code == "empty_data":
             return None
         raise
-    dataset = cohort.dataset
+    with warnings.catch_warnings(record=True) as caught:
+        # Warnings of the analyses (a one-patient group, an all-censored group) are shown on
+        # the page as notes, not raised.
+        warnings.simplefilter("always", InfantallWarning)
+        view = _coordinator_analyses(cohort.dataset, protocol)
+    quality = check_quality(list(cohort.histories), today)
+    notes = [*cohort.warnings, *dict.fromkeys(str(w.message) for w in caught)]
+    return dataclasses.replace(
+        view,
+        quality=list(quality.findings),
+        quality_counts=quality.counts,
+        notes=list(dict.fromkeys(notes)),
+    )
+
+
+def _coordinator_analyses(dataset: AnalysisDataset, protocol: str) -> CoordinatorView:
     table, sites = _accrual(dataset)
     panels = [
         p
@@ -384,7 +400,6 @@ def coordinator_view(
         )
         if p is not None
     ]
-    quality = check_quality(list(cohort.histories), today)
     cir = _cir(dataset, f"Cumulative incidence of relapse by {protocol} risk group")
     return CoordinatorView(
         n_patients=len(dataset.covariates),
@@ -393,8 +408,8 @@ def coordinator_view(
         panels=panels,
         cir_image=cir.get("image"),
         hsct=_hsct(dataset),
-        quality=list(quality.findings),
-        quality_counts=quality.counts,
+        quality=[],
+        quality_counts={},
         follow_up=dataset_follow_up(dataset),
         cir=cir,
     )
