@@ -72,6 +72,7 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "age_days": (0.0, float(INFANT_MAX_AGE_DAYS), True),
     "wbc": (0.0, MAX_WBC, False),
     "day8_blasts": (0.0, MAX_BLASTS_PER_UL, False),
+    "cr_to_hsct_days": (-36_525.0, 36_525.0, True),
 }
 _MRD_BOUNDS = (MRD_MIN, MRD_MAX, False)
 #: Rows x completions evaluated at once (bounds memory).

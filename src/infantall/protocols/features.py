@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CATEGORICAL_FEATURES",
     "CATEGORIES",
+    "CR_TO_HSCT_DAYS",
     "MRD_AFTER_CONSOLIDATION",
     "MRD_FEATURES",
     "NUMERIC_FEATURES",
@@ -77,12 +78,16 @@ MRD_FEATURES: dict[str, MRDTimePoint] = {
 MRD_AFTER_CONSOLIDATION = "mrd_after_consolidation"
 MRD_AFTER_CONSOLIDATION_SOURCES = ("mrd_end_of_consolidation", "mrd_start_of_octadad")
 
+#: Days from the end-of-induction response (CR) to the first HSCT (from the history).
+CR_TO_HSCT_DAYS = "cr_to_hsct_days"
+
 NUMERIC_FEATURES: tuple[str, ...] = (
     "age_days",
     "wbc",
     "day8_blasts",
     *MRD_FEATURES,
     MRD_AFTER_CONSOLIDATION,
+    CR_TO_HSCT_DAYS,
 )
 
 CATEGORICAL_FEATURES: dict[str, type[StrEnum]] = {
@@ -116,10 +121,14 @@ def features_of(subject: Patient | PatientHistory) -> dict[str, Any]:
     out["induction_response"] = InductionResponse.unknown.value
     for name in MRD_FEATURES:
         out[name] = None
+    out[CR_TO_HSCT_DAYS] = None
     if isinstance(subject, PatientHistory):
         response = subject.induction_response
         if response is not None:
             out["induction_response"] = response.status.value
+            if response.status == InductionResponse.cr and subject.transplants:
+                first = min(t.date for t in subject.transplants)
+                out[CR_TO_HSCT_DAYS] = float((first - response.date).days)
         for name, tp in MRD_FEATURES.items():
             result = subject.mrd(tp)
             out[name] = None if result is None else result.value
