@@ -332,9 +332,7 @@ def test_mll03_hsct_timing_is_a_rule(hsct_date: str, raised: bool) -> None:
     events = [cr(), {"kind": "hsct", "date": hsct_date}]
     d = stratify(history(events, age_days=100, **R), "jplsg-mll03")
     assert ("hsct_within_4_months_of_cr1" in d.flags) is raised
-    shorter = stratify(
-        history(events, age_days=100, **R), "jplsg-mll03", {"early_hsct_days": 90}
-    )
+    shorter = stratify(history(events, age_days=100, **R), "jplsg-mll03", {"early_hsct_days": 90})
     assert "hsct_within_4_months_of_cr1" not in shorter.flags
 
 

@@ -52,8 +52,8 @@ from infantall.protocols.model import Protocol
 __all__ = [
     "NUMERIC_BOUNDS",
     "ArrayDecision",
-    "decide_arrays",
     "ExactOutcome",
+    "decide_arrays",
     "exact_outcomes",
     "first_true",
     "missing_mask",
@@ -138,7 +138,8 @@ def missing_mask(data: ArrayFeatures, name: str) -> BoolArray:
     if name in data.categorical:
         codes, categories = data.categorical[name]
         unknown = categories.index("unknown") if "unknown" in categories else -1
-        return (codes == -1) | (codes == unknown)
+        out: BoolArray = (codes == -1) | (codes == unknown)
+        return out
     return np.ones(data.n, dtype=bool)
 
 
@@ -286,7 +287,6 @@ def first_true(conds: Sequence[Condition], params: Mapping[str, Any]) -> Outcome
     return run
 
 
-
 @dataclass(frozen=True, slots=True)
 class ArrayDecision:
     """Exact decisions of one protocol for many rows.
@@ -320,8 +320,9 @@ def decide_arrays(
         kleene = first_true(group_conds, params)(data)
         undecided = kleene == len(group_conds)
         fields = list(protocol.group_fields)
-        res = exact_outcomes(data, fields, first_true(group_conds, params), undecided, kleene,
-                             cuts, categories)
+        res = exact_outcomes(
+            data, fields, first_true(group_conds, params), undecided, kleene, cuts, categories
+        )
         group = np.where(res.value < 0, len(group_conds), res.value)
         reachable = res.reachable & ((1 << len(group_conds)) - 1)
         missing = {f: res.relevant[f] & (res.value < 0) for f in fields}

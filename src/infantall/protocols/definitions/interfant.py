@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from infantall.protocols.conditions import Cmp, Param
-from infantall.protocols.features import MRD_AFTER_CONSOLIDATION
 from infantall.protocols.definitions._common import (
     AGE_LT_6_MONTHS,
     GERMLINE,
@@ -20,9 +19,10 @@ from infantall.protocols.definitions._common import (
     not_,
     seed004,
 )
+from infantall.protocols.features import MRD_AFTER_CONSOLIDATION
 from infantall.protocols.model import Protocol, Rule
 
-__all__ = ["INTERFANT_06", "INTERFANT_99", "I06_HR_FEATURES"]
+__all__ = ["I06_HR_FEATURES", "INTERFANT_06", "INTERFANT_99"]
 
 _PREDNISONE_DEFINITION = cite(
     "Dördelmann et al., Blood 1999;94:1209 (BFM): PGR < 1,000 blasts/µL on day 8, "

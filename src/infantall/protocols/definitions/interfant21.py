@@ -73,8 +73,9 @@ _INSUFFICIENT = any_(
     _NO_CR, Cmp(_MRD_BLIN, Param("reallocation_operator"), Param("reallocation_mrd"))
 )
 _MR = all_(REARRANGED, not_(I06_HR_FEATURES))
-_MR_STAYS = all_(_MR, _CR, not_(Cmp(_MRD_BLIN, Param("reallocation_operator"),
-                                    Param("reallocation_mrd"))))
+_MR_STAYS = all_(
+    _MR, _CR, not_(Cmp(_MRD_BLIN, Param("reallocation_operator"), Param("reallocation_mrd")))
+)
 _EOI_HIGH = Cmp("mrd_end_of_induction", ">=", Param("mr_split_mrd"))
 
 INTERFANT_21 = Protocol(

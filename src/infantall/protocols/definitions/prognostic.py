@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from infantall.protocols.conditions import Cmp, In, Param
 from infantall.protocols.definitions._common import (
-    cite,
     AGE_LT_6_MONTHS,
     CNS_DISEASE,
     CNS_DISEASE_PARAM,
@@ -14,6 +13,7 @@ from infantall.protocols.definitions._common import (
     SIX_MONTHS_PARAM,
     WBC_300,
     WBC_OPERATOR_PARAM,
+    cite,
     seed000,
     seed004,
 )
