@@ -156,6 +156,44 @@ def _region_codes(data: ArrayFeatures, name: str, cuts: list[float]) -> IntArray
     return np.zeros(data.n, dtype=np.int64)
 
 
+def _profile_codes(
+    data: ArrayFeatures,
+    fields: Sequence[str],
+    rows: IntArray,
+    cuts: Mapping[str, list[float]],
+    categories: Mapping[str, tuple[str, ...]],
+) -> tuple[list[IntArray], IntArray]:
+    """Per field, the region (or category) code of each row, -1 when missing; and the
+    missing pattern (bit ``i`` set when field ``i`` is missing)."""
+    pattern = np.zeros(rows.size, dtype=np.int64)
+    codes = []
+    for i, f in enumerate(fields):
+        miss = missing_mask(data, f)[rows]
+        codes.append(np.where(miss, -1, _region_codes(data, f, cuts.get(f, []))[rows]))
+        pattern |= miss.astype(np.int64) << i
+    return codes, pattern
+
+
+def _combine(
+    codes: list[IntArray],
+    fields: Sequence[str],
+    cuts: Mapping[str, list[float]],
+    categories: Mapping[str, tuple[str, ...]],
+) -> IntArray:
+    """One integer per row identifying its profile (mixed radix over the field codes)."""
+    sizes = [
+        len(categories[f]) + 1 if f in categories else 2 * len(cuts.get(f, [])) + 2 for f in fields
+    ]
+    if math.prod(sizes) >= 2**62:
+        stacked = np.stack(codes, axis=1)
+        _, key = np.unique(stacked, axis=0, return_inverse=True)
+        return np.asarray(key.reshape(-1), dtype=np.int64)
+    key = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        key = key * size + (c + 1)
+    return key
+
+
 def _domain(
     name: str, cuts: Mapping[str, list[float]], categories: Mapping[str, tuple[str, ...]]
 ) -> list[Any]:
@@ -186,20 +224,16 @@ def exact_outcomes(
     rows = np.flatnonzero(undecided)
     if rows.size == 0:
         return ExactOutcome(value, reachable.astype(np.int64), relevant)
-    pattern = np.zeros(rows.size, dtype=np.int64)
-    columns = [pattern]
-    for i, f in enumerate(fields):
-        miss_f = missing_mask(data, f)[rows]
-        columns.append(np.where(miss_f, -1, _region_codes(data, f, cuts.get(f, []))[rows]))
-        pattern |= miss_f.astype(np.int64) << i
-    combined = np.stack(columns, axis=1)
-    uniq, first, inverse = np.unique(combined, axis=0, return_index=True, return_inverse=True)
+    codes, pattern = _profile_codes(data, fields, rows, cuts, categories)
+    key = _combine(codes, fields, cuts, categories)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
-    u_value = np.full(len(uniq), -1, dtype=np.int64)
-    u_reach = np.zeros(len(uniq), dtype=np.int64)
-    u_relevant = {f: np.zeros(len(uniq), dtype=bool) for f in fields}
-    for pat in np.unique(uniq[:, 0]):
-        members = np.flatnonzero(uniq[:, 0] == pat)
+    uniq_pattern = pattern[first]
+    u_value = np.full(len(first), -1, dtype=np.int64)
+    u_reach = np.zeros(len(first), dtype=np.int64)
+    u_relevant = {f: np.zeros(len(first), dtype=bool) for f in fields}
+    for pat in np.unique(uniq_pattern):
+        members = np.flatnonzero(uniq_pattern == pat)
         miss = [f for i, f in enumerate(fields) if (int(pat) >> i) & 1]
         domains = [_domain(f, cuts, categories) for f in miss]
         sample = rows[first[members]]

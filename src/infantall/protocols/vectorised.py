@@ -164,7 +164,10 @@ def _flag_missing(
                 out.setdefault(flag, []).append(name)
         return ";".join(f"{flag}:{','.join(fields)}" for flag, fields in out.items())
 
-    return _encode_sparse(_bits_to_codes(bits, n), label)
+    codes = _bits_to_codes(bits, n)
+    if len(names) <= 20:
+        return _encode(codes, 1 << len(names), label)
+    return _encode_sparse(codes, label)
 
 
 def _encode_sparse(codes: npt.NDArray[np.int64], label: Any) -> pd.Categorical:
