@@ -296,7 +296,7 @@ def _stratify_csv(
         EXPLAIN_COLUMNS,
         absent_column_warnings,
         cohort_header,
-        decision_frame,
+        decision_frames,
         iter_cohort_csv,
     )
 
@@ -317,7 +317,8 @@ def _stratify_csv(
     try:
         for cohort in iter_cohort_csv(path):
             _report_rows(cohort, invalid_rows, error_file)
-            sink.add(decision_frame(cohort, ids, params, explain))
+            for frame in decision_frames(cohort, ids, params, explain):
+                sink.add(frame)
     except ValueError as exc:
         sink.abort()
         fail(str(exc))
@@ -389,15 +390,17 @@ class _Sink:
             typer.echo('{"meta": ' + json.dumps(meta, ensure_ascii=False) + ', "records": [')
 
     def add(self, frame: Any) -> None:
+        from infantall.protocols.cohort_csv import decisions_csv
+
         if frame.empty:
             return
         counts = frame.groupby(["protocol", "group"], observed=True, sort=False).size()
         for key, n in counts.items():
             self.counts[key] = self.counts.get(key, 0) + int(n)
         if self.fh is not None:
-            frame.to_csv(self.fh, header=False, index=False, lineterminator="\n")
+            self.fh.write(decisions_csv(frame))
         elif self.fmt is Format.csv:
-            typer.echo(frame.to_csv(header=False, index=False, lineterminator="\n"), nl=False)
+            typer.echo(decisions_csv(frame), nl=False)
         elif self.fmt is Format.json:
             text = frame.astype(str).to_json(orient="records", force_ascii=False)[1:-1]
             typer.echo(("," if self.n else "") + text)

@@ -50,6 +50,8 @@ __all__ = [
     "absent_column_warnings",
     "cohort_header",
     "decision_frame",
+    "decision_frames",
+    "decisions_csv",
     "iter_cohort_csv",
     "normalise_choices",
     "read_cohort_csv",
@@ -183,7 +185,7 @@ def iter_cohort_csv(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[Cohort
     try:
         with pd.read_csv(
             path,
-            dtype=str,
+            dtype=pd.StringDtype("pyarrow"),
             keep_default_na=False,
             na_values=[],
             chunksize=chunk_rows,
@@ -218,12 +220,16 @@ def _validate_chunk(chunk: pd.DataFrame, start: int) -> CohortCSV:
     others one by one through the domain's validator; rows keep the file's order."""
     import pandas as pd
 
-    for name in chunk.columns:
-        chunk[name] = chunk[name].str.strip()
+    import numpy as np
+
     for name, table in _CANONICAL.items():
         if name in chunk.columns:
-            col = chunk[name]
-            chunk[name] = col.str.lower().map(table).fillna(col)
+            codes, uniques = pd.factorize(chunk[name])
+            canonical = [table.get(u.strip().lower(), u.strip()) for u in uniques]
+            canonical.append("")  # code -1: a missing cell
+            chunk[name] = pd.Series(
+                np.asarray(canonical, dtype=object)[codes], index=chunk.index, dtype=object
+            )
     chunk.index = pd.RangeIndex(start, start + len(chunk))
     ok, plain = plain_rows(chunk)
     valid: list[dict[str, Any]] = []
@@ -232,7 +238,7 @@ def _validate_chunk(chunk: pd.DataFrame, start: int) -> CohortCSV:
     notes: list[dict[str, Any]] = []
     rest = chunk[~ok]
     for i, raw in zip(rest.index, rest.to_dict("records"), strict=True):
-        row = {k: (v or None) for k, v in raw.items()}
+        row = {k: ((v.strip() or None) if isinstance(v, str) else None) for k, v in raw.items()}
         pid = row.get("patient_id") or ""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InfantallWarning)
@@ -275,22 +281,19 @@ DECISION_COLUMNS = (
 EXPLAIN_COLUMNS = ("fired_rules", "explanation", "sources", "conventions")
 
 
-def decision_frame(
+def decision_frames(
     cohort: CohortCSV,
     protocols: Iterable[str],
     params: Mapping[str, Mapping[str, Any]] | None = None,
     explain: bool = False,
-) -> pd.DataFrame:
-    """One row per (valid patient, protocol) in :data:`DECISION_COLUMNS` (plus
-    :data:`EXPLAIN_COLUMNS` with ``explain``), protocol by protocol."""
-    import pandas as pd
-
+) -> Iterator[pd.DataFrame]:
+    """Per protocol, one row per valid patient in :data:`DECISION_COLUMNS` (plus
+    :data:`EXPLAIN_COLUMNS` with ``explain``); the decision columns are categorical."""
     columns = list(DECISION_COLUMNS) + (list(EXPLAIN_COLUMNS) if explain else [])
     if cohort.frame.empty:
-        return pd.DataFrame(columns=columns)
+        return
     ids = cohort.frame["patient_id"].astype(str).to_numpy()
     frames = stratify_frame_all(cohort.frame, list(protocols), params)
-    parts = []
     for pid, frame in frames.items():
         part = frame.reset_index(drop=True)
         part.insert(0, "patient_id", ids)
@@ -298,8 +301,64 @@ def decision_frame(
             values = (params or {}).get(pid)
             for name, column in _explained(cohort.frame, pid, values).items():
                 part[name] = column
-        parts.append(part[columns])
-    return pd.concat(parts, ignore_index=True)
+        yield part[columns]
+
+
+def decision_frame(
+    cohort: CohortCSV,
+    protocols: Iterable[str],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    explain: bool = False,
+) -> pd.DataFrame:
+    """:func:`decision_frames` joined (protocol by protocol)."""
+    import pandas as pd
+
+    columns = list(DECISION_COLUMNS) + (list(EXPLAIN_COLUMNS) if explain else [])
+    parts = list(decision_frames(cohort, protocols, params, explain))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat([p.astype(str) for p in parts], ignore_index=True)
+
+
+def decisions_csv(frame: pd.DataFrame) -> str:
+    """The rows of one :func:`decision_frames` frame as CSV text (no header).
+
+    Rows share few distinct decision tails (group, flags, ...): each distinct tail is
+    formatted once and joined to the quoted patient ids, instead of formatting every cell.
+    """
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    tail_columns = list(frame.columns[1:])
+    if not all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in tail_columns):
+        return str(frame.to_csv(header=False, index=False, lineterminator="\n"))
+    key = np.zeros(len(frame), dtype=np.int64)
+    for c in tail_columns:
+        cat = frame[c].cat
+        key = key * (len(cat.categories) + 1) + (cat.codes.to_numpy().astype(np.int64) + 1)
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    del uniq
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="")
+    tails = []
+    for row in frame.iloc[first][tail_columns].astype(str).itertuples(index=False):
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        tails.append(buf.getvalue())
+    raw_ids = frame["patient_id"].astype(str)
+    special = raw_ids.str.contains(r'[,"\r\n]|^\s|\s$', regex=True)
+    ids = raw_ids.where(~special, raw_ids[special].map(_quoted)).tolist()
+    tail_of = [tails[i] for i in inverse.reshape(-1).tolist()]
+    return "".join(f"{a},{b}\n" for a, b in zip(ids, tail_of, strict=True))
+
+
+def _quoted(value: str) -> str:
+    if any(ch in value for ch in ',"\r\n') or value != value.strip():
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _explained(

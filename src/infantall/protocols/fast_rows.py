@@ -42,13 +42,19 @@ _RESPONSES = {c for c, _ in choices("status", kind="response")}
 _PARTNERS = {"AFF1", "MLLT1", "MLLT3", "MLLT10", "other"}
 
 
+def _b(series: Any) -> Any:
+    """A boolean Series (numpy or Arrow-backed) as a numpy bool array (NA -> False)."""
+    return series.to_numpy(dtype=bool, na_value=False)
+
+
 def _numbers(col: pd.Series[Any], lo: float, hi: float) -> tuple[Any, Any]:
     """(values, ok): ok where the cell is empty or a plain number in [lo, hi]."""
     import pandas as pd
 
-    empty = col.eq("").to_numpy()
-    values = pd.to_numeric(col.where(~empty), errors="coerce").to_numpy(dtype=float)
-    plain = col.str.match(_NUMBER).to_numpy(dtype=bool)
+    empty = _b(col.eq(""))
+    numbers = pd.to_numeric(col.where(~empty), errors="coerce")
+    values = numbers.to_numpy(dtype=float, na_value=np.nan)
+    plain = _b(col.str.match(_NUMBER))
     with np.errstate(invalid="ignore"):
         ok = empty | (plain & (values >= lo) & (values <= hi))
     return values, ok
@@ -57,35 +63,36 @@ def _numbers(col: pd.Series[Any], lo: float, hi: float) -> tuple[Any, Any]:
 def _dates(col: pd.Series[Any]) -> tuple[Any, Any]:
     import pandas as pd
 
-    empty = col.eq("").to_numpy()
+    empty = _b(col.eq(""))
     parsed = pd.to_datetime(col.where(~empty), format="%Y-%m-%d", errors="coerce")
-    ok = empty | (col.str.match(_DATE).to_numpy(dtype=bool) & parsed.notna().to_numpy())
+    ok = empty | (_b(col.str.match(_DATE)) & parsed.notna().to_numpy())
     return parsed, ok
 
 
 def plain_rows(chunk: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
     """(mask of plain rows, their records as a frame of Patient fields + extra columns).
 
-    ``chunk`` holds stripped strings ("" = empty) with choice values already in canonical
-    case. The frame has the columns of ``Patient.to_dict()`` and the extra columns, with
+    ``chunk`` holds strings ("" = empty; Arrow-backed for speed) with choice values
+    already stripped and in canonical case; a value with surrounding spaces is not plain. The frame has the columns of ``Patient.to_dict()`` and the extra columns, with
     the domain's derivations applied.
     """
     import pandas as pd
 
     n = len(chunk)
     ok = np.ones(n, dtype=bool)
+    blank = pd.Series([""] * n, index=chunk.index, dtype=pd.StringDtype("pyarrow"))
     col = {
-        c: chunk[c] if c in chunk.columns else pd.Series([""] * n, index=chunk.index)
+        c: chunk[c] if c in chunk.columns else blank
         for c in [*PATIENT_FIELDS, "induction_response", *MRD_FEATURES, CR_TO_HSCT_DAYS]
     }
-    ok &= col["patient_id"].ne("").to_numpy()
+    ok &= ~_b(col["patient_id"].str.match(r"^\s*$|^\s|.*\s$"))
     for name, allowed in _CHOICE_COLUMNS.items():
         if name in col:
-            ok &= col[name].isin(allowed | {""}).to_numpy()
-    ok &= col["induction_response"].isin(_RESPONSES | {""}).to_numpy()
+            ok &= _b(col[name].isin(allowed | {""}))
+    ok &= _b(col["induction_response"].isin(_RESPONSES | {""}))
     age_text = col["age_days"]
-    age_plain = age_text.eq("") | age_text.str.match(r"^\d{1,3}$")
-    ok &= age_plain.to_numpy(dtype=bool)
+    age_plain = _b(age_text.eq("")) | _b(age_text.str.match(r"^\d{1,3}$"))
+    ok &= age_plain
     age, age_ok = _numbers(age_text.where(age_plain, ""), 1, INFANT_MAX_AGE_DAYS)
     ok &= age_ok
     wbc, wbc_ok = _numbers(col["wbc"], 0.0, IMPLAUSIBLE_WBC)
@@ -105,12 +112,13 @@ def plain_rows(chunk: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
         ok &= ~has_both | np.isnan(age) | (age == computed)
         late = (enrollment < diagnosis).to_numpy(dtype=bool)
     ok &= ~late
-    pred_given = col["prednisone_response"].isin(["good", "poor"]).to_numpy()
+    pred_given = _b(col["prednisone_response"].isin(["good", "poor"]))
     derived = np.where(blasts >= PPR_THRESHOLD_PER_UL, "poor", "good")
     has_blasts = ~np.isnan(blasts)
-    ok &= ~(has_blasts & pred_given) | (col["prednisone_response"].to_numpy() == derived)
-    kmt2a = col["kmt2a"].to_numpy()
-    partner = col["fusion_partner"].to_numpy()
+    pred = col["prednisone_response"].to_numpy(dtype=object)
+    ok &= ~(has_blasts & pred_given) | (pred == derived)
+    kmt2a = col["kmt2a"].to_numpy(dtype=object)
+    partner = col["fusion_partner"].to_numpy(dtype=object)
     ok &= ~((kmt2a == "germline") & np.isin(partner, list(_PARTNERS)))
     ok &= ~((kmt2a == "rearranged") & (partner == "none"))
     return ok, _records(chunk, col, ok, age, computed, wbc, blasts)
@@ -146,7 +154,7 @@ def _records(
         np.isnan(b), pred, np.where(b >= PPR_THRESHOLD_PER_UL, "poor", "good")
     )
     for name in ("induction_response", *MRD_FEATURES, CR_TO_HSCT_DAYS):
-        values = col[name].to_numpy()[rows]
+        values = col[name].to_numpy(dtype=object)[rows]
         out[name] = np.where(values == "", None, values)
     frame = pd.DataFrame(out)
     frame.index = chunk.index[rows]

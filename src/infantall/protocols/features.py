@@ -226,8 +226,8 @@ def _categorical_column(col: pd.Series[Any], name: str, enum: type[StrEnum]) -> 
         extra = set(map(str, col.cat.categories)) - set(categories)
         values = col.astype(str).where(col.notna()) if extra else col
     else:
+        # StrEnum members equal and hash as their values: Categorical matches them as is
         values = col.astype(object).where(col.notna())
-        values = values.map(lambda v: v.value if isinstance(v, StrEnum) else v)
     cat = pd.Categorical(values, categories=list(categories))
     bad = cat.isna() & values.notna().to_numpy()
     if bool(bad.any()):
