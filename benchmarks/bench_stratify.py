@@ -61,7 +61,7 @@ def run(script: str, src: Path, out: Path) -> tuple[float, float, float, int]:
     """(wall s, CPU s, peak RSS in MB, exit code) of ``script`` in a fresh process. CPU time
     (user + system) is reported beside wall time because the machine may be shared."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+    proc = subprocess.Popen(
         [sys.executable, "-c", script, str(src), str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -269,6 +269,10 @@ def _normalised(item: Any) -> Any:
     return normalise_choices(item)
 
 
+#: Columns of the table format; explanations and sources follow it as text.
+_TABLE_COLUMNS = ["patient_id", "protocol", "group", "flags", "missing_fields", "reachable_groups"]
+
+
 def _emit_decisions(
     records: list[dict[str, Any]], columns: list[str], fmt: Format, meta: dict[str, Any]
 ) -> None:
@@ -278,7 +282,15 @@ def _emit_decisions(
             _summary(records), fmt, title="Patients per group", meta={**meta, "note": note}
         )
         return
-    emit_records(records, fmt, title="Risk groups", columns=columns, meta=meta)
+    if fmt is not Format.table:
+        emit_records(records, fmt, title="Risk groups", columns=columns, meta=meta)
+        return
+    emit_records(records, fmt, title="Risk groups", columns=_TABLE_COLUMNS, meta=meta)
+    for r in records:
+        if "explanation" in r:
+            typer.echo(f"\n{r['patient_id']} / {r['protocol']}: {r['explanation']}")
+            typer.echo(f"  sources: {r['sources']}")
+            typer.echo(f"  conventions: {r['conventions']}")
 
 
 def _stratify_csv(
@@ -434,9 +446,7 @@ class _Sink:
                     meta={**self.meta, "note": note},
                 )
             else:
-                emit_records(
-                    self.kept, self.fmt, title="Risk groups", columns=self.columns, meta=self.meta
-                )
+                _emit_decisions(self.kept, self.columns, self.fmt, self.meta)
 
     def _summary(self) -> list[dict[str, Any]]:
         return [{"protocol": p, "group": g, "patients": n} for (p, g), n in self.counts.items()]

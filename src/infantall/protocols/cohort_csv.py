@@ -218,9 +218,8 @@ def read_cohort_csv(path: Path) -> CohortCSV:
 def _validate_chunk(chunk: pd.DataFrame, start: int) -> CohortCSV:
     """Plain rows column-wise (:func:`~infantall.protocols.fast_rows.plain_rows`), the
     others one by one through the domain's validator; rows keep the file's order."""
-    import pandas as pd
-
     import numpy as np
+    import pandas as pd
 
     for name, table in _CANONICAL.items():
         if name in chunk.columns:

@@ -73,8 +73,9 @@ def plain_rows(chunk: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
     """(mask of plain rows, their records as a frame of Patient fields + extra columns).
 
     ``chunk`` holds strings ("" = empty; Arrow-backed for speed) with choice values
-    already stripped and in canonical case; a value with surrounding spaces is not plain. The frame has the columns of ``Patient.to_dict()`` and the extra columns, with
-    the domain's derivations applied.
+    already stripped and in canonical case; a value with surrounding spaces is not plain.
+    The frame has the columns of ``Patient.to_dict()`` and the extra columns, with the
+    domain's derivations applied.
     """
     import pandas as pd
 
