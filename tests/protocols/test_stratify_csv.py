@@ -280,15 +280,15 @@ def test_screened_rows_are_exactly_the_validators_records() -> None:
     chunk = _random_chunk(rng, 3000)
     ok, plain = plain_rows(chunk)
     assert 300 < ok.sum() < len(chunk) - 300  # both paths exercised
-    for i, row in chunk.iterrows():
-        fields = {k: v for k, v in row.items() if v.strip()}
+    for i, row in enumerate(chunk.to_dict("records")):
+        fields = {str(k): v for k, v in row.items() if v.strip()}
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 patient = Patient.from_dict(fields)
         except InvalidRecordError:
             patient = None
-        if not ok[int(i)]:
+        if not ok[i]:
             continue
         assert patient is not None and not caught, (i, fields)
         expected = patient.to_dict()

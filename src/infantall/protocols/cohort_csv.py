@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Rows read, validated and stratified at a time.
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 25_000
 _PATIENT_COLUMNS = tuple(PATIENT_FIELDS)
 #: The stored codes of the end-of-induction response (the domain's ``Response.status``).
 _RESPONSES = tuple(code for code, _ in choices("status", kind="response"))
@@ -179,6 +179,8 @@ def iter_cohort_csv(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[Cohort
     first data row). Raises ``ValueError`` as :func:`cohort_header`."""
     import pandas as pd
 
+    import pyarrow as pa
+
     header = cohort_header(path)
     if not header:
         return
@@ -197,6 +199,8 @@ def iter_cohort_csv(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[Cohort
                 chunk.columns = [str(c).strip() for c in chunk.columns]
                 yield _validate_chunk(chunk, start)
                 start += len(chunk)
+                # hand Arrow's freed buffers back, or the pool's footprint creeps up
+                pa.default_memory_pool().release_unused()
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValueError(f"{path.name}: cannot read CSV ({exc})") from None
 
