@@ -178,7 +178,6 @@ def iter_cohort_csv(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[Cohort
     """Validate ``path`` ``chunk_rows`` rows at a time (row numbers count from the file's
     first data row). Raises ``ValueError`` as :func:`cohort_header`."""
     import pandas as pd
-
     import pyarrow as pa
 
     header = cohort_header(path)
