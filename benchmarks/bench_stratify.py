@@ -50,6 +50,15 @@ with open(sys.argv[2], "w", newline="", encoding="utf-8") as fh:
 """
 
 
+GENERATE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {here!r})
+from bench_stratify import write_cohort_csv
+write_cohort_csv(int(sys.argv[1]), Path(sys.argv[2]))
+""".format(here=str(Path(__file__).resolve().parent))
+
+
 def write_cohort_csv(n: int, path: Path, seed: int = 20261206) -> None:
     """A SYNTHETIC cohort of ``n`` patients as a cohort CSV (Patient columns only)."""
     cohort = generate_cohort(n, seed=seed)
@@ -78,7 +87,9 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             src = Path(tmp) / f"cohort_{n}.csv"
-            write_cohort_csv(n, src)
+            # generated in its own process: a child forked from a parent holding the cohort
+            # would report the parent's pages in its peak RSS
+            subprocess.run([sys.executable, "-c", GENERATE, str(n), str(src)], check=True)
             size_mb = src.stat().st_size / 1e6
             print(f"{n:,} patients, {size_mb:.1f} MB CSV (synthetic, infantall.cohort)")
             rows = [("streaming (infantall stratify -o)", STREAMING)]
