@@ -50,13 +50,13 @@ with open(sys.argv[2], "w", newline="", encoding="utf-8") as fh:
 """
 
 
-GENERATE = """
+GENERATE = f"""
 import sys
 from pathlib import Path
-sys.path.insert(0, {here!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from bench_stratify import write_cohort_csv
 write_cohort_csv(int(sys.argv[1]), Path(sys.argv[2]))
-""".format(here=str(Path(__file__).resolve().parent))
+"""
 
 
 def write_cohort_csv(n: int, path: Path, seed: int = 20261206) -> None:
