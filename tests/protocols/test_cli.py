@@ -54,7 +54,7 @@ def test_protocols_list_json() -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [r["id"] for r in rows] == list(PROTOCOLS)
-    assert {r["id"]: r["version"] for r in rows}["interfant-06"] == "1.0.0"
+    assert {r["id"]: r["version"] for r in rows}["interfant-06"] == "1.1.0"
 
 
 def test_protocols_list_table() -> None:

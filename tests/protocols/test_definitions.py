@@ -14,6 +14,7 @@ from infantall.protocols.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED_IDS = [
+    "uk-infant-87-92",
     "jilsg-mll96-98",
     "ccg-1953-pog-9407",
     "interfant-99",
@@ -97,15 +98,16 @@ def test_documented_rule_table_equals_the_code() -> None:
 #: registry stores the version with each computed group, so equal versions must mean
 #: equal rules.
 RELEASED = {
+    "uk-infant-87-92": ("1.0.0", "b82410a2b3a461c6"),
     "jilsg-mll96-98": ("1.0.0", "fff0c5f0e826b71f"),
     "ccg-1953-pog-9407": ("1.0.0", "8573507d074eb3d7"),
     "interfant-99": ("1.0.0", "6ef1c86ff165dd32"),
-    "jplsg-mll03": ("1.0.0", "bd536d070b7e1530"),
-    "interfant-06": ("1.0.0", "b5d527996e7f1959"),
+    "jplsg-mll03": ("1.1.0", "69b4fe257a4a2da9"),
+    "interfant-06": ("1.1.0", "95c071f1d35aaf3b"),
     "cog-aall0631": ("1.0.0", "dd3d3d986295f2aa"),
     "jplsg-mll-10": ("1.0.0", "9937eef4b9585c04"),
-    "interfant-21": ("0.1.0", "db53b858c7929762"),
-    "prognostic-factors": ("1.0.0", "c5c3b4b3d9d41da3"),
+    "interfant-21": ("0.2.0", "b9e1eb13a5ca7feb"),
+    "prognostic-factors": ("1.1.0", "5b95663c14eef0f0"),
 }
 
 

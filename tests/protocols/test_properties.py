@@ -181,4 +181,7 @@ def test_vectorised_equals_per_patient(histories: list[PatientHistory]) -> None:
             assert row["undetermined_flags"] == ";".join(d.undetermined_flags)
             assert row["fired_rules"] == ";".join(d.fired_rules)
             assert row["missing_fields"] == ";".join(d.missing_fields)
+            assert row["reachable_groups"] == ";".join(d.reachable_groups)
+            flag_missing = ";".join(f"{k}:{','.join(v)}" for k, v in d.flag_missing_fields.items())
+            assert row["flag_missing_fields"] == flag_missing
             assert row["version"] == d.version

@@ -28,6 +28,10 @@ def mrd(time_point: str, value: float) -> dict[str, Any]:
     return {"kind": "mrd", "date": "2020-09-01", "value": value, "time_point": time_point}
 
 
+def cr(status: str = "cr") -> dict[str, Any]:
+    return {"kind": "response", "date": "2020-07-05", "status": status}
+
+
 R = {"kmt2a": "rearranged"}
 G = {"kmt2a": "germline"}
 
@@ -140,25 +144,51 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, tuple[str, ...], tup
         (),
         (),
     ),
-    # Interfant-21 (partial)
+    # Interfant-21 (GPOH portal + NCT05327894)
     ("interfant-21", patient(age_days=100, **G), {}, "not_eligible", (), ()),
     ("interfant-21", patient(age_days=100, wbc=400, **R), {}, "HR", (), ()),
     (
         "interfant-21",
         history(
-            [mrd("end_of_induction", 1e-5), mrd("after_blinatumomab_1", 0.0)],
+            [cr(), mrd("end_of_induction", 1e-5), mrd("after_blinatumomab_1", 0.0)],
             age_days=250,
             wbc=10,
             **R,
         ),
         {},
-        "MR",
+        "MR-low",
         ("second_blinatumomab_cycle",),
         (),
     ),
     (
         "interfant-21",
-        history([mrd("end_of_induction", 1e-3)], age_days=250, wbc=10, **R),
+        history(
+            [cr(), mrd("end_of_induction", 5e-4), mrd("after_blinatumomab_1", 1e-4)],
+            age_days=250,
+            wbc=10,
+            **R,
+        ),
+        {},
+        "MR-high",
+        ("second_blinatumomab_cycle",),
+        (),
+    ),
+    (
+        "interfant-21",
+        history(
+            [cr(), mrd("end_of_induction", 5e-4), mrd("after_blinatumomab_1", 1e-4)],
+            age_days=250,
+            wbc=10,
+            **R,
+        ),
+        {"reallocation_operator": ">="},
+        "HR",
+        ("hsct_eligible",),
+        (),
+    ),
+    (
+        "interfant-21",
+        history([cr("no_cr")], age_days=250, wbc=10, **R),
         {},
         "HR",
         ("hsct_eligible",),
@@ -170,7 +200,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, tuple[str, ...], tup
         {},
         INDETERMINATE,
         (),
-        ("mrd_end_of_induction", "mrd_after_blinatumomab_1"),
+        ("induction_response", "mrd_after_blinatumomab_1", "mrd_end_of_induction"),
     ),
     (
         "interfant-21",
@@ -187,6 +217,19 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, tuple[str, ...], tup
         "HR",
         (),
         (),
+    ),
+    (
+        "interfant-21",
+        patient(age_days=100, wbc=300, **R),
+        {"wbc_operator": ">"},
+        INDETERMINATE,
+        (),
+        (
+            "prednisone_response",
+            "induction_response",
+            "mrd_after_blinatumomab_1",
+            "mrd_end_of_induction",
+        ),
     ),
     # JPLSG MLL-10
     ("jplsg-mll-10", patient(age_days=20, cns="CNS3", **G), {}, "LR", (), ()),
@@ -278,8 +321,69 @@ def test_vignette(
 def test_mll03_flag_needs_the_induction_response() -> None:
     d = stratify(patient(age_days=100, **R), "jplsg-mll03")
     assert d.group == "KMT2A-r"
-    assert d.undetermined_flags == ("early_hsct_in_cr1",)
+    assert d.undetermined_flags == ("early_hsct_in_cr1", "hsct_within_4_months_of_cr1")
+    assert d.flag_missing_fields["early_hsct_in_cr1"] == ("induction_response",)
     assert "early_hsct_in_cr1" in d.explanation
+
+
+@pytest.mark.parametrize(("hsct_date", "raised"), [("2020-11-03", True), ("2020-11-04", False)])
+def test_mll03_hsct_timing_is_a_rule(hsct_date: str, raised: bool) -> None:
+    """CR on 2020-07-05; 121 days later (2020-11-03) is within 4 × 30.4375 days."""
+    events = [cr(), {"kind": "hsct", "date": hsct_date}]
+    d = stratify(history(events, age_days=100, **R), "jplsg-mll03")
+    assert ("hsct_within_4_months_of_cr1" in d.flags) is raised
+    shorter = stratify(history(events, age_days=100, **R), "jplsg-mll03", {"early_hsct_days": 90})
+    assert "hsct_within_4_months_of_cr1" not in shorter.flags
+
+
+def test_interfant06_hsct_flag_is_exact() -> None:
+    """Issue 16's vignette: KMT2A-r, 100 days, day-8 response missing, MRD 1e-3 after
+    consolidation: HR or MR, HSCT-eligible in both ("medium-risk infants with MRD ≥ 10^-4
+    following consolidation and all high-risk infants also eligible for HSCT")."""
+    subject = history([mrd("end_of_consolidation", 1e-3)], age_days=100, wbc=100, **R)
+    d = stratify(subject, "interfant-06")
+    assert d.group == INDETERMINATE
+    assert d.reachable_groups == ("HR", "MR")
+    assert d.missing_fields == ("prednisone_response",)
+    assert d.flags == ("hsct_eligible",)
+    low = stratify(history([mrd("end_of_consolidation", 1e-5)], age_days=100, wbc=100, **R))
+    assert low.undetermined_flags == ("hsct_eligible",)
+    assert low.flag_missing_fields == {"hsct_eligible": ("prednisone_response",)}
+
+
+def test_one_reading_of_mrd_after_consolidation() -> None:
+    """Interfant-06 and the prognostic flag read the same feature: end of consolidation,
+    else start of OCTADAD."""
+    for tp in ("end_of_consolidation", "start_of_octadad"):
+        subject = history([mrd(tp, 1e-3)], age_days=250, wbc=10, **R)
+        assert "hsct_eligible" in stratify(subject, "interfant-06").flags
+        flags = stratify(subject, "prognostic-factors").flags
+        assert "mrd_ge_1e-4_after_consolidation" in flags
+    both = history(
+        [mrd("end_of_consolidation", 1e-5), mrd("start_of_octadad", 1e-3)], age_days=250, **R
+    )
+    assert "hsct_eligible" not in stratify(both, "interfant-06").flags
+    assert "mrd_ge_1e-4_after_consolidation" not in stratify(both, "prognostic-factors").flags
+
+
+@pytest.mark.parametrize(("age", "raised"), [(1, True), (27, True), (28, False), (200, False)])
+def test_congenital_flag(age: int, raised: bool) -> None:
+    """Congenital ALL: first month of life, read as < 28 days (van der Linden 2009)."""
+    d = stratify(patient(age_days=age), "prognostic-factors")
+    assert ("congenital" in d.flags) is raised
+
+
+def test_uk_infant_87_92_flags() -> None:
+    d = stratify(history([cr()], age_days=100, **R), "uk-infant-87-92")
+    assert d.group == "not_applicable"
+    assert d.flags == ("infant87_hsct_matched_sibling", "infant92_hsct_permitted")
+    g = stratify(history([cr()], age_days=100, **G), "uk-infant-87-92")
+    assert g.flags == ("infant87_hsct_matched_sibling",)
+    unknown = stratify(patient(age_days=100, **R), "uk-infant-87-92")
+    assert unknown.flag_missing_fields == {
+        "infant87_hsct_matched_sibling": ("induction_response",),
+        "infant92_hsct_permitted": ("induction_response",),
+    }
 
 
 def test_prognostic_flags_all_adverse() -> None:
@@ -309,7 +413,7 @@ def test_prognostic_flags_all_adverse() -> None:
         "day15_m3_marrow",
         "mrd_ge_1e-4_after_consolidation",
         "t_4_11",
-    )
+    )  # age 60 days: not congenital (< 28 days)
     assert d.undetermined_flags == ()
 
 

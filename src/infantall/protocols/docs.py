@@ -26,6 +26,25 @@ Quotes from seed 004 are verbatim; its comparison symbols were lost in text extr
 (read `o` as `<`, `X`/`Z` as `≥`, `p` as `≤`, `4` as `>` before a number, `10� 4` as
 `10^-4`). Citation statuses (V verified, P partial, U unverified, D discrepancy) are those
 of `shared/research/domain-facts.md`.
+
+**Exact decisions.** A group or flag is determinate whenever every completion of the missing
+features gives the same answer (case splitting over the missing features a rule reads;
+numeric features split at the rule thresholds, `infantall.protocols.exact`). An
+indeterminate decision lists in `missing_fields` exactly the features that can change the
+group and in `reachable_groups` the groups still possible; an undetermined flag lists the
+features that can decide it (`flag_missing_fields`). Example: an Interfant-06 KMT2A-r
+infant of 100 days with the day-8 response missing and MRD 10^-3 after consolidation is HR
+or MR, and HSCT-eligible in both, so `hsct_eligible` is raised.
+
+**MRD after consolidation** (one reading for every rule): the derived feature
+`mrd_after_consolidation` is the MRD result at the end of consolidation or, when that was
+not recorded, at the start of OCTADAD (the time point of Interfant-06's HSCT rule, ASH
+2018). **Congenital ALL**: diagnosed in the first month of life (van der Linden, Blood
+2009;114:3764), read as age < 28 days (parameter `congenital_days`).
+
+**Conventions on the command line**: every parameter below can be set with
+`infantall stratify FILE --param NAME=VALUE` (lists comma-separated, e.g.
+`--param cns_disease=CNS2,CNS3`); it applies to every chosen protocol that has it.
 """
 
 

@@ -7,8 +7,14 @@ from typing import Any
 
 from infantall.domain import Patient, PatientHistory
 from infantall.errors import InvalidInputError
-from infantall.protocols.conditions import describe, evaluate, fields_of, missing_fields
-from infantall.protocols.features import MRD_FEATURES
+from infantall.protocols.conditions import describe, fields_of
+from infantall.protocols.exact import decide_arrays
+from infantall.protocols.features import (
+    CATEGORIES,
+    MRD_AFTER_CONSOLIDATION,
+    MRD_FEATURES,
+    encode_features,
+)
 from infantall.protocols.model import INDETERMINATE, NOT_APPLICABLE, Decision, Protocol, Rule
 
 __all__ = ["as_subject", "decide", "resolve_params"]
@@ -71,36 +77,51 @@ def as_subject(item: Patient | PatientHistory | Mapping[str, Any]) -> Patient | 
 
 
 def decide(protocol: Protocol, features: Mapping[str, Any], params: Mapping[str, Any]) -> Decision:
-    """Evaluate every rule of ``protocol`` on one patient's ``features``.
+    """Evaluate every rule of ``protocol`` on one patient's ``features``, exactly.
 
-    The group is that of the first group rule whose condition is true; when none is true
-    the decision is ``indeterminate`` and ``missing_fields`` lists the unknown features of
-    the rules still undecided (those, and only those, could settle the group).
+    The group is that of the group rule that holds on every completion of the missing
+    features; otherwise the decision is ``indeterminate``, ``missing_fields`` lists exactly
+    the missing features that can change the group and ``reachable_groups`` the groups
+    still possible. A flag is raised when it holds on every completion, undetermined
+    (with the fields that can decide it) when completions disagree
+    (:func:`infantall.protocols.exact.decide_arrays`, shared with the vectorised engine).
     """
-    truths = {r.id: evaluate(r.condition, features, params) for r in protocol.rules}
-    group_rule = next((r for r in protocol.group_rules if truths[r.id] is True), None)
-    missing: list[str] = []
-    if group_rule is None:
-        for r in protocol.group_rules:
-            missing.extend(missing_fields(r.condition, features, params))
-        order = protocol.group_fields
-        missing = sorted(set(missing), key=order.index)
-    flags = tuple(r for r in protocol.flag_rules if truths[r.id] is True)
-    undetermined = tuple(r.flag for r in protocol.flag_rules if truths[r.id] is None)
-    fired = ((group_rule,) if group_rule else ()) + flags
+    result = decide_arrays(protocol, encode_features(features), params, CATEGORIES)
+    group_rules = protocol.group_rules
+    index = int(result.group[0])
+    group_rule = group_rules[index] if index < len(group_rules) else None
+    missing = [f for f in protocol.group_fields if bool(result.missing.get(f, [False])[0])]
+    reach = int(result.reachable[0])
+    reachable = tuple(dict.fromkeys(r.group for i, r in enumerate(group_rules) if reach >> i & 1))
+    flags: list[Rule] = []
+    undetermined: list[str] = []
+    flag_missing: dict[str, tuple[str, ...]] = {}
+    for rule, value, deciding in zip(
+        protocol.flag_rules, result.flags, result.flag_missing, strict=True
+    ):
+        if value[0] == 1:
+            flags.append(rule)
+        elif value[0] == -1:
+            undetermined.append(rule.flag)
+            flag_missing[rule.flag] = tuple(f for f, m in deciding.items() if m[0])
+    fired = ((group_rule,) if group_rule else ()) + tuple(flags)
     conventions = {p.name: params[p.name] for p in protocol.parameters}
     return Decision(
         protocol=protocol.id,
         version=protocol.version,
         group=_group_name(protocol, group_rule),
         flags=tuple(r.flag for r in flags),
-        undetermined_flags=undetermined,
+        undetermined_flags=tuple(undetermined),
         fired_rules=tuple(r.id for r in fired),
         missing_fields=tuple(missing),
-        explanation=_explain(protocol, group_rule, flags, missing, undetermined, features, params),
+        explanation=_explain(
+            protocol, group_rule, tuple(flags), missing, reachable, flag_missing, features, params
+        ),
         sources=tuple(s for r in fired for s in r.sources),
         conventions=conventions,
         partial=protocol.partial,
+        reachable_groups=reachable,
+        flag_missing_fields=flag_missing,
     )
 
 
@@ -110,6 +131,8 @@ _HINTS = {
     "age_days": "age_days (or birth_date and diagnosis_date)",
     "induction_response": "induction_response (an end-of-induction Response event)",
     **{name: f"{name} (an MRDResult event at {tp.value})" for name, tp in MRD_FEATURES.items()},
+    MRD_AFTER_CONSOLIDATION: f"{MRD_AFTER_CONSOLIDATION} (an MRDResult event at "
+    "end_of_consolidation, or start_of_octadad)",
 }
 
 
@@ -133,7 +156,8 @@ def _explain(
     group_rule: Rule | None,
     flags: tuple[Rule, ...],
     missing: list[str],
-    undetermined: tuple[str, ...],
+    reachable: tuple[str, ...],
+    flag_missing: Mapping[str, tuple[str, ...]],
     features: Mapping[str, Any],
     params: Mapping[str, Any],
 ) -> str:
@@ -142,8 +166,8 @@ def _explain(
         lines.append(f"{protocol.name}: flags only (no risk group).")
     elif group_rule is None:
         lines.append(
-            f"{protocol.name}: indeterminate; the group depends on missing "
-            f"{', '.join(_HINTS.get(m, m) for m in missing)}."
+            f"{protocol.name}: indeterminate between {', '.join(reachable)}; the group "
+            f"depends on missing {', '.join(_HINTS.get(m, m) for m in missing)}."
         )
     else:
         lines.append(
@@ -153,8 +177,9 @@ def _explain(
         )
     for r in flags:
         lines.append(f"Flag {r.flag} by rule {r.id} ({r.label}).")
-    if undetermined:
-        lines.append(f"Flags not decidable with the data given: {', '.join(undetermined)}.")
+    for flag, deciding in flag_missing.items():
+        fields = ", ".join(_HINTS.get(m, m) for m in deciding)
+        lines.append(f"Flag {flag} not decidable with the data given; it depends on {fields}.")
     if protocol.partial:
         lines.append("Partial protocol: its full definitions are not public (see notes).")
     return " ".join(lines)

@@ -14,10 +14,18 @@ the :class:`~infantall.domain.Patient` fields ``age_days`` (or ``birth_date`` an
 ``cd10``, ``day15_marrow``, ``fusion_partner``, ``immunophenotype``; and from the history
 ``induction_response`` and ``mrd_<time point>`` (fractions), e.g.
 ``mrd_start_of_octadad``.
+
+**MRD after consolidation** (one reading shared by every rule): the seeds' "MRD ≥ 10^-4
+following consolidation" (seed 004, of Interfant-99's MRD study and of Interfant-06's HSCT
+rule) is the derived feature ``mrd_after_consolidation``: the MRD result at the end of
+consolidation, or, when that time point was not recorded, the next one, the start of OCTADAD
+(the sample Interfant-06's HSCT rule is documented on, ASH 2018 abstract 655). A column
+``mrd_after_consolidation`` given in a frame is used as is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +51,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CATEGORICAL_FEATURES",
+    "CATEGORIES",
+    "CR_TO_HSCT_DAYS",
+    "MRD_AFTER_CONSOLIDATION",
     "MRD_FEATURES",
     "NUMERIC_FEATURES",
+    "encode_features",
     "encode_frame",
     "features_of",
 ]
@@ -61,7 +73,22 @@ MRD_FEATURES: dict[str, MRDTimePoint] = {
     )
 }
 
-NUMERIC_FEATURES: tuple[str, ...] = ("age_days", "wbc", "day8_blasts", *MRD_FEATURES)
+#: The derived feature that every rule reading "MRD after consolidation" reads, and the
+#: time points it is read from, in order of preference (module docstring).
+MRD_AFTER_CONSOLIDATION = "mrd_after_consolidation"
+MRD_AFTER_CONSOLIDATION_SOURCES = ("mrd_end_of_consolidation", "mrd_start_of_octadad")
+
+#: Days from the end-of-induction response (CR) to the first HSCT (from the history).
+CR_TO_HSCT_DAYS = "cr_to_hsct_days"
+
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "age_days",
+    "wbc",
+    "day8_blasts",
+    *MRD_FEATURES,
+    MRD_AFTER_CONSOLIDATION,
+    CR_TO_HSCT_DAYS,
+)
 
 CATEGORICAL_FEATURES: dict[str, type[StrEnum]] = {
     "kmt2a": KMT2AStatus,
@@ -72,6 +99,11 @@ CATEGORICAL_FEATURES: dict[str, type[StrEnum]] = {
     "fusion_partner": FusionPartner,
     "immunophenotype": Immunophenotype,
     "induction_response": InductionResponse,
+}
+
+#: The categories (codes) of every categorical feature, as encoded for the engine.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    name: tuple(m.value for m in enum) for name, enum in CATEGORICAL_FEATURES.items()
 }
 
 
@@ -89,14 +121,37 @@ def features_of(subject: Patient | PatientHistory) -> dict[str, Any]:
     out["induction_response"] = InductionResponse.unknown.value
     for name in MRD_FEATURES:
         out[name] = None
+    out[CR_TO_HSCT_DAYS] = None
     if isinstance(subject, PatientHistory):
         response = subject.induction_response
         if response is not None:
             out["induction_response"] = response.status.value
+            if response.status == InductionResponse.cr and subject.transplants:
+                first = min(t.date for t in subject.transplants)
+                out[CR_TO_HSCT_DAYS] = float((first - response.date).days)
         for name, tp in MRD_FEATURES.items():
             result = subject.mrd(tp)
             out[name] = None if result is None else result.value
+    out[MRD_AFTER_CONSOLIDATION] = next(
+        (out[s] for s in MRD_AFTER_CONSOLIDATION_SOURCES if out.get(s) is not None), None
+    )
     return out
+
+
+def encode_features(features: Mapping[str, Any]) -> ArrayFeatures:
+    """One patient's :func:`features_of` mapping as a one-row :class:`ArrayFeatures`."""
+    import numpy as np
+
+    numeric = {
+        name: np.array([np.nan if features.get(name) is None else float(features[name])])
+        for name in NUMERIC_FEATURES
+    }
+    categorical = {}
+    for name, cats in CATEGORIES.items():
+        value = features.get(name)
+        code = cats.index(str(value)) if value is not None and str(value) in cats else -1
+        categorical[name] = (np.array([code], dtype=np.int16), cats)
+    return ArrayFeatures(1, numeric, categorical)
 
 
 def encode_frame(df: pd.DataFrame) -> ArrayFeatures:
@@ -124,6 +179,12 @@ def encode_frame(df: pd.DataFrame) -> ArrayFeatures:
         numeric["age_days"] = (
             from_dates if given is None else np.where(np.isnan(given), from_dates, given)
         )
+    if MRD_AFTER_CONSOLIDATION not in numeric:
+        derived = np.full(n, np.nan)
+        for source in reversed(MRD_AFTER_CONSOLIDATION_SOURCES):
+            if source in numeric:
+                derived = np.where(np.isnan(numeric[source]), derived, numeric[source])
+        numeric[MRD_AFTER_CONSOLIDATION] = derived
     categorical: dict[str, Any] = {}
     for name, enum in CATEGORICAL_FEATURES.items():
         if name in df.columns:
@@ -165,8 +226,8 @@ def _categorical_column(col: pd.Series[Any], name: str, enum: type[StrEnum]) -> 
         extra = set(map(str, col.cat.categories)) - set(categories)
         values = col.astype(str).where(col.notna()) if extra else col
     else:
+        # StrEnum members equal and hash as their values: Categorical matches them as is
         values = col.astype(object).where(col.notna())
-        values = values.map(lambda v: v.value if isinstance(v, StrEnum) else v)
     cat = pd.Categorical(values, categories=list(categories))
     bad = cat.isna() & values.notna().to_numpy()
     if bool(bad.any()):

@@ -178,6 +178,14 @@ class Decision:
         Parameter name -> value used (the conventions the sources leave open).
     partial
         True when the protocol's public definitions are incomplete.
+    reachable_groups
+        The groups still reachable: the group alone when determinate, every group some
+        completion of the missing fields gives when indeterminate (empty without groups).
+    flag_missing_fields
+        For each undetermined flag, exactly the missing fields that can decide it.
+
+    Decisions are exact: determinate whenever every completion of the missing fields gives
+    the same answer (:mod:`infantall.protocols.exact`).
     """
 
     protocol: str
@@ -191,6 +199,8 @@ class Decision:
     sources: tuple[Source, ...]
     conventions: Mapping[str, Any] = field(default_factory=dict)
     partial: bool = False
+    reachable_groups: tuple[str, ...] = ()
+    flag_missing_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def determinate(self) -> bool:
@@ -211,4 +221,6 @@ class Decision:
             "sources": [s.as_dict() for s in self.sources],
             "conventions": dict(self.conventions),
             "partial": self.partial,
+            "reachable_groups": list(self.reachable_groups),
+            "flag_missing_fields": {k: list(v) for k, v in self.flag_missing_fields.items()},
         }

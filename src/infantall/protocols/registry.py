@@ -5,10 +5,12 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from infantall.errors import InvalidInputError
-from infantall.protocols.definitions.interfant import INTERFANT_06, INTERFANT_21, INTERFANT_99
+from infantall.protocols.definitions.interfant import INTERFANT_06, INTERFANT_99
+from infantall.protocols.definitions.interfant21 import INTERFANT_21
 from infantall.protocols.definitions.japan import JILSG_MLL96_98, JPLSG_MLL03, JPLSG_MLL10
 from infantall.protocols.definitions.north_america import CCG_1953_POG_9407, COG_AALL0631
 from infantall.protocols.definitions.prognostic import PROGNOSTIC_FACTORS
+from infantall.protocols.definitions.uk import UK_INFANT_87_92
 from infantall.protocols.model import Protocol
 
 __all__ = ["PROTOCOLS", "get_protocol"]
@@ -18,6 +20,7 @@ PROTOCOLS: MappingProxyType[str, Protocol] = MappingProxyType(
     {
         p.id: p
         for p in (
+            UK_INFANT_87_92,
             JILSG_MLL96_98,
             CCG_1953_POG_9407,
             INTERFANT_99,

@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from infantall.protocols.conditions import (
-    ArrayFeatures,
-    Cache,
-    evaluate_arrays,
-    missing_fields_arrays,
-)
+from infantall.protocols.conditions import ArrayFeatures
 from infantall.protocols.engine import resolve_params
-from infantall.protocols.features import encode_frame
+from infantall.protocols.exact import decide_arrays
+from infantall.protocols.features import CATEGORIES, encode_frame
 from infantall.protocols.model import INDETERMINATE, NOT_APPLICABLE, Protocol
 from infantall.protocols.registry import PROTOCOLS, get_protocol
 
@@ -33,6 +29,8 @@ FRAME_COLUMNS = (
     "undetermined_flags",
     "fired_rules",
     "missing_fields",
+    "reachable_groups",
+    "flag_missing_fields",
 )
 
 
@@ -122,37 +120,62 @@ def _decide_frame(
     import pandas as pd
 
     n = data.n
-    cache: Cache = {}
+    result = decide_arrays(proto, data, params, CATEGORIES)
     group_rules = proto.group_rules
-    chosen = np.full(n, len(group_rules), dtype=np.int64)  # len = none true
-    for i in reversed(range(len(group_rules))):
-        t, _ = evaluate_arrays(group_rules[i].condition, data, params, cache)
-        chosen[t] = i
-    missing: dict[str, npt.NDArray[np.bool_]] = {}
-    undecided = chosen == len(group_rules)
-    if group_rules and undecided.any():
-        for rule in group_rules:
-            missing_fields_arrays(rule.condition, data, params, undecided, missing, cache)
+    chosen = result.group
     fallback = INDETERMINATE if group_rules else NOT_APPLICABLE
     groups = [r.group for r in group_rules] + [fallback]
-    flag_rules = proto.flag_rules
-    truths = [evaluate_arrays(r.condition, data, params, cache) for r in flag_rules]
-    fired = [t for t, _ in truths]
-    flag_names = [r.flag for r in flag_rules]
+    flag_names = [r.flag for r in proto.flag_rules]
+    fired = [v == 1 for v in result.flags]
     order = list(proto.group_fields)
     zeros = np.zeros(n, dtype=bool)
+    reach_bits = [(result.reachable >> i & 1).astype(bool) for i in range(len(group_rules))]
     return pd.DataFrame(
         {
             "protocol": _categorical(np.zeros(n, dtype=np.int8), [proto.id]),
             "version": _categorical(np.zeros(n, dtype=np.int8), [proto.version]),
             "group": _categorical(chosen, groups),
             "flags": _labels(fired, flag_names, n),
-            "undetermined_flags": _labels([~t & ~f for t, f in truths], flag_names, n),
+            "undetermined_flags": _labels([v == -1 for v in result.flags], flag_names, n),
             "fired_rules": _fired_rules(proto, chosen, fired, n),
-            "missing_fields": _labels([missing.get(f, zeros) for f in order], order, n),
+            "missing_fields": _labels([result.missing.get(f, zeros) for f in order], order, n),
+            "reachable_groups": _labels(reach_bits, groups[:-1], n),
+            "flag_missing_fields": _flag_missing(proto, result.flag_missing, n),
         },
         index=index,
     )
+
+
+def _flag_missing(
+    proto: Protocol, masks: list[dict[str, npt.NDArray[np.bool_]]], n: int
+) -> pd.Categorical:
+    """``flag:field,field;flag:field`` per row (the fields that can decide each flag)."""
+    bits: list[npt.NDArray[np.bool_]] = []
+    names: list[tuple[str, str]] = []
+    for rule, mask in zip(proto.flag_rules, masks, strict=True):
+        for name, m in mask.items():
+            bits.append(m)
+            names.append((rule.flag, name))
+
+    def label(code: int) -> str:
+        out: dict[str, list[str]] = {}
+        for i, (flag, name) in enumerate(names):
+            if (code >> i) & 1:
+                out.setdefault(flag, []).append(name)
+        return ";".join(f"{flag}:{','.join(fields)}" for flag, fields in out.items())
+
+    codes = _bits_to_codes(bits, n)
+    if len(names) <= 20:
+        return _encode(codes, 1 << len(names), label)
+    return _encode_sparse(codes, label)
+
+
+def _encode_sparse(codes: npt.NDArray[np.int64], label: Any) -> pd.Categorical:
+    """Categorical of ``label(code)`` for arbitrary non-negative ``codes`` (by unique)."""
+    import numpy as np
+
+    present, inverse = np.unique(codes, return_inverse=True)
+    return _categorical(inverse.reshape(-1), [label(int(c)) for c in present])
 
 
 def _fired_rules(

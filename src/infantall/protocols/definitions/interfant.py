@@ -19,9 +19,10 @@ from infantall.protocols.definitions._common import (
     not_,
     seed004,
 )
-from infantall.protocols.model import Parameter, Protocol, Rule
+from infantall.protocols.features import MRD_AFTER_CONSOLIDATION
+from infantall.protocols.model import Protocol, Rule
 
-__all__ = ["INTERFANT_06", "INTERFANT_21", "INTERFANT_99"]
+__all__ = ["I06_HR_FEATURES", "INTERFANT_06", "INTERFANT_99"]
 
 _PREDNISONE_DEFINITION = cite(
     "Dördelmann et al., Blood 1999;94:1209 (BFM): PGR < 1,000 blasts/µL on day 8, "
@@ -100,12 +101,13 @@ INTERFANT_99 = Protocol(
         Rule(
             id="interfant-99.hsct_benefit_subgroup",
             label="KMT2A-r and age < 6 months and (PPR or WBC ≥ 300 × 10^9/L): the subgroup "
-            "where HSCT in CR1 improved DFS (Mann 2010)",
+            "where HSCT in CR1 significantly improved DFS and OS (seed 004; Mann 2010)",
             condition=_HSCT_SUBGROUP,
             flag="hsct_benefit_subgroup",
             sources=(
                 seed004(
-                    "a subgroup of high-risk MLL-rearranged infants with unfavorable prognostic "
+                    "there was significantly improved DFS and OS for a subgroup of high-risk "
+                    "MLL-rearranged infants with unfavorable prognostic "
                     "features, including age o6 months and either poor day 8 prednisone "
                     "response or WBC X300 g/l at diagnosis"
                 ),
@@ -115,21 +117,24 @@ INTERFANT_99 = Protocol(
     ),
 )
 
-_I06_HR_FEATURES = all_(AGE_LT_6_MONTHS, any_(WBC_300, PPR))
-_I06_HR = all_(REARRANGED, _I06_HR_FEATURES)
-_I06_MR = all_(REARRANGED, not_(_I06_HR_FEATURES))
-_MRD_OCTADAD = Cmp("mrd_start_of_octadad", ">=", Param("mrd_threshold"))
+I06_HR_FEATURES = all_(AGE_LT_6_MONTHS, any_(WBC_300, PPR))
+_I06_HR = all_(REARRANGED, I06_HR_FEATURES)
+_I06_MR = all_(REARRANGED, not_(I06_HR_FEATURES))
+_MRD_OCTADAD = Cmp(MRD_AFTER_CONSOLIDATION, ">=", Param("mrd_threshold"))
 
 INTERFANT_06 = Protocol(
     id="interfant-06",
     name="Interfant-06",
-    version="1.0.0",
+    version="1.1.0",
     groups=("LR", "MR", "HR"),
     description="Low/medium/high risk by KMT2A status, age, WBC and prednisone response.",
     parameters=(SIX_MONTHS_PARAM, WBC_OPERATOR_PARAM, MRD_THRESHOLD_PARAM),
     notes=(
-        "'Following consolidation' (seed 004) is the start of OCTADAD, after MARMA "
-        "(ASH 2018): the MRD feature read is mrd_start_of_octadad.",
+        "'MRD following consolidation' (seed 004) is read as everywhere in infantall: "
+        "mrd_after_consolidation = the end-of-consolidation result, else the start-of-OCTADAD "
+        "result (the time point ASH 2018 names for the HSCT rule).",
+        "Decisions are exact: an MR/HR-undetermined KMT2A-r infant with MRD ≥ 10^-4 after "
+        "consolidation is HSCT-eligible in either group, so hsct_eligible is raised.",
     ),
     rules=(
         Rule(
@@ -164,7 +169,7 @@ INTERFANT_06 = Protocol(
         ),
         Rule(
             id="interfant-06.hsct_eligible",
-            label="HSCT eligible: all HR, and MR with MRD ≥ 10^-4 at the start of OCTADAD",
+            label="HSCT eligible: all HR, and MR with MRD ≥ 10^-4 after consolidation",
             condition=any_(_I06_HR, all_(_I06_MR, _MRD_OCTADAD)),
             flag="hsct_eligible",
             sources=(
@@ -174,107 +179,6 @@ INTERFANT_06 = Protocol(
                 ),
                 _ASH_2018,
             ),
-        ),
-    ),
-)
-
-_I21_REGISTRY = cite(
-    "Interfant-21, NCT05327894 registry record: one blinatumomab cycle for all after "
-    "induction; HR eligible for allo-SCT after cycle 1 if MRD-negative (< 0.01%); MR with "
-    "insufficient MRD response after induction or cycle 1 re-allocated to HR",
-    "https://trials.cancervic.org.au/details/vctl_nct05327894",
-    "V",
-)
-_I21_POPULATION = cite(
-    "Interfant-21, NCT05327894: newly diagnosed KMT2A-r B-precursor ALL or B-MPAL "
-    "≤ 365 days; KMT2A-germline excluded",
-    "https://www.clinicaltrialexchange.com/clinical-trials/Interfant-21-Treatment-Protocol-"
-    "for-Infants-Under-1-Year-With-KMT2A-rearranged-ALL-or-Mixed-Phenotype-Acute-Leukemia/"
-    "NCT05327894",
-    "V",
-)
-_I21_ASSUMED = cite(
-    "MR/HR definitions of Interfant-21 are not public; the Interfant-06 HR criteria are "
-    "assumed (domain-facts.md §1.3, status U)",
-    "",
-    "U",
-)
-_INSUFFICIENT = any_(
-    Cmp("mrd_end_of_induction", ">=", Param("insufficient_mrd")),
-    Cmp("mrd_after_blinatumomab_1", ">=", Param("insufficient_mrd")),
-)
-_SUFFICIENT = all_(
-    Cmp("mrd_end_of_induction", "<", Param("insufficient_mrd")),
-    Cmp("mrd_after_blinatumomab_1", "<", Param("insufficient_mrd")),
-)
-_I21_HR = all_(REARRANGED, any_(_I06_HR_FEATURES, _INSUFFICIENT))
-_I21_MR = all_(REARRANGED, not_(_I06_HR_FEATURES), _SUFFICIENT)
-_MRD_NEGATIVE_BLIN = Cmp("mrd_after_blinatumomab_1", "<", Param("mrd_threshold"))
-
-INTERFANT_21 = Protocol(
-    id="interfant-21",
-    name="Interfant-21",
-    version="0.1.0",
-    groups=("not_eligible", "MR", "HR"),
-    partial=True,
-    description="Blinatumomab-based protocol for KMT2A-r infants; public rules only.",
-    parameters=(
-        SIX_MONTHS_PARAM,
-        WBC_OPERATOR_PARAM,
-        MRD_THRESHOLD_PARAM,
-        Parameter(
-            "insufficient_mrd",
-            1e-4,
-            "MRD fraction at and above which the response after induction or after "
-            "blinatumomab cycle 1 is 'insufficient' (not public; assumed = MRD-positive "
-            "≥ 0.01%).",
-        ),
-    ),
-    notes=(
-        "Partial: MR/HR definitions and the 'insufficient MRD response' cut are not public; "
-        "Interfant-06 HR criteria and MRD ≥ 10^-4 are assumed (parameters).",
-        "Final groups need MRD after induction and after blinatumomab cycle 1.",
-    ),
-    rules=(
-        Rule(
-            id="interfant-21.not_eligible",
-            label="KMT2A germline (excluded from Interfant-21)",
-            condition=GERMLINE,
-            group="not_eligible",
-            sources=(_I21_POPULATION,),
-        ),
-        Rule(
-            id="interfant-21.HR",
-            label="KMT2A-r and (Interfant-06 HR criteria, or insufficient MRD response after "
-            "induction or blinatumomab cycle 1: re-allocated to HR)",
-            condition=_I21_HR,
-            group="HR",
-            sources=(_I21_REGISTRY, _I21_ASSUMED),
-        ),
-        Rule(
-            id="interfant-21.MR",
-            label="KMT2A-r, not HR by Interfant-06 criteria, sufficient MRD response",
-            condition=_I21_MR,
-            group="MR",
-            sources=(_I21_REGISTRY, _I21_ASSUMED),
-        ),
-        Rule(
-            id="interfant-21.hsct_eligible",
-            label="allo-SCT eligible: HR MRD-negative (< 0.01%) after blinatumomab cycle 1, or "
-            "MR re-allocated to HR",
-            condition=any_(
-                all_(REARRANGED, _I06_HR_FEATURES, _MRD_NEGATIVE_BLIN),
-                all_(REARRANGED, not_(_I06_HR_FEATURES), _INSUFFICIENT),
-            ),
-            flag="hsct_eligible",
-            sources=(_I21_REGISTRY,),
-        ),
-        Rule(
-            id="interfant-21.second_blinatumomab_cycle",
-            label="MR responding well to cycle 1: a second blinatumomab cycle",
-            condition=_I21_MR,
-            flag="second_blinatumomab_cycle",
-            sources=(_I21_REGISTRY,),
         ),
     ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infantall.protocols.conditions import Cmp, In
+from infantall.protocols.conditions import Cmp, In, Param
 from infantall.protocols.definitions._common import (
     CNS_DISEASE,
     CNS_DISEASE_PARAM,
@@ -15,7 +15,8 @@ from infantall.protocols.definitions._common import (
     seed000,
     seed004,
 )
-from infantall.protocols.model import Protocol, Rule
+from infantall.protocols.features import CR_TO_HSCT_DAYS
+from infantall.protocols.model import Parameter, Protocol, Rule
 
 __all__ = ["JILSG_MLL96_98", "JPLSG_MLL03", "JPLSG_MLL10"]
 
@@ -83,12 +84,29 @@ JILSG_MLL96_98 = Protocol(
     ),
 )
 
+_EARLY_HSCT_QUOTE = seed004(
+    "early phase (p4 months after first CR) HSCT to prevent early relapse for "
+    "MLL-rearranged infants"
+)
+
 JPLSG_MLL03 = Protocol(
     id="jplsg-mll03",
     name="JPLSG MLL03",
-    version="1.0.0",
+    version="1.1.0",
     groups=("not_eligible", "KMT2A-r"),
     description="KMT2A-r infants: short intensive chemotherapy then early HSCT in CR1.",
+    parameters=(
+        Parameter(
+            "early_hsct_days",
+            121.75,
+            "Days after first CR within which HSCT is 'early phase' (seed 004 '≤ 4 months'; "
+            "4 × 30.4375 = 121.75: ≤ 121 days is within 4 months).",
+        ),
+    ),
+    notes=(
+        "The ≤ 4-month timing is a rule: hsct_within_4_months_of_cr1 reads the days from the "
+        "end-of-induction CR to the first HSCT (cr_to_hsct_days, from the history).",
+    ),
     rules=(
         Rule(
             id="jplsg-mll03.not_eligible",
@@ -109,12 +127,7 @@ JPLSG_MLL03 = Protocol(
             label="KMT2A-r: early-phase HSCT (≤ 4 months after first CR)",
             condition=REARRANGED,
             group="KMT2A-r",
-            sources=(
-                seed004(
-                    "early phase (p4 months after first CR) HSCT to prevent early relapse for "
-                    "MLL-rearranged infants"
-                ),
-            ),
+            sources=(_EARLY_HSCT_QUOTE,),
         ),
         Rule(
             id="jplsg-mll03.early_hsct_in_cr1",
@@ -129,6 +142,18 @@ JPLSG_MLL03 = Protocol(
                     "etoposide and cyclophosphamide protocol-specified conditioning."
                 ),
             ),
+        ),
+        Rule(
+            id="jplsg-mll03.hsct_within_4_months_of_cr1",
+            label="KMT2A-r in CR with HSCT done ≤ 4 months after first CR (the protocol's "
+            "early-phase timing)",
+            condition=all_(
+                REARRANGED,
+                In("induction_response", ("cr",)),
+                Cmp(CR_TO_HSCT_DAYS, "<=", Param("early_hsct_days")),
+            ),
+            flag="hsct_within_4_months_of_cr1",
+            sources=(_EARLY_HSCT_QUOTE,),
         ),
     ),
 )

@@ -109,8 +109,9 @@ COG_AALL0631 = Protocol(
     notes=(
         "The protocol takes patients with indeterminate KMT2A status off study; here an "
         "unknown KMT2A status gives 'indeterminate' (missing kmt2a).",
-        "The 25% dose reduction for infants < 7 days is stated by seed 004 only "
-        "(domain-facts.md §1.6: not found elsewhere).",
+        "The 25% dose reduction for infants < 7 days came with the amendment to induction "
+        "(after excessive toxicity, all infants moved to an Interfant-99-based induction); "
+        "stated by seed 004 only (domain-facts.md §1.6: not found elsewhere).",
     ),
     rules=(
         Rule(
@@ -140,13 +141,16 @@ COG_AALL0631 = Protocol(
         Rule(
             id="cog-aall0631.dose_reduction_25pct",
             label="age < 7 days at diagnosis: all non-intrathecal chemotherapy doses reduced "
-            "by 25%",
+            "by 25% (from the amendment that moved all infants to an Interfant-99-based "
+            "induction)",
             condition=Cmp("age_days", "<", 7.0),
             flag="dose_reduction_25pct",
             sources=(
                 seed004(
-                    "reduce all nonintrathecal chemotherapy doses by 25% for infants o7 days "
-                    "old at diagnosis"
+                    "the study was amended for all infants to receive an Interfant-99-based "
+                    "induction, modified to eliminate the steroid taper, reduce all "
+                    "nonintrathecal chemotherapy doses by 25% for infants o7 days old at "
+                    "diagnosis"
                 ),
             ),
         ),

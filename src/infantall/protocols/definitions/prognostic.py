@@ -13,9 +13,11 @@ from infantall.protocols.definitions._common import (
     SIX_MONTHS_PARAM,
     WBC_300,
     WBC_OPERATOR_PARAM,
+    cite,
     seed000,
     seed004,
 )
+from infantall.protocols.features import MRD_AFTER_CONSOLIDATION
 from infantall.protocols.model import Parameter, Protocol, Rule
 
 __all__ = ["PROGNOSTIC_FACTORS"]
@@ -33,6 +35,16 @@ _CCG = seed004(
     "presence of the t(4;11) MLL rearrangement."
 )
 
+_CONGENITAL = cite(
+    "van der Linden et al., Blood 2009;114:3764 (Interfant-99): congenital ALL = diagnosed "
+    "in the first month of life; 30 patients, 2-year EFS 20% (SE 9.1), 2-year CIR 60.0% vs "
+    "34.2% in older infants",
+    "http://ashpublications.com/blood/article/114/18/3764/26561/"
+    "Outcome-of-congenital-acute-lymphoblastic-leukemia",
+    "V",
+    "'first month of life' read as the neonatal period, < 28 days (parameter congenital_days)",
+)
+
 
 def _flag(name: str, label: str, condition: object, *sources: object) -> Rule:
     return Rule(
@@ -47,7 +59,7 @@ def _flag(name: str, label: str, condition: object, *sources: object) -> Rule:
 PROGNOSTIC_FACTORS = Protocol(
     id="prognostic-factors",
     name="Prognostic factors",
-    version="1.0.0",
+    version="1.1.0",
     groups=(),
     description="Adverse prognostic factors named in the seeds, as flags (no risk group).",
     parameters=(
@@ -73,8 +85,18 @@ PROGNOSTIC_FACTORS = Protocol(
             (("M3",), ("M2", "M3")),
         ),
         MRD_THRESHOLD_PARAM,
+        Parameter(
+            "congenital_days",
+            28.0,
+            "Congenital ALL is ALL diagnosed in the first month of life (van der Linden, "
+            "Blood 2009;114:3764); read as the neonatal period, age < 28 days (days 0–27).",
+        ),
     ),
-    notes=("Flags only: every patient gets the group 'not_applicable'.",),
+    notes=(
+        "Flags only: every patient gets the group 'not_applicable'.",
+        "'MRD following consolidation' is mrd_after_consolidation (the end-of-consolidation "
+        "result, else start of OCTADAD), the reading shared with Interfant-06.",
+    ),
     rules=(
         _flag("kmt2a_rearranged", "KMT2A (MLL) rearrangement", REARRANGED, _INDEPENDENT),
         _flag("age_lt_6_months", "age < 6 months at diagnosis", AGE_LT_6_MONTHS, _INDEPENDENT),
@@ -121,8 +143,15 @@ PROGNOSTIC_FACTORS = Protocol(
         _flag(
             "mrd_ge_1e-4_after_consolidation",
             "MRD ≥ 10^-4 after consolidation",
-            Cmp("mrd_end_of_consolidation", ">=", Param("mrd_threshold")),
+            Cmp(MRD_AFTER_CONSOLIDATION, ">=", Param("mrd_threshold")),
             seed004("All infants who had MRD X10� 4 following consolidation relapsed"),
+        ),
+        _flag(
+            "congenital",
+            "congenital ALL: diagnosed in the first month of life (age < 28 days)",
+            Cmp("age_days", "<", Param("congenital_days")),
+            seed004("Risk of relapse significantly higher for congenital ALL"),
+            _CONGENITAL,
         ),
         _flag("t_4_11", "t(4;11) (KMT2A::AFF1)", In("fusion_partner", ("AFF1",)), _CCG),
     ),
