@@ -55,6 +55,4 @@ def clean_reason(value: str) -> str:
 Code = Annotated[str, BeforeValidator(nfc), AfterValidator(_check_code)]
 #: A reason for change or void (required, single line).
 #: (No ``min_length``: an empty reason reaches :func:`clean_reason` and gets ``reason_required``.)
-Reason = Annotated[
-    str, BeforeValidator(nfc), Field(max_length=1000), AfterValidator(clean_reason)
-]
+Reason = Annotated[str, BeforeValidator(nfc), Field(max_length=1000), AfterValidator(clean_reason)]
