@@ -13,13 +13,15 @@ presenters (``infantall analyze``, the coordinator page, the report) only format
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from infantall.domain import PatientHistory
 from infantall.errors import InvalidInputError
 from infantall.outcomes._json import json_safe, records
 from infantall.outcomes.cox import CoxResult, cox_ph
@@ -33,6 +35,13 @@ from infantall.outcomes.hsct import (
     simon_makuch,
     time_dependent_cox,
 )
+from infantall.outcomes.hsct_adjusted import (
+    ASSUMPTION,
+    LandmarkHSCT,
+    hsct_frame,
+    landmark_hsct,
+    split_at,
+)
 from infantall.outcomes.km import ConfType, SurvivalCurves, kaplan_meier_by_group
 
 __all__ = [
@@ -40,6 +49,7 @@ __all__ = [
     "HSCTAnalysis",
     "SurvivalAtHorizons",
     "dataset_hsct_analysis",
+    "histories_hsct_analysis",
     "hsct_analysis",
     "survival_at_horizons",
 ]
@@ -159,8 +169,12 @@ def _cox_estimate(label: str, fit: CoxResult, n: int, note: str = "") -> Estimat
 class HSCTAnalysis:
     """HSCT as a time-dependent exposure (see :func:`hsct_analysis`).
 
-    ``landmark`` is ``None`` when no patient is still at risk at ``landmark_time`` (then
-    ``landmark_note`` says why).
+    ``time_dependent`` is the unadjusted time-dependent Cox model (confounded by indication:
+    transplant is decided by risk group and MRD); ``adjusted`` the recommended model
+    (stratified by ``strata``, adjusted for ``adjusted_for``), ``None`` when nothing was given
+    to adjust for. ``mantel_byar`` is stratified by ``strata`` when given. ``landmark`` is
+    ``None`` when no patient is still at risk at ``landmark_time`` (``landmark_note`` says why).
+    ``excluded`` counts the patients left out, by reason.
     """
 
     n: int
@@ -173,22 +187,48 @@ class HSCTAnalysis:
     landmark_note: str
     naive: CoxResult
     simon_makuch: SurvivalCurves
+    adjusted: CoxResult | None = None
+    strata: str | None = None
+    adjusted_for: tuple[str, ...] = ()
+    landmarks: tuple[LandmarkHSCT, ...] = ()
+    excluded: Mapping[str, int] = field(default_factory=dict)
+    protocol: str | None = None
+
+    @property
+    def unadjusted_estimate(self) -> Estimate:
+        """The time-dependent Cox HR of HSCT alone (confounded by indication)."""
+        return _cox_estimate(
+            "unadjusted time-dependent Cox (confounded by indication)",
+            self.time_dependent,
+            self.n,
+            "HSCT is given by risk group and MRD: for contrast only, not an effect estimate",
+        )
+
+    @property
+    def adjusted_estimate(self) -> Estimate | None:
+        """The recommended estimate: HSCT's HR stratified by risk group, adjusted for MRD."""
+        if self.adjusted is None:
+            return None
+        by = ", ".join(self.adjusted_for)
+        return _cox_estimate(f"adjusted time-dependent Cox ({by})", self.adjusted, self.n, ASSUMPTION)
 
     @property
     def estimates(self) -> tuple[Estimate, ...]:
-        """Time-dependent Cox, Mantel–Byar, landmark log-rank and the naive Cox, in order."""
+        """Time-dependent Cox, Mantel–Byar, landmark log-rank, the naive Cox and, when
+        adjusted, the adjusted Cox, in order."""
         mb = self.mantel_byar
         lm = self.landmark
         test = None if lm is None else lm.test
-        return (
+        strat = "" if self.strata is None else f" stratified by {self.strata}"
+        out = [
             _cox_estimate(
                 "time-dependent Cox (Efron)",
                 self.time_dependent,
                 self.n,
-                f"{len(self.counting)} (start, stop] rows",
+                f"{len(self.counting)} (start, stop] rows; unadjusted: confounded by indication",
             ),
             Estimate(
-                "Mantel-Byar test",
+                f"Mantel-Byar test{strat}",
                 statistic=mb.chisq,
                 p_value=mb.p_value,
                 n=self.n,
@@ -197,13 +237,18 @@ class HSCTAnalysis:
             ),
             Estimate(
                 f"landmark at {self.landmark_time:g}",
+                hazard_ratio=self.landmarks[0].hazard_ratio if self.landmarks else None,
+                ci_lower=self.landmarks[0].ci_lower if self.landmarks else None,
+                ci_upper=self.landmarks[0].ci_upper if self.landmarks else None,
                 statistic=None if test is None else test.chisq,
                 p_value=None if test is None else test.p_value,
                 n=None if lm is None else lm.n_at_risk,
                 note=self.landmark_note,
             ),
             _cox_estimate("naive ever-HSCT Cox (immortal-time biased)", self.naive, self.n),
-        )
+        ]
+        adj = self.adjusted_estimate
+        return tuple(out if adj is None else [*out, adj])
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -211,12 +256,25 @@ class HSCTAnalysis:
         return pd.DataFrame([e.to_dict() for e in self.estimates])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: counts, the landmark time and every estimate."""
+        """JSON-safe: counts, exclusions, the unadjusted and adjusted estimates, the
+        Mantel–Byar test, the landmarks, the assumption and every estimate."""
+        adj = self.adjusted_estimate
+        mb = self.estimates[1].to_dict()
+        mb.update(observed=self.mantel_byar.observed, expected=self.mantel_byar.expected)
         return {
             "n": self.n,
             "n_exposed": self.n_exposed,
             "counting_rows": len(self.counting),
+            "protocol": self.protocol,
+            "excluded": dict(self.excluded),
+            "unadjusted": self.unadjusted_estimate.to_dict(),
+            "adjusted": None
+            if adj is None
+            else {**adj.to_dict(), "adjusted_for": list(self.adjusted_for), "strata": self.strata},
+            "assumption": ASSUMPTION,
+            "mantel_byar": {**mb, "strata": self.strata},
             "landmark_time": json_safe(self.landmark_time),
+            "landmarks": [lm.to_dict() for lm in self.landmarks],
             "estimates": [e.to_dict() for e in self.estimates],
         }
 
@@ -234,6 +292,26 @@ def _landmark(
     return lm, note
 
 
+def _adjusted(
+    data: pd.DataFrame,
+    time: str,
+    event: str,
+    exposure_time: str,
+    strata: str | None,
+    adjust: Sequence[str],
+    switches: Mapping[str, str],
+) -> tuple[CoxResult | None, pd.DataFrame | None]:
+    if strata is None and not adjust and not switches:
+        return None, None
+    keep = [c for c in (strata, *adjust) if c is not None]
+    cp = split_at(data, time, event, {"hsct": exposure_time, **switches}, keep=keep)
+    if strata is not None:
+        cp[strata] = cp[strata].astype(str)
+    covs = ["hsct", *switches, *adjust]
+    fit = cox_ph(cp, "stop", "event", covs, entry="start", strata=strata, concordance=False)
+    return fit, cp
+
+
 def hsct_analysis(
     data: pd.DataFrame,
     time: str,
@@ -242,20 +320,34 @@ def hsct_analysis(
     *,
     landmark_time: float | None = None,
     counting: pd.DataFrame | None = None,
+    strata: str | None = None,
+    adjust: Sequence[str] = (),
+    switches: Mapping[str, str] | None = None,
+    horizon: float | None = None,
+    excluded: Mapping[str, int] | None = None,
+    protocol: str | None = None,
 ) -> HSCTAnalysis:
     """HSCT in CR1 as a time-dependent exposure, one row per patient in ``data``.
 
     ``exposure_time`` is the time to HSCT (missing: never transplanted). Computes the
-    counting-process rows (unless given as ``counting``), the time-dependent Cox model (Efron),
-    the Mantel–Byar test, the landmark analysis at ``landmark_time`` (default: the median
-    time to HSCT among the transplanted), the Simon–Makuch curves and, for contrast only, the
-    naive Cox model of "ever transplanted before the end of follow-up" from diagnosis.
+    counting-process rows (unless given as ``counting``), the unadjusted time-dependent Cox
+    model (Efron; confounded by indication), the adjusted one when ``strata``, ``adjust``
+    (baseline columns) or ``switches`` (indicator name -> column of the time it switches on,
+    e.g. a positive MRD result from its measurement date) are given — R
+    ``coxph(Surv(start, stop, event) ~ hsct + mrd + strata(risk))`` —, the Mantel–Byar test
+    (stratified by ``strata``), the landmark analysis at ``landmark_time`` (default: the
+    median time to HSCT) with a Cox HR and survival ``horizon`` after it per arm (default:
+    the median follow-up after the landmark), Simon–Makuch curves and, for contrast only, the
+    naive "ever transplanted" Cox model.
 
     Raises
     ------
     InvalidInputError
         ``too_few_groups`` when no patient is exposed before the end of follow-up.
     """
+    for col in (time, event, exposure_time, strata, *adjust, *(switches or {}).values()):
+        if col is not None and col not in data.columns:
+            raise InvalidInputError(col, "is not a column of the data", "unknown_column")
     h = pd.to_numeric(data[exposure_time], errors="coerce")
     cp = counting_process(data, time, event, exposure_time) if counting is None else counting
     if cp["hsct"].sum() == 0:
@@ -266,18 +358,29 @@ def hsct_analysis(
         )
     lm_time = float(np.nanmedian(h)) if landmark_time is None else float(landmark_time)
     lm, lm_note = _landmark(data, time, event, lm_time, exposure_time)
+    after = data[time].to_numpy(dtype=float) - lm_time
+    hz = float(np.median(after[after > 0])) if horizon is None and (after > 0).any() else horizon
+    lms = () if lm is None else (landmark_hsct(data, time, event, exposure_time, lm_time, hz or 0.0),)
+    adjusted, cp_adj = _adjusted(data, time, event, exposure_time, strata, adjust, switches or {})
     ever = data.assign(_ever=(h.notna() & (h < data[time])).astype(int))
+    by = ([f"{strata} (strata)"] if strata else []) + [*(switches or {})] + list(adjust)
     return HSCTAnalysis(
         n=len(data),
         n_exposed=int(h.notna().sum()),
         counting=cp,
         time_dependent=time_dependent_cox(cp, ["hsct"]),
-        mantel_byar=mantel_byar(cp, "hsct"),
+        mantel_byar=mantel_byar(cp if cp_adj is None else cp_adj, "hsct", strata=strata),
         landmark_time=lm_time,
         landmark=lm,
         landmark_note=lm_note,
         naive=cox_ph(ever, time, event, ["_ever"]),
         simon_makuch=simon_makuch(cp, "hsct"),
+        adjusted=adjusted,
+        strata=strata,
+        adjusted_for=tuple(by),
+        landmarks=lms,
+        excluded=dict(excluded or {}),
+        protocol=protocol,
     )
 
 
@@ -286,12 +389,61 @@ def dataset_hsct_analysis(
 ) -> HSCTAnalysis:
     """:func:`hsct_analysis` of an endpoint of an analysis dataset (HSCT day ``HSCTDY``), on
     the dataset's counting-process rows
-    (:meth:`~infantall.outcomes.endpoints.AnalysisDataset.hsct_counting_process`)."""
+    (:meth:`~infantall.outcomes.endpoints.AnalysisDataset.hsct_counting_process`); adjusted
+    by stratifying on the risk group ``RISKGRP`` when the dataset has it (the MRD of the HSCT
+    rule needs the histories: :func:`histories_hsct_analysis`)."""
+    df = dataset.endpoint(paramcd)
+    strata = "RISKGRP" if "RISKGRP" in df.columns else None
+    n_zero = int((df.time <= 0).sum())
     return hsct_analysis(
-        dataset.endpoint(paramcd),
+        df[df.time > 0].reset_index(drop=True),
         "time",
         "status",
         "HSCTDY",
         landmark_time=landmark_time,
         counting=dataset.hsct_counting_process(paramcd),
+        strata=strata,
+        excluded={_NO_TIME: n_zero, _NO_DIAGNOSIS: len(dataset.excluded)},
+        protocol=dataset.options.protocol,
     )
+
+
+_NO_TIME = "no time at risk after diagnosis (event or censoring at day 0)"
+_NO_DIAGNOSIS = "no diagnosis date or diagnosed after the cut-off"
+
+
+def histories_hsct_analysis(
+    histories: Iterable[PatientHistory],
+    protocol: str = "interfant-06",
+    paramcd: str = "EFS",
+    *,
+    cutoff: dt.date | None = None,
+    landmark_time: float | None = None,
+    horizon: float = 3 * 365.25,
+) -> HSCTAnalysis:
+    """The recommended HSCT analysis of patient histories under ``protocol``.
+
+    Endpoints and risk groups are derived here (:func:`~infantall.outcomes.hsct_adjusted.hsct_frame`);
+    the adjusted model is stratified by the protocol's risk group and adjusted for the
+    protocol's HSCT-rule MRD result (positive at or above its threshold) as a time-dependent
+    covariate from its measurement date. Survival in the landmark arms is given ``horizon``
+    days (default 3 years) after the landmark.
+    """
+    fr = hsct_frame(histories, protocol, paramcd=paramcd, cutoff=cutoff)
+    switches = {} if fr.mrd_rule is None else {_mrd_name(fr.mrd_rule): "MRDPOSDY"}
+    return hsct_analysis(
+        fr.data,
+        "time",
+        "status",
+        "HSCTDY",
+        landmark_time=landmark_time,
+        strata="RISKGRP",
+        switches=switches,
+        horizon=horizon,
+        excluded={k: len(v) for k, v in fr.excluded.items()},
+        protocol=fr.protocol,
+    )
+
+
+def _mrd_name(rule: tuple[str, float]) -> str:
+    return f"MRD {rule[0]} >= {rule[1]:g}"
