@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -300,15 +300,22 @@ def _adjusted(
     strata: str | None,
     adjust: Sequence[str],
     switches: Mapping[str, str],
+    switch_mode: str,
 ) -> tuple[CoxResult | None, pd.DataFrame | None]:
+    """The adjusted model and its (start, stop] rows (column ``_strata`` = the strata used)."""
     if strata is None and not adjust and not switches:
         return None, None
     keep = [c for c in (strata, *adjust) if c is not None]
     cp = split_at(data, time, event, {"hsct": exposure_time, **switches}, keep=keep)
-    if strata is not None:
-        cp[strata] = cp[strata].astype(str)
-    covs = ["hsct", *switches, *adjust]
-    fit = cox_ph(cp, "stop", "event", covs, entry="start", strata=strata, concordance=False)
+    by = [cp[strata].astype(str)] if strata is not None else []
+    if switch_mode == "strata":
+        by += [f"{k}=" + cp[k].astype(str) for k in switches]
+        covs = ["hsct", *adjust]
+    else:
+        covs = ["hsct", *switches, *adjust]
+    cp["_strata"] = pd.concat(by, axis=1).agg(" & ".join, axis=1) if by else "all"
+    s = "_strata" if by else None
+    fit = cox_ph(cp, "stop", "event", covs, entry="start", strata=s, concordance=False)
     return fit, cp
 
 
@@ -326,6 +333,7 @@ def hsct_analysis(
     horizon: float | None = None,
     excluded: Mapping[str, int] | None = None,
     protocol: str | None = None,
+    switch_mode: Literal["strata", "covariate"] = "strata",
 ) -> HSCTAnalysis:
     """HSCT in CR1 as a time-dependent exposure, one row per patient in ``data``.
 
@@ -333,9 +341,12 @@ def hsct_analysis(
     counting-process rows (unless given as ``counting``), the unadjusted time-dependent Cox
     model (Efron; confounded by indication), the adjusted one when ``strata``, ``adjust``
     (baseline columns) or ``switches`` (indicator name -> column of the time it switches on,
-    e.g. a positive MRD result from its measurement date) are given — R
-    ``coxph(Surv(start, stop, event) ~ hsct + mrd + strata(risk))`` —, the Mantel–Byar test
-    (stratified by ``strata``), the landmark analysis at ``landmark_time`` (default: the
+    e.g. a positive MRD result from its measurement date) are given: with ``switch_mode``
+    ``"strata"`` (default) R ``coxph(Surv(start, stop, event) ~ hsct + strata(risk, mrd))``,
+    a patient moving to the MRD-positive stratum at the measurement date, which assumes
+    nothing about the form of the MRD effect; with ``"covariate"`` R
+    ``coxph(Surv(start, stop, event) ~ hsct + mrd + strata(risk))``. Then the Mantel–Byar
+    test stratified the same way, the landmark analysis at ``landmark_time`` (default: the
     median time to HSCT) with a Cox HR and survival ``horizon`` after it per arm (default:
     the median follow-up after the landmark), Simon–Makuch curves and, for contrast only, the
     naive "ever transplanted" Cox model.
@@ -361,27 +372,48 @@ def hsct_analysis(
     after = data[time].to_numpy(dtype=float) - lm_time
     hz = float(np.median(after[after > 0])) if horizon is None and (after > 0).any() else horizon
     lms = () if lm is None else (landmark_hsct(data, time, event, exposure_time, lm_time, hz or 0.0),)
-    adjusted, cp_adj = _adjusted(data, time, event, exposure_time, strata, adjust, switches or {})
+    if switch_mode not in ("strata", "covariate"):
+        raise InvalidInputError("switch_mode", f"{switch_mode!r}: 'strata' or 'covariate'", "bad_option")
+    sw = dict(switches or {})
+    adjusted, cp_adj = _adjusted(data, time, event, exposure_time, strata, adjust, sw, switch_mode)
     ever = data.assign(_ever=(h.notna() & (h < data[time])).astype(int))
-    by = ([f"{strata} (strata)"] if strata else []) + [*(switches or {})] + list(adjust)
+    how = " (strata)" if switch_mode == "strata" else ""
+    by = ([f"{strata} (strata)"] if strata else []) + [f"{k}{how}" for k in sw] + list(adjust)
     return HSCTAnalysis(
         n=len(data),
         n_exposed=int(h.notna().sum()),
         counting=cp,
         time_dependent=time_dependent_cox(cp, ["hsct"]),
-        mantel_byar=mantel_byar(cp if cp_adj is None else cp_adj, "hsct", strata=strata),
+        mantel_byar=_mb(cp, cp_adj, strata, sw, switch_mode),
         landmark_time=lm_time,
         landmark=lm,
         landmark_note=lm_note,
         naive=cox_ph(ever, time, event, ["_ever"]),
         simon_makuch=simon_makuch(cp, "hsct"),
         adjusted=adjusted,
-        strata=strata,
+        strata=None if cp_adj is None else _strata_name(strata, sw, switch_mode),
         adjusted_for=tuple(by),
         landmarks=lms,
         excluded=dict(excluded or {}),
         protocol=protocol,
     )
+
+
+def _strata_name(strata: str | None, sw: Mapping[str, str], mode: str) -> str | None:
+    names = ([strata] if strata else []) + (list(sw) if mode == "strata" else [])
+    return " & ".join(names) or None
+
+
+def _mb(
+    cp: pd.DataFrame,
+    cp_adj: pd.DataFrame | None,
+    strata: str | None,
+    sw: Mapping[str, str],
+    mode: str,
+) -> MantelByarResult:
+    if cp_adj is None or _strata_name(strata, sw, mode) is None:
+        return mantel_byar(cp, "hsct")
+    return mantel_byar(cp_adj, "hsct", strata="_strata")
 
 
 def dataset_hsct_analysis(
