@@ -243,10 +243,13 @@ def landmark_hsct(
     exposure_time: str,
     landmark_time: float,
     horizon: float,
+    *,
+    strata: Sequence[str] = (),
 ) -> LandmarkHSCT:
     """Patients still at risk at the landmark L, grouped by HSCT at or before L, followed from
-    L: Cox HR (R ``coxph(Surv(time - L, event) ~ hsct)``, Efron) and Kaplan–Meier survival
-    ``horizon`` after L per arm (``None`` when the arm is not followed that long)."""
+    L: Cox HR (R ``coxph(Surv(time - L, event) ~ hsct + strata(...))``, Efron; ``strata`` are
+    columns known at L) and Kaplan–Meier survival ``horizon`` after L per arm (``None`` when
+    the arm is not followed that long)."""
     t = as_time(data[time].to_numpy(), time)
     e = as_event(data[event].to_numpy(), t.shape[0], field=event)
     h = pd.to_numeric(data[exposure_time], errors="coerce").to_numpy(np.float64)
@@ -261,12 +264,15 @@ def landmark_hsct(
             survival=_survival_at(tt, ee, arm, horizon) if keep.any() else {},
             note="not estimable: both arms with events are needed at the landmark",
         )  # fmt: skip
-    fit = cox_ph(pd.DataFrame({"t": tt, "e": ee, "hsct": arm}), "t", "e", ["hsct"])
+    frame = pd.DataFrame({"t": tt, "e": ee, "hsct": arm})
+    if strata:
+        frame["s"] = data.loc[keep, list(strata)].astype(str).agg(" & ".join, axis=1).to_numpy()
+    fit = cox_ph(frame, "t", "e", ["hsct"], strata="s" if strata else None)
     row = fit.summary.iloc[0]
     return LandmarkHSCT(
         **base, hazard_ratio=float(row["hr"]), ci_lower=float(row["hr_lower"]),
         ci_upper=float(row["hr_upper"]), p_value=float(row["p"]),
         survival=_survival_at(tt, ee, arm, horizon),
         note=f"{int((~keep).sum())} excluded: event or censored at or before the landmark; "
-        "not adjusted for risk group",
+        + (f"stratified by {' & '.join(strata)}" if strata else "unadjusted"),
     )  # fmt: skip

@@ -210,7 +210,8 @@ class HSCTAnalysis:
         if self.adjusted is None:
             return None
         by = ", ".join(self.adjusted_for)
-        return _cox_estimate(f"adjusted time-dependent Cox ({by})", self.adjusted, self.n, ASSUMPTION)
+        note = "recommended; assumes no unmeasured confounding given the adjusted variables"
+        return _cox_estimate(f"adjusted time-dependent Cox ({by})", self.adjusted, self.n, note)
 
     @property
     def estimates(self) -> tuple[Estimate, ...]:
@@ -359,6 +360,7 @@ def hsct_analysis(
     for col in (time, event, exposure_time, strata, *adjust, *(switches or {}).values()):
         if col is not None and col not in data.columns:
             raise InvalidInputError(col, "is not a column of the data", "unknown_column")
+    sw = dict(switches or {})
     h = pd.to_numeric(data[exposure_time], errors="coerce")
     cp = counting_process(data, time, event, exposure_time) if counting is None else counting
     if cp["hsct"].sum() == 0:
@@ -371,10 +373,9 @@ def hsct_analysis(
     lm, lm_note = _landmark(data, time, event, lm_time, exposure_time)
     after = data[time].to_numpy(dtype=float) - lm_time
     hz = float(np.median(after[after > 0])) if horizon is None and (after > 0).any() else horizon
-    lms = () if lm is None else (landmark_hsct(data, time, event, exposure_time, lm_time, hz or 0.0),)
+    lms = () if lm is None else _landmarks(data, time, event, exposure_time, lm_time, hz, strata, sw)
     if switch_mode not in ("strata", "covariate"):
         raise InvalidInputError("switch_mode", f"{switch_mode!r}: 'strata' or 'covariate'", "bad_option")
-    sw = dict(switches or {})
     adjusted, cp_adj = _adjusted(data, time, event, exposure_time, strata, adjust, sw, switch_mode)
     ever = data.assign(_ever=(h.notna() & (h < data[time])).astype(int))
     how = " (strata)" if switch_mode == "strata" else ""
@@ -397,6 +398,28 @@ def hsct_analysis(
         excluded=dict(excluded or {}),
         protocol=protocol,
     )
+
+
+def _landmarks(
+    data: pd.DataFrame,
+    time: str,
+    event: str,
+    exposure_time: str,
+    at: float,
+    horizon: float | None,
+    strata: str | None,
+    sw: Mapping[str, str],
+) -> tuple[LandmarkHSCT, ...]:
+    """The unadjusted landmark and, with strata or switches, the one stratified by the
+    strata and the switches' status at the landmark."""
+    hz = 0.0 if horizon is None else horizon
+    out = [landmark_hsct(data, time, event, exposure_time, at, hz)]
+    if strata is None and not sw:
+        return tuple(out)
+    extra = {k: (pd.to_numeric(data[c], errors="coerce") <= at).astype(int) for k, c in sw.items()}
+    cols = ([strata] if strata else []) + list(extra)
+    out.append(landmark_hsct(data.assign(**extra), time, event, exposure_time, at, hz, strata=cols))
+    return tuple(out)
 
 
 def _strata_name(strata: str | None, sw: Mapping[str, str], mode: str) -> str | None:
