@@ -326,7 +326,8 @@ def hsct_command(
             from infantall.reports.figures.survival import plot_simon_makuch, save_figure
 
             annotation = f"Mantel-Byar p = {res.mantel_byar.p_value:.3g}"
-            save_figure(plot_simon_makuch(res.simon_makuch, annotation=annotation), figure)
+            fig = plot_simon_makuch(res.simon_makuch, counting=res.counting, annotation=annotation)
+            save_figure(fig, figure)
             meta["figure"] = str(figure)
         if fmt is Format.json:
             import json
