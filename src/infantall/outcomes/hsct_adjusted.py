@@ -258,7 +258,7 @@ def landmark_hsct(
     tt, ee = t[keep] - landmark_time, e[keep]
     base = {"landmark": float(landmark_time), "horizon": float(horizon), "n": int(keep.sum())}
     base |= {"n_hsct": int(arm.sum()), "events": int(ee.sum()), "n_excluded": int((~keep).sum())}
-    if arm.sum() == 0 or arm.sum() == arm.size or ee.sum() == 0:
+    if ee[arm == 1].sum() == 0 or ee[arm == 0].sum() == 0:
         return LandmarkHSCT(
             **base, hazard_ratio=None, ci_lower=None, ci_upper=None, p_value=None,
             survival=_survival_at(tt, ee, arm, horizon) if keep.any() else {},

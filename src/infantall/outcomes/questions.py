@@ -193,6 +193,7 @@ class HSCTAnalysis:
     landmarks: tuple[LandmarkHSCT, ...] = ()
     excluded: Mapping[str, int] = field(default_factory=dict)
     protocol: str | None = None
+    mantel_byar_stratified: MantelByarResult | None = None
 
     @property
     def unadjusted_estimate(self) -> Estimate:
@@ -220,7 +221,6 @@ class HSCTAnalysis:
         mb = self.mantel_byar
         lm = self.landmark
         test = None if lm is None else lm.test
-        strat = "" if self.strata is None else f" stratified by {self.strata}"
         out = [
             _cox_estimate(
                 "time-dependent Cox (Efron)",
@@ -228,14 +228,7 @@ class HSCTAnalysis:
                 self.n,
                 f"{len(self.counting)} (start, stop] rows; unadjusted: confounded by indication",
             ),
-            Estimate(
-                f"Mantel-Byar test{strat}",
-                statistic=mb.chisq,
-                p_value=mb.p_value,
-                n=self.n,
-                events=int(self.counting["event"].sum()),
-                note=f"O={mb.observed:g}, E={mb.expected:.2f}",
-            ),
+            _mb_estimate("Mantel-Byar test (unstratified)", mb, self),
             Estimate(
                 f"landmark at {self.landmark_time:g}",
                 hazard_ratio=self.landmarks[0].hazard_ratio if self.landmarks else None,
@@ -249,6 +242,9 @@ class HSCTAnalysis:
             _cox_estimate("naive ever-HSCT Cox (immortal-time biased)", self.naive, self.n),
         ]
         adj = self.adjusted_estimate
+        smb = self.mantel_byar_stratified
+        if smb is not None:
+            out.append(_mb_estimate(f"Mantel-Byar test stratified by {self.strata}", smb, self))
         return tuple(out if adj is None else [*out, adj])
 
     @property
@@ -260,11 +256,14 @@ class HSCTAnalysis:
         """JSON-safe: counts, exclusions, the unadjusted and adjusted estimates, the
         Mantel–Byar test, the landmarks, the assumption and every estimate."""
         adj = self.adjusted_estimate
-        mb = self.estimates[1].to_dict()
-        mb.update(observed=self.mantel_byar.observed, expected=self.mantel_byar.expected)
+        smb = self.mantel_byar_stratified
+        test = self.mantel_byar if smb is None else smb
+        mb = _mb_estimate("Mantel-Byar test", test, self).to_dict()
+        mb.update(observed=test.observed, expected=test.expected)
         return {
             "n": self.n,
             "n_exposed": self.n_exposed,
+            "n_analysed": int(self.counting["id"].nunique()),
             "counting_rows": len(self.counting),
             "protocol": self.protocol,
             "excluded": dict(self.excluded),
@@ -273,7 +272,7 @@ class HSCTAnalysis:
             if adj is None
             else {**adj.to_dict(), "adjusted_for": list(self.adjusted_for), "strata": self.strata},
             "assumption": ASSUMPTION,
-            "mantel_byar": {**mb, "strata": self.strata},
+            "mantel_byar": {**mb, "strata": None if smb is None else self.strata},
             "landmark_time": json_safe(self.landmark_time),
             "landmarks": [lm.to_dict() for lm in self.landmarks],
             "estimates": [e.to_dict() for e in self.estimates],
@@ -385,7 +384,8 @@ def hsct_analysis(
         n_exposed=int(h.notna().sum()),
         counting=cp,
         time_dependent=time_dependent_cox(cp, ["hsct"]),
-        mantel_byar=_mb(cp, cp_adj, strata, sw, switch_mode),
+        mantel_byar=mantel_byar(cp, "hsct"),
+        mantel_byar_stratified=_mb(cp_adj, strata, sw, switch_mode),
         landmark_time=lm_time,
         landmark=lm,
         landmark_note=lm_note,
@@ -428,15 +428,22 @@ def _strata_name(strata: str | None, sw: Mapping[str, str], mode: str) -> str | 
 
 
 def _mb(
-    cp: pd.DataFrame,
-    cp_adj: pd.DataFrame | None,
-    strata: str | None,
-    sw: Mapping[str, str],
-    mode: str,
-) -> MantelByarResult:
+    cp_adj: pd.DataFrame | None, strata: str | None, sw: Mapping[str, str], mode: str
+) -> MantelByarResult | None:
     if cp_adj is None or _strata_name(strata, sw, mode) is None:
-        return mantel_byar(cp, "hsct")
+        return None
     return mantel_byar(cp_adj, "hsct", strata="_strata")
+
+
+def _mb_estimate(label: str, mb: MantelByarResult, res: HSCTAnalysis) -> Estimate:
+    return Estimate(
+        label,
+        statistic=mb.chisq,
+        p_value=mb.p_value,
+        n=res.n,
+        events=int(res.counting["event"].sum()),
+        note=f"O={mb.observed:g}, E={mb.expected:.2f} (transplanted)",
+    )
 
 
 def dataset_hsct_analysis(
@@ -451,7 +458,7 @@ def dataset_hsct_analysis(
     strata = "RISKGRP" if "RISKGRP" in df.columns else None
     n_zero = int((df.time <= 0).sum())
     return hsct_analysis(
-        df[df.time > 0].reset_index(drop=True),
+        df,
         "time",
         "status",
         "HSCTDY",
