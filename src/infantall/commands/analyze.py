@@ -277,13 +277,16 @@ def cox_command(
         emit_records(records, fmt, title="Cox proportional hazards", meta=meta)
 
 
+_HSCT_DATA = typer.Argument(
+    ...,
+    help="Cohort or registry histories JSON (as 'cohort generate -o F.json' writes), "
+    "or a CSV file with one row per patient.",
+)
+
+
 @analyze_app.command("hsct")
 def hsct_command(
-    data: Path = typer.Argument(
-        ...,
-        help="Cohort or registry histories JSON (as 'cohort generate -o F.json' writes), "
-        "or a CSV file with one row per patient.",
-    ),
+    data: Path = _HSCT_DATA,
     time: str | None = typer.Option(None, "--time", "-t", help="CSV: column of follow-up times."),
     event: str | None = typer.Option(None, "--event", "-e", help="CSV: column of events (1/0)."),
     hsct_time: str | None = typer.Option(
@@ -320,7 +323,9 @@ def hsct_command(
     --strata risk --adjust mrd_pos
     """
     with run_safely():
-        res = _hsct_result(data, time, event, hsct_time, strata, adjust, protocol, endpoint, landmark)
+        res = _hsct_result(
+            data, time, event, hsct_time, strata, adjust, protocol, endpoint, landmark
+        )
         meta: dict[str, Any] = {"transplanted": res.n_exposed, "landmark": res.landmark_time}
         if figure is not None:
             from infantall.reports.figures.survival import plot_simon_makuch, save_figure
@@ -368,7 +373,7 @@ def _hsct_result(
 ) -> Any:
     """The analysis of a histories/cohort JSON (derived endpoints) or of a CSV."""
     from infantall.errors import InvalidInputError
-    from infantall.outcomes.questions import hsct_analysis, histories_hsct_analysis
+    from infantall.outcomes.questions import histories_hsct_analysis, hsct_analysis
 
     if data.suffix.lower() == ".json":
         histories = _load_histories(data)

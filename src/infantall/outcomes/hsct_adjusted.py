@@ -34,8 +34,9 @@ from infantall.domain import PatientHistory
 from infantall.errors import InvalidInputError
 from infantall.outcomes._json import json_safe
 from infantall.outcomes._validate import OutcomesWarning, as_event, as_time
-from infantall.outcomes.cox import cox_ph
+from infantall.outcomes.cox import CoxResult, cox_ph
 from infantall.outcomes.endpoints import derive_endpoints
+from infantall.outcomes.hsct import MantelByarResult, mantel_byar
 from infantall.outcomes.km import kaplan_meier_by_group
 from infantall.protocols.conditions import Cmp, Param, fields_of
 from infantall.protocols.features import MRD_FEATURES
@@ -45,10 +46,14 @@ __all__ = [
     "ASSUMPTION",
     "HSCTFrame",
     "LandmarkHSCT",
+    "adjusted_cox",
     "hsct_frame",
     "hsct_rule_mrd",
     "landmark_hsct",
+    "landmarks_of",
     "split_at",
+    "strata_name",
+    "stratified_mantel_byar",
 ]
 
 #: What the adjusted estimate assumes; every presenter prints it beside the estimate.
@@ -102,7 +107,9 @@ def split_at(
     e = as_event(data[event].to_numpy(), t.shape[0], field=event)
     n = t.shape[0]
     ids = np.arange(n) if id_col is None else data[id_col].to_numpy()
-    sw = {k: pd.to_numeric(data[c], errors="coerce").to_numpy(np.float64) for k, c in switches.items()}
+    sw = {
+        k: pd.to_numeric(data[c], errors="coerce").to_numpy(np.float64) for k, c in switches.items()
+    }
     for name, col in switches.items():
         if (sw[name][~np.isnan(sw[name])] < 0).any():
             raise InvalidInputError(col, "switch times must be >= 0", "negative_time")
@@ -256,8 +263,9 @@ def landmark_hsct(
     keep = t > landmark_time
     arm = (~np.isnan(h) & (h <= landmark_time)).astype(np.int64)[keep]
     tt, ee = t[keep] - landmark_time, e[keep]
-    base = {"landmark": float(landmark_time), "horizon": float(horizon), "n": int(keep.sum())}
-    base |= {"n_hsct": int(arm.sum()), "events": int(ee.sum()), "n_excluded": int((~keep).sum())}
+    base: dict[str, Any] = {"landmark": float(landmark_time), "horizon": float(horizon)}
+    base |= {"n": int(keep.sum()), "n_hsct": int(arm.sum()), "events": int(ee.sum())}
+    base["n_excluded"] = int((~keep).sum())
     if ee[arm == 1].sum() == 0 or ee[arm == 0].sum() == 0:
         return LandmarkHSCT(
             **base, hazard_ratio=None, ci_lower=None, ci_upper=None, p_value=None,
@@ -276,3 +284,67 @@ def landmark_hsct(
         note=f"{int((~keep).sum())} excluded: event or censored at or before the landmark; "
         + (f"stratified by {' & '.join(strata)}" if strata else "unadjusted"),
     )  # fmt: skip
+
+
+def adjusted_cox(
+    data: pd.DataFrame,
+    time: str,
+    event: str,
+    exposure_time: str,
+    strata: str | None,
+    adjust: Sequence[str],
+    switches: Mapping[str, str],
+    switch_mode: str,
+) -> tuple[CoxResult | None, pd.DataFrame | None]:
+    """The adjusted model and its (start, stop] rows (column ``_strata`` = the strata used)."""
+    if strata is None and not adjust and not switches:
+        return None, None
+    keep = [c for c in (strata, *adjust) if c is not None]
+    cp = split_at(data, time, event, {"hsct": exposure_time, **switches}, keep=keep)
+    by = [cp[strata].astype(str)] if strata is not None else []
+    if switch_mode == "strata":
+        by += [f"{k}=" + cp[k].astype(str) for k in switches]
+        covs = ["hsct", *adjust]
+    else:
+        covs = ["hsct", *switches, *adjust]
+    cp["_strata"] = pd.concat(by, axis=1).agg(" & ".join, axis=1) if by else "all"
+    s = "_strata" if by else None
+    fit = cox_ph(cp, "stop", "event", covs, entry="start", strata=s, concordance=False)
+    return fit, cp
+
+
+def landmarks_of(
+    data: pd.DataFrame,
+    time: str,
+    event: str,
+    exposure_time: str,
+    at: float,
+    horizon: float | None,
+    strata: str | None,
+    sw: Mapping[str, str],
+) -> tuple[LandmarkHSCT, ...]:
+    """The unadjusted landmark and, with strata or switches, the one stratified by the
+    strata and the switches' status at the landmark."""
+    hz = 0.0 if horizon is None else horizon
+    out = [landmark_hsct(data, time, event, exposure_time, at, hz)]
+    if strata is None and not sw:
+        return tuple(out)
+    extra = {k: (pd.to_numeric(data[c], errors="coerce") <= at).astype(int) for k, c in sw.items()}
+    cols = ([strata] if strata else []) + list(extra)
+    out.append(landmark_hsct(data.assign(**extra), time, event, exposure_time, at, hz, strata=cols))
+    return tuple(out)
+
+
+def strata_name(strata: str | None, sw: Mapping[str, str], mode: str) -> str | None:
+    """Name of the adjusted model's strata (the column and, in strata mode, the switches)."""
+    names = ([strata] if strata else []) + (list(sw) if mode == "strata" else [])
+    return " & ".join(names) or None
+
+
+def stratified_mantel_byar(
+    cp_adj: pd.DataFrame | None, strata: str | None, sw: Mapping[str, str], mode: str
+) -> MantelByarResult | None:
+    """Mantel–Byar test within the adjusted model's strata (``None`` without strata)."""
+    if cp_adj is None or strata_name(strata, sw, mode) is None:
+        return None
+    return mantel_byar(cp_adj, "hsct", strata="_strata")

@@ -38,9 +38,11 @@ from infantall.outcomes.hsct import (
 from infantall.outcomes.hsct_adjusted import (
     ASSUMPTION,
     LandmarkHSCT,
+    adjusted_cox,
     hsct_frame,
-    landmark_hsct,
-    split_at,
+    landmarks_of,
+    strata_name,
+    stratified_mantel_byar,
 )
 from infantall.outcomes.km import ConfType, SurvivalCurves, kaplan_meier_by_group
 
@@ -292,33 +294,6 @@ def _landmark(
     return lm, note
 
 
-def _adjusted(
-    data: pd.DataFrame,
-    time: str,
-    event: str,
-    exposure_time: str,
-    strata: str | None,
-    adjust: Sequence[str],
-    switches: Mapping[str, str],
-    switch_mode: str,
-) -> tuple[CoxResult | None, pd.DataFrame | None]:
-    """The adjusted model and its (start, stop] rows (column ``_strata`` = the strata used)."""
-    if strata is None and not adjust and not switches:
-        return None, None
-    keep = [c for c in (strata, *adjust) if c is not None]
-    cp = split_at(data, time, event, {"hsct": exposure_time, **switches}, keep=keep)
-    by = [cp[strata].astype(str)] if strata is not None else []
-    if switch_mode == "strata":
-        by += [f"{k}=" + cp[k].astype(str) for k in switches]
-        covs = ["hsct", *adjust]
-    else:
-        covs = ["hsct", *switches, *adjust]
-    cp["_strata"] = pd.concat(by, axis=1).agg(" & ".join, axis=1) if by else "all"
-    s = "_strata" if by else None
-    fit = cox_ph(cp, "stop", "event", covs, entry="start", strata=s, concordance=False)
-    return fit, cp
-
-
 def hsct_analysis(
     data: pd.DataFrame,
     time: str,
@@ -372,10 +347,18 @@ def hsct_analysis(
     lm, lm_note = _landmark(data, time, event, lm_time, exposure_time)
     after = data[time].to_numpy(dtype=float) - lm_time
     hz = float(np.median(after[after > 0])) if horizon is None and (after > 0).any() else horizon
-    lms = () if lm is None else _landmarks(data, time, event, exposure_time, lm_time, hz, strata, sw)
+    lms = (
+        ()
+        if lm is None
+        else landmarks_of(data, time, event, exposure_time, lm_time, hz, strata, sw)
+    )
     if switch_mode not in ("strata", "covariate"):
-        raise InvalidInputError("switch_mode", f"{switch_mode!r}: 'strata' or 'covariate'", "bad_option")
-    adjusted, cp_adj = _adjusted(data, time, event, exposure_time, strata, adjust, sw, switch_mode)
+        raise InvalidInputError(
+            "switch_mode", f"{switch_mode!r}: 'strata' or 'covariate'", "bad_option"
+        )
+    adjusted, cp_adj = adjusted_cox(
+        data, time, event, exposure_time, strata, adjust, sw, switch_mode
+    )
     ever = data.assign(_ever=(h.notna() & (h < data[time])).astype(int))
     how = " (strata)" if switch_mode == "strata" else ""
     by = ([f"{strata} (strata)"] if strata else []) + [f"{k}{how}" for k in sw] + list(adjust)
@@ -385,54 +368,19 @@ def hsct_analysis(
         counting=cp,
         time_dependent=time_dependent_cox(cp, ["hsct"]),
         mantel_byar=mantel_byar(cp, "hsct"),
-        mantel_byar_stratified=_mb(cp_adj, strata, sw, switch_mode),
+        mantel_byar_stratified=stratified_mantel_byar(cp_adj, strata, sw, switch_mode),
         landmark_time=lm_time,
         landmark=lm,
         landmark_note=lm_note,
         naive=cox_ph(ever, time, event, ["_ever"]),
         simon_makuch=simon_makuch(cp, "hsct"),
         adjusted=adjusted,
-        strata=None if cp_adj is None else _strata_name(strata, sw, switch_mode),
+        strata=None if cp_adj is None else strata_name(strata, sw, switch_mode),
         adjusted_for=tuple(by),
         landmarks=lms,
         excluded=dict(excluded or {}),
         protocol=protocol,
     )
-
-
-def _landmarks(
-    data: pd.DataFrame,
-    time: str,
-    event: str,
-    exposure_time: str,
-    at: float,
-    horizon: float | None,
-    strata: str | None,
-    sw: Mapping[str, str],
-) -> tuple[LandmarkHSCT, ...]:
-    """The unadjusted landmark and, with strata or switches, the one stratified by the
-    strata and the switches' status at the landmark."""
-    hz = 0.0 if horizon is None else horizon
-    out = [landmark_hsct(data, time, event, exposure_time, at, hz)]
-    if strata is None and not sw:
-        return tuple(out)
-    extra = {k: (pd.to_numeric(data[c], errors="coerce") <= at).astype(int) for k, c in sw.items()}
-    cols = ([strata] if strata else []) + list(extra)
-    out.append(landmark_hsct(data.assign(**extra), time, event, exposure_time, at, hz, strata=cols))
-    return tuple(out)
-
-
-def _strata_name(strata: str | None, sw: Mapping[str, str], mode: str) -> str | None:
-    names = ([strata] if strata else []) + (list(sw) if mode == "strata" else [])
-    return " & ".join(names) or None
-
-
-def _mb(
-    cp_adj: pd.DataFrame | None, strata: str | None, sw: Mapping[str, str], mode: str
-) -> MantelByarResult | None:
-    if cp_adj is None or _strata_name(strata, sw, mode) is None:
-        return None
-    return mantel_byar(cp_adj, "hsct", strata="_strata")
 
 
 def _mb_estimate(label: str, mb: MantelByarResult, res: HSCTAnalysis) -> Estimate:
@@ -485,11 +433,11 @@ def histories_hsct_analysis(
 ) -> HSCTAnalysis:
     """The recommended HSCT analysis of patient histories under ``protocol``.
 
-    Endpoints and risk groups are derived here (:func:`~infantall.outcomes.hsct_adjusted.hsct_frame`);
-    the adjusted model is stratified by the protocol's risk group and adjusted for the
-    protocol's HSCT-rule MRD result (positive at or above its threshold) as a time-dependent
-    covariate from its measurement date. Survival in the landmark arms is given ``horizon``
-    days (default 3 years) after the landmark.
+    Endpoints and risk groups are derived here
+    (:func:`~infantall.outcomes.hsct_adjusted.hsct_frame`); the adjusted model is stratified
+    by the protocol's risk group and by the protocol's HSCT-rule MRD result (positive at or
+    above its threshold) as a time-dependent stratum from its measurement date. Survival in
+    the landmark arms is given ``horizon`` days (default 3 years) after the landmark.
     """
     fr = hsct_frame(histories, protocol, paramcd=paramcd, cutoff=cutoff)
     switches = {} if fr.mrd_rule is None else {_mrd_name(fr.mrd_rule): "MRDPOSDY"}

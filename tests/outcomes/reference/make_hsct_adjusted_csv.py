@@ -2,7 +2,8 @@
 
 generate_cohort(600, sites=18, seed=1, hsct_hr=1.0) analysed under Interfant-06: EFS days,
 HSCT-in-CR1 day, day of a positive (>= 1e-4) start-of-OCTADAD MRD result, risk group.
-Run from the repository root: PYTHONPATH=src python tests/outcomes/reference/make_hsct_adjusted_csv.py
+Run from the repository root:
+PYTHONPATH=src python tests/outcomes/reference/make_hsct_adjusted_csv.py
 """
 
 from pathlib import Path
