@@ -31,12 +31,12 @@ from infantall.outcomes.questions import histories_hsct_analysis
 
 
 def one(args: tuple[float, int, int]) -> dict[str, float]:
-    """Log HR and CI of the adjusted and unadjusted estimates in one cohort."""
+    """Log HR and CI coverage of the adjusted and unadjusted estimates in one cohort."""
     hr, n, seed = args
+    out: dict[str, float] = {"true_hr": hr, "seed": seed}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = histories_hsct_analysis(generate_cohort(n, 18, seed, hsct_hr=hr).to_histories())
-    out: dict[str, float] = {}
     adj = res.adjusted_estimate
     assert adj is not None
     for name, est in (("adjusted", adj), ("unadjusted", res.unadjusted_estimate)):
@@ -75,13 +75,25 @@ def main() -> None:
     ap.add_argument("--hr", type=float, nargs="+", default=[1.0, 0.5])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--rows",
+        type=Path,
+        default=Path("hsct_simulation_rows.jsonl"),
+        help="One line per analysed cohort, written as they finish (a partial run keeps them).",
+    )
+    ap.add_argument("--summarise", action="store_true", help="Only summarise --rows.")
     a = ap.parse_args()
     t0 = time.perf_counter()
+    if not a.summarise:
+        jobs = [(hr, a.n, s) for s in range(1, a.reps + 1) for hr in a.hr]
+        with mp.Pool(a.workers) as pool, a.rows.open("w", encoding="utf-8") as fh:
+            for row in pool.imap_unordered(one, jobs):
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+    rows = [json.loads(line) for line in a.rows.read_text(encoding="utf-8").splitlines()]
     table: list[dict[str, Any]] = []
-    with mp.Pool(a.workers) as pool:
-        for hr in a.hr:
-            rows = pool.map(one, [(hr, a.n, s) for s in range(1, a.reps + 1)], chunksize=4)
-            table.extend(summarise(hr, rows))
+    for hr in sorted({r["true_hr"] for r in rows}, reverse=True):
+        table.extend(summarise(hr, [r for r in rows if r["true_hr"] == hr]))
     elapsed = time.perf_counter() - t0
     header = f"{'true HR':>7} {'estimate':>10} {'reps':>5} {'coverage':>9} {'(MC SE)':>8} "
     header += f"{'bias logHR':>10} {'(MC SE)':>8} {'mean HR':>8}"
@@ -94,7 +106,7 @@ def main() -> None:
         )
     print(f"{elapsed:.0f} s with {a.workers} workers")
     if a.out is not None:
-        meta = {"reps": a.reps, "n": a.n, "seeds": f"1..{a.reps}", "seconds": round(elapsed)}
+        meta = {"n": a.n, "replicates": {str(r["true_hr"]): r["replicates"] for r in table}}
         a.out.write_text(json.dumps({"settings": meta, "table": table}, indent=2) + "\n")
 
 

@@ -413,6 +413,7 @@ def dataset_hsct_analysis(
         landmark_time=landmark_time,
         counting=dataset.hsct_counting_process(paramcd),
         strata=strata,
+        horizon=3 * 365.25,
         excluded={_NO_TIME: n_zero, _NO_DIAGNOSIS: len(dataset.excluded)},
         protocol=dataset.options.protocol,
     )

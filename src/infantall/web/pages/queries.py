@@ -30,7 +30,11 @@ from infantall.domain.quality import (
 )
 from infantall.errors import InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset
-from infantall.outcomes.questions import dataset_hsct_analysis, survival_at_horizons
+from infantall.outcomes.questions import (
+    dataset_hsct_analysis,
+    histories_hsct_analysis,
+    survival_at_horizons,
+)
 from infantall.registry.access import Principal
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.histories import scoped_rows, to_histories
@@ -279,31 +283,43 @@ def _cir(dataset: AnalysisDataset, title: str) -> str | None:
     return cached_figure(key, lambda: cir_figure(result, title=title, sizes=sizes))
 
 
-def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
-    """HSCT in CR1 as a time-dependent exposure for EFS
-    (:func:`infantall.outcomes.dataset_hsct_analysis`): Mantel–Byar test, time-dependent
-    Cox hazard ratio and Simon–Makuch curves."""
+def _hsct(dataset: AnalysisDataset, histories: Any = None) -> dict[str, Any]:
+    """HSCT in CR1 as a time-dependent exposure for EFS: the adjusted hazard ratio
+    (recommended; with ``histories`` stratified by risk group and the protocol's HSCT-rule
+    MRD, else by risk group only), the unadjusted one (confounded by indication), the
+    Mantel–Byar test, the landmarks, the exclusions and Simon–Makuch curves
+    (:func:`infantall.outcomes.questions.histories_hsct_analysis`)."""
     cov = dataset.covariates
     out: dict[str, Any] = {"n_hsct": int(cov.HSCT_CR1.sum()), "n": len(cov)}
     try:
-        res = dataset_hsct_analysis(dataset, "EFS")
+        if histories is None:
+            res = dataset_hsct_analysis(dataset, "EFS")
+        else:
+            protocol = dataset.options.protocol or "interfant-06"
+            res = histories_hsct_analysis(histories, protocol, cutoff=dataset.options.cutoff)
     except InvalidInputError as exc:
         reason = "no patient was transplanted in CR1" if exc.code == "too_few_groups" else None
         out["message"] = f"not estimable: {reason or exc.reason}"
         return out
-    mb, td, cp = res.mantel_byar, res.estimates[0], res.counting
+    d = res.to_dict()
+    cp = res.counting
+    mb = d["mantel_byar"]
     out.update(
-        observed=mb.observed,
-        expected=mb.expected,
-        chisq=mb.chisq,
-        p=mb.p_value,
-        hr=td.hazard_ratio,
-        hr_lower=td.ci_lower,
-        hr_upper=td.ci_upper,
-        hr_p=td.p_value,
+        n=d["n_analysed"],
+        observed=mb["observed"],
+        expected=mb["expected"],
+        chisq=mb["statistic"],
+        p=mb["p_value"],
+        mb_stratified=mb["strata"] is not None,
+        unadjusted=d["unadjusted"],
+        adjusted=d["adjusted"],
+        landmarks=d["landmarks"],
+        excluded={k: v for k, v in d["excluded"].items() if v},
+        assumption=d["assumption"],
+        mrd_adjusted=histories is not None,
         image=cached_figure(
-            ("simon-makuch", _digest(cp.start, cp.stop, cp.event, cp.hsct)),
-            lambda: plot_simon_makuch(res.simon_makuch),
+            ("simon-makuch-at-risk", _digest(cp.start, cp.stop, cp.event, cp.hsct)),
+            lambda: plot_simon_makuch(res.simon_makuch, counting=cp),
         ),
     )
     return out
