@@ -402,3 +402,31 @@ def _max_relapse(rates: GroupRates) -> float:
 def _by_horizon(targets: list[CalibrationTarget]) -> list[list[CalibrationTarget]]:
     horizons = sorted({t.horizon_years for t in targets})
     return [[t for t in targets if t.horizon_years == h] for h in horizons]
+
+
+def cr_event_cdfs(model: CalibratedModel, days: np.ndarray) -> np.ndarray:
+    """Per group, P(first event in CR of each type by ``days`` after CR), shape (G, 3, D).
+
+    Types: relapse, death in CR, second malignancy (the exclusive fates of
+    :mod:`infantall.cohort.outcomes`); the day of each is the rounded draw of that module
+    (at least day 1), so these are the exact distributions of the integer days.
+    """
+    t = model.timing
+    d = np.asarray(days, dtype=float)
+    upper = np.where(d >= 1, d + 0.5, 0.0)
+    lo, hi = t.second_malignancy
+    shapes = np.stack(
+        [
+            _lognorm_cdf(t.relapse, upper),
+            _lognorm_cdf(t.death_in_cr, upper),
+            np.clip((d + 0.5 - lo) / (hi - lo), 0.0, 1.0),
+        ]
+    )
+    probs = np.asarray(
+        [
+            [model.relapse[g], model.rates[g].death_in_cr, model.rates[g].second_malignancy]
+            for g in model.groups
+        ]
+    )
+    out: np.ndarray = probs[:, :, None] * shapes[None, :, :]
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -249,6 +250,7 @@ def generate_cohort(
     rates: Mapping[str, GroupRates] | None = None,
     outcome_options: OutcomeOptions | None = None,
     missing: Mapping[str, float] | None = None,
+    hsct_hr: float = 1.0,
 ) -> SyntheticCohort:
     """Generate a reproducible synthetic multi-site cohort of infants with ALL.
 
@@ -274,6 +276,10 @@ def generate_cohort(
         e.g. :data:`REALISTIC_MISSING`; default none. Applied after the outcomes were drawn:
         ``risk_group`` stays the group the outcome model used, while the protocol engine
         run on the recorded features may answer ``indeterminate``.
+    hsct_hr
+        True hazard ratio of HSCT in CR1 (default 1: no effect): relapse, death in CR and
+        second-malignancy hazards after the transplant are multiplied by it
+        (:class:`~infantall.cohort.outcomes.OutcomeOptions`); recorded in the metadata.
 
     Returns
     -------
@@ -287,6 +293,9 @@ def generate_cohort(
     (200, True)
     """
     _check_args(n, sites, seed)
+    if not (np.isfinite(hsct_hr) and hsct_hr > 0):
+        raise InvalidInputError("hsct_hr", f"{hsct_hr!r}: must be a number > 0", "bad_option")
+    outcome_options = dataclasses.replace(outcome_options or OutcomeOptions(), hsct_hr=hsct_hr)
     accrual = accrual or Accrual()
     features = features or FeatureModel()
     model = calibrate(calibration, features=features, timing=timing, rates=rates)
@@ -344,6 +353,9 @@ def generate_cohort(
         "seed": seed,
         "calibration": calibration,
         "risk_groups_from": group_source,
+        "hsct_hr": hsct_hr,
+        "hsct_hr_meaning": "true hazard ratio of HSCT in CR1 on relapse, death in CR and "
+        "second malignancy after the transplant (1 = no effect)",
         "accrual_start": accrual.start.isoformat(),
         "accrual_years": accrual.years,
         "data_cutoff": accrual.cutoff.isoformat(),

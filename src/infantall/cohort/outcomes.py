@@ -7,10 +7,12 @@ MRD at the end of induction and of consolidation (higher in patients who will re
 HSCT in CR1 for the groups the protocol allocates to it, and the last contact. Events after
 the patient's censoring day (data cut-off or loss to follow-up) are not recorded.
 
-HSCT has no effect on outcome in this model (hazard ratio 1). It is given only to patients
-who are still event-free at their planned transplant day, so a naive comparison of
-transplanted and non-transplanted patients favours HSCT: the immortal-time bias that the
-Mantel–Byar and landmark analyses must remove (Interfant-06: "only 46% of [HR patients]
+By default HSCT has no effect on outcome (hazard ratio 1); ``OutcomeOptions.hsct_hr = X``
+multiplies every first-event hazard in CR (relapse, death in CR, second malignancy) from the
+transplant day on by X, so the true EFS hazard ratio of HSCT is exactly X. HSCT is given only
+to patients still event-free at their planned transplant day (immortal time) and by risk group
+and MRD (confounding by indication): the biases the adjusted time-dependent analyses of
+:mod:`infantall.outcomes.hsct_adjusted` must remove (Interfant-06: "only 46% of [HR patients]
 received SCT, because many had early events", JCO 2019 abstract).
 """
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from infantall.cohort.calibration import CalibratedModel
+from infantall.cohort.calibration import CalibratedModel, cr_event_cdfs
 from infantall.domain import EVENT_KINDS
 
 __all__ = [
@@ -115,6 +117,9 @@ class OutcomeOptions:
         Standard deviation of log10 MRD.
     mrd_detection_limit
         Values below it are reported as 0 (not detected) with this limit.
+    hsct_hr
+        True hazard ratio of HSCT in CR1: the hazards of relapse, death in CR and second
+        malignancy after the transplant day are multiplied by it (1 = no effect).
     """
 
     relapse_site_p: tuple[float, float, float, float] = (0.75, 0.12, 0.10, 0.03)
@@ -125,6 +130,7 @@ class OutcomeOptions:
     mrd_consolidation_drop: float = 1.0
     mrd_sd: float = 0.9
     mrd_detection_limit: float = 1e-5
+    hsct_hr: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +375,8 @@ def draw_events(
     hsct, hsct_day = _hsct_block(
         rng, f, seen, (by_group, by_mrd, second_day), HSCT_UPTAKE.get(model.protocol, 0.0), model
     )
+    if opts.hsct_hr != 1.0:
+        f = _after_hsct(rng, f, groups, model, hsct_day, opts.hsct_hr)
     cns3 = (patients["cns"] == "CNS3").to_numpy()
     rel_idx = np.flatnonzero(np.isfinite(f.relapse) & seen(f.relapse))
     site_p = np.where(cns3[rel_idx, None], opts.relapse_site_p_cns3, opts.relapse_site_p).cumsum(
@@ -397,3 +405,83 @@ def draw_events(
         _block(alive_idx, "last_contact", censor_day[alive_idx]),
     ]  # fmt: skip
     return _combine(blocks)
+
+
+#: Days after CR over which the post-transplant survival is tabulated (30 years).
+_HORIZON_DAYS = 10_958
+
+
+def _after_hsct(
+    rng: np.random.Generator,
+    f: _Fates,
+    groups: np.ndarray,
+    model: CalibratedModel,
+    hsct_day: np.ndarray,
+    hr: float,
+) -> _Fates:
+    """Redraw the first event of transplanted patients with hazards × ``hr`` after HSCT.
+
+    With S the group's event-free survival in CR (days after CR) and h the transplant day,
+    the post-transplant survival is (S(t)/S(h))^hr. U = S(T)/S(h) (made continuous within the
+    day of T) is uniform given T > h, and the new day is the first t with
+    (S(t)/S(h))^hr <= U; the event type is drawn from the types' probabilities on that day.
+    What follows the new event (death after relapse or second malignancy) is redrawn.
+    """
+    idx = np.flatnonzero(np.isfinite(hsct_day))
+    cdf = cr_event_cdfs(model, np.arange(_HORIZON_DAYS + 1))
+    surv = 1.0 - cdf.sum(axis=1)
+    g = groups[idx]
+    h = (hsct_day[idx] - f.eoi[idx]).astype(np.int64)
+    lag = f.first_event[idx] - f.eoi[idx]
+    finite = np.isfinite(lag)
+    li = np.minimum(np.where(finite, lag, 0), _HORIZON_DAYS).astype(np.int64)
+    v = rng.random(idx.size)
+    s_t, s_prev = surv[g, li], surv[g, np.maximum(li - 1, 0)]
+    u = np.where(finite, s_t + v * (s_prev - s_t), v * surv[g, -1]) / surv[g, h]
+    target = surv[g, h] * u ** (1.0 / hr)
+    new = np.zeros(idx.size, dtype=np.int64)
+    for code in np.unique(g):
+        m = g == code
+        new[m] = np.searchsorted(-surv[code], -target[m], side="left")
+    new = np.maximum(new, h + 1)
+    happens = new <= _HORIZON_DAYS
+    day = np.minimum(new, _HORIZON_DAYS)
+    pmf = cdf[g, :, day] - cdf[g, :, day - 1]
+    cum = np.cumsum(pmf, axis=1) / np.maximum(pmf.sum(axis=1, keepdims=True), 1e-300)
+    kind = np.minimum((rng.random(idx.size)[:, None] > cum).sum(axis=1), 2)
+    kind = np.where(happens, kind, -1)
+    return _redraw(rng, f, idx, f.eoi[idx] + day, kind, groups, model)
+
+
+def _redraw(
+    rng: np.random.Generator,
+    f: _Fates,
+    idx: np.ndarray,
+    when: np.ndarray,
+    kind: np.ndarray,
+    groups: np.ndarray,
+    model: CalibratedModel,
+) -> _Fates:
+    """Fates of ``idx`` replaced by a first event of ``kind`` (0 relapse, 1 death in CR,
+    2 second malignancy, -1 none) on day ``when``, with what follows drawn again."""
+    t = model.timing
+    inf = np.full(idx.size, np.inf)
+    relapse = np.where(kind == 0, when, inf)
+    smn = np.where(kind == 2, when, inf)
+    death = np.where(kind == 1, when, inf)
+    cause = np.where(kind == 1, _code("cause", "infection_toxicity"), -1)
+    after_p = _group_param(groups[idx], model, dict(model.death_after_relapse))
+    dies_r = (kind == 0) & (rng.random(idx.size) < after_p)
+    after_r = relapse + _lognormal_days(rng, t.death_after_relapse, idx.size)
+    dies_s = (kind == 2) & (rng.random(idx.size) < t.second_malignancy_death_probability)
+    after_s = smn + _lognormal_days(rng, t.death_after_second_malignancy, idx.size)
+    death = np.where(dies_r, after_r, np.where(dies_s, after_s, death))
+    cause = np.where(dies_r, _code("cause", "leukemia"), cause)
+    cause = np.where(dies_s, _code("cause", "other"), cause)
+    out = {name: getattr(f, name).copy() for name in _Fates.__slots__}
+    for name, value in (
+        ("relapse", relapse), ("second_malignancy", smn), ("death", death),
+        ("death_cause", cause), ("first_event", np.where(kind >= 0, when, inf)),
+    ):  # fmt: skip
+        out[name][idx] = value
+    return _Fates(**out)

@@ -64,6 +64,12 @@ def generate(
         "--with-missing",
         help="Leave some features unrecorded like a real registry (REALISTIC_MISSING).",
     ),
+    hsct_hr: float = typer.Option(
+        1.0,
+        "--hsct-hr",
+        help="True hazard ratio of HSCT in CR1 on relapse and death after transplant "
+        "(default 1: no effect); recorded in the cohort's metadata.",
+    ),
     fmt: Format = FormatOption,
 ) -> None:
     """Generate a SYNTHETIC multi-site cohort and print its summary by risk group."""
@@ -74,7 +80,9 @@ def generate(
         fail(f"--output {output}: expected a .json or .csv file name")
     try:
         missing = REALISTIC_MISSING if with_missing else None
-        cohort = generate_cohort(n, sites, seed, calibration=calibration, missing=missing)
+        cohort = generate_cohort(
+            n, sites, seed, calibration=calibration, missing=missing, hsct_hr=hsct_hr
+        )
         written = _write(cohort, output) if output is not None else []
     except (InfantallError, OSError) as exc:
         fail(str(exc))
@@ -86,6 +94,7 @@ def generate(
         "seed": seed,
         "calibration": calibration,
         "risk_groups_from": cohort.metadata["risk_groups_from"],
+        "hsct_hr": hsct_hr,
         "written": ", ".join(str(p) for p in written) or "(nothing; use -o)",
     }
     records = _records(cohort.summary)

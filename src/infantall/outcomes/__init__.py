@@ -39,6 +39,12 @@ from infantall.outcomes.hsct import (
     simon_makuch,
     time_dependent_cox,
 )
+from infantall.outcomes.hsct_questions import (
+    Estimate,
+    HSCTAnalysis,
+    dataset_hsct_analysis,
+    hsct_analysis,
+)
 from infantall.outcomes.km import (
     KaplanMeierResult,
     RMSTResult,
@@ -56,13 +62,9 @@ from infantall.outcomes.logrank import (
 )
 from infantall.outcomes.questions import (
     CumulativeIncidenceAtHorizons,
-    Estimate,
-    HSCTAnalysis,
     SurvivalAtHorizons,
     clinical_order,
     cumulative_incidence_at_horizons,
-    dataset_hsct_analysis,
-    hsct_analysis,
     ordered_groups,
     survival_at_horizons,
 )

@@ -181,13 +181,28 @@ def mantel_byar(
     start: str = "start",
     stop: str = "stop",
     event: str = "event",
+    strata: str | None = None,
 ) -> MantelByarResult:
-    """Mantel–Byar test on counting-process rows.
+    """Mantel–Byar test on counting-process rows (stratified when ``strata`` is given:
+    observed, expected and variance are summed over the strata, as R ``survdiff`` does).
 
     At each event time t, with n at risk (start < t <= stop), n1 of them currently exposed,
     d events of which d1 among the exposed: O = sum d1, E = sum d n1/n,
     V = sum d (n1/n)(1 - n1/n)(n - d)/(n - 1); chi-square (O-E)^2/V on 1 df.
     """
+    groups = [cp] if strata is None else [g for _, g in cp.groupby(_col(cp, strata).astype(str))]
+    parts = [_mantel_byar_sums(g, exposure, start, stop, event) for g in groups]
+    obs, exp_, var = (float(sum(p[i] for p in parts)) for i in range(3))
+    if var <= 0:
+        raise InvalidInputError(event, "there are no events to compare", "no_events")
+    chisq = (obs - exp_) ** 2 / var
+    return MantelByarResult(obs, exp_, var, chisq, float(stats.chi2.sf(chisq, 1)))
+
+
+def _mantel_byar_sums(
+    cp: pd.DataFrame, exposure: str, start: str, stop: str, event: str
+) -> tuple[float, float, float]:
+    """Observed and expected events among the exposed and the variance (0s without events)."""
     st = as_time(_col(cp, start).to_numpy(), start)
     sp = as_time(_col(cp, stop).to_numpy(), stop)
     ev = as_event(_col(cp, event).to_numpy(), sp.shape[0], field=event)
@@ -196,7 +211,7 @@ def mantel_byar(
         raise InvalidInputError(start, "each start must be before its stop", "entry_after_exit")
     times, d = np.unique(sp[ev == 1], return_counts=True)
     if times.size == 0:
-        raise InvalidInputError(event, "there are no events", "no_events")
+        return 0.0, 0.0, 0.0
     d1 = np.bincount(np.searchsorted(times, sp[(ev == 1) & (x == 1)]), minlength=times.size)
 
     def at_risk(mask: npt.NDArray[np.bool_]) -> FloatArray:
@@ -213,9 +228,7 @@ def mantel_byar(
     exp_ = float((df * n1 / n).sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(n > 1, df * (n1 / n) * (1 - n1 / n) * (n - df) / (n - 1), 0.0)
-    var = float(v.sum())
-    chisq = (obs - exp_) ** 2 / var
-    return MantelByarResult(obs, exp_, var, chisq, float(stats.chi2.sf(chisq, 1)))
+    return obs, exp_, float(v.sum())
 
 
 def simon_makuch(

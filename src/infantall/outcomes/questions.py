@@ -2,10 +2,11 @@
 
 * :func:`survival_at_horizons` — Kaplan–Meier survival at one or more horizons by group, with
   SE, CI and the number at risk (the "5-year EFS 46.1% (SE 2.6)" of every paper);
-* :func:`hsct_analysis` (and :func:`dataset_hsct_analysis` for an analysis dataset) — HSCT in
-  CR1 as a time-dependent exposure: time-dependent Cox, Mantel–Byar, landmark at the median
-  time to HSCT, Simon–Makuch curves, and the naive "ever transplanted" Cox shown for contrast
-  only (it is biased by immortal time).
+* :func:`cumulative_incidence_at_horizons` — the cumulative incidence of one cause at
+  horizons by group, with Gray's test;
+* :func:`clinical_order` — risk groups in each protocol's own order.
+
+The HSCT analyses are in :mod:`infantall.outcomes.hsct_questions`.
 
 Each returns a frozen result with a ``summary`` DataFrame and a JSON-safe ``to_dict()``; the
 presenters (``infantall analyze``, the coordinator page, the report) only format it.
@@ -24,30 +25,15 @@ import pandas as pd
 from infantall.errors import InvalidInputError
 from infantall.outcomes._json import json_safe, records
 from infantall.outcomes.competing import CumulativeIncidenceResult, cumulative_incidence
-from infantall.outcomes.cox import CoxResult, cox_ph
-from infantall.outcomes.endpoints import AnalysisDataset
-from infantall.outcomes.hsct import (
-    LandmarkResult,
-    MantelByarResult,
-    counting_process,
-    landmark,
-    mantel_byar,
-    simon_makuch,
-    time_dependent_cox,
-)
 from infantall.outcomes.km import ConfType, SurvivalCurves, kaplan_meier_by_group
 from infantall.protocols import get_protocol
 
 __all__ = [
     "UNORDERED_LAST",
     "CumulativeIncidenceAtHorizons",
-    "Estimate",
-    "HSCTAnalysis",
     "SurvivalAtHorizons",
     "clinical_order",
     "cumulative_incidence_at_horizons",
-    "dataset_hsct_analysis",
-    "hsct_analysis",
     "ordered_groups",
     "survival_at_horizons",
 ]
@@ -248,193 +234,3 @@ def horizons_of(curves: SurvivalCurves, horizons: Sequence[float]) -> SurvivalAt
         "estimable",
     ]  # fmt: skip
     return SurvivalAtHorizons(curves, hz, table[columns])
-
-
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """One estimate or test of an analysis: a hazard ratio with its CI, a chi-square on 1 df
-    and its p-value, the patients and events it rests on, and a note on how it was made.
-
-    Fields that do not apply (no hazard ratio for a test) are ``None``.
-    """
-
-    label: str
-    hazard_ratio: float | None = None
-    ci_lower: float | None = None
-    ci_upper: float | None = None
-    statistic: float | None = None
-    p_value: float | None = None
-    n: int | None = None
-    events: int | None = None
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe record."""
-        return {
-            "label": self.label,
-            "hazard_ratio": json_safe(self.hazard_ratio),
-            "ci_lower": json_safe(self.ci_lower),
-            "ci_upper": json_safe(self.ci_upper),
-            "statistic": json_safe(self.statistic),
-            "p_value": json_safe(self.p_value),
-            "n": self.n,
-            "events": self.events,
-            "note": self.note,
-        }
-
-
-def _cox_estimate(label: str, fit: CoxResult, n: int, note: str = "") -> Estimate:
-    row = fit.summary.iloc[0]
-    return Estimate(
-        label,
-        hazard_ratio=float(row["hr"]),
-        ci_lower=float(row["hr_lower"]),
-        ci_upper=float(row["hr_upper"]),
-        statistic=float(row["z"]) ** 2,
-        p_value=float(row["p"]),
-        n=n,
-        events=fit.n_events,
-        note=note,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class HSCTAnalysis:
-    """HSCT as a time-dependent exposure (see :func:`hsct_analysis`).
-
-    ``landmark`` is ``None`` when no patient is still at risk at ``landmark_time`` (then
-    ``landmark_note`` says why).
-    """
-
-    n: int
-    n_exposed: int
-    counting: pd.DataFrame
-    time_dependent: CoxResult
-    mantel_byar: MantelByarResult
-    landmark_time: float
-    landmark: LandmarkResult | None
-    landmark_note: str
-    naive: CoxResult
-    simon_makuch: SurvivalCurves
-
-    @property
-    def estimates(self) -> tuple[Estimate, ...]:
-        """Time-dependent Cox, Mantel–Byar, landmark log-rank and the naive Cox, in order."""
-        mb = self.mantel_byar
-        lm = self.landmark
-        test = None if lm is None else lm.test
-        return (
-            _cox_estimate(
-                "time-dependent Cox (Efron)",
-                self.time_dependent,
-                self.n,
-                f"{len(self.counting)} (start, stop] rows",
-            ),
-            Estimate(
-                "Mantel-Byar test",
-                statistic=mb.chisq,
-                p_value=mb.p_value,
-                n=self.n,
-                events=int(self.counting["event"].sum()),
-                note=f"O={mb.observed:g}, E={mb.expected:.2f}",
-            ),
-            Estimate(
-                f"landmark at {self.landmark_time:g}",
-                statistic=None if test is None else test.chisq,
-                p_value=None if test is None else test.p_value,
-                n=None if lm is None else lm.n_at_risk,
-                note=self.landmark_note,
-            ),
-            _cox_estimate("naive ever-HSCT Cox (immortal-time biased)", self.naive, self.n),
-        )
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per estimate (the fields of :class:`Estimate`)."""
-        return pd.DataFrame([e.to_dict() for e in self.estimates])
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: counts, the landmark time and every estimate."""
-        return {
-            "n": self.n,
-            "n_exposed": self.n_exposed,
-            "counting_rows": len(self.counting),
-            "landmark_time": json_safe(self.landmark_time),
-            "estimates": [e.to_dict() for e in self.estimates],
-        }
-
-
-def _landmark(
-    data: pd.DataFrame, time: str, event: str, at: float, exposure_time: str
-) -> tuple[LandmarkResult | None, str]:
-    try:
-        lm = landmark(data, time, event, at, exposure_time=exposure_time)
-    except InvalidInputError as exc:
-        if exc.code != "empty_data":
-            raise
-        return None, f"not estimable: {exc.reason}"
-    note = f"exposed = HSCT by landmark; {lm.n_excluded} excluded (event/censored before it)"
-    return lm, note
-
-
-def hsct_analysis(
-    data: pd.DataFrame,
-    time: str,
-    event: str,
-    exposure_time: str,
-    *,
-    landmark_time: float | None = None,
-    counting: pd.DataFrame | None = None,
-) -> HSCTAnalysis:
-    """HSCT in CR1 as a time-dependent exposure, one row per patient in ``data``.
-
-    ``exposure_time`` is the time to HSCT (missing: never transplanted). Computes the
-    counting-process rows (unless given as ``counting``), the time-dependent Cox model (Efron),
-    the Mantel–Byar test, the landmark analysis at ``landmark_time`` (default: the median
-    time to HSCT among the transplanted), the Simon–Makuch curves and, for contrast only, the
-    naive Cox model of "ever transplanted before the end of follow-up" from diagnosis.
-
-    Raises
-    ------
-    InvalidInputError
-        ``too_few_groups`` when no patient is exposed before the end of follow-up.
-    """
-    h = pd.to_numeric(data[exposure_time], errors="coerce")
-    cp = counting_process(data, time, event, exposure_time) if counting is None else counting
-    if cp["hsct"].sum() == 0:
-        raise InvalidInputError(
-            exposure_time,
-            f"no patient has a {exposure_time} before the end of follow-up: nothing to compare",
-            "too_few_groups",
-        )
-    lm_time = float(np.nanmedian(h)) if landmark_time is None else float(landmark_time)
-    lm, lm_note = _landmark(data, time, event, lm_time, exposure_time)
-    ever = data.assign(_ever=(h.notna() & (h < data[time])).astype(int))
-    return HSCTAnalysis(
-        n=len(data),
-        n_exposed=int(h.notna().sum()),
-        counting=cp,
-        time_dependent=time_dependent_cox(cp, ["hsct"]),
-        mantel_byar=mantel_byar(cp, "hsct"),
-        landmark_time=lm_time,
-        landmark=lm,
-        landmark_note=lm_note,
-        naive=cox_ph(ever, time, event, ["_ever"]),
-        simon_makuch=simon_makuch(cp, "hsct"),
-    )
-
-
-def dataset_hsct_analysis(
-    dataset: AnalysisDataset, paramcd: str = "EFS", *, landmark_time: float | None = None
-) -> HSCTAnalysis:
-    """:func:`hsct_analysis` of an endpoint of an analysis dataset (HSCT day ``HSCTDY``), on
-    the dataset's counting-process rows
-    (:meth:`~infantall.outcomes.endpoints.AnalysisDataset.hsct_counting_process`)."""
-    return hsct_analysis(
-        dataset.endpoint(paramcd),
-        "time",
-        "status",
-        "HSCTDY",
-        landmark_time=landmark_time,
-        counting=dataset.hsct_counting_process(paramcd),
-    )

@@ -279,7 +279,9 @@ def cohort_sections(
         _follow_up_section(dataset_follow_up(dataset, mrd_landmark_days=mrd_landmark_days)),
         _groups_section(groups),
     ]
-    sections += outcome_sections(dataset, group="RISKGRP", horizon_years=horizon_years)
+    sections += outcome_sections(
+        dataset, group="RISKGRP", horizon_years=horizon_years, histories=histories
+    )
     naive = _naive_hsct_section(dataset, horizon_years, synthetic)
     if naive is not None:
         sections.append(naive)

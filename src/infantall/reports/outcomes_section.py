@@ -12,18 +12,21 @@ printed ``n/e``; every section says how many patients it included and excluded, 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from infantall.domain import PatientHistory
 from infantall.errors import InvalidInputError
 from infantall.outcomes.competing import cumulative_incidence
 from infantall.outcomes.endpoints import AnalysisDataset
 from infantall.outcomes.followup import Population, analysis_populations
+from infantall.outcomes.hsct_adjusted import ASSUMPTION
+from infantall.outcomes.hsct_questions import dataset_hsct_analysis, histories_hsct_analysis
 from infantall.outcomes.logrank import logrank_test
 from infantall.outcomes.questions import (
     cumulative_incidence_at_horizons,
-    dataset_hsct_analysis,
     ordered_groups,
     survival_at_horizons,
 )
@@ -206,47 +209,95 @@ def _cir_section(
     return ReportSection("outcomes-cir", "Cumulative incidence of relapse (patients in CR)", body)
 
 
-def _hsct_section(ds: AnalysisDataset) -> ReportSection | None:
+def _hr_text(e: Any) -> str:
+    if e is None or e.hazard_ratio is None:
+        return "not estimable"
+    return f"HR {e.hazard_ratio:.2f} ({e.ci_lower:.2f}-{e.ci_upper:.2f}), p = {e.p_value:.3g}"
+
+
+def _hsct_rows(res: Any) -> list[dict[str, str]]:
+    """Adjusted (recommended) first, then the contrasts, the tests and the landmarks."""
+    d = res.to_dict()
+    adj = res.adjusted_estimate
+    strat = "stratified" if d["mantel_byar"]["strata"] else "unstratified"
+    rows = [
+        {"analysis": f"Adjusted time-dependent Cox (recommended; {', '.join(res.adjusted_for)})",
+         "result": _hr_text(adj)},
+        {"analysis": "Unadjusted time-dependent Cox (confounded by indication: for contrast)",
+         "result": _hr_text(res.unadjusted_estimate)},
+        {"analysis": f"Mantel-Byar test ({strat})",
+         "result": f"chi-square {d['mantel_byar']['statistic']:.2f}, "
+                   f"p = {d['mantel_byar']['p_value']:.3g}"},
+    ]  # fmt: skip
+    for lm in res.landmarks:
+        surv = ", ".join(
+            f"{'HSCT' if k == 'hsct' else 'no HSCT'} {'n/e' if v is None else f'{100 * v:.1f}%'}"
+            for k, v in lm.survival.items()
+        )
+        how = "stratified" if "stratified" in lm.note else "unadjusted"
+        rows.append(
+            {
+                "analysis": f"Landmark at day {lm.landmark:g} ({how}; n = {lm.n}, "
+                f"{lm.n_hsct} transplanted by then)",
+                "result": f"{_hr_text(lm)}; EFS {lm.horizon / 365.25:g} years later: {surv}",
+            }
+        )
+    return rows
+
+
+def _hsct_section(ds: AnalysisDataset, histories: Any = None) -> ReportSection | None:
+    """HSCT in CR1: the adjusted estimate (with ``histories``: stratified by risk group and
+    the protocol's HSCT-rule MRD; without: by risk group only), the unadjusted one labelled
+    as confounded, Mantel–Byar, landmarks, exclusions and the assumption."""
     try:
-        res = dataset_hsct_analysis(ds, "EFS")
+        if histories is None:
+            res = dataset_hsct_analysis(ds, "EFS")
+        else:
+            protocol = ds.options.protocol or "interfant-06"
+            res = histories_hsct_analysis(histories, protocol, cutoff=ds.options.cutoff)
     except InvalidInputError as exc:
         if exc.code == "too_few_groups":
             return None  # nobody transplanted in CR1: nothing to compare
         raise
-    td, mb, lm = res.estimates[0], res.mantel_byar, res.landmark
-    rows = [
-        {
-            "analysis": "Cox, HSCT time-dependent",
-            "result": (
-                f"HR {td.hazard_ratio:.2f} ({td.ci_lower:.2f}-{td.ci_upper:.2f}), "
-                f"p = {td.p_value:.3g}"
-            ),
-        },
-        {"analysis": "Mantel-Byar", "result": f"chi-square {mb.chisq:.2f}, p = {mb.p_value:.3g}"},
-        {
-            "analysis": f"Landmark at day {res.landmark_time:g} (median time to HSCT)",
-            "result": "not estimable"
-            if lm is None or lm.test is None
-            else f"log-rank p = {lm.test.p_value:.3g}, n = {lm.n_at_risk}",
-        },
-    ]
-    fig = plot_simon_makuch(res.simon_makuch, annotation=f"Mantel-Byar p = {mb.p_value:.3g}")
+    mb = res.mantel_byar_stratified or res.mantel_byar
+    fig = plot_simon_makuch(
+        res.simon_makuch, counting=res.counting, annotation=f"Mantel-Byar p = {mb.p_value:.3g}"
+    )
+    excluded = "; ".join(f"{html.escape(k)}: {v}" for k, v in res.excluded.items() if v)
+    mrd_note = (
+        ""
+        if histories is not None
+        else " The MRD result of the protocol's HSCT rule is not in this dataset, so the "
+        "adjusted estimate is stratified by risk group only."
+    )
     body = (
         "<p>HSCT in first remission is analysed as a time-dependent exposure: a patient "
         "counts as not transplanted until the transplant, which removes immortal-time bias "
-        "(Mantel &amp; Byar 1974; Simon &amp; Makuch 1984).</p>"
-        + html_table(rows, ["analysis", "result"])
+        "(Mantel &amp; Byar 1974; Simon &amp; Makuch 1984). Transplant is given by risk "
+        "group and MRD, so the unadjusted model is confounded by indication; the adjusted "
+        f"model is the one to read.{mrd_note}</p>"
+        f"<p><strong>Assumption.</strong> {html.escape(ASSUMPTION)}</p>"
+        + html_table(_hsct_rows(res), ["analysis", "result"])
+        + f"<p>Patients analysed: {res.to_dict()['n_analysed']}; transplanted in CR1: "
+        f"{res.n_exposed}. "
+        f"Not analysed: {excluded or 'none'}.</p>"
         + f'<img alt="Simon-Makuch curves" src="{figure_to_data_uri(fig)}">'
     )
     return ReportSection("outcomes-hsct", "HSCT in CR1 as a time-dependent exposure", body)
 
 
 def outcome_sections(
-    dataset: AnalysisDataset, *, group: str = "KMT2A", horizon_years: float = 5.0
+    dataset: AnalysisDataset,
+    *,
+    group: str = "KMT2A",
+    horizon_years: float = 5.0,
+    histories: Sequence[PatientHistory] | None = None,
 ) -> list[ReportSection]:
     """Report sections (:class:`~infantall.reports.html.ReportSection`) of the standard
     analyses, each with the patients it included and excluded
-    (:func:`~infantall.outcomes.followup.analysis_populations`)."""
+    (:func:`~infantall.outcomes.followup.analysis_populations`). With the patients'
+    ``histories`` the HSCT estimate is adjusted for the protocol's risk group and the MRD status
+    its HSCT rule reads; without them, for the risk group only."""
     pops = {p.analysis.split(" ")[0]: p for p in analysis_populations(dataset)}
     sections = [
         _km_section(dataset, "EFS", group, horizon_years, pops.get("EFS")),
@@ -254,7 +305,7 @@ def outcome_sections(
     ]
     if (dataset.adtte.PARAMCD == "CIR").any():
         sections.append(_cir_section(dataset, horizon_years, group, pops.get("CIR")))
-    hs = _hsct_section(dataset)
+    hs = _hsct_section(dataset, histories)
     if hs is not None:
         sections.append(hs)
     return sections

@@ -10,6 +10,7 @@ the house style (:mod:`infantall.reports.figures.style`) and saved as PNG, SVG o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -342,9 +343,47 @@ def plot_forest(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _DelayedEntryKM(KaplanMeierResult):
+    """A Kaplan–Meier curve that knows its rows' entry and exit times, so its risk table
+    counts only patients currently in the state (entry <= t <= exit)."""
+
+    entry: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    exit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def n_at_risk(self, times: Any) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        inside = (self.entry[None, :] <= t[:, None]) & (self.exit[None, :] >= t[:, None])
+        return np.asarray(inside.sum(axis=1), dtype=np.float64)
+
+
+def _sm_curve(c: KaplanMeierResult, label: str, rows: pd.DataFrame | None) -> KaplanMeierResult:
+    fields = {name: getattr(c, name) for name in KaplanMeierResult.__dataclass_fields__}
+    fields["label"] = label
+    if rows is None:
+        return KaplanMeierResult(**fields)
+    entry = rows["start"].to_numpy(np.float64)
+    return _DelayedEntryKM(**fields, entry=entry, exit=rows["stop"].to_numpy(np.float64))
+
+
+def _start_at_entry(fig: Figure, curves: Sequence[KaplanMeierResult], scale: float) -> None:
+    """Draw each delayed-entry curve from its first entry, not from time 0."""
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if ln.get_linestyle() != "None"]
+    for line, c in zip(lines, curves, strict=False):
+        if not isinstance(c, _DelayedEntryKM) or c.entry.size == 0 or c.entry.min() <= 0:
+            continue
+        x, y = (np.asarray(v, dtype=np.float64) for v in line.get_data())
+        first = float(c.entry.min()) / scale
+        keep = x >= first
+        line.set_data(np.r_[first, x[keep]], np.r_[y[0], y[keep]])
+
+
 def plot_simon_makuch(
     curves: SurvivalCurves,
     *,
+    counting: pd.DataFrame | None = None,
+    exposure: str = "hsct",
     labels: Mapping[str, str] | None = None,
     time_unit: str = "years",
     time_scale: float = 365.25,
@@ -353,39 +392,27 @@ def plot_simon_makuch(
 ) -> Figure:
     """Simon–Makuch curves (exposure state updated at HSCT) with an at-risk table.
 
-    The table counts patients currently in each state, so the HSCT row starts at 0 and
-    grows as patients are transplanted.
+    With the ``counting`` rows (``start, stop`` and ``exposure``) the table counts patients
+    currently in each state, so the HSCT row starts at 0 at t = 0 and grows as patients are
+    transplanted, and the HSCT curve starts at the first transplant.
     """
     names = {"0": "No HSCT (yet)", "1": "After HSCT"} | dict(labels or {})
-    relabelled = SurvivalCurves(
-        tuple(
-            KaplanMeierResult(
-                label=names.get(c.label, c.label),
-                time=c.time,
-                n_risk=c.n_risk,
-                n_event=c.n_event,
-                n_censor=c.n_censor,
-                survival=c.survival,
-                se_cumhaz=c.se_cumhaz,
-                std_err=c.std_err,
-                lower=c.lower,
-                upper=c.upper,
-                conf_type=c.conf_type,
-                conf_level=c.conf_level,
-                n=c.n,
-            )
-            for c in curves.curves
-        ),
-        curves.group_name,
-    )
-    return plot_km(
-        relabelled,
+    parts = []
+    for c in curves.curves:
+        rows = None
+        if counting is not None:
+            rows = counting[counting[exposure].astype(str) == c.label]
+        parts.append(_sm_curve(c, names.get(c.label, c.label), rows))
+    fig = plot_km(
+        SurvivalCurves(tuple(parts), curves.group_name),
         time_unit=time_unit,
         time_scale=time_scale,
         title=title or "Simon-Makuch curves (HSCT as a time-dependent state)",
         annotation=annotation,
         ylabel="Event-free survival",
     )
+    _start_at_entry(fig, parts, time_scale)
+    return fig
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:

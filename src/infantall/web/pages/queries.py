@@ -33,10 +33,10 @@ from infantall.domain.quality import (
 from infantall.errors import InfantallWarning, InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset
 from infantall.outcomes.followup import FollowUpSummary, dataset_follow_up
+from infantall.outcomes.hsct_questions import dataset_hsct_analysis, histories_hsct_analysis
 from infantall.outcomes.questions import (
     clinical_order,
     cumulative_incidence_at_horizons,
-    dataset_hsct_analysis,
     survival_at_horizons,
 )
 from infantall.registry.access import Principal
@@ -331,31 +331,43 @@ def _cir(dataset: AnalysisDataset, title: str) -> dict[str, Any]:
     }
 
 
-def _hsct(dataset: AnalysisDataset) -> dict[str, Any]:
-    """HSCT in CR1 as a time-dependent exposure for EFS
-    (:func:`infantall.outcomes.dataset_hsct_analysis`): Mantel–Byar test, time-dependent
-    Cox hazard ratio and Simon–Makuch curves."""
+def _hsct(dataset: AnalysisDataset, histories: Any = None) -> dict[str, Any]:
+    """HSCT in CR1 as a time-dependent exposure for EFS: the adjusted hazard ratio
+    (recommended; with ``histories`` stratified by risk group and the protocol's HSCT-rule
+    MRD, else by risk group only), the unadjusted one (confounded by indication), the
+    Mantel–Byar test, the landmarks, the exclusions and Simon–Makuch curves
+    (:func:`infantall.outcomes.questions.histories_hsct_analysis`)."""
     cov = dataset.covariates
     out: dict[str, Any] = {"n_hsct": int(cov.HSCT_CR1.sum()), "n": len(cov)}
     try:
-        res = dataset_hsct_analysis(dataset, "EFS")
+        if histories is None:
+            res = dataset_hsct_analysis(dataset, "EFS")
+        else:
+            protocol = dataset.options.protocol or "interfant-06"
+            res = histories_hsct_analysis(histories, protocol, cutoff=dataset.options.cutoff)
     except InvalidInputError as exc:
         reason = "no patient was transplanted in CR1" if exc.code == "too_few_groups" else None
         out["message"] = f"not estimable: {reason or exc.reason}"
         return out
-    mb, td, cp = res.mantel_byar, res.estimates[0], res.counting
+    d = res.to_dict()
+    cp = res.counting
+    mb = d["mantel_byar"]
     out.update(
-        observed=mb.observed,
-        expected=mb.expected,
-        chisq=mb.chisq,
-        p=mb.p_value,
-        hr=td.hazard_ratio,
-        hr_lower=td.ci_lower,
-        hr_upper=td.ci_upper,
-        hr_p=td.p_value,
+        n=d["n_analysed"],
+        observed=mb["observed"],
+        expected=mb["expected"],
+        chisq=mb["statistic"],
+        p=mb["p_value"],
+        mb_stratified=mb["strata"] is not None,
+        unadjusted=d["unadjusted"],
+        adjusted=d["adjusted"],
+        landmarks=d["landmarks"],
+        excluded={k: v for k, v in d["excluded"].items() if v},
+        assumption=d["assumption"],
+        mrd_adjusted=histories is not None,
         image=cached_figure(
-            ("simon-makuch", _digest(cp.start, cp.stop, cp.event, cp.hsct)),
-            lambda: plot_simon_makuch(res.simon_makuch),
+            ("simon-makuch-at-risk", _digest(cp.start, cp.stop, cp.event, cp.hsct)),
+            lambda: plot_simon_makuch(res.simon_makuch, counting=cp),
         ),
     )
     return out
@@ -378,7 +390,7 @@ def coordinator_view(
         # Warnings of the analyses (a one-patient group, an all-censored group) are shown on
         # the page as notes, not raised.
         warnings.simplefilter("always", InfantallWarning)
-        view = _coordinator_analyses(cohort.dataset, protocol)
+        view = _coordinator_analyses(cohort.dataset, protocol, cohort.histories)
     quality = check_quality(list(cohort.histories), today)
     notes = [*cohort.warnings, *dict.fromkeys(str(w.message) for w in caught)]
     return dataclasses.replace(
@@ -389,7 +401,9 @@ def coordinator_view(
     )
 
 
-def _coordinator_analyses(dataset: AnalysisDataset, protocol: str) -> CoordinatorView:
+def _coordinator_analyses(
+    dataset: AnalysisDataset, protocol: str, histories: Sequence[PatientHistory]
+) -> CoordinatorView:
     table, sites = _accrual(dataset)
     panels = [
         p
@@ -407,7 +421,7 @@ def _coordinator_analyses(dataset: AnalysisDataset, protocol: str) -> Coordinato
         accrual_image=cached_figure(("accrual", table.to_json()), lambda: accrual_figure(table)),
         panels=panels,
         cir_image=cir.get("image"),
-        hsct=_hsct(dataset),
+        hsct=_hsct(dataset, histories),
         quality=[],
         quality_counts={},
         follow_up=dataset_follow_up(dataset),
