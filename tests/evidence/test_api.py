@@ -16,6 +16,7 @@ def test_evidence_public_api() -> None:
         "SEED_FILES",
         "STUDY_COLUMNS",
         "Component",
+        "Disagreement",
         "Evidence",
         "Hsct",
         "Result",

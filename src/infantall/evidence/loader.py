@@ -15,9 +15,17 @@ import yaml
 from pydantic import ValidationError
 
 from infantall.errors import DataFileError
-from infantall.evidence.schema import TableTotal, TrialRecord
+from infantall.evidence.schema import Disagreement, TableTotal, TrialRecord
 
-__all__ = ["ENRICHMENT_FILES", "SEED_FILES", "data_dir", "read_data_file", "read_data_files"]
+__all__ = [
+    "DISAGREEMENTS_FILE",
+    "ENRICHMENT_FILES",
+    "SEED_FILES",
+    "data_dir",
+    "read_data_file",
+    "read_data_files",
+    "read_disagreements",
+]
 
 SEED_FILES: tuple[str, ...] = (
     "seed000_table1.yaml",
@@ -30,6 +38,9 @@ SEED_FILES: tuple[str, ...] = (
 """The data files curated from the two seed reviews, in load order."""
 
 ENRICHMENT_FILES: tuple[str, ...] = ("enrichment.yaml",)
+
+DISAGREEMENTS_FILE = "disagreements.yaml"
+"""The flagged disagreements between the seeds (see :mod:`infantall.evidence.disagreements`)."""
 """Later published results (each with a DOI or registry id), kept apart from the seeds."""
 
 
@@ -45,7 +56,7 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return out or "<record>"
 
 
-def _validate(cls: type[TrialRecord] | type[TableTotal], raw: object, file: str, label: str) -> Any:
+def _validate(cls: type[TrialRecord] | type[TableTotal] | type[Disagreement], raw: object, file: str, label: str) -> Any:
     if not isinstance(raw, Mapping):
         raise DataFileError(file, label, "<record>", "expected a mapping of fields")
     try:
@@ -115,3 +126,18 @@ def read_data_files(paths: Iterable[Path]) -> tuple[list[TrialRecord], list[Tabl
         records.extend(recs)
         totals.extend(tots)
     return records, totals
+
+
+def read_disagreements(path: Path) -> list[Disagreement]:
+    """Read the flagged disagreements (a mapping with one key, ``disagreements``)."""
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataFileError(path.name, "<file>", "<file>", f"cannot be read as YAML: {exc}") from exc
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("disagreements"), list):
+        raise DataFileError(path.name, "<file>", "disagreements", "a list is required")
+    return [
+        _validate(Disagreement, raw, path.name, f"disagreement #{i + 1}")
+        for i, raw in enumerate(doc["disagreements"])
+    ]

@@ -20,6 +20,7 @@ __all__ = [
     "PROTOCOL_TYPES",
     "Component",
     "DataFile",
+    "Disagreement",
     "Endpoint",
     "Hsct",
     "Population",
@@ -249,3 +250,28 @@ class DataFile(BaseModel):
     title: str = Field(min_length=1)
     records: tuple[TrialRecord, ...]
     totals: tuple[TableTotal, ...] = ()
+
+
+class Disagreement(BaseModel):
+    """Two (or more) records of the seeds that print different values for one quantity of one
+    trial population. ``quantity`` is ``n``, ``hsct.n`` or ``<endpoint>[@<h>y]``; ``values``
+    maps each record id to the value it prints; ``reading`` says which value the project uses
+    and why (or that both are kept)."""
+
+    model_config = _FROZEN
+
+    disagreement_id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    trial_id: str = Field(min_length=1)
+    quantity: str = Field(min_length=1)
+    records: tuple[str, ...] = Field(min_length=2)
+    values: dict[str, float]
+    explanation: str = Field(min_length=3)
+    reading: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _values_per_record(self) -> Self:
+        if set(self.values) != set(self.records):
+            raise ValueError("values must give exactly one value per listed record")
+        if len(set(self.values.values())) < 2:
+            raise ValueError("a disagreement needs at least two different values")
+        return self
