@@ -15,14 +15,17 @@ from infantall.evidence.loader import (
     DISAGREEMENTS_FILE,
     ENRICHMENT_FILES,
     SEED_FILES,
+    STATEMENT_FILES,
     data_dir,
     read_data_files,
     read_disagreements,
+    read_statements,
 )
 from infantall.evidence.schema import (
     ENDPOINTS,
     POPULATIONS,
     Disagreement,
+    Statement,
     TableTotal,
     TrialRecord,
 )
@@ -154,6 +157,8 @@ class Evidence:
     disagreements: tuple[Disagreement, ...] = ()
     files: tuple[tuple[str, str], ...] = ()
     """(data file name, SHA-256 of its text) of every file the base was read from."""
+    statements: tuple[Statement, ...] = ()
+    """The numeric statements of the seeds' running text (:class:`Statement`)."""
 
     def __len__(self) -> int:
         return len(self.records)
@@ -199,7 +204,8 @@ class Evidence:
         found = tuple(r for r in self.records if r.trial_id == trial_id)
         if not found:
             raise InvalidInputError("trial_id", f"no trial {trial_id!r}", "unknown_trial")
-        return Evidence(found, (), self._disagreements_of(found), self.files)
+        stmts = tuple(st for st in self.statements if st.trial_id == trial_id)
+        return Evidence(found, (), self._disagreements_of(found), self.files, stmts)
 
     @property
     def trial_ids(self) -> tuple[str, ...]:
@@ -262,7 +268,9 @@ class Evidence:
                 for r in recs
                 if any(x.endpoint in eps for x in r.results)
             ]
-        return Evidence(tuple(recs), self.totals, self._disagreements_of(recs), self.files)
+        return Evidence(
+            tuple(recs), self.totals, self._disagreements_of(recs), self.files, self.statements
+        )
 
     def _disagreements_of(self, recs: Iterable[TrialRecord]) -> tuple[Disagreement, ...]:
         ids = {r.record_id for r in recs}
@@ -278,6 +286,7 @@ class Evidence:
             self.records,
             totals=self.totals,
             disagreements=self.disagreements,
+            statements=self.statements,
             files=dict(self.files),
         )
 
@@ -326,9 +335,11 @@ def load_evidence(*, enrichment: bool = False, directory: Path | None = None) ->
     records, totals = read_data_files(folder / name for name in names)
     flags_path = folder / DISAGREEMENTS_FILE
     flags = read_disagreements(flags_path) if flags_path.exists() else []
+    stmt_paths = [folder / n for n in STATEMENT_FILES if (folder / n).exists()]
+    statements = read_statements(stmt_paths)
     files = tuple(
         (name, file_digest((folder / name).read_text(encoding="utf-8")))
-        for name in (*names, DISAGREEMENTS_FILE)
+        for name in (*names, *STATEMENT_FILES, DISAGREEMENTS_FILE)
         if (folder / name).exists()
     )
-    return Evidence(tuple(records), tuple(totals), tuple(flags), files)
+    return Evidence(tuple(records), tuple(totals), tuple(flags), files, tuple(statements))

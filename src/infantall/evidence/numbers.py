@@ -18,7 +18,7 @@ counted when it is
    a chromosome band (``t(4;11)``), a study number after ``POG``, ``CCG``, ``COG``, ``P``,
    ``ALL``, ``MLL``, ``BFM``, ``Interfant``, ``Infant``, ``Study`` or ``Therapy``, a protocol
    number standing alone (8398, 8493, 9107, 9407, 1883, 1953: "the three 9407 cohorts"), a
-   ``Table``/``Figure`` number, or a molecule's number (``3-kinase``, ``5-azacitidine``,
+   ``Table``/``Figure``/``cohort`` number, or a molecule's number (``3-kinase``, ``5-azacitidine``,
    ``6-mercaptopurine``, ``B-cell lymphoma 2``, ``Janus kinase 3``);
    the power of ten of a unit (``� 103/ml``, ``� 109/l``, i.e. x 10^3/ml, x 10^9/l) is not
    counted either;
@@ -59,7 +59,7 @@ NUMBER_WORDS: dict[str, int] = {
 
 _SYMBOL_LETTERS = "oXZpB"
 _PROTOCOL_NUMBERS = frozenset({"8398", "8493", "9107", "9407", "1883", "1953"})
-_NAME_PREFIX = re.compile(r"(?:POG|CCG|COG|P|ALL|Study|Therapy|MLL|Interfant|Infant|BFM|Table|Figure|lymphoma|kinase)\s$")
+_NAME_PREFIX = re.compile(r"(?:POG|CCG|COG|P|ALL|Study|Therapy|MLL|Interfant|Infant|BFM|Table|Figure|lymphoma|phoma|kinase|[Cc]ohort)\s$")
 _CITATION_GROUP = re.compile(r"(?<=[A-Za-z.,)%\]])\d+(?:[,–-]\d+)*(?=[\s.,;:)]|$)")
 _MOLECULE = re.compile(r"-(?:kinase|azacitidine|mercaptopurine|thioguanine|MDM2)")
 _TOKEN = re.compile(
