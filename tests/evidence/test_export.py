@@ -42,8 +42,9 @@ def test_list_csv_round_trips_the_whole_base(evidence: Evidence) -> None:
 def test_list_carries_hsct_components_and_records_without_numbers(evidence: Evidence) -> None:
     rows = json.loads(_list("json"))["records"]
     t3 = [r for r in rows if r["record_id"] == "s004-t3-jilsg-mll96-98"]
-    assert {(r["hsct_n"], r["hsct_continued_cr1"], r["hsct_death_in_cr"], r["hsct_relapse"])
-            for r in t3} == {(47, 27, 8, 12)}  # seed 004 Table 3 row
+    assert {
+        (r["hsct_n"], r["hsct_continued_cr1"], r["hsct_death_in_cr"], r["hsct_relapse"]) for r in t3
+    } == {(47, 27, 8, 12)}  # seed 004 Table 3 row
     combined = [r for r in rows if r["components"]]
     assert combined and all(isinstance(r["components"], list) for r in combined)
     without = {r.record_id for r in evidence.records if not r.results}
@@ -71,8 +72,10 @@ def test_export_flat_formats_round_trip(tmp_path: Path, evidence: Evidence, fmt:
     out = tmp_path / f"base.{fmt}"
     result = runner.invoke(app, ["trials", "export", "--format", fmt, "-o", str(out)])
     assert result.exit_code == 0, result.output
-    frame = pd.read_csv(out, dtype=str, keep_default_na=False) if fmt == "csv" else (
-        pd.read_parquet(out)
+    frame = (
+        pd.read_csv(out, dtype=str, keep_default_na=False)
+        if fmt == "csv"
+        else (pd.read_parquet(out))
     )
     assert list(frame.columns) == list(EXPORT_COLUMNS)
     rows = [

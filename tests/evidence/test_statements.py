@@ -91,7 +91,7 @@ def test_statement_values_are_printed_in_their_quote(evidence: Evidence) -> None
         printed = _numbers_in(st.quote) | {
             float(v) for w, v in _WORDS.items() if re.search(rf"\b{w}\b", st.quote, re.I)
         }
-        assert (st.numbers() & printed), st.statement_id
+        assert st.numbers() & printed, st.statement_id
 
 
 _WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "nine": 9}

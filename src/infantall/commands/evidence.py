@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -241,7 +241,7 @@ def _source_text(src: dict[str, Any]) -> str:
     return f"{src.get('citation', '')} [{', '.join(ids)}]"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     """File formats of ``trials export``."""
 
     json = "json"

@@ -61,7 +61,12 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return out or "<record>"
 
 
-def _validate(cls: type[TrialRecord] | type[TableTotal] | type[Disagreement] | type[Statement], raw: object, file: str, label: str) -> Any:
+def _validate(
+    cls: type[TrialRecord] | type[TableTotal] | type[Disagreement] | type[Statement],
+    raw: object,
+    file: str,
+    label: str,
+) -> Any:
     if not isinstance(raw, Mapping):
         raise DataFileError(file, label, "<record>", "expected a mapping of fields")
     try:
@@ -138,7 +143,9 @@ def _read_list(path: Path, key: str) -> list[Any]:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
-        raise DataFileError(path.name, "<file>", "<file>", f"cannot be read as YAML: {exc}") from exc
+        raise DataFileError(
+            path.name, "<file>", "<file>", f"cannot be read as YAML: {exc}"
+        ) from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get(key), list):
         raise DataFileError(path.name, "<file>", key, "a list is required")
     return list(doc[key])

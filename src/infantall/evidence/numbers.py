@@ -51,21 +51,43 @@ __all__ = [
 NUMBER_WORDS: dict[str, int] = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+        (
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        )
     )
 }
 """Number words (``one`` is left out: see the rule)."""
 
 _SYMBOL_LETTERS = "oXZpB"
 _PROTOCOL_NUMBERS = frozenset({"8398", "8493", "9107", "9407", "1883", "1953"})
-_NAME_PREFIX = re.compile(r"(?:POG|CCG|COG|P|ALL|Study|Therapy|MLL|Interfant|Infant|BFM|Table|Figure|lymphoma|phoma|kinase|[Cc]ohort)\s$")
+_NAME_PREFIX = re.compile(
+    r"(?:POG|CCG|COG|P|ALL|Study|Therapy|MLL|Interfant|Infant|BFM|Table|Figure"
+    r"|lymphoma|phoma|kinase|[Cc]ohort)\s$"
+)
 _CITATION_GROUP = re.compile(r"(?<=[A-Za-z.,)%\]])\d+(?:[,–-]\d+)*(?=[\s.,;:)]|$)")
 _MOLECULE = re.compile(r"-(?:kinase|azacitidine|mercaptopurine|thioguanine|MDM2)")
 _TOKEN = re.compile(
-    r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\b(?:"
-    + "|".join(NUMBER_WORDS)
-    + r")\b",
+    r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\b(?:" + "|".join(NUMBER_WORDS) + r")\b",
     re.IGNORECASE,
 )
 
@@ -101,7 +123,10 @@ _SEED004_BLOCKS: tuple[tuple[str, str], ...] = (
     ("Table 1. (Continued )", "e9-year EFS."),
     ("Figure 1. The roller coaster journey of infant ALL.", "Figure 1. The roller coaster"),
     (" Table 2. Summary of results for infant-specific", "biological features of infant ALL."),
-    ("Table 3. Summary of results for allogeneic HSCT", "United Kingdom Childhood Leukemia Working Party."),
+    (
+        "Table 3. Summary of results for allogeneic HSCT",
+        "United Kingdom Childhood Leukemia Working Party.",
+    ),
 )
 _SEED004_HEADINGS: tuple[tuple[str, str], ...] = (
     ("abstract", "Acute lymphoblastic leukemia (ALL) in infants has a significantly"),
@@ -136,7 +161,10 @@ def _seed004(text: str) -> list[Section]:
 
 def _seed000(text: str) -> list[Section]:
     body = text[text.index("In this issue of") : text.index("\nDisclosures")]
-    body = body[: body.index("Table 1. Major clinical trials")] + body[body.index("\nleukemia is still") :]
+    body = (
+        body[: body.index("Table 1. Major clinical trials")]
+        + body[body.index("\nleukemia is still") :]
+    )
     paragraphs = [normalise(p) for p in body.split("\n\n") if p.strip()]
     return [Section(f"paragraph {i + 1}", p) for i, p in enumerate(paragraphs)]
 
@@ -168,31 +196,37 @@ def _symbol(before: str, after: str) -> bool:
     return not before[-2:-1].isalpha() or bool(re.match(r"(?: days| months| weeks|%)", after))
 
 
-def _excluded(text: str, start: int, end: int, token: str) -> bool:
+def _is_name(text: str, start: int, end: int, token: str) -> bool:
+    """Rule 1: the token is part of a name (study, protocol, chromosome band, molecule)."""
     before = text[max(0, start - 12) : start]
-    after = text[end : end + 2]
+    prev = before[-1:]
+    glued_letter = prev.isalpha() and not _symbol(before, text[end : end + 8])
+    return (
+        glued_letter
+        or bool(re.search(r"[A-Za-z]-$", before))
+        or text[end : end + 1].isalpha()
+        or (prev in "/;" and bool(re.search(r"[A-Za-z]\s?\d+/$|\(\d+;$", before)))
+        or bool(_NAME_PREFIX.search(before))
+        or bool(_MOLECULE.match(text[end : end + 16]))
+        or before.endswith("t(")
+        or (token in ("103", "109") and before.endswith("� "))
+        or token in _PROTOCOL_NUMBERS
+    )
+
+
+def _excluded(text: str, start: int, end: int, token: str) -> bool:
+    """Whether the rule leaves this digit token out (number words are always counted)."""
     if token.isalpha():
         return False
-    prev = before[-1:] if before else ""
     if re.fullmatch(r"(?:19[4-9]\d|20[0-3]\d)\.\d+", token):
-        return True  # a year with a citation glued to its full stop (2000.22)
-    if prev.isalpha() and not _symbol(before, text[end : end + 8]):
-        return True  # a name (MLL96) or a citation glued to a word (decade.4 is caught below)
-    if re.search(r"[A-Za-z]-$", before) or after[:1].isalpha():
-        return True  # CCG-1953, 13A
-    if prev in "/;" and re.search(r"[A-Za-z]\s?\d+/$|\(\d+;$", before):
-        return True  # POG 8398/8493, t(4;11)
-    if prev and prev in ".,)%]:;’'\"{}^" and not before.endswith(", "):
-        return "." not in token or prev != "."  # citation markers glued to punctuation
-    if _NAME_PREFIX.search(before) or _MOLECULE.match(text[end : end + 16]):
+        return True  # rule 3: a year with a citation glued to its full stop (2000.22)
+    if _is_name(text, start, end, token):
         return True
-    if before.endswith("t("):
-        return True  # chromosome band t(4;11)
-    if token in ("103", "109") and before.endswith("� "):
-        return True  # the power of ten of a unit (x 10^3/ml, x 10^9/l)
-    if token in _PROTOCOL_NUMBERS:
-        return True
-    return token.isdigit() and 1940 <= int(token) <= 2030
+    before = text[max(0, start - 2) : start]
+    prev = before[-1:]
+    if prev and prev in ".,)%]:;’'\"{}^" and before != ", ":
+        return "." not in token or prev != "."  # rule 3: citation markers glued to punctuation
+    return token.isdigit() and 1940 <= int(token) <= 2030  # rule 2: a calendar year
 
 
 def _citation_spans(text: str) -> list[tuple[int, int]]:
