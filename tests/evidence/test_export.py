@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from infantall.cli import app
 from infantall.errors import InvalidInputError
-from infantall.evidence import Evidence
+from infantall.evidence import Disagreement, Evidence
 from infantall.evidence.disagreements import detect_disagreements, unflagged
 from infantall.evidence.export import EXPORT_COLUMNS, records_from_rows
+from infantall.evidence.schema import Statement
 
 runner = CliRunner()
 
@@ -65,6 +66,15 @@ def test_export_json_has_provenance_and_round_trips(tmp_path: Path, evidence: Ev
     rebuilt = tuple(type(evidence.records[0]).model_validate(r) for r in payload["records"])
     assert rebuilt == evidence.records
     assert len(payload["totals"]) == len(evidence.totals)
+    assert tuple(Statement.model_validate(s) for s in payload["statements"]) == (
+        evidence.statements
+    )
+    assert tuple(Disagreement.model_validate(d) for d in payload["disagreements"]) == (
+        evidence.disagreements
+    )
+    summary = json.loads(result.stdout)  # stdout: what was written, strict JSON
+    assert summary["output"] == str(out)
+    assert summary["counts"]["statements"] == len(evidence.statements) > 0
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -262,7 +262,7 @@ def export_command(
     """Write the whole evidence base with provenance (every field of every record).
 
     JSON: provenance (package version, seeds, SHA-256 of each data file), records, printed
-    totals and flagged disagreements. CSV / Parquet: one row per reported number plus one per
+    totals, flagged disagreements and the numeric statements of the running text. CSV / Parquet: one row per reported number plus one per
     record without numbers, every field (``infantall.evidence.export.EXPORT_COLUMNS``);
     provenance goes to a ``<file>.provenance.json`` next to it.
     """
@@ -292,13 +292,18 @@ def export_command(
         except OSError as exc:
             fail(f"--output {output}: cannot write ({exc.strerror or exc})")
         side = output.with_name(output.name + ".provenance.json")
-        write_text(strict_json({k: payload[k] for k in ("provenance", "disagreements")}), side)
+        write_text(
+            strict_json({k: payload[k] for k in ("provenance", "disagreements", "statements")}),
+            side,
+        )
     counts = payload["provenance"]["counts"]
     typer.echo(
         f"wrote {counts['records']} records ({counts['results']} numbers, "
         f"{counts['disagreements']} flagged disagreements) to {output}",
         err=True,
     )
+    # stdout: what was written, as strict JSON (for scripts; the data are in the file)
+    typer.echo(strict_json({"output": str(output), "format": fmt.value, **payload["provenance"]}))
 
 
 def register(app: typer.Typer) -> None:

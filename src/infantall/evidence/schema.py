@@ -309,6 +309,7 @@ Quantity = Literal[
     "time_to_hsct",
     "time_to_relapse",
     "therapy_duration",
+    "time_point",
     "age_threshold",
     "wbc_threshold",
     "blast_threshold",
@@ -326,7 +327,8 @@ Quantity = Literal[
 ``randomised``, ``analysed``, ``comparator`` = a comparison group, ``transplanted``,
 ``autologous_rescue``, ``chemotherapy_only``, ``in_cr``), outcome rates and counts
 (``cr_rate`` ... ``continued_cr2``; ``relapse_*`` by site and by timing relative to HSCT),
-times (``time_to_hsct`` as a median with a range, ``therapy_duration``), the thresholds of a
+times (``time_to_hsct`` as a median with a range, ``therapy_duration``, ``time_point`` of an
+assessment such as the day-14 marrow), the thresholds of a
 rule (age, WBC, day-8 blasts, MRD, HLA match), doses, ``incidence``/``proportion`` of a
 feature, ``p_value`` of a comparison and ``count`` for anything else counted (phases,
 courses, groups)."""
@@ -383,7 +385,8 @@ class Statement(BaseModel):
     unit: Unit
     horizon_years: float | None = Field(default=None, gt=0, le=30)
     denominator: int | None = Field(default=None, gt=0)
-    site: Literal["marrow_isolated", "cns_isolated", "combined", "any"] | None = None
+    site: Literal["marrow_isolated", "cns_isolated", "cns", "combined", "any"] | None = None
+    """Relapse site: ``cns`` is any CNS relapse (isolated or combined), ``any`` all sites."""
     timing: str | None = None
     comparison: str | None = None
     printed: tuple[str, ...] = ()
