@@ -262,9 +262,10 @@ def export_command(
     """Write the whole evidence base with provenance (every field of every record).
 
     JSON: provenance (package version, seeds, SHA-256 of each data file), records, printed
-    totals, flagged disagreements and the numeric statements of the running text. CSV / Parquet: one row per reported number plus one per
-    record without numbers, every field (``infantall.evidence.export.EXPORT_COLUMNS``);
-    provenance goes to a ``<file>.provenance.json`` next to it.
+    totals, flagged disagreements and the numeric statements of the running text.
+    CSV / Parquet: one row per reported number plus one per record without numbers, every
+    field (``infantall.evidence.export.EXPORT_COLUMNS``); provenance, disagreements and
+    statements go to a ``<file>.provenance.json`` next to it. Stdout: what was written.
     """
     import json as _json
 
