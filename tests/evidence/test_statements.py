@@ -145,3 +145,39 @@ def test_the_rule_excludes_names_years_and_citations() -> None:
         "with age o6 months, t(4;11) and WBC X300� 109/l (43.2%)15 in POG 8398/ 8493/9107.",
     )
     assert [t.text for t in numeric_tokens(sec)] == ["102", "6", "300", "43.2"]
+
+
+def test_linked_statements_agree_with_their_record(evidence: Evidence) -> None:
+    """A statement linked to a trial record holds a number that the record holds too."""
+    for st in evidence.statements:
+        if st.record_id is None:
+            continue
+        rec = evidence.get(st.record_id)
+        held = {float(v) for v in (rec.n, rec.hsct.n if rec.hsct else None) if v is not None}
+        for res in rec.results:
+            held |= {float(v) for v in (res.estimate_pct, res.events, res.n) if v is not None}
+        assert st.numbers() & held, st.statement_id
+
+
+def test_trials_statements_cli() -> None:
+    import csv
+    import io
+    import json
+
+    from typer.testing import CliRunner
+
+    from infantall.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["trials", "statements", "-q", "time_to_hsct", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)["records"]
+    medians = {
+        (r["value"], r["value_low"], r["value_high"]) for r in rows if r["statistic"] == "median"
+    }
+    assert medians == {(4.7, 3, 13), (4, 0, 9), (5, 2, 9)}  # seed 004, three trials
+    out = runner.invoke(app, ["trials", "statements", "--seed", "000", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    assert len(list(csv.DictReader(io.StringIO(out.stdout)))) == 13
+    bad = runner.invoke(app, ["trials", "statements", "-q", "survival"])
+    assert bad.exit_code != 0 and "--quantity" in bad.stderr

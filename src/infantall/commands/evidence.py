@@ -241,6 +241,59 @@ def _source_text(src: dict[str, Any]) -> str:
     return f"{src.get('citation', '')} [{', '.join(ids)}]"
 
 
+STATEMENT_TABLE_COLUMNS = ["statement_id", "quantity", "value", "range", "unit", "population"]
+
+
+@trials_app.command("statements")
+def statements_command(
+    quantity: Annotated[
+        list[str] | None,
+        typer.Option("--quantity", "-q", help="enrolled, time_to_hsct, p_value, ... (repeatable)."),
+    ] = None,
+    trial: Annotated[str | None, typer.Option("--trial", help="Only this trial id.")] = None,
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="Only this seed file (prefix, e.g. 000 or 004).")
+    ] = None,
+    fmt: Format = FormatOption,
+) -> None:
+    """List the numeric statements of the seeds' running text, one structured row each."""
+    from infantall.evidence import load_evidence
+    from infantall.evidence.schema import QUANTITIES, Statement
+
+    bad = sorted(set(quantity or ()) - set(QUANTITIES))
+    if bad:
+        fail(f"--quantity {bad[0]!r}: choose from {', '.join(QUANTITIES)}")
+    kept = [
+        st
+        for st in load_evidence().statements
+        if (not quantity or st.quantity in quantity)
+        and (trial is None or st.trial_id == trial)
+        and (seed is None or st.seed.startswith(seed))
+    ]
+    columns = list(Statement.model_fields)
+    rows = []
+    for st in kept:
+        row = st.model_dump(mode="json")
+        if fmt is Format.csv:
+            row["printed"] = json.dumps(row["printed"], ensure_ascii=False)
+        if fmt is Format.table:
+            row["range"] = _range_text(st.value_low, st.value_high)
+        rows.append(row)
+    emit_records(
+        rows,
+        fmt,
+        title="Numeric statements of the seeds' running text",
+        columns=STATEMENT_TABLE_COLUMNS if fmt is Format.table else columns,
+        meta={"statements": len(rows)},
+    )
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:g}–{high:g}"
+    return "" if low is None and high is None else f"{low if low is not None else high:g}"
+
+
 class ExportFormat(StrEnum):
     """File formats of ``trials export``."""
 
@@ -308,5 +361,5 @@ def export_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``trials`` (list, show, export) to the root command line."""
+    """Add ``trials`` (list, show, statements, export) to the root command line."""
     app.add_typer(trials_app, name="trials")
