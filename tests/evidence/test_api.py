@@ -21,6 +21,7 @@ def test_evidence_public_api() -> None:
         "Hsct",
         "Result",
         "Source",
+        "Statement",
         "TableTotal",
         "TrialRecord",
         "data_dir",

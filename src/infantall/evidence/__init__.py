@@ -6,7 +6,9 @@
 
 ``load_evidence()`` validates the curated YAML files shipped in ``infantall/evidence/data``
 (see the README there for counts and citations) and returns an :class:`Evidence` with typed
-``records`` and a tidy ``frame`` (one row per reported number).
+``records`` and a tidy ``frame`` (one row per reported number), the numeric ``statements`` of
+the seeds' running text and the flagged ``disagreements`` between the seeds;
+``Evidence.to_dict()`` / ``export_rows()`` are the complete export.
 """
 
 from infantall.evidence.collection import FRAME_COLUMNS, STUDY_COLUMNS, Evidence, load_evidence
@@ -20,6 +22,7 @@ from infantall.evidence.schema import (
     Hsct,
     Result,
     Source,
+    Statement,
     TableTotal,
     TrialRecord,
 )
@@ -38,6 +41,7 @@ __all__ = [
     "Hsct",
     "Result",
     "Source",
+    "Statement",
     "TableTotal",
     "TrialRecord",
     "data_dir",
