@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from infantall.evidence import ENRICHMENT_FILES, SEED_FILES, data_dir, read_data_file
+from infantall.evidence.loader import STATEMENT_FILES, read_statements
 
 
 def test_readme_counts_match_the_files() -> None:
@@ -15,3 +16,12 @@ def test_readme_counts_match_the_files() -> None:
     for name, (n_records, n_results) in stated.items():
         _, records, _ = read_data_file(data_dir() / name)
         assert (len(records), sum(len(r.results) for r in records)) == (n_records, n_results), name
+
+
+def test_readme_statement_counts_match_the_files() -> None:
+    readme = (data_dir() / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z0-9_]+_statements\.yaml)` \| (\d+) \|", readme, flags=re.M)
+    stated = {name: int(n) for name, n in rows}
+    assert set(stated) == set(STATEMENT_FILES)
+    for name, n in stated.items():
+        assert len(read_statements([data_dir() / name])) == n, name

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -108,31 +110,52 @@ def list_command(
         )
     except InfantallError as exc:
         fail(str(exc))
-    df = ev.frame
+    if fmt is not Format.table:
+        from infantall.evidence.export import EXPORT_COLUMNS
+
+        # Every field of every record (HSCT, components, provenance; records without numbers).
+        full = ev.export_rows()
+        for row in full:
+            row["source"] = _source_label(row)
+            if fmt is Format.csv:  # lists as JSON text, so that a cell reads back exactly
+                for key in ("countries", "components", "disagreements"):
+                    row[key] = json.dumps(row[key], ensure_ascii=False)
+        emit_records(
+            full,
+            fmt,
+            columns=[*EXPORT_COLUMNS, "source"],
+            meta={
+                "numbers": sum(1 for r in full if r["result_index"] is not None),
+                "records": len(ev.records),
+                "disagreements": [d.model_dump(mode="json") for d in ev.disagreements],
+            },
+        )
+        return
     rows: list[dict[str, Any]] = []
-    for raw in df.to_dict(orient="records"):
+    for raw in ev.frame.to_dict(orient="records"):
         rec = {str(k): v for k, v in raw.items()}
         rec["accrual"] = _accrual(rec["accrual_start"], rec["accrual_end"])
-        rec["source"] = (
-            f"{rec['source_seed']} {rec['source_location']}"
-            if rec["source_kind"] == "seed"
-            else f"{_first_id(rec)} (enrichment)"
-        )
         row = {k: (None if _is_missing(v) else v) for k, v in rec.items()}
-        if fmt is Format.table:
-            row.update(years=row["horizon_years"], count=row["events"])
-            row["%"] = row["estimate_pct"]
+        row.update(years=row["horizon_years"], count=row["events"])
+        row["%"] = row["estimate_pct"]
         rows.append(row)
     emit_records(
         rows,
         fmt,
         title="Infant ALL trial results",
-        columns=TABLE_COLUMNS if fmt is Format.table else LIST_COLUMNS,
+        columns=TABLE_COLUMNS,
         meta={"numbers": len(rows), "records": len(ev.records)},
     )
 
 
+def _source_label(row: dict[str, Any]) -> str:
+    if row["source_kind"] == "seed":
+        return f"{row['source_seed']} {row['source_location']}"
+    return f"{_first_id(row)} (enrichment)"
+
+
 def _first_id(rec: dict[str, Any]) -> str:
+    """The first persistent identifier of an enrichment source."""
     ids = [rec[k] for k in ("source_doi", "source_registry_id", "source_pmcid") if rec.get(k)]
     return str(ids[0]) if ids else ""
 
@@ -218,6 +241,125 @@ def _source_text(src: dict[str, Any]) -> str:
     return f"{src.get('citation', '')} [{', '.join(ids)}]"
 
 
+STATEMENT_TABLE_COLUMNS = ["statement_id", "quantity", "value", "range", "unit", "population"]
+
+
+@trials_app.command("statements")
+def statements_command(
+    quantity: Annotated[
+        list[str] | None,
+        typer.Option("--quantity", "-q", help="enrolled, time_to_hsct, p_value, ... (repeatable)."),
+    ] = None,
+    trial: Annotated[str | None, typer.Option("--trial", help="Only this trial id.")] = None,
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="Only this seed file (prefix, e.g. 000 or 004).")
+    ] = None,
+    fmt: Format = FormatOption,
+) -> None:
+    """List the numeric statements of the seeds' running text, one structured row each."""
+    from infantall.evidence import load_evidence
+    from infantall.evidence.schema import QUANTITIES, Statement
+
+    bad = sorted(set(quantity or ()) - set(QUANTITIES))
+    if bad:
+        fail(f"--quantity {bad[0]!r}: choose from {', '.join(QUANTITIES)}")
+    kept = [
+        st
+        for st in load_evidence().statements
+        if (not quantity or st.quantity in quantity)
+        and (trial is None or st.trial_id == trial)
+        and (seed is None or st.seed.startswith(seed))
+    ]
+    columns = list(Statement.model_fields)
+    rows = []
+    for st in kept:
+        row = st.model_dump(mode="json")
+        if fmt is Format.csv:
+            row["printed"] = json.dumps(row["printed"], ensure_ascii=False)
+        if fmt is Format.table:
+            row["range"] = _range_text(st.value_low, st.value_high)
+        rows.append(row)
+    emit_records(
+        rows,
+        fmt,
+        title="Numeric statements of the seeds' running text",
+        columns=STATEMENT_TABLE_COLUMNS if fmt is Format.table else columns,
+        meta={"statements": len(rows)},
+    )
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:g}–{high:g}"
+    return "" if low is None and high is None else f"{low if low is not None else high:g}"
+
+
+class ExportFormat(StrEnum):
+    """File formats of ``trials export``."""
+
+    json = "json"
+    csv = "csv"
+    parquet = "parquet"
+
+
+@trials_app.command("export")
+def export_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="json (nested), csv or parquet (flat).")
+    ] = ExportFormat.json,
+    enrichment: Annotated[
+        bool, typer.Option("--enrichment", help="Include later publications (DOI / registry id).")
+    ] = False,
+) -> None:
+    """Write the whole evidence base with provenance (every field of every record).
+
+    JSON: provenance (package version, seeds, SHA-256 of each data file), records, printed
+    totals, flagged disagreements and the numeric statements of the running text.
+    CSV / Parquet: one row per reported number plus one per record without numbers, every
+    field (``infantall.evidence.export.EXPORT_COLUMNS``); provenance, disagreements and
+    statements go to a ``<file>.provenance.json`` next to it. Stdout: what was written.
+    """
+    import json as _json
+
+    import pandas as pd
+
+    from infantall.commands._output import strict_json, write_text
+    from infantall.evidence import load_evidence
+    from infantall.evidence.export import EXPORT_COLUMNS
+
+    ev = load_evidence(enrichment=enrichment)
+    payload = ev.to_dict()
+    if fmt is ExportFormat.json:
+        write_text(strict_json(payload), output)
+    else:
+        rows = ev.export_rows()
+        for row in rows:  # lists as JSON text, so that a CSV cell reads back exactly
+            for key in ("countries", "components", "disagreements"):
+                row[key] = _json.dumps(row[key], ensure_ascii=False)
+        frame = pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
+        try:
+            if fmt is ExportFormat.csv:
+                frame.to_csv(output, index=False)
+            else:
+                frame.to_parquet(output, index=False)
+        except OSError as exc:
+            fail(f"--output {output}: cannot write ({exc.strerror or exc})")
+        side = output.with_name(output.name + ".provenance.json")
+        write_text(
+            strict_json({k: payload[k] for k in ("provenance", "disagreements", "statements")}),
+            side,
+        )
+    counts = payload["provenance"]["counts"]
+    typer.echo(
+        f"wrote {counts['records']} records ({counts['results']} numbers, "
+        f"{counts['disagreements']} flagged disagreements) to {output}",
+        err=True,
+    )
+    # stdout: what was written, as strict JSON (for scripts; the data are in the file)
+    typer.echo(strict_json({"output": str(output), "format": fmt.value, **payload["provenance"]}))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``trials`` (list, show) to the root command line."""
+    """Add ``trials`` (list, show, statements, export) to the root command line."""
     app.add_typer(trials_app, name="trials")

@@ -6,7 +6,9 @@
 
 ``load_evidence()`` validates the curated YAML files shipped in ``infantall/evidence/data``
 (see the README there for counts and citations) and returns an :class:`Evidence` with typed
-``records`` and a tidy ``frame`` (one row per reported number).
+``records`` and a tidy ``frame`` (one row per reported number), the numeric ``statements`` of
+the seeds' running text and the flagged ``disagreements`` between the seeds;
+``Evidence.to_dict()`` / ``export_rows()`` are the complete export.
 """
 
 from infantall.evidence.collection import FRAME_COLUMNS, STUDY_COLUMNS, Evidence, load_evidence
@@ -16,9 +18,11 @@ from infantall.evidence.schema import (
     POPULATIONS,
     PROTOCOL_TYPES,
     Component,
+    Disagreement,
     Hsct,
     Result,
     Source,
+    Statement,
     TableTotal,
     TrialRecord,
 )
@@ -32,10 +36,12 @@ __all__ = [
     "SEED_FILES",
     "STUDY_COLUMNS",
     "Component",
+    "Disagreement",
     "Evidence",
     "Hsct",
     "Result",
     "Source",
+    "Statement",
     "TableTotal",
     "TrialRecord",
     "data_dir",

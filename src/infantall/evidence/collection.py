@@ -9,8 +9,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infantall.errors import InvalidInputError
-from infantall.evidence.loader import ENRICHMENT_FILES, SEED_FILES, data_dir, read_data_files
-from infantall.evidence.schema import ENDPOINTS, POPULATIONS, TableTotal, TrialRecord
+from infantall.evidence.disagreements import flagged_by_record
+from infantall.evidence.export import export_payload, export_rows, file_digest
+from infantall.evidence.loader import (
+    DISAGREEMENTS_FILE,
+    ENRICHMENT_FILES,
+    SEED_FILES,
+    STATEMENT_FILES,
+    data_dir,
+    read_data_files,
+    read_disagreements,
+    read_statements,
+)
+from infantall.evidence.schema import (
+    ENDPOINTS,
+    POPULATIONS,
+    Disagreement,
+    Statement,
+    TableTotal,
+    TrialRecord,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,6 +154,11 @@ class Evidence:
 
     records: tuple[TrialRecord, ...]
     totals: tuple[TableTotal, ...] = ()
+    disagreements: tuple[Disagreement, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+    """(data file name, SHA-256 of its text) of every file the base was read from."""
+    statements: tuple[Statement, ...] = ()
+    """The numeric statements of the seeds' running text (:class:`Statement`)."""
 
     def __len__(self) -> int:
         return len(self.records)
@@ -181,7 +204,8 @@ class Evidence:
         found = tuple(r for r in self.records if r.trial_id == trial_id)
         if not found:
             raise InvalidInputError("trial_id", f"no trial {trial_id!r}", "unknown_trial")
-        return Evidence(found, ())
+        stmts = tuple(st for st in self.statements if st.trial_id == trial_id)
+        return Evidence(found, (), self._disagreements_of(found), self.files, stmts)
 
     @property
     def trial_ids(self) -> tuple[str, ...]:
@@ -244,7 +268,27 @@ class Evidence:
                 for r in recs
                 if any(x.endpoint in eps for x in r.results)
             ]
-        return Evidence(tuple(recs), self.totals)
+        return Evidence(
+            tuple(recs), self.totals, self._disagreements_of(recs), self.files, self.statements
+        )
+
+    def _disagreements_of(self, recs: Iterable[TrialRecord]) -> tuple[Disagreement, ...]:
+        ids = {r.record_id for r in recs}
+        return tuple(d for d in self.disagreements if ids & set(d.records))
+
+    def export_rows(self) -> list[dict[str, Any]]:
+        """Flat rows carrying every field of every record (see :mod:`~.export`)."""
+        return export_rows(self.records, flagged_by_record(self.disagreements))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole base with provenance: records, totals, disagreements (JSON-safe)."""
+        return export_payload(
+            self.records,
+            totals=self.totals,
+            disagreements=self.disagreements,
+            statements=self.statements,
+            files=dict(self.files),
+        )
 
 
 def _as_set(value: str | Iterable[str]) -> set[str]:
@@ -289,4 +333,13 @@ def load_evidence(*, enrichment: bool = False, directory: Path | None = None) ->
     folder = directory if directory is not None else data_dir()
     names = SEED_FILES + (ENRICHMENT_FILES if enrichment else ())
     records, totals = read_data_files(folder / name for name in names)
-    return Evidence(tuple(records), tuple(totals))
+    flags_path = folder / DISAGREEMENTS_FILE
+    flags = read_disagreements(flags_path) if flags_path.exists() else []
+    stmt_paths = [folder / n for n in STATEMENT_FILES if (folder / n).exists()]
+    statements = read_statements(stmt_paths)
+    files = tuple(
+        (name, file_digest((folder / name).read_text(encoding="utf-8")))
+        for name in (*names, *STATEMENT_FILES, DISAGREEMENTS_FILE)
+        if (folder / name).exists()
+    )
+    return Evidence(tuple(records), tuple(totals), tuple(flags), files, tuple(statements))

@@ -15,9 +15,19 @@ import yaml
 from pydantic import ValidationError
 
 from infantall.errors import DataFileError
-from infantall.evidence.schema import TableTotal, TrialRecord
+from infantall.evidence.schema import Disagreement, Statement, TableTotal, TrialRecord
 
-__all__ = ["ENRICHMENT_FILES", "SEED_FILES", "data_dir", "read_data_file", "read_data_files"]
+__all__ = [
+    "DISAGREEMENTS_FILE",
+    "ENRICHMENT_FILES",
+    "SEED_FILES",
+    "STATEMENT_FILES",
+    "data_dir",
+    "read_data_file",
+    "read_data_files",
+    "read_disagreements",
+    "read_statements",
+]
 
 SEED_FILES: tuple[str, ...] = (
     "seed000_table1.yaml",
@@ -30,6 +40,12 @@ SEED_FILES: tuple[str, ...] = (
 """The data files curated from the two seed reviews, in load order."""
 
 ENRICHMENT_FILES: tuple[str, ...] = ("enrichment.yaml",)
+
+STATEMENT_FILES: tuple[str, ...] = ("seed000_statements.yaml", "seed004_statements.yaml")
+"""The numeric statements of the seeds' running text (see :class:`Statement`)."""
+
+DISAGREEMENTS_FILE = "disagreements.yaml"
+"""The flagged disagreements between the seeds (see :mod:`infantall.evidence.disagreements`)."""
 """Later published results (each with a DOI or registry id), kept apart from the seeds."""
 
 
@@ -45,7 +61,12 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return out or "<record>"
 
 
-def _validate(cls: type[TrialRecord] | type[TableTotal], raw: object, file: str, label: str) -> Any:
+def _validate(
+    cls: type[TrialRecord] | type[TableTotal] | type[Disagreement] | type[Statement],
+    raw: object,
+    file: str,
+    label: str,
+) -> Any:
     if not isinstance(raw, Mapping):
         raise DataFileError(file, label, "<record>", "expected a mapping of fields")
     try:
@@ -115,3 +136,40 @@ def read_data_files(paths: Iterable[Path]) -> tuple[list[TrialRecord], list[Tabl
         records.extend(recs)
         totals.extend(tots)
     return records, totals
+
+
+def _read_list(path: Path, key: str) -> list[Any]:
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataFileError(
+            path.name, "<file>", "<file>", f"cannot be read as YAML: {exc}"
+        ) from exc
+    if not isinstance(doc, Mapping) or not isinstance(doc.get(key), list):
+        raise DataFileError(path.name, "<file>", key, "a list is required")
+    return list(doc[key])
+
+
+def read_disagreements(path: Path) -> list[Disagreement]:
+    """Read the flagged disagreements (a mapping with the key ``disagreements``)."""
+    return [
+        _validate(Disagreement, raw, path.name, f"disagreement #{i + 1}")
+        for i, raw in enumerate(_read_list(path, "disagreements"))
+    ]
+
+
+def read_statements(paths: Iterable[Path]) -> list[Statement]:
+    """Read the numeric-statement files (key ``statements``); ids must be unique."""
+    out: list[Statement] = []
+    seen: set[str] = set()
+    for path in paths:
+        for i, raw in enumerate(_read_list(path, "statements")):
+            sid = raw.get("statement_id") if isinstance(raw, Mapping) else None
+            label = str(sid) if isinstance(sid, str) and sid else f"#{i + 1}"
+            st = _validate(Statement, raw, path.name, label)
+            if st.statement_id in seen:
+                raise DataFileError(path.name, label, "statement_id", "duplicate id")
+            seen.add(st.statement_id)
+            out.append(st)
+    return out

@@ -18,14 +18,19 @@ __all__ = [
     "ENDPOINTS",
     "POPULATIONS",
     "PROTOCOL_TYPES",
+    "QUANTITIES",
+    "STATISTICS",
+    "UNITS",
     "Component",
     "DataFile",
+    "Disagreement",
     "Endpoint",
     "Hsct",
     "Population",
     "ProtocolType",
     "Result",
     "Source",
+    "Statement",
     "TableTotal",
     "TrialRecord",
 ]
@@ -249,3 +254,162 @@ class DataFile(BaseModel):
     title: str = Field(min_length=1)
     records: tuple[TrialRecord, ...]
     totals: tuple[TableTotal, ...] = ()
+
+
+class Disagreement(BaseModel):
+    """Two (or more) records of the seeds that print different values for one quantity of one
+    trial population. ``quantity`` is ``n``, ``hsct.n`` or ``<endpoint>[@<h>y]``; ``values``
+    maps each record id to the value it prints; ``reading`` says which value the project uses
+    and why (or that both are kept)."""
+
+    model_config = _FROZEN
+
+    disagreement_id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    trial_id: str = Field(min_length=1)
+    quantity: str = Field(min_length=1)
+    records: tuple[str, ...] = Field(min_length=2)
+    values: dict[str, float]
+    explanation: str = Field(min_length=3)
+    reading: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _values_per_record(self) -> Self:
+        if set(self.values) != set(self.records):
+            raise ValueError("values must give exactly one value per listed record")
+        if len(set(self.values.values())) < 2:
+            raise ValueError("a disagreement needs at least two different values")
+        return self
+
+
+Quantity = Literal[
+    "enrolled",
+    "evaluable",
+    "randomised",
+    "analysed",
+    "comparator",
+    "transplanted",
+    "autologous_rescue",
+    "chemotherapy_only",
+    "in_cr",
+    "cr_rate",
+    "efs",
+    "os",
+    "dfs",
+    "relapse",
+    "relapse_marrow_isolated",
+    "relapse_cns_isolated",
+    "relapse_before_hsct",
+    "relapse_after_hsct",
+    "early_death",
+    "toxic_death",
+    "death_in_cr",
+    "relapse_death",
+    "continued_cr",
+    "continued_cr2",
+    "time_to_hsct",
+    "time_to_relapse",
+    "therapy_duration",
+    "time_point",
+    "age_threshold",
+    "wbc_threshold",
+    "blast_threshold",
+    "mrd_threshold",
+    "hla_match",
+    "dose",
+    "dose_reduction",
+    "dose_ratio",
+    "incidence",
+    "proportion",
+    "p_value",
+    "count",
+]
+"""What a numeric statement measures. Counts of patients (``enrolled``, ``evaluable``,
+``randomised``, ``analysed``, ``comparator`` = a comparison group, ``transplanted``,
+``autologous_rescue``, ``chemotherapy_only``, ``in_cr``), outcome rates and counts
+(``cr_rate`` ... ``continued_cr2``; ``relapse_*`` by site and by timing relative to HSCT),
+times (``time_to_hsct`` as a median with a range, ``therapy_duration``, ``time_point`` of an
+assessment such as the day-14 marrow), the thresholds of a
+rule (age, WBC, day-8 blasts, MRD, HLA match), doses, ``incidence``/``proportion`` of a
+feature, ``p_value`` of a comparison and ``count`` for anything else counted (phases,
+courses, groups)."""
+QUANTITIES: tuple[str, ...] = get_args(Quantity)
+
+Statistic = Literal["count", "percent", "median", "value", "threshold", "range", "p_value"]
+STATISTICS: tuple[str, ...] = get_args(Statistic)
+
+Unit = Literal[
+    "patients",
+    "percent",
+    "days",
+    "weeks",
+    "months",
+    "years",
+    "cGy",
+    "x10^9/L",
+    "cells/uL",
+    "fraction",
+    "hla_antigens",
+    "fold",
+    "items",
+    "p",
+]
+UNITS: tuple[str, ...] = get_args(Unit)
+
+
+class Statement(BaseModel):
+    """One numeric statement of a seed's running text, as structured data.
+
+    ``quote`` is verbatim (after whitespace normalisation) from section ``section`` of
+    ``seed``; ``value`` (or the range ``value_low``–``value_high``), ``unit``, ``horizon_years``
+    and ``denominator`` are the numbers it states; ``population`` says of whom, ``site`` and
+    ``timing`` qualify relapse rates (``marrow_isolated``; ``before_hsct``), ``comparison`` names
+    the groups a P value or a "vs" compares. ``record_id`` links to the trial record that holds
+    the same number as a :class:`Result`, if any. ``printed`` lists numbers as printed when the
+    PDF lost a symbol (``450`` for > 50, ``10� 4`` for 10^-4) so that they can be matched.
+    """
+
+    model_config = _FROZEN
+
+    statement_id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    seed: str = Field(min_length=1)
+    section: str = Field(min_length=1)
+    quote: str = Field(min_length=3)
+    trial_id: str | None = None
+    record_id: str | None = None
+    population: str = Field(min_length=1)
+    quantity: Quantity
+    statistic: Statistic
+    value: float | None = None
+    value_low: float | None = None
+    value_high: float | None = None
+    unit: Unit
+    horizon_years: float | None = Field(default=None, gt=0, le=30)
+    denominator: int | None = Field(default=None, gt=0)
+    site: Literal["marrow_isolated", "cns_isolated", "cns", "combined", "any"] | None = None
+    """Relapse site: ``cns`` is any CNS relapse (isolated or combined), ``any`` all sites."""
+    timing: str | None = None
+    comparison: str | None = None
+    printed: tuple[str, ...] = ()
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _has_number(self) -> Self:
+        if self.value is None and self.value_low is None and self.value_high is None:
+            raise ValueError("a statement needs value or value_low/value_high")
+        lo, hi = self.value_low, self.value_high
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError("value_low exceeds value_high")
+        if self.statistic == "p_value" and not 0 <= (self.value or 0) <= 1:
+            raise ValueError("a P value lies in [0, 1]")
+        if self.unit == "percent" and self.value is not None and not 0 <= self.value <= 100:
+            raise ValueError("a percentage lies in [0, 100]")
+        return self
+
+    def numbers(self) -> set[float]:
+        """Every number the statement holds (for matching against the text)."""
+        out = {v for v in (self.value, self.value_low, self.value_high) if v is not None}
+        if self.denominator is not None:
+            out.add(float(self.denominator))
+        if self.horizon_years is not None:
+            out |= {self.horizon_years, round(self.horizon_years * 12, 6)}
+        return out
