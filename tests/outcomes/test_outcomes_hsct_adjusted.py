@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from infantall.cli import app
 from infantall.cohort import generate_cohort
 from infantall.cohort.io import write_json
+from infantall.outcomes._validate import OutcomesWarning
 from infantall.outcomes.hsct import mantel_byar
 from infantall.outcomes.hsct_adjusted import (
     ASSUMPTION,
@@ -127,7 +128,8 @@ def test_landmark_arm_not_followed_to_the_horizon_is_null():
         {"t": [50.0, 60.0, 200.0, 300.0, 400.0, 500.0], "e": [1, 0, 1, 0, 1, 1],
          "h": [np.nan, 20.0, np.nan, 30.0, np.nan, np.nan]}
     )  # fmt: skip
-    lm = landmark_hsct(df, "t", "e", "h", 40.0, 1000.0)
+    with pytest.warns(OutcomesWarning, match="all_censored_group"):  # the HSCT arm: no events
+        lm = landmark_hsct(df, "t", "e", "h", 40.0, 1000.0)
     assert lm.survival == {"hsct": None, "no_hsct": None}
     # no event after HSCT: the HR is infinite-likelihood territory, so not a number
     assert lm.hazard_ratio is None and lm.p_value is None and "not estimable" in lm.note
@@ -136,7 +138,8 @@ def test_landmark_arm_not_followed_to_the_horizon_is_null():
 
 
 def test_interfant06_hsct_rule_reads_octadad_mrd():
-    assert hsct_rule_mrd("interfant-06") == ("start_of_octadad", 1e-4)
+    # "MRD after consolidation": end of consolidation, else start of OCTADAD (one reading)
+    assert hsct_rule_mrd("interfant-06") == ("after_consolidation", 1e-4)
     assert hsct_rule_mrd("jilsg-mll96-98") is None
 
 
@@ -213,7 +216,7 @@ def test_cli_csv_without_time_names_the_option(tmp_path: Path, cohort_rows):
 def test_hsct_frame_uses_the_chosen_protocol(demo_histories):
     fr = hsct_frame(demo_histories, "interfant-06")
     assert set(fr.data.RISKGRP) <= {"LR", "MR", "HR", "indeterminate"}
-    assert fr.mrd_rule == ("start_of_octadad", 1e-4)
+    assert fr.mrd_rule == ("after_consolidation", 1e-4)
     # every positive MRD day is before the end of follow-up
     ok = fr.data.MRDPOSDY.notna()
     assert (fr.data.MRDPOSDY[ok] <= fr.data.time[ok]).all()

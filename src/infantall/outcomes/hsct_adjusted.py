@@ -39,7 +39,11 @@ from infantall.outcomes.endpoints import derive_endpoints
 from infantall.outcomes.hsct import MantelByarResult, mantel_byar
 from infantall.outcomes.km import kaplan_meier_by_group
 from infantall.protocols.conditions import Cmp, Param, fields_of
-from infantall.protocols.features import MRD_FEATURES
+from infantall.protocols.features import (
+    MRD_AFTER_CONSOLIDATION,
+    MRD_AFTER_CONSOLIDATION_SOURCES,
+    MRD_FEATURES,
+)
 from infantall.protocols.registry import get_protocol
 
 __all__ = [
@@ -71,6 +75,13 @@ def _conditions(cond: Any) -> list[Cmp]:
     return [c for p in parts for c in _conditions(p)]
 
 
+#: The time point name :func:`hsct_rule_mrd` gives for the shared "MRD after consolidation".
+AFTER_CONSOLIDATION = "after_consolidation"
+_AFTER_CONSOLIDATION_POINTS = tuple(
+    src.removeprefix("mrd_") for src in MRD_AFTER_CONSOLIDATION_SOURCES
+)
+
+
 def hsct_rule_mrd(protocol: str) -> tuple[str, float] | None:
     """The MRD time point and threshold read by ``protocol``'s HSCT rule, or ``None``.
 
@@ -82,6 +93,9 @@ def hsct_rule_mrd(protocol: str) -> tuple[str, float] | None:
         if "hsct" not in rule.flag:
             continue
         for c in _conditions(rule.condition):
+            if c.field == MRD_AFTER_CONSOLIDATION:
+                value = p.defaults[c.value.name] if isinstance(c.value, Param) else c.value
+                return AFTER_CONSOLIDATION, float(value)
             if c.field in MRD_FEATURES and c.field in fields_of(rule.condition):
                 value = p.defaults[c.value.name] if isinstance(c.value, Param) else c.value
                 return MRD_FEATURES[c.field].value, float(value)
@@ -153,13 +167,17 @@ class HSCTFrame:
 def _mrd_positive_day(h: PatientHistory, rule: tuple[str, float] | None) -> float:
     if rule is None or h.patient.diagnosis_date is None:
         return float("nan")
-    for ev in h.events:
-        point = getattr(ev, "time_point", None)
-        value = getattr(ev, "value", None)
-        if getattr(point, "value", None) == rule[0] and value is not None:
-            if value >= rule[1]:
-                return float((ev.date - h.patient.diagnosis_date).days)
-            return float("nan")
+    # "After consolidation" is the protocols' one reading: the end-of-consolidation result,
+    # else the start of OCTADAD (infantall.protocols.features).
+    points = _AFTER_CONSOLIDATION_POINTS if rule[0] == AFTER_CONSOLIDATION else (rule[0],)
+    for point_name in points:
+        for ev in h.events:
+            point = getattr(ev, "time_point", None)
+            value = getattr(ev, "value", None)
+            if getattr(point, "value", None) == point_name and value is not None:
+                if value >= rule[1]:
+                    return float((ev.date - h.patient.diagnosis_date).days)
+                return float("nan")
     return float("nan")
 
 
