@@ -95,7 +95,8 @@ class MultiStateData:
     """Validated counting-process rows; ``to_state`` is -1 for a censored row.
 
     ``from_state``/``to_state`` index ``matrix.states``; rows of one id are contiguous and
-    in time order; ``time_unit`` names the unit of ``tstart``/``tstop``.
+    in time order; ``time_unit`` names the unit of ``tstart``/``tstop``; ``covariates``
+    holds the other columns of the input, one row per row.
     """
 
     id: npt.NDArray[np.object_]
@@ -106,6 +107,8 @@ class MultiStateData:
     matrix: TransitionMatrix
     initial: str
     time_unit: str = "time"
+    #: Per-row covariates (the input's other columns), aligned with the rows; or None.
+    covariates: pd.DataFrame | None = None
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -163,6 +166,7 @@ class MultiStateData:
             self.matrix,
             self.initial,
             self.time_unit,
+            None if self.covariates is None else self.covariates.loc[keep].reset_index(drop=True),
         )
 
 
@@ -311,7 +315,9 @@ def multistate_data(
     pairs = list(zip(np.asarray(current, dtype=object)[moved], st[moved], strict=True))
     if matrix is None:
         matrix = _infer_matrix(((str(a), str(b)) for a, b in pairs), initial, None)
-    return _encode(ids, t0, t1, current, st, censored, matrix, initial, time_unit)
+    used = {id, start, stop, state} | ({istate} if istate else set())
+    extra = frame.drop(columns=[c for c in frame.columns if c in used]).reset_index(drop=True)
+    return _encode(ids, t0, t1, current, st, censored, matrix, initial, time_unit, extra)
 
 
 def _encode(
@@ -324,6 +330,7 @@ def _encode(
     matrix: TransitionMatrix,
     initial: str,
     time_unit: str,
+    covariates: pd.DataFrame | None = None,
 ) -> MultiStateData:
     index = {s: i for i, s in enumerate(matrix.states)}
     index[censored] = -1
@@ -348,4 +355,4 @@ def _encode(
                 "the transition matrix",
                 "transition_not_allowed",
             )
-    return MultiStateData(ids, t0, t1, frm, to, matrix, initial, time_unit)
+    return MultiStateData(ids, t0, t1, frm, to, matrix, initial, time_unit, covariates)

@@ -50,6 +50,16 @@ aj <- function(d, states, initial, tau, start = 0) {
 }
 
 # landmark P(h, t | s): patients in state `from` at time s (interval containing s)
+current_state <- function(d, initial) {
+  cur <- character(nrow(d))
+  for (i in seq_len(nrow(d))) {
+    first <- i == 1 || d$id[i] != d$id[i - 1]
+    if (first) cur[i] <- initial
+    else cur[i] <- if (d$state[i - 1] == "censored") cur[i - 1] else d$state[i - 1]
+  }
+  cur
+}
+
 landmark <- function(d, states, initial, from, s, tau) {
   d$state <- as.character(d$state)
   d <- d[order(d$id, d$tstart), ]
@@ -70,13 +80,33 @@ landmark <- function(d, states, initial, from, s, tau) {
        pstate = f$pstate, std_err = f$std.err, p0 = f$p0)
 }
 
-cox_ms <- function(d, states, initial, covs) {
+cox_ms <- function(d, states, initial, covs, newdata) {
   d$st <- ms_factor(d$state, states)
   fml <- as.formula(paste("Surv(tstart, tstop, st) ~", paste(covs, collapse = " + ")))
-  fit <- coxph(fml, data = d, id = id, timefix = FALSE, ties = "efron")
+  # ties left at the default (efron): in survival 3.5-3 an explicit ties = "efron" in a
+  # multi-state call gives the Breslow estimates, the default call gives Efron ones
+  fit <- coxph(fml, data = d, id = id, timefix = FALSE)
+  # predicted occupation for one covariate profile (as mstate's msfit/probtrans do)
+  pred <- survfit(fit, newdata = newdata)
+  # per transition: the single-transition model on the rows at risk in its from-state and
+  # its predicted cumulative hazard at newdata (survfit.coxph, Efron ties: ctype = 2)
+  d$state <- as.character(d$state)
+  d$cur <- current_state(d, initial)
+  per <- list()
+  for (a in unique(d$cur)) for (b in states) {
+    sub <- d[d$cur == a, ]
+    if (sum(sub$state == b) < 10) next
+    f1 <- coxph(as.formula(paste("Surv(tstart, tstop, state == b) ~",
+                                  paste(covs, collapse = " + "))), data = sub)
+    s1 <- survfit(f1, newdata = newdata)
+    per[[length(per) + 1]] <- list(from = a, to = b, coef = unname(coef(f1)),
+                                   time = s1$time, cumhaz = as.vector(s1$cumhaz))
+  }
   list(coef = unname(coef(fit)), names = names(coef(fit)),
        naive_se = sqrt(diag(fit$naive.var)), robust_se = sqrt(diag(vcov(fit))),
-       loglik = fit$loglik, n_event = fit$nevent)
+       loglik = fit$loglik, n_event = fit$nevent, newdata = newdata,
+       pred_states = pred$states, pred_time = pred$time, per_transition = per,
+       pred_pstate = matrix(pred$pstate, nrow = length(pred$time)))
 }
 
 mg_states <- c("pcm", "death")
@@ -89,14 +119,17 @@ inf_states <- inf_order[inf_order %in% inf_states]
 out <- list(
   survival_version = as.character(packageVersion("survival")),
   mgus2 = list(aj = aj(mg, mg_states, "(s0)", 240),
-               cox = cox_ms(mg, mg_states, "(s0)", c("age", "male"))),
+               cox = cox_ms(mg, mg_states, "(s0)", c("age", "male"),
+                            data.frame(age = 70, male = 1))),
   myeloid = list(aj = aj(my, my_states, "(s0)", 1000),
                  landmark_cr = landmark(my, my_states, "(s0)", "CR", 100.5, 1000),
-                 cox = cox_ms(my, my_states, "(s0)", c("trtB", "male"))),
+                 cox = cox_ms(my, my_states, "(s0)", c("trtB", "male"),
+                             data.frame(trtB = 1, male = 0))),
   infant = list(aj = aj(inf, inf_states, "diagnosis", 5),
                 landmark_cr1 = landmark(inf, inf_states, "diagnosis", "CR1", 0.5, 5),
                 landmark_hsct = landmark(inf, inf_states, "diagnosis", "HSCT in CR1", 0.5, 5),
-                cox = cox_ms(inf, inf_states, "diagnosis", c("kmt2a_r", "age_lt6m")))
+                cox = cox_ms(inf, inf_states, "diagnosis", c("male", "age_lt6m"),
+                             data.frame(male = 1, age_lt6m = 1)))
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null", matrix = "rowmajor"),
            "multistate_reference.json")
