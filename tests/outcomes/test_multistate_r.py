@@ -152,8 +152,10 @@ def test_transition_cox_matches_coxph_multistate(name: str) -> None:
     s = fit.summary.set_index(["from", "to", "covariate"])
     checked = 0
     for a, b, cov, coef, se in _coef_rows(name):
+        if (a, b) in fit.not_estimable:
+            continue
         row = s.loc[(a, b, cov)]
-        if row["n_events"] < 10:  # R warns that these betas may be infinite
+        if row["n_events"] < 10:  # R warns that betas of sparse transitions may be infinite
             continue
         assert row["coef"] == pytest.approx(coef, abs=COEF_TOL)
         assert row["se"] == pytest.approx(se, rel=1e-5)
