@@ -139,11 +139,13 @@ def integrals_to(f: AJFit, tau: float, m_end: int) -> FloatArray:
     return mats
 
 
-def std_err_at(f: AJFit, t: float) -> FloatArray:
-    """IJ standard errors of p(t) (S,)."""
+def std_err_at(f: AJFit, t: float, combine: FloatArray | None = None) -> FloatArray:
+    """IJ standard errors of p(t) (S,), or of ``p(t) @ combine`` (sums of states)."""
     m_end = int(np.searchsorted(f.time, t, "right"))
     u = _influence(f, products_to(f, m_end), m_end)
-    return np.sqrt((u**2).sum(axis=0))
+    if combine is not None:
+        u = u @ combine
+    return np.asarray(np.sqrt((u**2).sum(axis=0)), dtype=np.float64)
 
 
 def occupation_at(f: AJFit, t: float) -> FloatArray:
