@@ -68,8 +68,13 @@ def test_histories_json_builds_the_infant_states(tmp_path: Path) -> None:
     out = json.loads(res.stdout)
     assert out["states"][0] == "diagnosis" and out["time_unit"] == "years"
     assert out["n_patients"] == 12
+    two = {r["state"]: r["probability"] for r in out["occupation"] if r["time"] == 2.0}
+    # at day 730: i = 3, 6, 9 relapsed (day 400); i = 0 relapsed then died (day 700);
+    # i = 5 (transplanted) and 10 died in CR1
+    assert two["relapse"] == pytest.approx(3 / 12)
+    assert two["death"] == pytest.approx(1 / 12)
+    assert two["death in CR1"] == pytest.approx(2 / 12)
     one = {r["state"]: r["probability"] for r in out["occupation"] if r["time"] == 1.0}
-    assert one["relapse"] == pytest.approx(4 / 12)  # i = 0, 3, 6, 9 relapse at day 400
     assert sum(one.values()) == pytest.approx(1.0)
     assert fig.read_text().startswith("<?xml")
 
