@@ -34,8 +34,7 @@ import numpy as np
 import pandas as pd
 
 from infantall.cohort import generate_cohort
-from infantall.outcomes.multistate import MultiStateData, infant_all_data
-from infantall.outcomes.multistate import _core
+from infantall.outcomes.multistate import MultiStateData, _core, infant_all_data
 from infantall.outcomes.multistate.course import multistate_analysis
 
 TIMES = (1.0, 2.0, 5.0)
@@ -103,8 +102,9 @@ tm <- system.time(f <- survfit(Surv(tstart, tstop, st) ~ 1, data = d, id = id,
 s <- summary(f, times = c({", ".join(str(t) for t in TIMES)}))
 cat(tm, "\\n"); write.table(s$std.err, col.names = FALSE, row.names = FALSE)
 """
-        run = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
-                             check=False, timeout=1800)  # fmt: skip
+        run = subprocess.run(
+            ["Rscript", "-e", script], capture_output=True, text=True, check=False, timeout=1800
+        )
         if run.returncode != 0:
             print("R failed:", run.stderr[-400:])
             return None
@@ -121,9 +121,11 @@ def main() -> None:
     cohort = generate_cohort(args.n, seed=18)
     events = cohort.events
     t_ia, (data, res) = _best(lambda: _infantall(events))
-    print(f"infantall, {args.n:,} SYNTHETIC infants ({data.id.shape[0]:,} rows, "
-          f"{res.occupation.time.size:,} transition times): {t_ia:.2f} s "
-          "(rows + occupation + IJ SEs at 1/2/5 y + time in state)")  # fmt: skip
+    print(
+        f"infantall, {args.n:,} SYNTHETIC infants ({data.id.shape[0]:,} rows, "
+        f"{res.occupation.time.size:,} transition times): {t_ia:.2f} s "
+        "(rows + occupation + IJ SEs at 1/2/5 y + time in state)"
+    )
     se = res.summary.pivot(index="time", columns="state", values="std_err")[list(data.states)]
     sub_ids = pd.unique(data.id)[: args.baseline_n]
     sub = data.subset(np.isin(data.id, sub_ids)) if args.baseline_n < args.n else data
@@ -132,15 +134,19 @@ def main() -> None:
     t_fw, se_fw = _best(lambda: forward_recursion_se(sub, TIMES), rounds=1)
     se_sub = res_sub.summary.pivot(index="time", columns="state", values="std_err")
     diff = np.nanmax(np.abs(se_fw - se_sub[list(sub.states)].to_numpy()))
-    print(f"forward recursion, {len(sub_ids):,} infants: {t_fw:.2f} s vs infantall {t_sub:.2f} s "
-          f"on the same subset (x{t_fw / t_sub:.1f}); max |SE difference| {diff:.1e}")  # fmt: skip
+    print(
+        f"forward recursion, {len(sub_ids):,} infants: {t_fw:.2f} s vs infantall {t_sub:.2f} s "
+        f"on the same subset (x{t_fw / t_sub:.1f}); max |SE difference| {diff:.1e}"
+    )
     if not args.no_r:
         r = _r_survfit(data)
         if r is not None:
             t_r, se_r = r
             d = np.abs(se_r - se.to_numpy()[:, 1:] if se_r.shape[1] < se.shape[1] else se_r - se)
-            print(f"R survfit, {args.n:,} infants: {t_r:.2f} s (x{t_r / t_ia:.1f} infantall); "
-                  f"max |SE difference| {np.nanmax(np.asarray(d)):.1e}")  # fmt: skip
+            print(
+                f"R survfit, {args.n:,} infants: {t_r:.2f} s (x{t_r / t_ia:.1f} infantall); "
+                f"max |SE difference| {np.nanmax(np.asarray(d)):.1e}"
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,10 +40,10 @@ def _day(n: int) -> dt.date:
     return D0 + dt.timedelta(days=n)
 
 
-def _hist(pid: str, *events: object) -> PatientHistory:
+def _hist(pid: str, *events: Any) -> PatientHistory:
     return PatientHistory(
         patient=Patient(patient_id=pid, age_days=100, diagnosis_date=D0),
-        events=list(events),  # type: ignore[arg-type]
+        events=list(events),
     )
 
 
@@ -101,8 +102,7 @@ def _rows(*rows: tuple[str, float, float, str]) -> pd.DataFrame:
 
 ERROR_CASES = [
     (
-        _rows(("a", 0, 5, "CR"), ("a", 5, 9, "censored"), ("b", 0, 4, "death"),
-              ("b", 4, 6, "CR")),  # fmt: skip
+        _rows(("a", 0, 5, "CR"), ("a", 5, 9, "censored"), ("b", 0, 4, "death"), ("b", 4, 6, "CR")),
         "transition_not_allowed",
         "id b, row 4",
     ),
@@ -118,8 +118,9 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize(("frame", "code", "where"), ERROR_CASES)
 def test_bad_input_names_the_id_and_row(frame: pd.DataFrame, code: str, where: str) -> None:
-    matrix = TransitionMatrix(("(s0)", "CR", "death"), (("(s0)", "CR"), ("(s0)", "death"),
-                                                       ("CR", "death")))  # fmt: skip
+    matrix = TransitionMatrix(
+        ("(s0)", "CR", "death"), (("(s0)", "CR"), ("(s0)", "death"), ("CR", "death"))
+    )
     with pytest.raises(InvalidInputError) as err:
         multistate_data(frame, matrix=matrix)
     assert err.value.code == code
@@ -147,8 +148,13 @@ def test_unknown_state_and_missing_column_are_errors() -> None:
 
 def test_histories_walk_the_infant_all_matrix() -> None:
     hs = [
-        _hist("A", Response(date=_day(30), status="cr"), HSCT(date=_day(150)),
-              Relapse(date=_day(400)), Death(date=_day(500))),  # fmt: skip
+        _hist(
+            "A",
+            Response(date=_day(30), status="cr"),
+            HSCT(date=_day(150)),
+            Relapse(date=_day(400)),
+            Death(date=_day(500)),
+        ),
         _hist("B", Response(date=_day(30), status="cr"), LastContact(date=_day(900))),
         _hist("C", Death(date=_day(10))),
         _hist("D", Response(date=_day(35), status="no_cr"), LastContact(date=_day(200))),
@@ -164,8 +170,11 @@ def test_histories_walk_the_infant_all_matrix() -> None:
 
 
 def test_same_day_transitions_are_half_a_day_apart() -> None:
-    hs = [_hist("A", Response(date=_day(30), status="cr"), Relapse(date=_day(30)),
-                Death(date=_day(30)))]  # fmt: skip
+    hs = [
+        _hist(
+            "A", Response(date=_day(30), status="cr"), Relapse(date=_day(30)), Death(date=_day(30))
+        )
+    ]
     frame = infant_all_data(hs).to_frame()
     np.testing.assert_allclose(frame["tstop"] * 365.25, [30, 30.5, 31.0])
     assert list(frame["state"]) == ["CR1", "relapse", "death"]
@@ -184,17 +193,22 @@ def test_analysis_to_dict_is_the_cli_contract(infant: pd.DataFrame) -> None:
 
 def test_disease_course_hsct_contrast_is_a_landmark_estimate() -> None:
     hs = [
-        _hist(f"P{i}", Response(date=_day(30), status="cr"),
-              *( [HSCT(date=_day(120))] if i % 3 == 0 else []),
-              *( [Relapse(date=_day(300 + 7 * i))] if i % 4 == 0 else []),
-              LastContact(date=_day(1200 + i)))  # fmt: skip
+        _hist(
+            f"P{i}",
+            Response(date=_day(30), status="cr"),
+            *([HSCT(date=_day(120))] if i % 3 == 0 else []),
+            *([Relapse(date=_day(300 + 7 * i))] if i % 4 == 0 else []),
+            LastContact(date=_day(1200 + i)),
+        )
         for i in range(60)
     ]
     course = disease_course(hs, landmarks=(0.5,), horizon=2.0, min_n=5)
     h = course.hsct.set_index("from_state")
     assert h.loc["HSCT in CR1", "n"] == 20 and h.loc["CR1", "n"] == 40
     # relapse-free = 1 - P(relapse) among those followed: i % 4 == 0 relapse before 2.5 y
-    for state, ids in (("HSCT in CR1", [i for i in range(60) if i % 3 == 0]),
-                       ("CR1", [i for i in range(60) if i % 3 != 0])):  # fmt: skip
+    for state, ids in (
+        ("HSCT in CR1", [i for i in range(60) if i % 3 == 0]),
+        ("CR1", [i for i in range(60) if i % 3 != 0]),
+    ):
         relapsed = sum(1 for i in ids if i % 4 == 0)
         assert h.loc[state, "probability"] == pytest.approx(1 - relapsed / len(ids))

@@ -24,9 +24,24 @@ def test_csv_json_contract_matches_the_library_and_r() -> None:
     src = REF / "myeloid_ms.csv"
     res = runner.invoke(
         app,
-        ["analyze", "multistate", str(src), "--id", "id", "--start", "tstart", "--stop",
-         "tstop", "--state", "state", "--times", "100,500,1000", "--format", "json"],
-    )  # fmt: skip
+        [
+            "analyze",
+            "multistate",
+            str(src),
+            "--id",
+            "id",
+            "--start",
+            "tstart",
+            "--stop",
+            "tstop",
+            "--state",
+            "state",
+            "--times",
+            "100,500,1000",
+            "--format",
+            "json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["states"] == ["(s0)", "CR", "SCT", "death", "relapse"]
@@ -50,14 +65,17 @@ def test_histories_json_builds_the_infant_states(tmp_path: Path) -> None:
     hs = [
         PatientHistory(
             patient=Patient(patient_id=f"P{i}", age_days=60, diagnosis_date=d0),
-            events=[Response(date=d0 + dt.timedelta(days=30), status="cr"),
-                    *([HSCT(date=d0 + dt.timedelta(days=150))] if i % 2 else []),
-                    *([Relapse(date=d0 + dt.timedelta(days=400))] if i % 3 == 0 else []),
-                    Death(date=d0 + dt.timedelta(days=700)) if i % 5 == 0
-                    else LastContact(date=d0 + dt.timedelta(days=1500))],
+            events=[
+                Response(date=d0 + dt.timedelta(days=30), status="cr"),
+                *([HSCT(date=d0 + dt.timedelta(days=150))] if i % 2 else []),
+                *([Relapse(date=d0 + dt.timedelta(days=400))] if i % 3 == 0 else []),
+                Death(date=d0 + dt.timedelta(days=700))
+                if i % 5 == 0
+                else LastContact(date=d0 + dt.timedelta(days=1500)),
+            ],
         )
         for i in range(12)
-    ]  # fmt: skip
+    ]
     src = tmp_path / "cohort.json"
     src.write_text(json.dumps([h.to_dict() for h in hs]), encoding="utf-8")
     fig = tmp_path / "course.svg"
@@ -88,8 +106,10 @@ def test_bad_csv_is_a_clear_error_naming_id_and_row(tmp_path: Path) -> None:
 
 
 def test_table_format_prints_occupation_and_transitions() -> None:
-    res = runner.invoke(app, ["analyze", "multistate", str(REF / "mgus2_ms.csv"),
-                              "--times", "60,120", "--tau", "240"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        ["analyze", "multistate", str(REF / "mgus2_ms.csv"), "--times", "60,120", "--tau", "240"],
+    )
     assert res.exit_code == 0, res.output
     assert "State occupation" in res.output and "Transitions" in res.output
 

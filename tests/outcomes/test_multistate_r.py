@@ -136,7 +136,9 @@ def _coef_rows(name: str) -> list[tuple[str, str, str, float, float]]:
     r = _ref()[name]
     states = _r_states(name, r["aj"]["states"])
     out = []
-    for label, coef, se in zip(r["cox"]["names"], r["cox"]["coef"], r["cox"]["naive_se"], strict=True):
+    for label, coef, se in zip(
+        r["cox"]["names"], r["cox"]["coef"], r["cox"]["naive_se"], strict=True
+    ):
         cov, tr = label.rsplit("_", 1)
         a, b = (states[int(i) - 1] for i in tr.split(":"))
         out.append((a, b, cov, coef, se))
@@ -154,7 +156,7 @@ def test_transition_cox_matches_coxph_multistate(name: str) -> None:
     for a, b, cov, coef, se in _coef_rows(name):
         if (a, b) in fit.not_estimable:
             continue
-        row = s.loc[(a, b, cov)]
+        row = s.loc[(a, b, cov)]  # type: ignore[index]
         if row["n_events"] < 10:  # R warns that betas of sparse transitions may be infinite
             continue
         assert row["coef"] == pytest.approx(coef, abs=COEF_TOL)

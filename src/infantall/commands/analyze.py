@@ -455,8 +455,15 @@ def multistate_command(
             msd = infant_all_data(read_histories(data), initial=initial or "diagnosis")
         else:
             frame = _read(data, [id_col, start, stop, state])
-            msd = multistate_data(frame, id=id_col, start=start, stop=stop, state=state,
-                                  initial=initial or "(s0)", censored=censored)  # fmt: skip
+            msd = multistate_data(
+                frame,
+                id=id_col,
+                start=start,
+                stop=stop,
+                state=state,
+                initial=initial or "(s0)",
+                censored=censored,
+            )
         try:
             ts = [float(t) for t in times.split(",") if t.strip()]
         except ValueError:
@@ -474,8 +481,10 @@ def multistate_command(
 
             emit_json(payload, output)
             return
-        sections = [Section("occupation", payload["occupation"], title="State occupation"),
-                    Section("transitions", payload["transitions"], title="Transitions")]  # fmt: skip
+        sections = [
+            Section("occupation", payload["occupation"], title="State occupation"),
+            Section("transitions", payload["transitions"], title="Transitions"),
+        ]
         if payload["time_in_state"]:
             sections.append(Section("time_in_state", payload["time_in_state"]))
         meta = {k: payload[k] for k in ("states", "initial", "time_unit", "n_patients")}

@@ -73,20 +73,24 @@ def disease_course_section(
         pd.DataFrame(
             {
                 "State": tis["state"],
-                "Years (SE)": [f"{v:.2f} ({s:.2f})" for v, s in zip(tis["time_in_state"],
-                                                                     tis["std_err"], strict=True)],
+                "Years (SE)": [
+                    f"{v:.2f} ({s:.2f})"
+                    for v, s in zip(tis["time_in_state"], tis["std_err"], strict=True)
+                ],
             }
         )
         if tis is not None
         else pd.DataFrame()
-    )  # fmt: skip
+    )
     counts = data.summary.rename(columns={"from": "From", "to": "To", "n": "Transitions"})
     parts = [
-        f"<p>{data.n_ids} patients followed through the states {html.escape(', '.join(data.states))}"
+        f"<p>{data.n_ids} patients followed through the states "
+        f"{html.escape(', '.join(data.states))}"
         " (Aalen–Johansen; standard errors by the infinitesimal jackknife, as R survival "
         "reports them). Time is in years from diagnosis.</p>",
-        figure_html(fig, alt="Stacked state occupation over years from diagnosis",
-                    name="disease-course"),  # fmt: skip
+        figure_html(
+            fig, alt="Stacked state occupation over years from diagnosis", name="disease-course"
+        ),
         "<h3>Probability of being in each state</h3>",
         _table(_occupation_table(course)),
         "<h3>Expected years in each state over the first five years</h3>",

@@ -75,8 +75,19 @@ def fit(data: MultiStateData, start: float, p0: FloatArray) -> AJFit:
         p = p + p @ hazard[m]
         pstate[m] = p
     codes, uniq = pd.factorize(d.id)
-    return AJFit(d, start, p0, time, n_risk, n_event, hazard, pstate, t0,
-                 codes.astype(np.int64), int(uniq.shape[0]))
+    return AJFit(
+        d,
+        start,
+        p0,
+        time,
+        n_risk,
+        n_event,
+        hazard,
+        pstate,
+        t0,
+        codes.astype(np.int64),
+        int(uniq.shape[0]),
+    )
 
 
 def p_before(f: AJFit) -> FloatArray:

@@ -223,6 +223,4 @@ def transition_probabilities(
     conf_level: float = 0.95,
 ) -> StateOccupation:
     """``P(from_state, start; state, t)``: landmark Aalen–Johansen from a state and time."""
-    return aalen_johansen(
-        data, times, start=start, from_state=from_state, conf_level=conf_level
-    )
+    return aalen_johansen(data, times, start=start, from_state=from_state, conf_level=conf_level)

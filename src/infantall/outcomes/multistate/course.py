@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,7 @@ class MultiStateAnalysis:
         """Restricted mean time in each state up to ``tau`` with its SE (None without tau)."""
         return None if self.tau is None else self.occupation.restricted_mean(self.tau)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """The CLI contract: ``states``, ``occupation`` (``time, state, probability,
         std_err, lower, upper``), ``transitions`` (``from, to, n``), ``time_in_state``."""
         tis = self.time_in_state
@@ -113,7 +114,7 @@ class DiseaseCourse:
         """Occupation at the requested times."""
         return self.analysis.summary
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe: the analysis and the HSCT landmark contrast."""
         return {
             **self.analysis.to_dict(),

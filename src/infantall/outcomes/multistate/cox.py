@@ -153,8 +153,11 @@ class MultiStateCox:
         ts = np.asarray(times, dtype=np.float64)
         pos = np.searchsorted(grid, ts, "right")
         rows = [
-            {"time": float(t), "state": name, "probability": float(occ[m - 1, j]) if m else
-             float(name == self.initial)}
+            {
+                "time": float(t),
+                "state": name,
+                "probability": float(occ[m - 1, j]) if m else float(name == self.initial),
+            }
             for t, m in zip(ts, pos, strict=True)
             for j, name in enumerate(self.states)
         ]
@@ -208,8 +211,14 @@ def multistate_cox(
         frame["_ev"] = event.astype(np.int64)
         try:
             fit = cox_ph(
-                frame, "_t1", "_ev", list(covariates), entry="_t0", ties=ties,  # type: ignore[arg-type]
-                conf_level=conf_level, concordance=False,
+                frame,
+                "_t1",
+                "_ev",
+                list(covariates),
+                entry="_t0",
+                ties=ties,  # type: ignore[arg-type]
+                conf_level=conf_level,
+                concordance=False,
             )
         except InvalidInputError as exc:
             if exc.code not in ("collinear_covariates", "no_events"):
@@ -221,9 +230,7 @@ def multistate_cox(
             continue
         x = frame[list(covariates)].to_numpy(dtype=np.float64)
         risk = np.exp(x @ fit.coef)
-        times, base = _efron_base(
-            frame["_t0"].to_numpy(), frame["_t1"].to_numpy(), event, risk
-        )
+        times, base = _efron_base(frame["_t0"].to_numpy(), frame["_t1"].to_numpy(), event, risk)
         fits.append(_Transition((a, b), fit, times, base))
     if not fits:
         raise InvalidInputError("data", "no transition has events", "no_events")

@@ -137,8 +137,11 @@ class MultiStateData:
     def summary(self) -> pd.DataFrame:
         """Allowed transitions with the number observed (long form)."""
         counts = self.transitions
+        table = counts.to_numpy()
+        pos = {s: i for i, s in enumerate(self.states)}
         rows = [
-            {"from": a, "to": b, "n": int(counts.loc[a, b])} for a, b in self.matrix.transitions
+            {"from": a, "to": b, "n": int(table[pos[a], pos[b]])}
+            for a, b in self.matrix.transitions
         ]
         return pd.DataFrame(rows, columns=["from", "to", "n"])
 
@@ -347,11 +350,12 @@ def _encode(
     frm = np.array([index[s] for s in current], dtype=np.int64)
     to = np.array([index[s] for s in st], dtype=np.int64)
     allowed = {(index[a], index[b]) for a, b in matrix.transitions}
-    for r in np.flatnonzero(to >= 0):
+    for row in np.flatnonzero(to >= 0):
+        r = int(row)
         if (int(frm[r]), int(to[r])) not in allowed:
             raise InvalidInputError(
                 "state",
-                f"{_where(ids, int(r))}: the transition {current[r]!r} -> {st[r]!r} is not in "
+                f"{_where(ids, r)}: the transition {current[r]!r} -> {st[r]!r} is not in "
                 "the transition matrix",
                 "transition_not_allowed",
             )

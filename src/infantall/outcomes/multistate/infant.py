@@ -23,6 +23,7 @@ diagnosis are left out (they are never at risk).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -104,6 +105,10 @@ def history_events(histories: Iterable[PatientHistory]) -> pd.DataFrame:
     rows: list[tuple[str, str, int, str | None]] = []
     for h in histories:
         pid, d0 = h.patient.patient_id, h.patient.diagnosis_date
+        if d0 is None:
+            raise InvalidInputError(
+                f"{pid}.diagnosis_date", "a diagnosis date is needed for times", "missing_time"
+            )
         for e in h.events:
             status = getattr(e, "status", None)
             rows.append((pid, e.kind, (e.date - d0).days, None if status is None else status.value))
@@ -119,17 +124,20 @@ def _event_name(kind: str, status: Any) -> str:
 
 
 def _patient_rows(
-    pid: str, events: Sequence[tuple[float, str]], rules: Mapping[tuple[str, str], str], initial: str
+    pid: str,
+    events: Sequence[tuple[float, str]],
+    rules: Mapping[tuple[str, str], str],
+    initial: str,
 ) -> list[tuple[str, float, float, str, str]]:
     """Rows ``(id, tstart, tstop, from, to)`` of one patient; ``to`` '' when censored."""
     out: list[tuple[str, float, float, str, str]] = []
     state, t0 = initial, 0.0
     end = max((t for t, _ in events), default=0.0)
-    for t, name in events:
+    for day, name in events:
         nxt = rules.get((state, name))
         if nxt is None:
             continue
-        t = max(t, t0 + _SAME_DAY)
+        t = max(day, t0 + _SAME_DAY)
         out.append((pid, t0, t, state, nxt))
         state, t0 = nxt, t
         end = max(end, t)
@@ -175,11 +183,13 @@ def infant_all_data(
     names = [_event_name(k, s) for k, s in zip(kinds, status, strict=True)]
     bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
     rows: list[tuple[str, float, float, str, str]] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         ev = list(zip(days[a:b].tolist(), names[a:b], strict=True))
         rows += _patient_rows(str(ids[a]), ev, rules, initial)
     if not rows:
-        raise InvalidInputError("histories", "no patient has follow-up after diagnosis", "empty_data")
+        raise InvalidInputError(
+            "histories", "no patient has follow-up after diagnosis", "empty_data"
+        )
     matrix = transition_matrix(rules, initial)
     pid, t0, t1, frm, to = zip(*rows, strict=True)
     to_names = np.array([s or "censored" for s in to], dtype=object)

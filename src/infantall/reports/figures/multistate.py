@@ -58,8 +58,9 @@ def plot_occupation(
     base = np.zeros(t.size)
     for j, (name, (fill, hatch)) in enumerate(zip(occ.states, _fills(occ), strict=True)):
         top = base + 100 * p[:, j]
-        ax.fill_between(t, base, top, step="post", color=fill, alpha=0.9, linewidth=0,
-                        hatch=hatch, label=name)  # fmt: skip
+        ax.fill_between(
+            t, base, top, step="post", color=fill, alpha=0.9, linewidth=0, hatch=hatch, label=name
+        )
         base = top
     ax.set_xlim(occ.start, xmax if xmax is not None else float(t[-1]))
     ax.set_ylim(0, 100)
@@ -94,9 +95,15 @@ def plot_transition_probabilities(
         j = occ.states.index(name)
         ax.step(t, 100 * p[:, j], where="post", color=colour(i), label=name)
         rows = tab[tab["state"] == name]
-        ax.fill_between(grid, 100 * rows["lower"].fillna(0).to_numpy(),
-                        100 * rows["upper"].fillna(0).to_numpy(), step="post",
-                        color=colour(i), alpha=0.2, linewidth=0)  # fmt: skip
+        ax.fill_between(
+            grid,
+            100 * rows["lower"].fillna(0).to_numpy(),
+            100 * rows["upper"].fillna(0).to_numpy(),
+            step="post",
+            color=colour(i),
+            alpha=0.2,
+            linewidth=0,
+        )
     ax.set_ylim(0, 100)
     ax.set_xlim(occ.start, float(t[-1]))
     ax.set_ylabel("Probability (%)")
