@@ -335,28 +335,32 @@ def _encode(
     time_unit: str,
     covariates: pd.DataFrame | None = None,
 ) -> MultiStateData:
-    index = {s: i for i, s in enumerate(matrix.states)}
-    index[censored] = -1
     if initial not in matrix.states:
         raise InvalidInputError("initial", f"{initial!r} is not a state", "unknown_state")
-    for r, s in enumerate(st):
-        if s not in index:
-            raise InvalidInputError(
-                "state",
-                f"{_where(ids, r)}: {s!r} is not a state of the model {matrix.states} "
-                f"nor the censoring label {censored!r}",
-                "unknown_state",
-            )
-    frm = np.array([index[s] for s in current], dtype=np.int64)
-    to = np.array([index[s] for s in st], dtype=np.int64)
-    allowed = {(index[a], index[b]) for a, b in matrix.transitions}
-    for row in np.flatnonzero(to >= 0):
-        r = int(row)
-        if (int(frm[r]), int(to[r])) not in allowed:
-            raise InvalidInputError(
-                "state",
-                f"{_where(ids, r)}: the transition {current[r]!r} -> {st[r]!r} is not in "
-                "the transition matrix",
-                "transition_not_allowed",
-            )
+    names = pd.Index(list(matrix.states))
+    frm = names.get_indexer(np.asarray(current, dtype=object)).astype(np.int64)
+    to = names.get_indexer(st).astype(np.int64)
+    to[st == censored] = -1
+    unknown = np.flatnonzero((to == -1) & (st != censored))
+    if unknown.size:
+        r = int(unknown[0])
+        raise InvalidInputError(
+            "state",
+            f"{_where(ids, r)}: {st[r]!r} is not a state of the model {matrix.states} "
+            f"nor the censoring label {censored!r}",
+            "unknown_state",
+        )
+    allowed = np.zeros((len(names), len(names)), dtype=bool)
+    for a, b in matrix.transitions:
+        allowed[names.get_loc(a), names.get_loc(b)] = True
+    moved = to >= 0
+    bad = np.flatnonzero(moved & (frm >= 0) & ~allowed[frm, np.maximum(to, 0)])
+    if bad.size:
+        r = int(bad[0])
+        raise InvalidInputError(
+            "state",
+            f"{_where(ids, r)}: the transition {current[r]!r} -> {st[r]!r} is not in "
+            "the transition matrix",
+            "transition_not_allowed",
+        )
     return MultiStateData(ids, t0, t1, frm, to, matrix, initial, time_unit, covariates)

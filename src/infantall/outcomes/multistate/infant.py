@@ -23,11 +23,11 @@ diagnosis are left out (they are never at risk).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from infantall.domain import PatientHistory
@@ -117,22 +117,24 @@ def history_events(histories: Iterable[PatientHistory]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["patient_id", "kind", "day", "status"])
 
 
-def _event_name(kind: str, status: Any) -> str:
-    if kind == "response":
-        return "response_cr" if status == "cr" else "response_failure"
-    return kind
+def _event_names(kinds: npt.NDArray[np.object_], status: npt.NDArray[np.object_]) -> Any:
+    """Event kinds, with a response split into ``response_cr`` / ``response_failure``."""
+    names = kinds.copy()
+    resp = kinds == "response"
+    names[resp] = np.where(status[resp] == "cr", "response_cr", "response_failure")
+    return names
 
 
 def _patient_rows(
     pid: str,
-    events: Sequence[tuple[float, str]],
+    events: Iterable[tuple[float, str]],
+    end: float,
     rules: Mapping[tuple[str, str], str],
     initial: str,
 ) -> list[tuple[str, float, float, str, str]]:
     """Rows ``(id, tstart, tstop, from, to)`` of one patient; ``to`` '' when censored."""
     out: list[tuple[str, float, float, str, str]] = []
     state, t0 = initial, 0.0
-    end = max((t for t, _ in events), default=0.0)
     for day, name in events:
         nxt = rules.get((state, name))
         if nxt is None:
@@ -168,24 +170,29 @@ def infant_all_data(
             raise InvalidInputError(col, "the events frame has no such column", "unknown_column")
     if frame.shape[0] == 0:
         raise InvalidInputError("histories", "there are no patients", "empty_data")
-    kind_all = frame["kind"].astype(str)
-    rank = kind_all.map(_KIND_RANK).fillna(len(_KIND_RANK)).to_numpy()
-    pid_all = frame["patient_id"].astype(str).to_numpy()
-    order = np.lexsort((rank, frame["day"].to_numpy(dtype=np.float64), pid_all))
-    ids = pid_all[order]
+    kind_codes, kind_names = pd.factorize(frame["kind"].astype(str))
+    rank = np.array([_KIND_RANK.get(k, len(_KIND_RANK)) for k in kind_names])[kind_codes]
+    pid_codes, pid_names = pd.factorize(frame["patient_id"])
+    order = np.lexsort((rank, frame["day"].to_numpy(dtype=np.float64), pid_codes))
+    code = pid_codes[order]
     days = frame["day"].to_numpy(dtype=np.float64)[order]
     status = (
         frame["status"].astype(object).to_numpy(dtype=object)[order]
         if "status" in frame.columns
-        else np.full(ids.shape[0], None, dtype=object)
+        else np.full(code.shape[0], None, dtype=object)
     )
-    kinds = kind_all.to_numpy()[order]
-    names = [_event_name(k, s) for k, s in zip(kinds, status, strict=True)]
-    bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
+    names = _event_names(np.asarray(kind_names, dtype=object)[kind_codes[order]], status)
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    ends = np.maximum.reduceat(days, starts).tolist()
+    # only events some rule reacts to enter the per-patient walk (not MRD, contacts, ...)
+    keep = np.isin(names, list({event for _, event in rules}))
+    bounds = np.searchsorted(code[keep], np.arange(starts.size + 1)).tolist()
+    ev_days, ev_names = days[keep].tolist(), names[keep].tolist()
+    pids = [str(p) for p in np.asarray(pid_names, dtype=object)[code[starts]]]
     rows: list[tuple[str, float, float, str, str]] = []
-    for a, b in itertools.pairwise(bounds):
-        ev = list(zip(days[a:b].tolist(), names[a:b], strict=True))
-        rows += _patient_rows(str(ids[a]), ev, rules, initial)
+    for p, pid in enumerate(pids):
+        a, b = bounds[p], bounds[p + 1]
+        rows += _patient_rows(pid, zip(ev_days[a:b], ev_names[a:b]), ends[p], rules, initial)
     if not rows:
         raise InvalidInputError(
             "histories", "no patient has follow-up after diagnosis", "empty_data"
