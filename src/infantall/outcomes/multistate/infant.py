@@ -23,7 +23,7 @@ diagnosis are left out (they are never at risk).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -192,7 +192,8 @@ def infant_all_data(
     rows: list[tuple[str, float, float, str, str]] = []
     for p, pid in enumerate(pids):
         a, b = bounds[p], bounds[p + 1]
-        rows += _patient_rows(pid, zip(ev_days[a:b], ev_names[a:b]), ends[p], rules, initial)
+        events = zip(ev_days[a:b], ev_names[a:b], strict=True)
+        rows += _patient_rows(pid, events, ends[p], rules, initial)
     if not rows:
         raise InvalidInputError(
             "histories", "no patient has follow-up after diagnosis", "empty_data"
