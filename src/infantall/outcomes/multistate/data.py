@@ -338,8 +338,8 @@ def _encode(
     if initial not in matrix.states:
         raise InvalidInputError("initial", f"{initial!r} is not a state", "unknown_state")
     names = pd.Index(list(matrix.states))
-    frm = names.get_indexer(np.asarray(current, dtype=object)).astype(np.int64)
-    to = names.get_indexer(st).astype(np.int64)
+    frm = names.get_indexer(pd.Index(np.asarray(current, dtype=object))).astype(np.int64)
+    to = names.get_indexer(pd.Index(st)).astype(np.int64)
     to[st == censored] = -1
     unknown = np.flatnonzero((to == -1) & (st != censored))
     if unknown.size:

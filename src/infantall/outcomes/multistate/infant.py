@@ -199,10 +199,10 @@ def infant_all_data(
             "histories", "no patient has follow-up after diagnosis", "empty_data"
         )
     matrix = transition_matrix(rules, initial)
-    pid, t0, t1, frm, to = zip(*rows, strict=True)
+    row_ids, t0, t1, frm, to = zip(*rows, strict=True)
     to_names = np.array([s or "censored" for s in to], dtype=object)
     return _encode(
-        np.array(pid, dtype=object),
+        np.array(row_ids, dtype=object),
         np.asarray(t0) / DAYS_PER_YEAR,
         np.asarray(t1) / DAYS_PER_YEAR,
         frm,
