@@ -7,10 +7,12 @@ at risk in j with the event "moved to k" (fitted by :func:`infantall.outcomes.co
 ties). Standard errors are the model-based ones (R's ``naive.var``; R's default for
 multi-state data is the robust variance clustered on id, not reproduced here).
 
-:meth:`MultiStateCox.predict` gives the occupation probabilities for one covariate profile —
-R ``survfit(fit, newdata = ...)`` for a multi-state ``coxph``, and what ``mstate``'s
-``msfit`` + ``probtrans`` compute: Breslow–Efron baseline hazards (R's ``ctype = 2`` with
-Efron ties) times ``exp(x'beta)`` per transition, combined by the Aalen–Johansen product.
+:meth:`MultiStateCox.cumulative_hazard` is each transition's predicted cumulative hazard for
+a covariate profile (R ``survfit(coxph(...), newdata)$cumhaz`` of that transition's model:
+Efron-corrected baseline, R's ``ctype = 2``); :meth:`MultiStateCox.predict` combines them by
+the Aalen–Johansen product into occupation probabilities (the approach of ``mstate``'s
+``msfit`` + ``probtrans``; mstate is not installed here, so only the hazards are checked
+against R). Shared baselines (R's ``/ common``) are not implemented.
 """
 
 from __future__ import annotations
@@ -134,7 +136,8 @@ class MultiStateCox:
 
     def predict(self, profile: Mapping[str, float], times: Sequence[float]) -> pd.DataFrame:
         """Occupation probabilities ``time, state, probability`` for one covariate profile,
-        starting in the initial state at time 0 (R ``survfit(coxph, newdata)``)."""
+        starting in the initial state at time 0 (product integral of the transitions'
+        predicted hazards; no standard errors)."""
         x = self._profile(profile)
         grid = np.unique(np.concatenate([t.time for t in self._fits]))
         s = len(self.states)
