@@ -212,3 +212,32 @@ def test_disease_course_hsct_contrast_is_a_landmark_estimate() -> None:
     ):
         relapsed = sum(1 for i in ids if i % 4 == 0)
         assert h.loc[state, "probability"] == pytest.approx(1 - relapsed / len(ids))
+
+
+def test_cox_prediction_is_the_product_integral_of_predicted_hazards() -> None:
+    """mgus2 competing risks: P(pcm at t | x) = sum over u <= t of S(u-) dA_pcm(u)."""
+    import json
+
+    from infantall.outcomes.multistate.cox import multistate_cox
+
+    data = multistate_data(pd.read_csv(REF / "mgus2_ms.csv"))
+    fit = multistate_cox(data, ["age", "male"])
+    profile = {"age": 70.0, "male": 1.0}
+    a = fit.cumulative_hazard(("(s0)", "pcm"), profile).set_index("time")["cumhaz"]
+    b = fit.cumulative_hazard(("(s0)", "death"), profile).set_index("time")["cumhaz"]
+    grid = np.union1d(a.index, b.index)
+
+    def steps(c: pd.Series) -> Any:
+        pos = np.searchsorted(c.index.to_numpy(), grid, "right") - 1
+        return np.diff(np.where(pos >= 0, c.to_numpy()[np.maximum(pos, 0)], 0.0), prepend=0.0)
+
+    da, db = steps(a), steps(b)
+    surv = np.cumprod(1 - da - db)
+    before = np.r_[1.0, surv[:-1]]
+    pcm = np.cumsum(before * da)
+    pred = fit.predict(profile, [60.0, 240.0]).set_index(["time", "state"])["probability"]
+    for t in (60.0, 240.0):
+        i = int(np.searchsorted(grid, t, "right")) - 1
+        assert pred[(t, "pcm")] == pytest.approx(pcm[i], rel=1e-12)
+        assert pred[(t, "(s0)")] == pytest.approx(surv[i], rel=1e-12)
+    json.dumps(fit.to_dict(), allow_nan=False)
