@@ -63,6 +63,8 @@ INVOCATIONS: dict[str, list[str]] = {
     "meta-hsct": ["meta-hsct --by-study"],
     "trials list": ["trials list --era 2006-"],
     "trials show": ["trials show interfant-99", "trials show s004-t3-jilsg-mll96-98"],
+    "trials statements": ["trials statements"],
+    "trials export": ["trials export -o base.json", "trials export -o base.parquet --format parquet"],
     "protocols list": ["protocols list"],
     "protocols show": ["protocols show interfant-06"],
     "analyze km": [
@@ -106,6 +108,9 @@ INVOCATIONS: dict[str, list[str]] = {
     "registry quality": ["registry quality --user ed {db}"],
     "registry dictionary": ["registry dictionary"],
     "registry verify": ["registry verify {db}"],
+    "registry backup": ["registry backup registry.bak {db}"],
+    "registry restore": ["registry restore registry.bak --yes {db}"],
+    "analyze multistate": ["analyze multistate patients.json --times 1,2 --tau 2"],
 }
 #: the password each registry command runs with (the editor's after add-user)
 EDITOR = {"registry import", "registry export", "registry quality"}
