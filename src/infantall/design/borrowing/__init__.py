@@ -1,0 +1,1 @@
+"""Borrowing from history: MAP priors, their mixture approximations, ESS, single-arm designs."""
