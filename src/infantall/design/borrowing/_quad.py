@@ -55,9 +55,9 @@ def log_marginal_likelihood(
         special.gammaln(nn + 1.0) - special.gammaln(y + 1.0) - special.gammaln(nn - y + 1.0)
     )[..., None]
     loglik = log_binom + y[..., None] * _log_expit(pts) + (nn - y)[..., None] * _log_expit(-pts)
-    lognorm = -0.5 * (pts - m[..., None]) ** 2 / t2[..., None] - 0.5 * np.log(2 * np.pi * t2)[
-        ..., None
-    ]
+    lognorm = (
+        -0.5 * (pts - m[..., None]) ** 2 / t2[..., None] - 0.5 * np.log(2 * np.pi * t2)[..., None]
+    )
     terms = loglik + lognorm + x**2 + np.log(w)
     top = np.max(terms, axis=-1)
     total = top + np.log(np.sum(np.exp(terms - top[..., None]), axis=-1))

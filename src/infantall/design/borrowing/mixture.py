@@ -79,9 +79,7 @@ class BetaMixture:
         a, b, w = (np.asarray(v, dtype=float) for v in (self.a, self.b, self.weight))
         lw = np.log(w) + special.betaln(a + events, b + n - events) - special.betaln(a, b)
         lw = np.exp(lw - lw.max())
-        return BetaMixture(
-            tuple(lw / lw.sum()), tuple(a + events), tuple(b + n - events)
-        )
+        return BetaMixture(tuple(lw / lw.sum()), tuple(a + events), tuple(b + n - events))
 
     def components(self) -> list[dict[str, float]]:
         """``[{weight, a, b}, ...]`` (the CLI's JSON shape)."""
@@ -114,8 +112,9 @@ def total_variation(
     return float(0.5 * np.sum(np.abs(f(p) - g(p)) * dp))
 
 
-def _beta_mle(s1: NDArray[np.float64], s2: NDArray[np.float64], a: NDArray[np.float64],
-              b: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _beta_mle(
+    s1: NDArray[np.float64], s2: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Solve ``psi(a) - psi(a+b) = s1``, ``psi(b) - psi(a+b) = s2`` by Newton in (log a, log b)."""
     la, lb = np.log(a), np.log(b)
     for _ in range(50):

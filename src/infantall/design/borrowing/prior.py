@@ -134,7 +134,9 @@ def parse_tau_prior(text: str, field: str = "--tau-prior") -> TauPrior:
             field, "write it as halfnormal:S, halfcauchy:S or halft:DF:S", "bad_prior_spec"
         )
     if nums[-1] <= 0:
-        raise InvalidInputError(field, f"the scale must be > 0, got {nums[-1]:g}", "bad_prior_scale")
+        raise InvalidInputError(
+            field, f"the scale must be > 0, got {nums[-1]:g}", "bad_prior_scale"
+        )
     if kind == "halft":
         if nums[0] <= 0:
             raise InvalidInputError(field, "the degrees of freedom must be > 0", "bad_prior")
@@ -205,7 +207,9 @@ class HistoricalStudies:
         missing = {"study", "events", "n"} - set(frame.columns)
         if missing:
             raise InvalidInputError(
-                "data", f"missing columns {sorted(missing)} (need study,events,n)", "missing_columns"
+                "data",
+                f"missing columns {sorted(missing)} (need study,events,n)",
+                "missing_columns",
             )
         for col in ("events", "n"):
             vals = pd.to_numeric(frame[col], errors="coerce")
