@@ -217,10 +217,7 @@ def _tau_text(t: TauPrior) -> str:
 
 def _ess(mix: BetaMixture) -> dict[str, float | None]:
     elir = ess_elir(mix)
-    return {
-        "moment": ess_moment(mix),
-        "elir": None if elir is None or not math.isfinite(elir) else elir,
-    }
+    return {"moment": ess_moment(mix), "elir": elir if math.isfinite(elir) else None}
 
 
 def borrowing_prior(
