@@ -60,6 +60,7 @@ def _options(**kw: Any) -> dict[str, Any]:
 
 
 def prior(
+    *,
     data: Path | None = _DATA,
     trial: list[str] | None = _TRIAL,
     population: str = _POP,
@@ -98,6 +99,7 @@ def prior(
 
 
 def single_arm(
+    *,
     data: Path | None = _DATA,
     trial: list[str] | None = _TRIAL,
     population: str = _POP,

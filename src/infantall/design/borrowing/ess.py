@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from infantall.design.borrowing.mixture import BetaMixture
 

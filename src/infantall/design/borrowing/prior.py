@@ -383,7 +383,7 @@ def map_prior(
     mu_prior = mu_prior or NormalPrior(0.0, 2.0)
     tau_prior = tau_prior or TauPrior("halfnormal", 1.0)
     lo, hi, tau_hi = _bounds(data, mu_prior, tau_prior)
-    mu_n, mu_w = gauss_legendre_panels(np.linspace(lo, hi, _PANELS + 1), _PER_PANEL)
+    mu_n, _mu_w = gauss_legendre_panels(np.linspace(lo, hi, _PANELS + 1), _PER_PANEL)
     # panels in tau: one on [0, tau_hi / 1000], then geometric (fine where tau is small)
     tau_edges = np.concatenate([[0.0], np.geomspace(tau_hi / 1000, tau_hi, _PANELS)])
     tau_n, tau_w = gauss_legendre_panels(tau_edges, _PER_PANEL)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -94,7 +94,10 @@ def studies_from_evidence(
         wanted = sorted(set(rows["trial_id"].astype(str)))
     else:
         wanted = list(trials)
-    names, events, ns, sources = [], [], [], []
+    names: list[str] = []
+    events: list[float] = []
+    ns: list[float] = []
+    sources: list[dict[str, Any]] = []
     for trial in wanted:
         try:
             hist = historical_rate(

@@ -241,7 +241,7 @@ def single_arm_analysis(
     ``events`` counts infants event-free at the horizon (successes).
     """
     _check("n", n >= 1, "must be >= 1")
-    _check("events", 0 <= events, "must not be negative", "negative_count")
+    _check("events", events >= 0, "must not be negative", "negative_count")
     _check("events", events <= n, f"{events} exceed n = {n}", "events_exceed_n")
     _check("threshold", 0 < threshold < 1, "must be strictly between 0 and 1")
     a, b = new_prior[0] + events, new_prior[1] + n - events
