@@ -110,11 +110,11 @@ def _default_scenarios(mean: float, delta: float) -> list[tuple[float, float, st
     """Control at the prior mean and 0.10 below/above (conflict) x gains 0, +0.10, +0.20."""
     base = max(delta, 0.0)
     out = []
-    shifts = ((0.0, "as historical"), (-0.10, "conflict -0.10"), (0.10, "conflict +0.10"))
+    shifts = ((0.0, "historical"), (-0.10, "-0.10 (conflict)"), (0.10, "+0.10 (conflict)"))
     for shift, label in shifts:
         pc = min(max(mean + shift, 0.01), 0.99)
         for gain in (0.0, base + 0.10, base + 0.20):
-            out.append((pc, min(pc + gain, 0.99), f"gain {gain:+.2f}; control {label}"))
+            out.append((pc, min(pc + gain, 0.99), f"control {label}, gain {gain:+.2f}"))
     return out
 
 
