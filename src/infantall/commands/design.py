@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from infantall.commands._design_borrowing import prior, single_arm
 from infantall.commands._output import Format, FormatOption, emit_records, fail
 from infantall.errors import InvalidInputError
 
@@ -417,6 +418,12 @@ def simulate(
     meta.update(oc.overall())
     meta["scenario"] = "null (every arm as control)" if null else "as specified"
     emit_records(oc.arm_records(), fmt, title=f"Operating characteristics: {spec.name}", meta=meta)
+
+
+# ``design prior`` and ``design single-arm`` (borrowing from history) live in a helper module
+# to keep this one under the 500-line limit.
+design_app.command("prior")(prior)
+design_app.command("single-arm")(single_arm)
 
 
 def register(app: typer.Typer) -> None:

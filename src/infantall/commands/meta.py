@@ -4,6 +4,7 @@ horizon_years]). Only Typer and the standard library are imported at start-up.""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,42 @@ def _csv_labels(csv: Path, by: str) -> list[str]:
     return frame[by].astype(str).tolist()
 
 
+_NUMPY_REPR = re.compile(r"np\.(?:float|int)\d*\(([^()]*)\)")
+#: Egger's test needs 3 studies (1 residual df); below 10 its power is too low to rule out
+#: small-study effects (Sterne et al. 2011, BMJ 343:d4002), which the output then says.
+EGGER_MIN_STUDIES = 3
+EGGER_ADVISED_STUDIES = 10
+
+
 def _error(exc: InvalidInputError) -> None:
-    fail(f"{exc.field}: {exc.reason} [{exc.code}]")
+    """Print the error: plain numbers (never ``np.float64(...)``), a missing cell as missing."""
+    reason, code = _NUMPY_REPR.sub(r"\1", exc.reason), exc.code
+    if re.search(r"\bgot nan\b", reason):
+        reason, code = "is missing (empty cell)", "missing_value"
+    fail(f"{exc.field}: {reason} [{code}]")
+
+
+def _egger(res: Any) -> dict[str, Any]:
+    """Egger's test when it means something; else a note saying why it was not run."""
+    import numpy as np
+
+    from infantall.synthesis import egger_test
+
+    if res.k < EGGER_MIN_STUDIES:
+        return {"egger": f"not run: {res.k} studies (needs {EGGER_MIN_STUDIES})"}
+    if np.ptp(np.sqrt(res.fit.v)) <= 1e-12 * float(np.max(np.sqrt(res.fit.v))):
+        return {"egger": "not estimable: every study has the same standard error"}
+    try:
+        egger = egger_test(res)
+    except InvalidInputError as exc:
+        return {"egger": f"not estimable: {exc.reason}"}
+    out: dict[str, Any] = {"egger_statistic": egger.statistic, "egger_p": egger.p}
+    if res.k < EGGER_ADVISED_STUDIES:
+        out["egger"] = (
+            f"low power with {res.k} studies (< {EGGER_ADVISED_STUDIES}, Sterne et al. 2011): "
+            "a non-significant test does not rule out small-study effects"
+        )
+    return out
 
 
 def _selection(
@@ -249,11 +284,7 @@ def meta(
 
             _save(funnel_plot(res), funnel)
         info = _meta_info(res.notes, res.as_record())
-        if res.k >= 3:
-            from infantall.synthesis import egger_test
-
-            egger = egger_test(res)
-            info.update(egger_statistic=egger.statistic, egger_p=egger.p)
+        info.update(_egger(res))
         if by is not None:
             if csv is not None:
                 sub = subgroup_analysis(

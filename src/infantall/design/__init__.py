@@ -1,11 +1,25 @@
 """Trial design for a disease too rare for classic designs.
 
 Classical designs (sample size for survival endpoints, Lan–DeMets group-sequential
-boundaries, single-arm designs against a historical control, accrual) and a vectorised
-simulator of Bayesian adaptive multi-arm trials (:mod:`infantall.design.adaptive`).
+boundaries, single-arm designs against a historical control, accrual), a vectorised
+simulator of Bayesian adaptive multi-arm trials (:mod:`infantall.design.adaptive`), and
+borrowing from history: MAP priors from the evidence base and single-arm Bayesian designs
+(:mod:`infantall.design.borrowing`).
 """
 
 from infantall.design.accrual import accrual_duration, consortium_accrual
+from infantall.design.borrowing import (
+    BetaMixture,
+    BorrowingPrior,
+    HistoricalStudies,
+    MapPrior,
+    SingleArmAnalysis,
+    SingleArmBayesDesign,
+    borrowing_prior,
+    map_prior,
+    single_arm_analysis,
+    single_arm_bayes_design,
+)
 from infantall.design.groupseq import (
     GroupSequentialDesign,
     alpha_spending,
@@ -40,17 +54,24 @@ from infantall.design.survival import (
 
 __all__ = [
     "Accrual",
+    "BetaMixture",
     "BinomialDesign",
     "BinomialTestResult",
+    "BorrowingPrior",
     "GroupSequentialDesign",
     "HistoricalControlDesigns",
+    "HistoricalStudies",
+    "MapPrior",
     "OneSampleLogrankDesign",
     "OneSampleLogrankResult",
     "PiecewiseExponential",
+    "SingleArmAnalysis",
+    "SingleArmBayesDesign",
     "SingleArmDesign",
     "SurvivalSampleSize",
     "accrual_duration",
     "alpha_spending",
+    "borrowing_prior",
     "consortium_accrual",
     "crossing_probabilities",
     "dropout_hazard",
@@ -59,9 +80,12 @@ __all__ = [
     "exact_binomial_test",
     "group_sequential_design",
     "historical_control_designs",
+    "map_prior",
     "one_sample_logrank_design",
     "one_sample_logrank_test",
     "probability_of_event",
     "sample_size_survival",
+    "single_arm_analysis",
+    "single_arm_bayes_design",
     "single_arm_designs",
 ]

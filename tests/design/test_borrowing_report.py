@@ -1,0 +1,19 @@
+"""The report section "Borrowing from history" formats the borrowing result."""
+
+from __future__ import annotations
+
+import re
+
+from infantall.reports.borrowing_section import borrowing_section
+
+
+def test_section_cites_every_used_trial_and_shows_oc() -> None:
+    sec = borrowing_section(trials=1000)
+    assert sec.id == "design-borrowing"
+    assert sec.title == "Borrowing from history"
+    assert sec.html.count("<img") == 2
+    assert "interfant-06" in sec.html and "000_" in sec.html  # trial and its source
+    assert "ESS (ELIR)" in sec.html and "± " in sec.html
+    assert len(re.findall(r"conflict", sec.html)) >= 6
+    text = re.sub(r'src="data:[^"]*"', "", sec.html)  # the figures' base64 is not text
+    assert not re.search(r"\bnan\b", text.lower())
