@@ -366,7 +366,7 @@ class FederatedCoxResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (non-estimable values are None)."""
-        return json_safe(
+        out: dict[str, Any] = json_safe(
             {
                 "analysis": "federated stratified Cox",
                 "coefficients": self.summary.to_dict("records"),
@@ -382,6 +382,7 @@ class FederatedCoxResult:
                 "converged": self.converged,
             }
         )
+        return out
 
 
 _STEP_TOL = 1e-9
@@ -437,8 +438,9 @@ def newton_from_sums(
         ) from exc
     ll = ll0
     converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
+    iterations = 0
+    while iterations < max_iter:
+        iterations += 1
         step = np.linalg.solve(info, u)
         new = beta + step
         ll_new, u_new, info_new = _total(evaluate(new), p)
@@ -469,7 +471,7 @@ def newton_from_sums(
         n=n,
         n_events=n_events,
         n_strata=len(parts),
-        iterations=it,
+        iterations=iterations,
         converged=converged,
         conf_level=conf_level,
     )
