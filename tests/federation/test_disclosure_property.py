@@ -29,7 +29,12 @@ REQUESTS: list[dict[str, Any]] = [
     ),
     *({"analysis": "cif", "endpoint": "CIR", "grid": g} for g in GRIDS),
     {"analysis": "logrank", "endpoint": "EFS", "group": "group", "levels": list(GROUPS)},
-    {"analysis": "cox", "endpoint": "EFS", "covariates": ["log_wbc", "kmt2a_r"], "beta": [0.1, 0.2]},
+    {
+        "analysis": "cox",
+        "endpoint": "EFS",
+        "covariates": ["log_wbc", "kmt2a_r"],
+        "beta": [0.1, 0.2],
+    },
     {"analysis": "estimate", "endpoint": "EFS", "covariates": ["kmt2a_r"]},
     {
         "analysis": "table",

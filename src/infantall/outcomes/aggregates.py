@@ -66,7 +66,8 @@ class TimeGrid:
 
     A time is coarsened to the first grid point at or after it (an event on day 40 on a
     monthly grid happens "in month 2", at 60.875 days); follow-up beyond ``horizon`` is
-    censored at ``horizon``. Time 0 stays 0 (induction failure at day 0).
+    censored at ``horizon``. Time 0 (induction failure at day 0 by convention) falls in the
+    first interval: a separate cell at 0 would often hold one or two patients.
     """
 
     width: float
@@ -93,9 +94,9 @@ class TimeGrid:
         return pts
 
     def index(self, time: FloatArray) -> IntArray:
-        """Grid index of each time (0 for time 0; the last index beyond the horizon)."""
+        """Grid index of each time (1 for time 0; the last index beyond the horizon)."""
         idx = np.ceil(time / self.width - 1e-9).astype(np.int64)
-        return np.clip(idx, 0, self.n_points)
+        return np.clip(idx, 1, self.n_points)
 
     def coarsen(self, time: Any, status: Any) -> tuple[FloatArray, IntArray]:
         """Coarsened times and statuses (an event after the horizon is censored at it)."""

@@ -49,8 +49,8 @@ EXACT_TOL = 1e-12
 COX_TOL = 1e-8
 TABLE_VARIABLES: dict[str, dict[str, Any]] = {
     "KMT2A": {"levels": ["rearranged", "germline", "unknown"]},
-    "SEX": {"levels": ["male", "female"]},
-    "AGECLASS": {"levels": ["<3 months", "3-6 months", ">=6 months"]},
+    "SEX": {"levels": ["male", "female", "unknown"]},
+    "AGECLASS": {"levels": ["<3m", "3-<6m", "6-12m", "unknown"]},
     "WBC": {"bins": [0, 50, 300, 1_000_000]},
 }
 

@@ -58,8 +58,8 @@ __all__ = [
 
 #: Grid widths tried, finest first (month, quarter, half-year, year, two years; days).
 DAY_GRIDS = (365.25 / 12, 365.25 / 4, 365.25 / 2, 365.25, 2 * 365.25)
-#: Horizons tried, longest first (5, 3 and 2 years; days).
-HORIZONS = (5 * 365.25, 3 * 365.25, 2 * 365.25)
+#: Horizons tried, longest first (5, 3, 2 and 1 years; days).
+HORIZONS = (5 * 365.25, 3 * 365.25, 2 * 365.25, 365.25)
 
 
 class Node(Protocol):
@@ -134,15 +134,17 @@ def _grid_run(
     widths: Sequence[float],
     horizons: Sequence[float],
 ) -> tuple[TimeGrid, list[dict[str, Any]], list[TimeGrid]]:
-    """The first grid every node releases: finest width first at the longest horizon, then
-    shorter horizons; and the grids refused on the way (each refusal says only that some
-    count was below a node's nfilter)."""
+    """The first grid every node releases: finest width first at the longest horizon (down to
+    two intervals and one), then shorter horizons; and the grids refused on the way (each
+    refusal says only that some count was below a node's nfilter)."""
     if not widths or not horizons:
         raise InvalidInputError("widths", "give at least one grid width and horizon", "bad_grid")
     refused: list[TimeGrid] = []
     last: FederationError | None = None
     for horizon in horizons:
-        for width in (w for w in widths if w <= horizon):
+        # then coarser: two intervals, and one (the proportion event-free at the horizon)
+        tried = sorted({*(w for w in widths if w <= horizon), horizon / 2, horizon})
+        for width in tried:
             grid = TimeGrid(width, horizon)
             try:
                 return grid, _all(nodes, {**base, "grid": grid.to_dict()}), refused
