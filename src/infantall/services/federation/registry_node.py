@@ -50,7 +50,7 @@ class FederationDenied(Exception):
 
 def dictionary_version() -> str:
     """A fingerprint of the registry's data dictionary (names, forms, types)."""
-    spec = [[v.name, v.form, str(getattr(v, "kind", ""))] for v in DATA_DICTIONARY]
+    spec = [[v.name, v.form, v.field_type, list(v.choices)] for v in DATA_DICTIONARY]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:12]
 
 
