@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -134,3 +135,35 @@ def test_small_node_is_refused_without_revealing_the_count() -> None:
         federated_logrank(local_nodes(tiny), "EFS", "group", GROUPS)
     assert exc.value.node == "JPLSG" and exc.value.detail["code"] == "small_cell"
     assert "2" not in exc.value.reason.replace("nfilter (3)", "")
+
+
+class _Recording:
+    """A node that records every request it answers."""
+
+    def __init__(self, inner: Any, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or inner.name
+        self.answered: list[dict[str, Any]] = []
+
+    def request(self, payload: Any) -> dict[str, Any]:
+        out: dict[str, Any] = self.inner.request(payload)
+        self.answered.append(dict(payload))
+        return out
+
+
+def test_counts_leave_nodes_only_on_the_grid_every_node_releases() -> None:
+    data = simulated(sizes=(500, 400, 600))
+    nodes = [_Recording(n) for n in local_nodes(data)]
+    fed = federated_km(nodes, "EFS", group="group", levels=GROUPS)
+    assert fed.refused_grids  # some finer grid was refused by some node
+    for node in nodes:
+        released = [r for r in node.answered if not r.get("dry_run")]
+        assert [r["grid"] for r in released] == [fed.grid.to_dict()]
+
+
+def test_a_node_answering_under_another_name_is_unknown(data: pd.DataFrame) -> None:
+    nodes = local_nodes(data)
+    wrong = [nodes[0], _Recording(nodes[1], name="COG-2"), nodes[2]]
+    with pytest.raises(FederationError, match="COG-2") as exc:
+        check_nodes(wrong)
+    assert exc.value.code == "unknown_node"

@@ -109,10 +109,18 @@ def check_nodes(nodes: Sequence[Node]) -> list[dict[str, Any]]:
     Raises
     ------
     FederationError
+        ``unknown_node`` when the server at a node's address is another node;
         ``version_mismatch`` / ``dictionary_mismatch`` naming the first node that differs
         from the first node.
     """
     described = _all(nodes, {"analysis": "describe"})
+    for node, desc in zip(nodes, described, strict=True):
+        if desc.get("node") != node.name:
+            raise FederationError(
+                node.name,
+                f"the server answering there is node {desc.get('node')!r}, not {node.name!r}",
+                "unknown_node",
+            )
     ref = described[0]
     for node, desc in zip(nodes[1:], described[1:], strict=True):
         for key, code in (
@@ -136,7 +144,8 @@ def _grid_run(
 ) -> tuple[TimeGrid, list[dict[str, Any]], list[TimeGrid]]:
     """The first grid every node releases: finest width first at the longest horizon (down to
     two intervals and one), then shorter horizons; and the grids refused on the way (each
-    refusal says only that some count was below a node's nfilter)."""
+    refusal says only that some count was below a node's nfilter). Grids are probed with
+    dry runs, so no node releases counts on a grid another node refuses."""
     if not widths or not horizons:
         raise InvalidInputError("widths", "give at least one grid width and horizon", "bad_grid")
     refused: list[TimeGrid] = []
@@ -146,13 +155,16 @@ def _grid_run(
         tried = sorted({*(w for w in widths if w <= horizon), horizon / 2, horizon})
         for width in tried:
             grid = TimeGrid(width, horizon)
+            request = {**base, "grid": grid.to_dict()}
             try:
-                return grid, _all(nodes, {**base, "grid": grid.to_dict()}), refused
+                _all(nodes, {**request, "dry_run": True})
             except FederationError as exc:
                 if exc.code != "refused" or exc.detail.get("code") not in _COARSEN:
                     raise
                 refused.append(grid)
                 last = exc
+                continue
+            return grid, _all(nodes, request), refused
     if last is None:
         raise InvalidInputError("widths", "no width fits within the horizons", "bad_grid")
     raise last

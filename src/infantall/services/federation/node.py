@@ -8,6 +8,10 @@ the node's data (:class:`NodeData`: one analysis frame per endpoint, as
 :class:`~infantall.services.federation.disclosure.DisclosureRefusal` /
 :class:`~infantall.errors.InvalidInputError`.
 
+A request with ``"dry_run": true`` runs every check and returns only
+``{"releasable": true}`` (or the refusal): the coordinator finds a grid every node releases
+before any node releases counts on it.
+
 Analyses (``analysis`` values): ``describe`` (versions, variables, patients per endpoint),
 ``km`` and ``cif`` (counts on a grid), ``logrank`` (O, E, V), ``cox`` (log-likelihood, score
 and information at the coordinator's beta), ``estimate`` (the node's own Cox estimate, for
@@ -286,6 +290,9 @@ def answer(request: Mapping[str, Any], data: NodeData, policy: NodePolicy) -> di
         )
     payload = _HANDLERS[str(analysis)](request, data, policy)
     inspect_payload(payload, policy.nfilter, data.identifiers)
+    if request.get("dry_run") is True:
+        # the coordinator probes grids first: only "yes" leaves, never the finer counts
+        return {"node": data.name, "analysis": analysis, "releasable": True}
     return {"node": data.name, "analysis": analysis, **payload}
 
 
