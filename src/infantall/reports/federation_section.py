@@ -113,7 +113,8 @@ def _audit(audit: Mapping[str, Sequence[Mapping[str, Any]]]) -> ReportSection:
         ]
         parts.append(
             f"<h3>{html.escape(node)}</h3><p>{len(rows)} audit rows: "
-            f"{len(released)} releases, {len(refused)} refusals.</p>"
+            f"{len(released)} releases, {len(refused)} refusals (the first 40 rows; each "
+            "release row holds the complete payload in the node's audit log).</p>"
             + html_table(table_rows[:40], ["at", "action", "analysis", "by", "content"])
         )
     return ReportSection("federation-audit", "What left each node (audit trails)", "".join(parts))
