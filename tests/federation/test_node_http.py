@@ -164,3 +164,18 @@ def test_nodes_file_and_policy_file_errors_name_the_entry(tmp_path: Path) -> Non
     p.write_text("allowed: [cox, sql]\n", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="sql"):
         load_policy(p)
+
+
+def test_enabled_node_loads_its_registry_and_refuses_an_empty_one(
+    backend: str, tmp_path: Path, templates: DatabaseTemplates
+) -> None:
+    """Without preloaded frames the node reads its registry (here: no patient yet)."""
+    from infantall.web import create_app
+
+    with templates.database(backend, tmp_path, seeded=True) as (settings, database):
+        app = create_app(settings, database=database)
+        _enable(app)
+        app.state.federation_policy = NodePolicy()
+        with TestClient(app) as c:
+            r = c.post(PATH, json={"analysis": "describe"}, headers=HEAD)
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "empty_data"
