@@ -103,7 +103,9 @@ def test_table_counts_sum_over_nodes_and_refuse_small_cells(data: pd.DataFrame) 
             index=list(rows), columns=list(GROUPS), fill_value=0
         )
         np.testing.assert_array_equal(cells, expect.to_numpy())
-    # log WBC < 0 never happens, so a wide bin with a few patients is refused somewhere
+    # every patient is counted once per released variable (other and missing included)
+    for _rows, cells in res.tables.values():
+        np.testing.assert_array_equal(cells.sum(axis=0), res.n)
     assert set(res.tables) | set(res.refused) == set(variables)
     json.dumps(res.to_dict(), allow_nan=False)
 

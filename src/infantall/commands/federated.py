@@ -129,6 +129,13 @@ def run_command(
     group: Annotated[str, typer.Option("--group", help="Grouping column.")] = "RISKGRP",
     levels: Annotated[str, typer.Option("--levels", help="Comma-separated levels.")] = "LR,MR,HR",
     covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated.")] = "KMT2A_R",
+    table_spec: Annotated[
+        str,
+        typer.Option(
+            "--variables",
+            help='table: JSON {"KMT2A": {"levels": [...]}, "WBC": {"bins": [0, 50, 300, 1e6]}}',
+        ),
+    ] = '{"KMT2A": {"levels": ["rearranged", "germline", "unknown"]}}',
     timeout: Annotated[float, typer.Option("--timeout", min=0.1)] = 10.0,
     retries: Annotated[int, typer.Option("--retries", min=0, max=10)] = 2,
     fmt: Format = FormatOption,
@@ -160,7 +167,7 @@ def run_command(
             result = fed.two_stage(nodes, endpoint, cov[0])
         else:
             result = fed.federated_table(
-                nodes, endpoint, {c: {"levels": []} for c in cov}, group=group, levels=lv
+                nodes, endpoint, _variables(table_spec), group=group, levels=lv
             )
     except InfantallError as exc:
         fail(str(exc))
@@ -168,6 +175,18 @@ def run_command(
         emit_json(result.to_dict())
     else:
         emit_records(result.summary.to_dict("records"), fmt)
+
+
+def _variables(text: str) -> dict[str, Any]:
+    import json
+
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        fail(f"--variables: not JSON ({exc}) [bad_option]")
+    if not isinstance(spec, dict) or not all(isinstance(v, dict) for v in spec.values()):
+        fail("--variables: a JSON object of {name: {levels: [...]} or {bins: [...]}} [bad_option]")
+    return spec
 
 
 def register(root: typer.Typer) -> None:

@@ -130,6 +130,7 @@ def _table_rows(
             edges = [float(b) for b in spec["bins"]]
             col = pd.cut(pd.to_numeric(col), edges, right=False, labels=list(labels[:-1]))
         col = col.astype("string").fillna("missing")
+        col = col.where(col.isin(labels), "other")
         expect = pd.crosstab(col, efs["RISKGRP"]).reindex(
             index=list(labels), columns=list(levels), fill_value=0
         )

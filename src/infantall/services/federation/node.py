@@ -213,7 +213,12 @@ def _table(req: Mapping[str, Any], data: NodeData, policy: NodePolicy) -> dict[s
     for name, spec in variables.items():
         values = _binned(_column(df, name, data.name, "variables"), spec)
         rows = [str(v) for v in spec.get("levels", [])] if "bins" not in spec else _bin_labels(spec)
-        cells = pd.crosstab(values, g).reindex(index=[*rows, "missing"], columns=cols, fill_value=0)
+        if not rows:
+            raise InvalidInputError(str(name), "declare its levels or bins", "bad_option")
+        # a value outside the declared levels counts as "other", never silently dropped
+        values = values.where(values.isin([*rows, "missing"]), "other")
+        index = [*rows, "other", "missing"]
+        cells = pd.crosstab(values, g).reindex(index=index, columns=cols, fill_value=0)
         try:
             check_counts(str(name), cells.to_numpy(), policy.nfilter)
         except DisclosureRefusal as exc:
