@@ -9,6 +9,7 @@ from infantall.registry.db import Database
 from infantall.registry.security import password_hasher, restrict_sqlite_file
 from infantall.registry.settings import RegistrySettings, load_settings
 from infantall.web.api import router as api_router
+from infantall.web.api.federation import router as federation_router
 from infantall.web.docs import install_docs
 from infantall.web.errors import document_problems, install_error_handlers
 from infantall.web.middleware import RequestGuard
@@ -53,6 +54,7 @@ def create_app(
     app.state.rate_limiter = limiter = RateLimiter(settings)
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(federation_router, prefix=API_PREFIX)  # off unless enabled (issue 21)
     install_docs(app, API_PREFIX)
     app.include_router(pages_router)
     app.add_middleware(RequestGuard, settings=settings, limiter=limiter)
