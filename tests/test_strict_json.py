@@ -64,7 +64,10 @@ INVOCATIONS: dict[str, list[str]] = {
     "trials list": ["trials list --era 2006-"],
     "trials show": ["trials show interfant-99", "trials show s004-t3-jilsg-mll96-98"],
     "trials statements": ["trials statements"],
-    "trials export": ["trials export -o base.json", "trials export -o base.parquet --format parquet"],
+    "trials export": [
+        "trials export -o base.json",
+        "trials export -o base.parquet --format parquet",
+    ],
     "protocols list": ["protocols list"],
     "protocols show": ["protocols show interfant-06"],
     "analyze km": [
@@ -111,6 +114,16 @@ INVOCATIONS: dict[str, list[str]] = {
     "registry backup": ["registry backup registry.bak {db}"],
     "registry restore": ["registry restore registry.bak --yes {db}"],
     "analyze multistate": ["analyze multistate patients.json --times 1,2 --tau 2"],
+    "design prior": [
+        "design prior --population kmt2a-r --endpoint efs --horizon 2 --robust-weight 0.8"
+    ],
+    "design single-arm": [
+        "design single-arm --population kmt2a-r --horizon 2 --robust-weight 0.8 --n 160 "
+        "--accrual 53/y --trials 2000 --observed 95/160"
+    ],
+    # both need live nodes (servers on loopback): tests/federation runs them and parses their JSON
+    "federated run": [],
+    "federated demo": [],
 }
 #: the password each registry command runs with (the editor's after add-user)
 EDITOR = {"registry import", "registry export", "registry quality"}

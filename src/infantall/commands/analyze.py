@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from infantall.commands._analyze_hsct import hsct_command
 from infantall.commands._analyze_io import (
     CompleteOpt,
     DataArg,
@@ -44,12 +45,12 @@ from infantall.commands._analyze_io import (
     write_table,
 )
 from infantall.commands._analyze_models import cox_command, finegray_command
+from infantall.commands._analyze_multistate import multistate_command
 from infantall.commands._output import (
     Format,
     FormatOption,
     OutputOption,
     Section,
-    emit_records,
     emit_sections,
     fail,
 )
@@ -66,11 +67,6 @@ analyze_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
-
-def _read(path: Path, columns: list[str | None]) -> Any:
-    """The CSV with the named columns (see :func:`._analyze_io.read_csv`)."""
-    return read_csv(path, columns)
 
 
 def _meta_rows(meta: dict[str, Any], dropped: list[int], n_input: int) -> None:
@@ -122,7 +118,7 @@ def km_command(
     with run_safely():
         from infantall.outcomes import logrank_test, survival_at_horizons
 
-        raw = _read(data, [time, event, group])
+        raw = read_csv(data, [time, event, group])
         df, dropped = complete_rows(raw, [time, event, group], not complete_cases)
         unit = unit_days(time_unit)
         shown = unit_days(report_unit, "--report-unit") / unit
@@ -216,7 +212,7 @@ def cif_command(
     with run_safely():
         from infantall.outcomes import cumulative_incidence
 
-        raw = _read(data, [time, status, group])
+        raw = read_csv(data, [time, status, group])
         df, dropped = complete_rows(raw, [time, status, group], not complete_cases)
         unit = unit_days(time_unit)
         shown = unit_days(report_unit, "--report-unit") / unit
@@ -283,137 +279,6 @@ def _cif_display(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_HSCT_DATA = typer.Argument(
-    ...,
-    help="Cohort or registry histories JSON (as 'cohort generate -o F.json' writes), "
-    "or a CSV file with one row per patient.",
-)
-
-
-@analyze_app.command("hsct")
-def hsct_command(
-    data: Path = _HSCT_DATA,
-    time: str | None = typer.Option(None, "--time", "-t", help="CSV: column of follow-up times."),
-    event: str | None = typer.Option(None, "--event", "-e", help="CSV: column of events (1/0)."),
-    hsct_time: str | None = typer.Option(
-        None, "--hsct-time", help="CSV: column of time to HSCT in CR1 (empty = no transplant)."
-    ),
-    strata: str | None = typer.Option(
-        None, "--strata", help="CSV: column to stratify the adjusted model by (risk group)."
-    ),
-    adjust: str | None = typer.Option(
-        None, "--adjust", help="CSV: comma-separated columns to adjust for (baseline covariates)."
-    ),
-    protocol: str = typer.Option(
-        "interfant-06",
-        "--protocol",
-        help="JSON: protocol whose risk groups and HSCT-rule MRD result are adjusted for.",
-    ),
-    endpoint: str = typer.Option("EFS", "--endpoint", help="JSON: endpoint (EFS, OS, ...)."),
-    landmark: float | None = typer.Option(
-        None,
-        "--landmark",
-        help="Landmark time in the time unit (days for JSON; default: median "
-        "time to HSCT among the transplanted).",
-    ),
-    figure: Path | None = FigureOpt,
-    fmt: Format = FormatOption,
-) -> None:
-    """HSCT in CR1 as a time-dependent exposure: adjusted (recommended) and unadjusted
-    time-dependent Cox, stratified Mantel-Byar, landmark HR and survival per arm.
-
-    The unadjusted model is confounded by indication (transplant is decided by risk group and
-    MRD) and is printed for contrast only, as is the naive "ever transplanted" model (biased
-    by immortal time). Examples: infantall analyze hsct cohort.json --format json;
-    infantall analyze hsct cohort.csv --time efs_days --event efs_event --hsct-time hsct_days
-    --strata risk --adjust mrd_pos
-    """
-    with run_safely():
-        res = _hsct_result(
-            data, time, event, hsct_time, strata, adjust, protocol, endpoint, landmark
-        )
-        meta: dict[str, Any] = {"transplanted": res.n_exposed, "landmark": res.landmark_time}
-        if figure is not None:
-            from infantall.reports.figures.survival import plot_simon_makuch, save_figure
-
-            annotation = f"Mantel-Byar p = {res.mantel_byar.p_value:.3g}"
-            fig = plot_simon_makuch(res.simon_makuch, counting=res.counting, annotation=annotation)
-            save_figure(fig, figure)
-            meta["figure"] = str(figure)
-        if fmt is Format.json:
-            import json
-
-            typer.echo(json.dumps({"meta": meta, **res.to_dict()}, indent=2, allow_nan=False))
-            return
-        adj = res.adjusted_estimate
-        first = [] if adj is None else [adj]
-        records = [_hsct_record(e) for e in (*first, res.unadjusted_estimate, *res.estimates[1:4])]
-        meta["excluded"] = "; ".join(f"{k}: {v}" for k, v in res.excluded.items()) or "none"
-        meta["assumption"] = res.to_dict()["assumption"]
-        for lm in res.landmarks:
-            surv = ", ".join(f"{k} {_pct_or_ne(v)}" for k, v in lm.survival.items())
-            meta[f"survival {lm.horizon:g} after landmark"] = surv
-        columns = ["analysis", "hr", "hr_lower", "hr_upper", "statistic", "p", "n", "note"]
-        if fmt is Format.table:
-            records = [_hsct_display(r) for r in records]
-            columns = ["analysis", "HR (95% CI)", "chi-square", "p", "n", "note"]
-        emit_records(
-            records, fmt, title="HSCT as a time-dependent exposure", meta=meta, columns=columns
-        )
-
-
-def _pct_or_ne(v: float | None) -> str:
-    return "n/e" if v is None else f"{100 * v:.1f}%"
-
-
-def _hsct_result(
-    data: Path,
-    time: str | None,
-    event: str | None,
-    hsct_time: str | None,
-    strata: str | None,
-    adjust: str | None,
-    protocol: str,
-    endpoint: str,
-    landmark: float | None,
-) -> Any:
-    """The analysis of a histories/cohort JSON (derived endpoints) or of a CSV."""
-    from infantall.errors import InvalidInputError
-    from infantall.outcomes.hsct_questions import histories_hsct_analysis, hsct_analysis
-
-    if data.suffix.lower() == ".json":
-        histories = _load_histories(data)
-        return histories_hsct_analysis(histories, protocol, endpoint, landmark_time=landmark)
-    for name, value in (("--time", time), ("--event", event), ("--hsct-time", hsct_time)):
-        if value is None:
-            raise InvalidInputError(name, "is required for a CSV file", "bad_option")
-    cols = [c.strip() for c in (adjust or "").split(",") if c.strip()]
-    df = _read(data, [time, event, hsct_time, strata, *cols])
-    assert time is not None and event is not None and hsct_time is not None
-    return hsct_analysis(
-        df, time, event, hsct_time, landmark_time=landmark, strata=strata, adjust=cols
-    )
-
-
-def _load_histories(path: Path) -> Any:
-    """Histories from a synthetic cohort JSON or a registry histories JSON."""
-    import json
-
-    from infantall.errors import InvalidInputError
-
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(str(path), f"cannot read JSON: {exc}", "bad_option") from exc
-    if isinstance(doc, dict) and "events" in doc and "metadata" in doc:
-        from infantall.cohort.io import load_cohort
-
-        return load_cohort(path).to_histories()
-    from infantall.outcomes.endpoints import read_histories
-
-    return read_histories(path)
-
-
 def _s(x: Any) -> str:
     return "n/e" if x is None else f"{x:.1f}"
 
@@ -469,109 +334,12 @@ def _km_record(curve: Any, res: Any, horizons: list[Horizon]) -> dict[str, Any]:
     return rec
 
 
-def _hsct_record(e: Any) -> dict[str, Any]:
-    """An estimate of :func:`infantall.outcomes.hsct_analysis` as a row of the command."""
-    return {
-        "analysis": e.label,
-        "hr": e.hazard_ratio,
-        "hr_lower": e.ci_lower,
-        "hr_upper": e.ci_upper,
-        "statistic": e.statistic,
-        "p": e.p_value,
-        "n": e.n,
-        "note": e.note,
-    }
-
-
-def _hsct_display(r: dict[str, Any]) -> dict[str, Any]:
-    """A compact row of the HSCT table (table format)."""
-    return {
-        "analysis": r["analysis"],
-        "HR (95% CI)": ""
-        if r.get("hr") is None
-        else f"{r['hr']:.3g} ({r['hr_lower']:.3g}-{r['hr_upper']:.3g})",
-        "chi-square": "" if r["statistic"] is None else f"{r['statistic']:.3g}",
-        "p": "" if r["p"] is None else f"{r['p']:.3g}",
-        "n": r["n"],
-        "note": r["note"],
-    }
-
-
 analyze_app.command("cox")(cox_command)
 analyze_app.command("finegray")(finegray_command)
+analyze_app.command("hsct")(hsct_command)
+analyze_app.command("multistate")(multistate_command)
 
 
 def register(app: typer.Typer) -> None:
     """Add ``infantall analyze ...`` to the root command."""
     app.add_typer(analyze_app, name="analyze")
-
-
-@analyze_app.command("multistate")
-def multistate_command(
-    data: Path = DataArg,
-    *,
-    id_col: str = typer.Option("id", "--id", help="Column of patient ids (CSV)."),
-    start: str = typer.Option("tstart", "--start", help="Column of interval starts (CSV)."),
-    stop: str = typer.Option("tstop", "--stop", help="Column of interval ends (CSV)."),
-    state: str = typer.Option("state", "--state", help="Column of the state entered at stop."),
-    initial: str | None = typer.Option(
-        None, "--initial", help="State before a patient's first row ('(s0)'; 'diagnosis')."
-    ),
-    censored: str = typer.Option("censored", "--censored", help="State label of censored rows."),
-    times: str = typer.Option("1,2,5", "--times", help="Comma-separated times of the table."),
-    tau: float | None = typer.Option(None, "--tau", help="Horizon of the mean time in state."),
-    figure: Path | None = FigureOpt,
-    output: Path | None = OutputOption,
-    fmt: Format = FormatOption,
-) -> None:
-    """Multi-state model (Aalen-Johansen): state occupation with IJ SE, transitions.
-
-    DATA is a tmerge-shaped CSV (one row per (tstart, tstop] interval, the state entered at
-    tstop or 'censored') or a JSON file of patient histories (the infant-ALL states, years
-    from diagnosis). Example: infantall analyze multistate data.csv --id id --start tstart
-    --stop tstop --state state --times 1,2,5 --format json
-    """
-    with run_safely():
-        from infantall.outcomes.multistate import infant_all_data, multistate_data
-        from infantall.outcomes.multistate.course import multistate_analysis
-
-        if data.suffix.lower() == ".json":
-            from infantall.outcomes.endpoints import read_histories
-
-            msd = infant_all_data(read_histories(data), initial=initial or "diagnosis")
-        else:
-            frame = _read(data, [id_col, start, stop, state])
-            msd = multistate_data(
-                frame,
-                id=id_col,
-                start=start,
-                stop=stop,
-                state=state,
-                initial=initial or "(s0)",
-                censored=censored,
-            )
-        try:
-            ts = [float(t) for t in times.split(",") if t.strip()]
-        except ValueError:
-            fail(f"--times {times!r}: give comma-separated numbers, e.g. 1,2,5")
-        res = multistate_analysis(msd, ts, tau=tau)
-        payload = res.to_dict()
-        if figure is not None:
-            from infantall.reports.figures.multistate import plot_occupation
-            from infantall.reports.figures.survival import save_figure
-
-            save_figure(plot_occupation(res.occupation), figure)
-            payload["figure"] = str(figure)
-        if fmt is Format.json:
-            from infantall.commands._output import emit_json
-
-            emit_json(payload, output)
-            return
-        sections = [
-            Section("occupation", payload["occupation"], title="State occupation"),
-            Section("transitions", payload["transitions"], title="Transitions"),
-        ]
-        if payload["time_in_state"]:
-            sections.append(Section("time_in_state", payload["time_in_state"]))
-        meta = {k: payload[k] for k in ("states", "initial", "time_unit", "n_patients")}
-        emit_sections(sections, fmt, meta=meta, output=output)

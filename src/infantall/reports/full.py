@@ -4,8 +4,10 @@ and its synthesis, in one self-contained HTML page.
 Sections, in order: what the data are and how each number was computed; the cohort
 (Table 1, risk groups under every protocol and their concordance, EFS/OS by risk group,
 CIR with competing death, HSCT in CR1 as a time-dependent exposure, MRD landmark, the cohort
-among the published trials); the evidence base (seed tables and figure); the synthesis
-(pooled estimates, HSCT-in-CR1 table, forest and bubble plots, the seeds' claims checked).
+among the published trials), the disease course as states (multi-state Aalen–Johansen); the
+evidence base (seed tables and figure); the synthesis (pooled estimates, HSCT-in-CR1 table,
+forest and bubble plots, the seeds' claims checked); borrowing from history (the MAP prior of
+KMT2A-r EFS and a single-arm design's operating characteristics).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from infantall import RESEARCH_DISCLAIMER
 from infantall.domain import PatientHistory
 from infantall.evidence import Evidence, load_evidence
 from infantall.outcomes.endpoints import AnalysisDataset, derive_endpoints
+from infantall.reports.borrowing_section import borrowing_section
 from infantall.reports.cohort_section import cohort_sections
 from infantall.reports.evidence_section import evidence_sections
 from infantall.reports.html import ReportSection, html_table, render_report
+from infantall.reports.multistate_section import disease_course_section
 from infantall.reports.synthesis_section import synthesis_sections
 
 __all__ = ["METHODS", "full_report", "full_report_sections"]
@@ -138,8 +142,10 @@ def full_report_sections(
             evidence=ev,
             horizon_years=horizon_years,
         )
+        sections.append(disease_course_section(histories))
     sections += evidence_sections(ev)
     sections += synthesis_sections()
+    sections.append(borrowing_section())
     return sections
 
 

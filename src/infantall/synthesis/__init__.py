@@ -12,6 +12,8 @@ optionally with the Knapp-Hartung adjustment; every number is checked against R 
 ``tests/synthesis``. The package is a research tool, never a treatment recommendation.
 """
 
+from infantall.synthesis.bayes import BayesPooled, bayes_pool_proportions
+from infantall.synthesis.glmm import GlmmProportion, glmm_proportions
 from infantall.synthesis.influence import InfluenceDiagnostics, influence, leave_one_out
 from infantall.synthesis.inputs import (
     ProportionInputs,
@@ -27,8 +29,10 @@ from infantall.synthesis.subgroups import SubgroupAnalysis, subgroup_analysis
 from infantall.synthesis.transforms import EffectSizes, Transform, back_transform, effect_sizes
 
 __all__ = [
+    "BayesPooled",
     "EffectSizes",
     "EggerTest",
+    "GlmmProportion",
     "InfluenceDiagnostics",
     "MetaRegression",
     "Method",
@@ -39,11 +43,13 @@ __all__ = [
     "Transform",
     "VarianceSource",
     "back_transform",
+    "bayes_pool_proportions",
     "design_matrix",
     "effect_sizes",
     "egger_test",
     "estimate_tau2",
     "fit_model",
+    "glmm_proportions",
     "influence",
     "leave_one_out",
     "meta_regression",
