@@ -24,8 +24,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed ## Set up .venv and run the main job on embedded defaults
-	$(BIN)/infantall demo
+PORT ?= 8000
+
+demo: $(VENV)/.installed ## Set up .venv and run the main job on embedded defaults (PORT=8000)
+	$(BIN)/infantall demo --port $(PORT)
 
 test: $(VENV)/.installed-dev lint typecheck pytest ## Set up .venv with dev tools; run ruff, mypy and pytest
 

@@ -33,6 +33,9 @@ def demo_command(
         bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")
     ] = True,
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to serve on (loopback by default).")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the whole platform on a SYNTHETIC registry; print the accounts and the report."""
     from rich.console import Console
@@ -68,7 +71,7 @@ def demo_command(
     )
     typer.echo(f"report: {report.resolve()}")
     if serve:
-        _serve(out_dir, port)
+        _serve(out_dir, host, port)
 
 
 def _write_report(result: DemoResult) -> Path:
@@ -83,15 +86,19 @@ def _write_report(result: DemoResult) -> Path:
     return result.report_path
 
 
-def _serve(out_dir: Path, port: int) -> None:
+def _serve(out_dir: Path, host: str, port: int) -> None:
     import uvicorn
 
     from infantall.services.demo import demo_settings
     from infantall.web.app import create_app
 
-    typer.echo(f"web app: http://127.0.0.1:{port}/  (API docs: /api/v1/docs; Ctrl-C stops it)")
+    typer.echo(f"web app: http://{host}:{port}/  (API docs: /api/v1/docs; Ctrl-C stops it)")
     uvicorn.run(
-        create_app(demo_settings(out_dir)), host="127.0.0.1", port=port, log_level="warning"
+        create_app(demo_settings(out_dir)),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=True,  # one line per request
     )
 
 
