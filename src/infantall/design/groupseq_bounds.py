@@ -251,7 +251,12 @@ class _BetaSpendingSolver:
         beta_cum: NDArray[np.float64],
         binding: bool,
     ) -> None:
-        self.rates, self.alpha_cum, self.beta_cum, self.binding = rates, alpha_cum, beta_cum, binding
+        self.rates, self.alpha_cum, self.beta_cum, self.binding = (
+            rates,
+            alpha_cum,
+            beta_cum,
+            binding,
+        )
         self._nonbinding_upper: NDArray[np.float64] | None = None
 
     def _upper(self, lower: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -266,7 +271,9 @@ class _BetaSpendingSolver:
             sd = math.sqrt(rates[k])
             lo = lower[k] * sd if self.binding else -np.inf
 
-            def excess(c: float, k: int = k, lo: float = lo, sd: float = sd) -> float:
+            def excess(
+                c: float, k: int = k, lo: float = lo, sd: float = sd, target: float = target
+            ) -> float:
                 return rec.masses(k, c * sd, lo)[0] - target
 
             out[k] = optimize.brentq(excess, -10.0, 40.0, xtol=1e-13) if target > 0 else _NO_BOUND
@@ -302,7 +309,7 @@ class _BetaSpendingSolver:
                 lower[k] = upper[k]
             else:
                 lower[k] = optimize.brentq(
-                    lambda lz, k=k, sd=sd, u_s=u_s: rec.masses(k, u_s, lz * sd)[1] - target,
+                    lambda lz, k=k, sd=sd, u_s=u_s, t=target: rec.masses(k, u_s, lz * sd)[1] - t,
                     -40.0,
                     upper[k],
                     xtol=1e-13,

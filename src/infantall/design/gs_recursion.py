@@ -16,7 +16,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-__all__ = ["ScoreRecursion", "boundary_crossings"]
+__all__ = ["FloatArrayLike", "ScoreRecursion", "boundary_crossings"]
+
+#: A sequence of floats or a float array.
+FloatArrayLike = Sequence[float] | NDArray[np.float64]
 
 #: Simpson intervals per look: the integrand is smooth, so 600 intervals over at most
 #: +-10 standard deviations give probabilities to about 1e-10 (as groupseq).
@@ -49,7 +52,7 @@ class ScoreRecursion:
 
     def __init__(
         self,
-        info: Sequence[float],
+        info: FloatArrayLike,
         theta: float,
         *,
         start_score: float = 0.0,
@@ -102,9 +105,9 @@ class ScoreRecursion:
 
 
 def boundary_crossings(
-    upper_z: Sequence[float],
-    lower_z: Sequence[float],
-    info: Sequence[float],
+    upper_z: FloatArrayLike,
+    lower_z: FloatArrayLike,
+    info: FloatArrayLike,
     theta: float,
     *,
     start_score: float = 0.0,
