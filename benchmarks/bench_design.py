@@ -7,7 +7,8 @@ Named baseline: :func:`infantall.design.adaptive.reference.simulate_trials_loop`
 rules written one trial at a time and one patient at a time (scalar draws, posterior
 probabilities per trial), run as shipped before issue 19: with the float32 grid quadrature
 (``posterior.method = "grid"``). The vectorised engine uses the float64 exact posterior
-probabilities (closed form and exact-CDF quadrature compiled with numba). It runs BASELINE_N trials and is extrapolated per trial; the ratio
+probabilities (closed form and exact-CDF quadrature compiled with numba). It runs
+BASELINE_N trials and is extrapolated per trial; the ratio
 printed is (per-trial loop time x N) / vectorised time for N trials, in wall-clock and in CPU
 time (CPU time is robust on a shared, loaded machine). A second baseline, printed apart, is
 the same loop with Monte-Carlo posteriors as adaptr draws them. Scale-out: the same N trials on a
