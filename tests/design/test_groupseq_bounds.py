@@ -194,3 +194,20 @@ def test_results_are_json_safe() -> None:
     assert json.dumps(d.power(0.2, 80).to_dict(), allow_nan=False)
     assert list(d.summary.columns) == ["look", "information_rate", "critical_value",
                                        "futility_bound"]  # fmt: skip
+
+
+def test_cli_futility_matches_rpact() -> None:
+    from typer.testing import CliRunner
+
+    from infantall.cli import app
+
+    out = CliRunner().invoke(app, ["design", "futility", "--looks", "3", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    records = json.loads(out.output)["records"]
+    ref = REFERENCE["beta_spending"][0]  # asOF / bsOF, 3 looks, non-binding
+    np.testing.assert_allclose(
+        [r["critical_value"] for r in records], ref["critical_values"], atol=ATOL
+    )
+    np.testing.assert_allclose(
+        [r["futility_bound"] for r in records][:-1], ref["futility_bounds"], atol=ATOL
+    )

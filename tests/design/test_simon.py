@@ -76,3 +76,20 @@ def test_bad_input(kwargs: dict[str, Any], field: str, code: str) -> None:
     with pytest.raises(InvalidInputError) as err:
         simon_two_stage(**kwargs)
     assert (err.value.field, err.value.code) == (field, code)
+
+
+def test_cli_simon_prints_the_table_design() -> None:
+    from typer.testing import CliRunner
+
+    from infantall.cli import app
+
+    out = CliRunner().invoke(
+        app,
+        ["design", "simon", "--p0", "0.1", "--p1", "0.3", "--kind", "minimax", "--format", "json"],
+    )
+    assert out.exit_code == 0, out.output
+    rec = json.loads(out.output)["records"][0]
+    assert (rec["r1"], rec["n1"], rec["r"], rec["n"]) == SIMON_1989[(0.10, 0.30, "minimax")][:4]
+    bad = CliRunner().invoke(app, ["design", "simon", "--p0", "0.5", "--p1", "0.3"])
+    assert bad.exit_code != 0
+    assert "p1" in bad.output
