@@ -117,6 +117,8 @@ INVOCATIONS: dict[str, list[str]] = {
     "design prior": [
         "design prior --population kmt2a-r --endpoint efs --horizon 2 --robust-weight 0.8"
     ],
+    "design simon": ["design simon --p0 0.1 --p1 0.3 --kind minimax"],
+    "design futility": ["design futility --looks 3"],
     "design single-arm": [
         "design single-arm --population kmt2a-r --horizon 2 --robust-weight 0.8 --n 160 "
         "--accrual 53/y --trials 2000 --observed 95/160"

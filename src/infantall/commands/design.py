@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from infantall.commands._design_borrowing import prior, single_arm
+from infantall.commands._design_classical import futility, simon
 from infantall.commands._output import Format, FormatOption, emit_records, fail
 from infantall.errors import InvalidInputError
 
@@ -424,6 +425,10 @@ def simulate(
 # to keep this one under the 500-line limit.
 design_app.command("prior")(prior)
 design_app.command("single-arm")(single_arm)
+# ``design simon`` and ``design futility`` (classical single-arm and group-sequential
+# additions) live in a helper module too.
+design_app.command("simon")(simon)
+design_app.command("futility")(futility)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,12 +20,14 @@ from infantall.design.borrowing import (
     single_arm_analysis,
     single_arm_bayes_design,
 )
+from infantall.design.conditional_power import conditional_power, promising_zone
 from infantall.design.groupseq import (
     GroupSequentialDesign,
     alpha_spending,
     crossing_probabilities,
     group_sequential_design,
 )
+from infantall.design.groupseq_bounds import beta_spending_design, classic_design
 from infantall.design.historical import (
     BinomialDesign,
     BinomialTestResult,
@@ -42,6 +44,7 @@ from infantall.design.questions import (
     historical_control_designs,
     single_arm_designs,
 )
+from infantall.design.simon import simon_two_stage
 from infantall.design.survival import (
     Accrual,
     PiecewiseExponential,
@@ -51,6 +54,7 @@ from infantall.design.survival import (
     probability_of_event,
     sample_size_survival,
 )
+from infantall.design.tte_posterior import piecewise_posterior, prob_hazard_ratio_below
 
 __all__ = [
     "Accrual",
@@ -71,7 +75,10 @@ __all__ = [
     "SurvivalSampleSize",
     "accrual_duration",
     "alpha_spending",
+    "beta_spending_design",
     "borrowing_prior",
+    "classic_design",
+    "conditional_power",
     "consortium_accrual",
     "crossing_probabilities",
     "dropout_hazard",
@@ -83,8 +90,12 @@ __all__ = [
     "map_prior",
     "one_sample_logrank_design",
     "one_sample_logrank_test",
+    "piecewise_posterior",
+    "prob_hazard_ratio_below",
     "probability_of_event",
+    "promising_zone",
     "sample_size_survival",
+    "simon_two_stage",
     "single_arm_analysis",
     "single_arm_bayes_design",
     "single_arm_designs",

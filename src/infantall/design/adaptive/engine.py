@@ -165,7 +165,8 @@ class _State:
             draws=spec.posterior.draws,
             margin=None if eq is None else eq.margin,
             rng=rng,
-            need_best=spec.randomisation.adaptive,
+            # P(best) only sets the next allocation: none follows the last analysis
+            need_best=spec.randomisation.adaptive and look < len(_looks(spec)) - 1,
         )
         active = self.active[idx]
         exp = active.copy()
