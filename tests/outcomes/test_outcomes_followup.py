@@ -67,7 +67,8 @@ def test_survival_at_a_horizon_nobody_reaches_is_not_estimable() -> None:
     time = [1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0, 2.0, 3.0]
     event = [0, 1, 0, 0, 0, 0, 0, 1, 1]
     group = ["b", "b", "b", "b", "b", "c", "c", "a", "a"]
-    res = survival_at_horizons(time, event, group, [4.0, 10.0])
+    with pytest.warns(OutcomesWarning, match="all_censored_group"):  # group c: no events
+        res = survival_at_horizons(time, event, group, [4.0, 10.0])
     t = res.table.set_index(["group", "time"])
     assert t.loc[("b", 4.0), "estimable"] and t.loc[("b", 4.0), "survival"] == 0.75
     assert not t.loc[("b", 10.0), "estimable"] and np.isnan(res.row("b", 10.0)["survival"])

@@ -81,6 +81,7 @@ OTHER_OPS: dict[tuple[str, str], tuple[dict[str, int], Any]] = {
     ("get", "/analysis/dataset"): (_READERS, None),
     ("get", "/quality"): (_READERS, None),
     ("get", "/import/dictionary"): ({r: 200 for r in ROLES}, None),
+    ("get", "/import/template"): ({r: 200 for r in ROLES}, None),
     ("post", "/import"): (
         _EDITORS,
         "record_id,birth_date,diagnosis_date\nI-{role},2024-01-01,2024-02-01\n",
