@@ -18,6 +18,7 @@ from infantall.cohort.endpoints import endpoint_frame
 from infantall.cohort.features import FeatureModel, draw_features
 from infantall.cohort.histories import to_histories
 from infantall.cohort.outcomes import CATEGORIES, EVENT_COLUMNS, OutcomeOptions, draw_events
+from infantall.cohort.relapse import add_relapse_courses
 from infantall.cohort.risk import assign_groups
 from infantall.domain import PatientHistory
 from infantall.errors import InvalidInputError
@@ -330,7 +331,7 @@ def generate_cohort(
         outcome_options,
         diagnosis=diagnosis,
     )
-    events = _events_frame(raw, patient_id, diagnosis)
+    events = add_relapse_courses(_events_frame(raw, patient_id, diagnosis), patients, model, seed)
     if missing:
         patients = _apply_missing(patients, missing, np.random.default_rng(s_missing))
     metadata = {
