@@ -344,12 +344,14 @@ def _merge(base: pd.DataFrame, rows: _Rows, patients: pd.DataFrame) -> pd.DataFr
     for name in (*RELAPSE_COLUMNS, *_HSCT_COLUMNS):
         new[name] = end_dates if name == "end_date" else np.concatenate(rows[name])
     new = restore_relapse_columns(new)
-    merged = pd.concat([base, new], ignore_index=True)
-    for name in ("patient_id", "kind"):
-        merged[name] = pd.Categorical(merged[name], categories=base[name].cat.categories)
     for name in base.columns:
-        if isinstance(base[name].dtype, pd.CategoricalDtype) and name not in ("patient_id", "kind"):
-            merged[name] = pd.Categorical(merged[name], categories=base[name].cat.categories)
+        dtype = base[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and name not in RELAPSE_COLUMNS:
+            values = new[name] if name in new.columns else [None] * len(new)
+            new[name] = pd.Categorical(values, categories=dtype.categories)
+        elif name not in new.columns:
+            new[name] = pd.Series(np.nan, index=new.index, dtype=dtype)
+    merged = pd.concat([base, new[list(base.columns)]], ignore_index=True)
     order = np.lexsort(
         (merged["kind"].cat.codes, merged["day"].to_numpy(), merged["patient_id"].cat.codes)
     )
