@@ -90,9 +90,8 @@ def test_the_endpoints_feed_the_survival_and_competing_risk_analyses() -> None:
     # D censored at 20; at risk 3 at t=100 (B dies), 2 at t=212 (C dies); A censored at 365
     assert km[km.time == 212.0].survival.iloc[0] == pytest.approx((2 / 3) * (1 / 2))
     cr2 = ds.endpoint("CR2")
-    cif = cumulative_incidence(cr2.time, cr2.status).summary
+    cif = cumulative_incidence(cr2.time, cr2.status).summary.set_index("cause")
     # D censored at 20; A's CR2 at 40 (3 at risk): 1/3; C's CR2 at 59 (2 at risk: B, C):
-    # 1/3 + (2/3)(1/2) = 2/3; B's death at 100 competes
-    assert cif is not None
-    at = cif[(cif.cause.astype(str) == "1") & (cif.time == 59.0)]
-    assert at.estimate.iloc[0] == pytest.approx(2 / 3)
+    # 1/3 + (2/3)(1/2) = 2/3; B's death at 100 (1 at risk) takes the remaining 1/3
+    assert cif.loc[1, "final_estimate"] == pytest.approx(2 / 3)
+    assert cif.loc[2, "final_estimate"] == pytest.approx(1 / 3)
