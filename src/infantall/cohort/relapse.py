@@ -24,6 +24,7 @@ regimens are assumptions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -319,6 +320,17 @@ def add_relapse_courses(
     return _merge(base, rows, patients)
 
 
+def _stack(a: pd.Series, b: pd.Series) -> Any:
+    """Two columns of one type end to end (column by column: no all-NA concat rules)."""
+    if isinstance(a.dtype, pd.CategoricalDtype):
+        codes = np.concatenate([a.cat.codes.to_numpy(), b.cat.codes.to_numpy()])
+        return pd.Categorical.from_codes(codes, categories=a.cat.categories)
+    if a.dtype == object or isinstance(a.dtype, pd.api.extensions.ExtensionDtype):
+        values = np.concatenate([a.to_numpy(dtype=object), b.to_numpy(dtype=object)])
+        return pd.Series(values, dtype=a.dtype).array
+    return np.concatenate([a.to_numpy(), b.to_numpy().astype(a.dtype)])
+
+
 def _merge(base: pd.DataFrame, rows: _Rows, patients: pd.DataFrame) -> pd.DataFrame:
     patient = np.concatenate(rows["patient"]).astype(np.int64)
     day = np.concatenate(rows["day"])
@@ -351,7 +363,7 @@ def _merge(base: pd.DataFrame, rows: _Rows, patients: pd.DataFrame) -> pd.DataFr
             new[name] = pd.Categorical(values, categories=dtype.categories)
         elif name not in new.columns:
             new[name] = pd.Series(np.nan, index=new.index, dtype=dtype)
-    merged = pd.concat([base, new[list(base.columns)]], ignore_index=True)
+    merged = pd.DataFrame({c: _stack(base[c], new[c]) for c in base.columns}, copy=False)
     order = np.lexsort(
         (merged["kind"].cat.codes, merged["day"].to_numpy(), merged["patient_id"].cat.codes)
     )
