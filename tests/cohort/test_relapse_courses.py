@@ -35,7 +35,7 @@ YEAR = 365.25
 def large() -> SyntheticCohort:
     # Long follow-up and no loss, so that nearly every relapse has a known fate.
     accrual = Accrual(follow_up_years=8.0, loss_rate_per_year=0.0)
-    return generate_cohort(12000, seed=11, accrual=accrual)
+    return generate_cohort(12000, seed=11, accrual=accrual, relapse_courses=True)
 
 
 def _per_patient(cohort: SyntheticCohort) -> pd.DataFrame:
@@ -114,7 +114,7 @@ def test_relapses_match_uk_infant_92(large: SyntheticCohort) -> None:
 
 @pytest.fixture(scope="module")
 def small() -> SyntheticCohort:
-    return generate_cohort(1500, seed=4)
+    return generate_cohort(1500, seed=4, relapse_courses=True)
 
 
 def test_courses_are_valid_domain_histories_and_follow_the_rules(small: SyntheticCohort) -> None:
@@ -160,6 +160,6 @@ def test_post_relapse_endpoints_are_derived_and_analysable(small: SyntheticCohor
 
 
 def test_same_seed_same_course() -> None:
-    a = generate_cohort(300, seed=9).events
-    b = generate_cohort(300, seed=9).events
+    a = generate_cohort(300, seed=9, relapse_courses=True).events
+    b = generate_cohort(300, seed=9, relapse_courses=True).events
     pd.testing.assert_frame_equal(a, b)

@@ -250,6 +250,7 @@ def generate_cohort(
     rates: Mapping[str, GroupRates] | None = None,
     outcome_options: OutcomeOptions | None = None,
     missing: Mapping[str, float] | None = None,
+    relapse_courses: bool = False,
 ) -> SyntheticCohort:
     """Generate a reproducible synthetic multi-site cohort of infants with ALL.
 
@@ -275,6 +276,10 @@ def generate_cohort(
         e.g. :data:`REALISTIC_MISSING`; default none. Applied after the outcomes were drawn:
         ``risk_group`` stays the group the outcome model used, while the protocol engine
         run on the recorded features may answer ``indeterminate``.
+    relapse_courses
+        Add the course after first relapse and after induction failure (salvage lines,
+        refractory disease, CR2, HSCT in CR2 or with active disease, disease status and
+        number of every HSCT): :func:`~infantall.cohort.relapse.add_relapse_courses`.
 
     Returns
     -------
@@ -331,7 +336,9 @@ def generate_cohort(
         outcome_options,
         diagnosis=diagnosis,
     )
-    events = add_relapse_courses(_events_frame(raw, patient_id, diagnosis), patients, model, seed)
+    events = _events_frame(raw, patient_id, diagnosis)
+    if relapse_courses:
+        events = add_relapse_courses(events, patients, model, seed)
     if missing:
         patients = _apply_missing(patients, missing, np.random.default_rng(s_missing))
     metadata = {
