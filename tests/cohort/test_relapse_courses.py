@@ -163,3 +163,22 @@ def test_same_seed_same_course() -> None:
     a = generate_cohort(300, seed=9, relapse_courses=True).events
     b = generate_cohort(300, seed=9, relapse_courses=True).events
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("calibration", "seed", "missing"),
+    [("mll-10", 5, False), ("interfant-06", 21, True), ("interfant-06", 33, False)],
+)
+def test_courses_are_valid_for_other_models_and_seeds(
+    calibration: str, seed: int, missing: bool
+) -> None:
+    from infantall.cohort import REALISTIC_MISSING
+
+    cohort = generate_cohort(
+        800, seed=seed, calibration=calibration, relapse_courses=True,
+        missing=REALISTIC_MISSING if missing else None,
+    )  # fmt: skip
+    histories = cohort.to_histories()  # every domain rule holds, or this raises
+    assert sum(len(h.salvage_lines) for h in histories) > 0
+    dead = [h for h in histories if h.death is not None]
+    assert all(e.date <= h.death.date for h in dead for e in h.events)  # type: ignore[union-attr]
