@@ -15,7 +15,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_readme_error_codes_equal_the_code() -> None:
     text = README.read_text(encoding="utf-8")
     block = text.split("<!-- error-codes:start -->")[1].split("<!-- error-codes:end -->")[0]
-    documented = dict(re.findall(r"^\| `([a-z_]+)` \| (.+) \|$", block, flags=re.M))
+    documented = dict(re.findall(r"^\| `([a-z0-9_]+)` \| (.+) \|$", block, flags=re.M))
     assert documented == ERROR_CODES
 
 

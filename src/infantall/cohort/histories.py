@@ -63,12 +63,14 @@ def event_records(events: pd.DataFrame) -> list[dict[str, Any]]:
     columns = {
         name: events[name].astype(object).where(events[name].notna(), None).to_numpy()
         for name in {f for fields in EVENT_FIELDS.values() for f in fields}
+        if name in events.columns  # attributes the frame does not carry take the defaults
     }
     out: list[dict[str, Any]] = []
     for i, kind in enumerate(kinds):
         record: dict[str, Any] = {"kind": kind, "date": dates[i]}
         for name in EVENT_FIELDS[kind]:
-            record[name] = columns[name][i]
+            if name in columns:
+                record[name] = columns[name][i]
         out.append(record)
     return out
 

@@ -22,6 +22,7 @@ from infantall.cohort.calibration import calibrate
 from infantall.cohort.histories import event_records, patient_records
 from infantall.cohort.model import PATIENT_COLUMNS, SYNTHETIC_LABEL, SyntheticCohort
 from infantall.cohort.outcomes import CATEGORIES, EVENT_COLUMNS
+from infantall.cohort.relapse import RELAPSE_COLUMNS, restore_relapse_columns
 from infantall.errors import DataFileError
 
 __all__ = [
@@ -121,7 +122,12 @@ def load_cohort(path: str | Path) -> SyntheticCohort:
     for col in ("birth_date", "diagnosis_date", "enrollment_date"):
         patients[col] = pd.to_datetime(patients[col])
     patients = patients.reindex(columns=list(PATIENT_COLUMNS))
-    events = pd.DataFrame(doc["events"]).reindex(columns=list(EVENT_COLUMNS))
+    raw = pd.DataFrame(doc["events"])
+    # The post-relapse course's columns are kept when the file has them.
+    extra = [c for c in RELAPSE_COLUMNS if c in raw.columns]
+    events = raw.reindex(columns=[*EVENT_COLUMNS, *extra])
+    if extra:
+        events = restore_relapse_columns(events)
     events["date"] = pd.to_datetime(events["date"])
     diagnosis = patients.set_index("patient_id")["diagnosis_date"]
     events["day"] = (events["date"] - events["patient_id"].map(diagnosis)).dt.days

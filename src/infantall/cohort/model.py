@@ -19,6 +19,7 @@ from infantall.cohort.endpoints import endpoint_frame
 from infantall.cohort.features import FeatureModel, draw_features
 from infantall.cohort.histories import to_histories
 from infantall.cohort.outcomes import CATEGORIES, EVENT_COLUMNS, OutcomeOptions, draw_events
+from infantall.cohort.relapse import add_relapse_courses
 from infantall.cohort.risk import assign_groups
 from infantall.domain import PatientHistory
 from infantall.errors import InvalidInputError
@@ -251,6 +252,7 @@ def generate_cohort(
     outcome_options: OutcomeOptions | None = None,
     missing: Mapping[str, float] | None = None,
     hsct_hr: float = 1.0,
+    relapse_courses: bool = False,
 ) -> SyntheticCohort:
     """Generate a reproducible synthetic multi-site cohort of infants with ALL.
 
@@ -280,6 +282,10 @@ def generate_cohort(
         True hazard ratio of HSCT in CR1 (default 1: no effect): relapse, death in CR and
         second-malignancy hazards after the transplant are multiplied by it
         (:class:`~infantall.cohort.outcomes.OutcomeOptions`); recorded in the metadata.
+    relapse_courses
+        Add the course after first relapse and after induction failure (salvage lines,
+        refractory disease, CR2, HSCT in CR2 or with active disease, disease status and
+        number of every HSCT): :func:`~infantall.cohort.relapse.add_relapse_courses`.
 
     Returns
     -------
@@ -340,6 +346,8 @@ def generate_cohort(
         diagnosis=diagnosis,
     )
     events = _events_frame(raw, patient_id, diagnosis)
+    if relapse_courses:
+        events = add_relapse_courses(events, patients, model, seed)
     if missing:
         patients = _apply_missing(patients, missing, np.random.default_rng(s_missing))
     metadata = {

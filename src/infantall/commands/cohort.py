@@ -70,6 +70,12 @@ def generate(
         help="True hazard ratio of HSCT in CR1 on relapse and death after transplant "
         "(default 1: no effect); recorded in the cohort's metadata.",
     ),
+    relapse_courses: bool = typer.Option(
+        False,
+        "--relapse-courses",
+        help="Add the course after relapse or induction failure (salvage, refractory disease, "
+        "CR2, HSCT in CR2 or with active disease), calibrated to JILSG and UK Infant 92.",
+    ),
     fmt: Format = FormatOption,
 ) -> None:
     """Generate a SYNTHETIC multi-site cohort and print its summary by risk group."""
@@ -81,7 +87,13 @@ def generate(
     try:
         missing = REALISTIC_MISSING if with_missing else None
         cohort = generate_cohort(
-            n, sites, seed, calibration=calibration, missing=missing, hsct_hr=hsct_hr
+            n,
+            sites,
+            seed,
+            calibration=calibration,
+            missing=missing,
+            hsct_hr=hsct_hr,
+            relapse_courses=relapse_courses,
         )
         written = _write(cohort, output) if output is not None else []
     except (InfantallError, OSError) as exc:
@@ -95,6 +107,7 @@ def generate(
         "calibration": calibration,
         "risk_groups_from": cohort.metadata["risk_groups_from"],
         "hsct_hr": hsct_hr,
+        "relapse_courses": relapse_courses,
         "written": ", ".join(str(p) for p in written) or "(nothing; use -o)",
     }
     records = _records(cohort.summary)

@@ -17,6 +17,7 @@ __all__ = [
     "Choice",
     "Conditioning",
     "DeathCause",
+    "DiseaseStatus",
     "DonorType",
     "FusionPartner",
     "Immunophenotype",
@@ -27,6 +28,7 @@ __all__ = [
     "MRDTimePoint",
     "MarrowStatus",
     "PrednisoneResponse",
+    "RefractoryPhase",
     "RelapseSite",
     "Sex",
 ]
@@ -218,6 +220,25 @@ class LateEffectType(Choice):
     unknown = "unknown"
 
 
+class DiseaseStatus(Choice):
+    """Disease status at an HSCT: first or second complete remission, or active disease
+    (not in remission: refractory or relapsed leukemia at transplant; JILSG compares HSCT in
+    CR2 with HSCT in active disease)."""
+
+    cr1 = "cr1"
+    cr2 = "cr2"
+    active_disease = "active_disease"
+    unknown = "unknown"
+
+
+class RefractoryPhase(Choice):
+    """After which therapy the disease was refractory (no CR): induction or a salvage line."""
+
+    induction = "induction"
+    salvage = "salvage"
+    unknown = "unknown"
+
+
 #: Human labels of the enumeration values that do not read well as themselves (enumeration
 #: name -> value -> label); ``unknown`` and plain words (``female``, ``growth``) need none.
 _LABELS: dict[str, dict[str, str]] = {
@@ -289,6 +310,15 @@ _LABELS: dict[str, dict[str, str]] = {
         "unrelated": "Unrelated",
         "cord_blood": "Cord blood",
         "autologous": "Autologous",
+    },
+    "DiseaseStatus": {
+        "cr1": "First complete remission (CR1)",
+        "cr2": "Second complete remission (CR2)",
+        "active_disease": "Active disease (not in remission)",
+    },
+    "RefractoryPhase": {
+        "induction": "After induction",
+        "salvage": "After salvage therapy",
     },
     "Conditioning": {
         "myeloablative_busulfan": "Myeloablative with busulfan",

@@ -58,6 +58,23 @@ ERROR_CODES: dict[str, str] = {
     "enrollment_before_diagnosis": "The enrollment date is before the date of diagnosis.",
     "response_marrow_mismatch": "A complete remission was recorded with an M2 or M3 marrow.",
     "mrd_out_of_range": "An MRD value is not a fraction between 0 and 1.",
+    "cr2_without_relapse": "A second remission (CR2) is recorded without an earlier relapse.",
+    "salvage_without_indication": (
+        "Salvage therapy is recorded without an earlier relapse, refractory disease or "
+        "induction failure."
+    ),
+    "refractory_without_salvage": (
+        "Refractory disease after salvage is recorded without an earlier salvage line."
+    ),
+    "hsct_status_mismatch": (
+        "The disease status at HSCT contradicts the history (CR1 after a relapse, or CR2 "
+        "without an earlier CR2)."
+    ),
+    "hsct_number_mismatch": "The HSCT numbers do not count the transplants in date order.",
+    "invalid_salvage_line": "The salvage line is not a whole number of 1 or more.",
+    "salvage_stop_before_start": "Salvage therapy stops before it starts.",
+    "cr2_marrow_mismatch": "A second remission was recorded with an M2 or M3 marrow.",
+    "invalid_hsct_number": "The HSCT number is not a whole number of 1 or more.",
     "invalid_hla_match": "The HLA match is not of the form 'k/n' with 0 ≤ k ≤ n (e.g. 5/6, 8/8).",
     "invalid_grade": "A late-effect grade is not between 1 and 5 (CTCAE).",
     "missing_diagnosis_date": "Dated events were given but the date of diagnosis is unknown.",

@@ -14,12 +14,14 @@ from infantall.domain.bounds import GRADE_MAX, GRADE_MIN, MRD_MAX, MRD_MIN
 from infantall.domain.enums import (
     Conditioning,
     DeathCause,
+    DiseaseStatus,
     DonorType,
     InductionResponse,
     LateEffectType,
     MarrowStatus,
     MRDMethod,
     MRDTimePoint,
+    RefractoryPhase,
     RelapseSite,
 )
 from infantall.domain.errors import InvalidRecordError
@@ -28,15 +30,24 @@ from infantall.errors import InvalidInputError
 
 __all__ = [
     "HSCT",
+    "HSCT_NUMBER_MAX",
+    "SALVAGE_LINE_MAX",
     "Death",
     "Event",
     "LastContact",
     "LateEffect",
     "MRDResult",
+    "RefractoryDisease",
     "Relapse",
     "Response",
+    "SalvageTherapy",
     "SecondMalignancy",
+    "SecondRemission",
 ]
+
+#: Highest salvage line and HSCT number accepted (beyond them the record is a typing error).
+SALVAGE_LINE_MAX = 20
+HSCT_NUMBER_MAX = 10
 
 _HLA = re.compile(r"^(\d{1,2})/(\d{1,2})$")
 _DATE = described("Date")
@@ -139,9 +150,23 @@ class HSCT(DomainModel):
         str, described("HLA match", help="k/n matched loci, e.g. 5/6, 8/8, 10/10.")
     ] = "unknown"
     conditioning: Annotated[Conditioning, described("Conditioning")] = Conditioning.unknown
+    disease_status: Annotated[
+        DiseaseStatus,
+        described("Disease status at HSCT", help="CR1, CR2 or active disease."),
+    ] = DiseaseStatus.unknown
+    number: Annotated[
+        int | None,
+        described(
+            "HSCT number",
+            help=f"1 for the first transplant, 2 for the second (≤ {HSCT_NUMBER_MAX}).",
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        if self.number is not None and not 1 <= self.number <= HSCT_NUMBER_MAX:
+            reason = f"HSCT number {self.number} is not 1–{HSCT_NUMBER_MAX}"
+            raise InvalidRecordError([InvalidInputError("number", reason, "invalid_hsct_number")])
         if self.hla_match == "unknown":
             return self
         m = _HLA.match(self.hla_match)
@@ -162,6 +187,66 @@ class HSCT(DomainModel):
         """(matched, typed) loci, or None when unknown."""
         m = _HLA.match(self.hla_match)
         return None if m is None else (int(m.group(1)), int(m.group(2)))
+
+
+class SalvageTherapy(DomainModel):
+    """A line of salvage therapy after relapse or refractory disease (start and stop dates).
+
+    ``agents`` is free text naming the drugs or regimen (e.g. "blinatumomab",
+    "FLAG-Ida"); ``end_date`` is empty while the line is ongoing.
+    """
+
+    label: ClassVar[str] = "Salvage therapy"
+    kind: Literal["salvage_therapy"] = "salvage_therapy"
+    date: Annotated[dt.date, described("Start date")]
+    line: Annotated[
+        int,
+        described(
+            "Salvage line", help=f"1 for the first line after relapse (≤ {SALVAGE_LINE_MAX})."
+        ),
+    ] = 1
+    agents: Annotated[
+        ShortText, described("Agents", help="Drugs or regimen, e.g. blinatumomab.")
+    ] = "unknown"
+    end_date: Annotated[dt.date | None, described("Stop date", help="Empty while ongoing.")] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        errors = []
+        if not 1 <= self.line <= SALVAGE_LINE_MAX:
+            reason = f"salvage line {self.line} is not 1–{SALVAGE_LINE_MAX}"
+            errors.append(InvalidInputError("line", reason, "invalid_salvage_line"))
+        if self.end_date is not None and self.end_date < self.date:
+            reason = f"stop date {self.end_date} is before the start date {self.date}"
+            errors.append(InvalidInputError("end_date", reason, "salvage_stop_before_start"))
+        if errors:
+            raise InvalidRecordError(errors)
+        return self
+
+
+class SecondRemission(DomainModel):
+    """Second complete remission (CR2, M1 marrow) after a relapse."""
+
+    label: ClassVar[str] = "Second complete remission (CR2)"
+    kind: Literal["second_remission"] = "second_remission"
+    date: Annotated[dt.date, _DATE]
+    marrow: Annotated[MarrowStatus, described("Marrow class")] = MarrowStatus.unknown
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.marrow in (MarrowStatus.M2, MarrowStatus.M3):
+            reason = f"a second remission requires an M1 marrow, got {self.marrow.value}"
+            raise InvalidRecordError([InvalidInputError("marrow", reason, "cr2_marrow_mismatch")])
+        return self
+
+
+class RefractoryDisease(DomainModel):
+    """Refractory disease: no complete remission after induction or after a salvage line."""
+
+    label: ClassVar[str] = "Refractory disease"
+    kind: Literal["refractory"] = "refractory"
+    date: Annotated[dt.date, _DATE]
+    phase: Annotated[RefractoryPhase, described("Refractory after")] = RefractoryPhase.unknown
 
 
 class SecondMalignancy(DomainModel):
@@ -201,9 +286,21 @@ class LateEffect(DomainModel):
 #: Any event; JSON objects select their type with the ``kind`` key. THE list of event types
 #: (:data:`infantall.domain.vocabulary.EVENT_TYPES` reads it), in the order events of the
 #: same date are sorted (a response is assessed before a relapse is diagnosed on the same
-#: day; death is last). Adding an event kind: a class above, a member here, a migration
-#: only if it needs new storage (events are stored as the event's dictionary), tests.
+#: day; a refractory finding before a salvage line started that day; CR2 before an HSCT; a
+#: relapse before the salvage line it starts; death is last). Adding an event kind: a class
+#: above, a member here, a migration only if it needs new storage (events are stored as the
+#: event's dictionary), tests.
 Event = Annotated[
-    Response | MRDResult | HSCT | Relapse | SecondMalignancy | LateEffect | LastContact | Death,
+    Response
+    | RefractoryDisease
+    | MRDResult
+    | SecondRemission
+    | HSCT
+    | Relapse
+    | SalvageTherapy
+    | SecondMalignancy
+    | LateEffect
+    | LastContact
+    | Death,
     Field(discriminator="kind"),
 ]

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from pydantic import model_validator
 
 from infantall.domain._base import DomainModel
-from infantall.domain.enums import MRDTimePoint
+from infantall.domain.enums import DiseaseStatus, InductionResponse, MRDTimePoint, RefractoryPhase
 from infantall.domain.errors import InvalidRecordError
 from infantall.domain.events import (
     HSCT,
@@ -18,9 +18,12 @@ from infantall.domain.events import (
     Event,
     LastContact,
     MRDResult,
+    RefractoryDisease,
     Relapse,
     Response,
+    SalvageTherapy,
     SecondMalignancy,
+    SecondRemission,
 )
 from infantall.domain.patient import Patient
 from infantall.domain.vocabulary import EVENT_KINDS
@@ -51,8 +54,13 @@ class PatientHistory(DomainModel):
 
     Validation checks that every event is on or after the diagnosis date, that nothing
     happens after death (e.g. an HSCT after death: ``events_out_of_order``) and that there
-    is at most one death. Errors name the event by its position in the input
-    (``events[3].date``).
+    is at most one death; and the course after first relapse: a second remission only after
+    a relapse (``cr2_without_relapse``), salvage therapy only after a relapse or refractory
+    disease (``salvage_without_indication``), refractory-after-salvage only after a salvage
+    line (``refractory_without_salvage``), an HSCT's disease status agreeing with the
+    history (CR1 before any relapse, CR2 after a CR2: ``hsct_status_mismatch``) and HSCT
+    numbers counting the transplants in date order (``hsct_number_mismatch``). Errors
+    name the event by its position in the input (``events[3].date``).
     """
 
     #: Event kinds are discriminator tags, not fields, in pydantic's error paths.
@@ -134,6 +142,22 @@ class PatientHistory(DomainModel):
         return self.of_kind(HSCT)
 
     @property
+    def salvage_lines(self) -> tuple[SalvageTherapy, ...]:
+        """Salvage therapy lines in date order."""
+        return self.of_kind(SalvageTherapy)
+
+    @property
+    def second_remission(self) -> SecondRemission | None:
+        """The first second complete remission (CR2), if recorded."""
+        found = self.of_kind(SecondRemission)
+        return found[0] if found else None
+
+    @property
+    def refractory(self) -> tuple[RefractoryDisease, ...]:
+        """Refractory-disease findings in date order."""
+        return self.of_kind(RefractoryDisease)
+
+    @property
     def second_malignancies(self) -> tuple[SecondMalignancy, ...]:
         """Second malignancies in date order."""
         return self.of_kind(SecondMalignancy)
@@ -196,4 +220,63 @@ def _history_errors(patient: Patient, events: tuple[Event, ...]) -> list[Invalid
                     "events_out_of_order",
                 )
             )
+    errors.extend(_relapse_course_errors(events))
     return errors
+
+
+def _sorted(events: tuple[Event, ...]) -> list[tuple[int, Event]]:
+    order = {k: i for i, k in enumerate(EVENT_KINDS)}
+    return sorted(enumerate(events), key=lambda p: (p[1].date, order[p[1].kind]))
+
+
+def _course_error(i: int, field: str, reason: str, code: str) -> InvalidInputError:
+    return InvalidInputError(f"events[{i}]{'.' + field if field else ''}", reason, code)
+
+
+def _relapse_course_errors(events: tuple[Event, ...]) -> list[InvalidInputError]:
+    """Rules of the disease after first relapse, read in date (and same-day kind) order."""
+    errors: list[InvalidInputError] = []
+    seen: set[str] = set()
+    transplants = 0
+    for i, e in _sorted(events):
+        if isinstance(e, Response) and e.status is InductionResponse.no_cr:
+            seen.add("refractory")
+        error = _course_check(i, e, seen, transplants + 1)
+        if error is not None:
+            errors.append(error)
+        transplants += isinstance(e, HSCT)
+        seen.add(e.kind)
+    return errors
+
+
+def _course_check(i: int, e: Event, seen: set[str], number: int) -> InvalidInputError | None:
+    if isinstance(e, SecondRemission) and "relapse" not in seen:
+        return _course_error(i, "date", "a second remission needs an earlier relapse",
+                             "cr2_without_relapse")  # fmt: skip
+    if isinstance(e, SalvageTherapy) and not seen & {"relapse", "refractory"}:
+        reason = "salvage therapy needs an earlier relapse or refractory disease"
+        return _course_error(i, "date", reason, "salvage_without_indication")
+    if (
+        isinstance(e, RefractoryDisease)
+        and e.phase is RefractoryPhase.salvage
+        and "salvage_therapy" not in seen
+    ):
+        reason = "refractory after salvage needs an earlier salvage therapy line"
+        return _course_error(i, "phase", reason, "refractory_without_salvage")
+    if isinstance(e, HSCT):
+        return _hsct_check(i, e, seen, number)
+    return None
+
+
+def _hsct_check(i: int, e: HSCT, seen: set[str], number: int) -> InvalidInputError | None:
+    if e.number is not None and e.number != number:
+        reason = f"HSCT number {e.number}, but this is transplant {number} in date order"
+        return _course_error(i, "number", reason, "hsct_number_mismatch")
+    status = e.disease_status
+    if status is DiseaseStatus.cr1 and "relapse" in seen:
+        reason = "HSCT in CR1 after a relapse"
+        return _course_error(i, "disease_status", reason, "hsct_status_mismatch")
+    if status is DiseaseStatus.cr2 and "second_remission" not in seen:
+        reason = "HSCT in CR2 without an earlier second remission"
+        return _course_error(i, "disease_status", reason, "hsct_status_mismatch")
+    return None

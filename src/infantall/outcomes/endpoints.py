@@ -16,6 +16,11 @@ endpoint definitions follow the glossary of ``DESIGN.md`` (Interfant conventions
 * **CIRBM / CIRCNS / CIRCOMB / CIROTH**: cumulative incidence of relapse by site (isolated
   marrow, isolated CNS, combined, other or unknown); a relapse at another site and death in
   CR compete (STATUS 2).
+* **OSREL**: overall survival from the first relapse (patients who relapsed): death from any
+  cause, censored at the last information date.
+* **CR2**: second complete remission after the first relapse (patients who relapsed), time
+  from relapse: STATUS 1 CR2, 2 death before CR2 (competing), 0 censored. Its cumulative
+  incidence at a horizon is the CR2 rate; the crude rate is :attr:`AnalysisDataset.cr2_rate`.
 
 Censoring is at the last information date (death or latest event/contact), or at an
 optional administrative cut-off date; events after the cut-off are not seen.
@@ -43,6 +48,7 @@ from infantall.domain import (
     RelapseSite,
     SecondMalignancy,
 )
+from infantall.domain.events import SecondRemission
 from infantall.errors import InvalidInputError
 from infantall.outcomes._validate import OutcomesWarning
 from infantall.outcomes.hsct import counting_process
@@ -70,6 +76,8 @@ ENDPOINTS: dict[str, str] = {
     "CIRCNS": "Isolated CNS relapse (competing: other relapse, death in CR)",
     "CIRCOMB": "Combined relapse (competing: other relapse, death in CR)",
     "CIROTH": "Other or unknown-site relapse (competing: other relapse, death in CR)",
+    "OSREL": "Overall survival from first relapse (days from relapse)",
+    "CR2": "Second complete remission (days from first relapse; death before CR2 competing)",
 }
 
 _SITE_PARAM = {
@@ -160,6 +168,19 @@ class AnalysisDataset:
             df = df.assign(status=(df.status == 1).astype(int))
         cols = [c for c in ("KMT2A_R", "AGEDAYS") if c in df.columns]
         return counting_process(df, "time", "status", "HSCTDY", covariates=cols, id_col="USUBJID")
+
+    def cr2_rate(self, window_days: int = 180) -> dict[str, Any]:
+        """Crude CR2 rate among relapsed patients evaluable at ``window_days`` after relapse.
+
+        Evaluable: CR2 reached (at any time), death before CR2, or follow-up of at least
+        ``window_days`` after relapse; patients followed for less are left out (still on
+        salvage). ``rate`` is ``None`` when no patient is evaluable (never a NaN).
+        """
+        rows = self.adtte[self.adtte.PARAMCD == "CR2"]
+        evaluable = (rows.STATUS != 0) | (window_days <= rows.AVAL)
+        n, cr2 = int(evaluable.sum()), int((rows.STATUS == 1).sum())
+        rate = cr2 / n if n else None
+        return {"relapsed": len(rows), "evaluable": n, "cr2": cr2, "rate": rate}
 
     def print_summary(self) -> None:
         """Print events per endpoint."""
@@ -336,6 +357,27 @@ def _patient_rows(
         else:
             rows.append(_row(h, "DFS", resp.date, obs.end, 0, _censor_desc(obs, opts)))
         rows.extend(_competing(h, obs, origin, resp.date, opts))
+    return rows + _after_relapse(h, obs, death, opts)
+
+
+def _after_relapse(
+    h: PatientHistory, obs: _Obs, death: Death | None, opts: EndpointOptions
+) -> list[dict[str, Any]]:
+    """OSREL and CR2 rows of a patient with a relapse (none otherwise)."""
+    relapse = _first(obs.events, (Relapse,))
+    if relapse is None:
+        return []
+    if death is not None:
+        rows = [_row(h, "OSREL", relapse.date, death.date, 1, _desc(death))]
+    else:
+        rows = [_row(h, "OSREL", relapse.date, obs.end, 0, _censor_desc(obs, opts))]
+    cr2 = _first((e for e in obs.events if e.date > relapse.date), (SecondRemission,))
+    if cr2 is not None:
+        rows.append(_row(h, "CR2", relapse.date, cr2.date, 1, "SECOND REMISSION"))
+    elif death is not None:
+        rows.append(_row(h, "CR2", relapse.date, death.date, 2, _desc(death) + " BEFORE CR2"))
+    else:
+        rows.append(_row(h, "CR2", relapse.date, obs.end, 0, _censor_desc(obs, opts)))
     return rows
 
 

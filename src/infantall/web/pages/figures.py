@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from infantall.domain.vocabulary import EVENT_TYPES
 from infantall.reports.figures.style import (
     DPI_SCREEN,
     FONT_SIZE,
@@ -52,16 +53,26 @@ DPI = DPI_SCREEN
 #: Days per month on the timeline axis (365.25 / 12).
 DAYS_PER_MONTH = 30.4375
 
-#: Lanes of the timeline (event kind -> label, marker, colour), top to bottom.
+#: Marker and colour of each event kind on the timeline; a kind not listed here (a new one of
+#: the domain) gets a circle in the next palette colour.
+_LANE_STYLE: dict[str, tuple[str, str]] = {
+    "response": ("s", colour(0)),
+    "refractory": ("s", colour(1)),
+    "mrd": ("D", colour(5)),
+    "second_remission": ("s", colour(2)),
+    "hsct": ("^", colour(2)),
+    "relapse": ("X", colour(1)),
+    "salvage_therapy": (">", colour(4)),
+    "second_malignancy": ("P", colour(3)),
+    "late_effect": ("v", colour(4)),
+    "last_contact": ("o", GREY),
+    "death": ("X", colour(6)),
+}
+#: Lanes of the timeline (event kind -> label, marker, colour), top to bottom: every event type
+#: of the domain, in its order, with the domain's label.
 TIMELINE_LANES: dict[str, tuple[str, str, str]] = {
-    "response": ("Induction response", "s", colour(0)),
-    "mrd": ("MRD", "D", colour(5)),
-    "hsct": ("HSCT", "^", colour(2)),
-    "relapse": ("Relapse", "X", colour(1)),
-    "second_malignancy": ("Second malignancy", "P", colour(3)),
-    "late_effect": ("Late effect", "v", colour(4)),
-    "last_contact": ("Last contact", "o", GREY),
-    "death": ("Death", "X", colour(6)),
+    kind: (t.label, *_LANE_STYLE.get(kind, ("o", colour(i))))
+    for i, (kind, t) in enumerate(EVENT_TYPES.items())
 }
 
 
@@ -123,6 +134,9 @@ _LABELS: dict[str, Callable[[Any], str]] = {
         e.effect.value.replace("_", " ") + (f" gr {e.grade}" if e.grade is not None else "")
     ),
     "second_malignancy": lambda e: str(e.diagnosis),
+    "salvage_therapy": lambda e: f"line {e.line}: {e.agents}",
+    "refractory": lambda e: e.phase.value.replace("_", " "),
+    "second_remission": lambda e: f"CR2 ({e.marrow.value})",
 }
 
 
