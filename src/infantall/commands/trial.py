@@ -1,0 +1,150 @@
+"""``infantall trial ...``: open a trial from a simulated design, enrol, show, run interims, replay.
+
+The design file is the YAML that ``infantall design simulate`` runs. The allocation seed is
+drawn and kept server-side (in the registry database); ``trial replay`` recomputes every
+allocation from it, the design versions and the audit trail, and exits non-zero on any
+difference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from infantall.commands._output import Format, FormatOption, emit_records, fail
+from infantall.commands.registry import DatabaseOption, UserOption, _open, _principal
+
+__all__ = ["ORDER", "register"]
+
+ORDER = 82
+
+trial_app = typer.Typer(
+    name="trial",
+    help="Run the trial that was simulated: open, enrol, interims, replay.",
+    no_args_is_help=True,
+)
+
+
+def _run(fn: Any) -> Any:
+    from infantall.errors import InvalidInputError
+    from infantall.registry.errors import RegistryError
+
+    try:
+        return fn()
+    except InvalidInputError as exc:
+        fail(f"{exc.field}: {exc.reason}")
+    except RegistryError as exc:
+        fail(exc.message)
+
+
+DesignArgument = typer.Argument(..., exists=True, dir_okay=False, help="Design YAML.")
+
+
+@trial_app.command("open")
+def open_trial(
+    design: Path = DesignArgument,
+    code: str = typer.Option(..., "--code", help="Trial code."),
+    method: str = typer.Option(
+        "permuted-blocks",
+        "--method",
+        help="permuted-blocks, minimisation or response-adaptive.",
+    ),
+    factor: list[str] = typer.Option(  # noqa: B008
+        [], "--factor", help="Stratification/minimisation factor (repeat)."
+    ),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Open a trial (coordinator) with the design file as version 1."""
+    import yaml
+
+    from infantall.services.trials import create_trial
+
+    settings, database = _open(database_url)
+    principal = _principal(settings, database, user)
+    spec = yaml.safe_load(design.read_text(encoding="utf-8"))
+    with database.write_sessions() as session:
+        info = _run(
+            lambda: create_trial(
+                session,
+                principal,
+                code=code,
+                spec=spec,
+                method=method,
+                settings={"factors": list(factor)},
+            )
+        )
+    emit_records([info.to_dict()], fmt, title=f"trial {code}")
+
+
+@trial_app.command("enrol")
+def enrol_patient(
+    code: str = typer.Argument(..., help="Trial code."),
+    patient: str = typer.Argument(..., help="Registry id of the patient."),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Enrol an eligible patient of your site and allocate it (site editor)."""
+    from infantall.services.trials import enrol
+
+    settings, database = _open(database_url)
+    principal = _principal(settings, database, user)
+    with database.write_sessions() as session:
+        result = _run(lambda: enrol(session, principal, code, patient))
+    emit_records([result.to_dict()], fmt, title=f"enrolled in {code}")
+
+
+@trial_app.command("show")
+def show(
+    code: str = typer.Argument(..., help="Trial code."),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """What your role may see of the trial (pooled unless you are its DMC statistician)."""
+    from infantall.services.trials import trial_view
+
+    settings, database = _open(database_url)
+    principal = _principal(settings, database, user)
+    with database.read_sessions() as session:
+        view = _run(lambda: trial_view(session, principal, code))
+    rows = [{"item": k, "value": v} for k, v in view.items()]
+    emit_records(rows, fmt, title=f"trial {code}")
+
+
+@trial_app.command("replay")
+def replay(
+    code: str = typer.Argument(..., help="Trial code."),
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Recompute every allocation from the seed, design and audit trail (server-side)."""
+    from infantall.services.trials import replay_trial
+
+    _, database = _open(database_url)
+    with database.read_sessions() as session:
+        result = _run(lambda: replay_trial(session, code))
+    record = result.to_dict()
+    rows = [{"allocation check": d} for d in result.differences] or [
+        {
+            "allocation check": f"{result.allocations} allocations, {result.interims} interims: "
+            "identical"
+        }
+    ]
+    emit_records(
+        rows,
+        fmt,
+        title=f"replay of {code}",
+        meta={k: record[k] for k in record if k != "differences"},
+    )
+    if not result.identical:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``trial`` to the root command."""
+    app.add_typer(trial_app)
