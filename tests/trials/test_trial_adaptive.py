@@ -85,7 +85,7 @@ def test_interim_only_when_due_and_only_for_the_dmc(
             s, seeded["coord"], code="T1", spec=binary_spec, method="response-adaptive"
         )
         trials.grant_trial_role(s, seeded["coord"], "T1", "dmc", "dmc_statistician")
-    with database.write_sessions() as s, pytest.raises(InvalidInputError, match="not_dmc"):
+    with database.write_sessions() as s, pytest.raises(PermissionDeniedError, match="DMC"):
         trials.record_interim(s, seeded["coord"], "T1", patients=[0] * 4, successes=[0] * 4)
     with database.write_sessions() as s, pytest.raises(InvalidInputError) as err:
         trials.record_interim(s, seeded["dmc"], "T1", patients=[0] * 4, successes=[0] * 4)

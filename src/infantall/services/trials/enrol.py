@@ -23,7 +23,7 @@ from infantall.errors import InvalidInputError
 from infantall.protocols import NOT_APPLICABLE, stratify
 from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
-from infantall.registry.errors import ConflictError
+from infantall.registry.errors import ConflictError, PermissionDeniedError
 from infantall.registry.histories import to_histories
 from infantall.registry.models import Event, Role
 from infantall.registry.patients import load_patient
@@ -171,9 +171,7 @@ def record_interim(
     """
     trial = load_trial(session, code, lock=True)
     if not is_dmc(session, principal, trial):
-        raise InvalidInputError(
-            "role", "only the trial's DMC statistician runs interims", "not_dmc"
-        )
+        raise PermissionDeniedError("only the trial's DMC statistician runs interims", "not_dmc")
     version = current_spec(session, trial)
     spec = spec_from_dict(version.spec)
     done = _interims(session, trial)
