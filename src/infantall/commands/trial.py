@@ -27,16 +27,24 @@ trial_app = typer.Typer(
 )
 
 
-def _run(fn: Any) -> Any:
+def _with_db(database_url: str | None, user: str | None, write: bool, fn: Any) -> Any:
+    """Open the database, log ``user`` in (if given), run ``fn(session, principal)`` in one
+    session, turn errors into messages, and always dispose of the connections."""
     from infantall.errors import InvalidInputError
     from infantall.registry.errors import RegistryError
 
+    settings, database = _open(database_url)
     try:
-        return fn()
+        principal = _principal(settings, database, user) if user else None
+        sessions = database.write_sessions if write else database.read_sessions
+        with sessions() as session:
+            return fn(session, principal)
     except InvalidInputError as exc:
         fail(f"{exc.field}: {exc.reason}")
     except RegistryError as exc:
         fail(exc.message)
+    finally:
+        database.dispose()
 
 
 DesignArgument = typer.Argument(..., exists=True, dir_okay=False, help="Design YAML.")
@@ -63,20 +71,20 @@ def open_trial(
 
     from infantall.services.trials import create_trial
 
-    settings, database = _open(database_url)
-    principal = _principal(settings, database, user)
     spec = yaml.safe_load(design.read_text(encoding="utf-8"))
-    with database.write_sessions() as session:
-        info = _run(
-            lambda: create_trial(
-                session,
-                principal,
-                code=code,
-                spec=spec,
-                method=method,
-                settings={"factors": list(factor)},
-            )
-        )
+    info = _with_db(
+        database_url,
+        user,
+        True,
+        lambda session, principal: create_trial(
+            session,
+            principal,
+            code=code,
+            spec=spec,
+            method=method,
+            settings={"factors": list(factor)},
+        ),
+    )
     emit_records([info.to_dict()], fmt, title=f"trial {code}")
 
 
@@ -91,10 +99,7 @@ def enrol_patient(
     """Enrol an eligible patient of your site and allocate it (site editor)."""
     from infantall.services.trials import enrol
 
-    settings, database = _open(database_url)
-    principal = _principal(settings, database, user)
-    with database.write_sessions() as session:
-        result = _run(lambda: enrol(session, principal, code, patient))
+    result = _with_db(database_url, user, True, lambda s, p: enrol(s, p, code, patient))
     emit_records([result.to_dict()], fmt, title=f"enrolled in {code}")
 
 
@@ -108,10 +113,7 @@ def show(
     """What your role may see of the trial (pooled unless you are its DMC statistician)."""
     from infantall.services.trials import trial_view
 
-    settings, database = _open(database_url)
-    principal = _principal(settings, database, user)
-    with database.read_sessions() as session:
-        view = _run(lambda: trial_view(session, principal, code))
+    view = _with_db(database_url, user, False, lambda s, p: trial_view(s, p, code))
     rows = [{"item": k, "value": v} for k, v in view.items()]
     emit_records(rows, fmt, title=f"trial {code}")
 
@@ -125,9 +127,7 @@ def replay(
     """Recompute every allocation from the seed, design and audit trail (server-side)."""
     from infantall.services.trials import replay_trial
 
-    _, database = _open(database_url)
-    with database.read_sessions() as session:
-        result = _run(lambda: replay_trial(session, code))
+    result = _with_db(database_url, None, False, lambda s, _: replay_trial(s, code))
     record = result.to_dict()
     rows = [{"allocation check": d} for d in result.differences] or [
         {
