@@ -39,7 +39,7 @@ def test_rar_trial_replays_1000_enrolments_bit_for_bit(
     _, database = registry
     design = _rar_spec(binary_spec)
     spec = spec_from_dict(design)
-    truth = [arm.p for arm in spec.arms]
+    truth = [float(arm.p or 0.0) for arm in spec.arms]  # binary design: every p is given
     with database.write_sessions() as s:
         trials.create_trial(s, seeded["coord"], code="T1", spec=design, method="response-adaptive")
         trials.grant_trial_role(s, seeded["coord"], "T1", "dmc", "dmc_statistician")

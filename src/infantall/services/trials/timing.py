@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from infantall.errors import InvalidInputError
 
@@ -59,7 +60,7 @@ class InterimTiming:
 
 
 def predict_interim_times(
-    entry_years: Sequence[float],
+    entry_years: Sequence[float] | NDArray[np.float64],
     now_years: float,
     targets: Sequence[int],
     rng: np.random.Generator,
