@@ -45,9 +45,15 @@ def test_closed_and_open_reports(
         {"group": "all arms", "death": 1, "relapse": 0, "second_malignancy": 0}
     ]
     assert len(closed.interims) == 1 and opened.interims == [] and opened.allocation_history == []
+    oc = closed.resimulated
+    assert oc is not None and opened.resimulated is None
+    assert oc["assumed_p"] == [1 / 3, 2 / 3, 1 / 3, 2 / 3]  # Beta(1, 1) posterior means
+    assert 0.0 <= oc["prob_superiority"] <= 1.0
+    assert sum(oc["prob_select"]) == pytest.approx(oc["prob_superiority"])
     assert closed.timing is not None and closed.timing.targets == (8, 12)
     page_closed, page_open = dmc_report_html(closed), dmc_report_html(opened)
     assert 'id="interims"' in page_closed and 'id="allocation"' in page_closed
+    assert 'id="resimulated"' in page_closed and 'id="resimulated"' not in page_open
     assert 'id="interims"' not in page_open and 'id="allocation"' not in page_open
     assert "P(best)" not in page_open
     assert "CLOSED" in page_closed and "OPEN" in page_open

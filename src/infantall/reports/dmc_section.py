@@ -60,6 +60,23 @@ def _timing(report: DmcReport) -> str:
     return html_table(rows, list(rows[0]), caption="Poisson accrual, Gamma posterior on the rate")
 
 
+def _resimulated(report: DmcReport) -> str:
+    r = report.resimulated
+    if r is None:
+        return "<p>Not available before the first interim analysis.</p>"
+    rows = [
+        {"arm": arm, "assumed p": f"{p:.3f}", "P(selected)": f"{s:.3f}"}
+        for arm, p, s in zip(report.trial.arms, r["assumed_p"], r["prob_select"], strict=True)
+    ]
+    text = (
+        f"<p>{r['n_trials']} trials re-simulated with each arm's success probability at its "
+        f"posterior mean after look {r['after_look'] + 1}: P(superiority) "
+        f"{r['prob_superiority']:.3f}, P(futility) {r['prob_futility']:.3f}, expected "
+        f"sample size {r['expected_n']:.0f}.</p>"
+    )
+    return text + html_table(rows, list(rows[0]), numeric=["assumed p", "P(selected)"])
+
+
 def dmc_sections(report: DmcReport) -> list[ReportSection]:
     """The sections of one report."""
     info = report.trial
@@ -94,6 +111,14 @@ def dmc_sections(report: DmcReport) -> list[ReportSection]:
             ),
         )
         sections.insert(2, ReportSection("interims", "Interim analyses", _interims(report)))
+        sections.insert(
+            3,
+            ReportSection(
+                "resimulated",
+                "Operating characteristics under the current data",
+                _resimulated(report),
+            ),
+        )
     return sections
 
 

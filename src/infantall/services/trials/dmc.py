@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infantall.design.adaptive import spec_from_dict
+from infantall.design.adaptive import TrialSpec, run_trials, spec_from_dict
 from infantall.registry.access import READ_ROLES, Principal, require_role
 from infantall.registry.errors import PermissionDeniedError
 from infantall.registry.models import Event, Site
@@ -32,6 +32,7 @@ __all__ = ["SAFETY_KINDS", "DmcReport", "dmc_report"]
 SAFETY_KINDS = ("death", "relapse", "second_malignancy")
 YEAR_DAYS = 365.25
 HISTORY_STEP = 50  # enrolments per row of the allocation history
+RESIMULATED_TRIALS = 1000  # Monte-Carlo SE of a probability <= 0.016
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class DmcReport:
     allocation_history: list[dict[str, Any]]
     interims: list[dict[str, Any]]
     timing: InterimTiming | None
+    resimulated: dict[str, Any] | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
@@ -60,6 +62,7 @@ class DmcReport:
             "allocation_history": self.allocation_history,
             "interims": self.interims,
             "timing": None if self.timing is None else self.timing.to_dict(),
+            "resimulated": self.resimulated,
         }
 
 
@@ -101,6 +104,31 @@ def _timing(
     return predict_interim_times(entry, span, targets, np.random.default_rng(len(rows)))
 
 
+def _resimulated(spec: TrialSpec, interims: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Operating characteristics of the design re-simulated with every arm's success
+    probability set to its posterior mean at the last interim (binary outcome)."""
+    if not interims or spec.outcome != "binary":
+        return None
+    last = interims[-1]
+    data = last["data"]
+    prior = spec.prior
+    arms = [
+        arm.model_copy(update={"p": (prior.beta_a + y) / (prior.beta_a + prior.beta_b + n)})
+        for arm, n, y in zip(spec.arms, data["patients"], data["successes"], strict=True)
+    ]
+    oc = run_trials(spec.model_copy(update={"arms": arms}), RESIMULATED_TRIALS, seed=len(interims))
+    res = oc.operating_characteristics()
+    return {
+        "after_look": last["look"],
+        "n_trials": res.n_trials,
+        "assumed_p": [float(a.p or 0.0) for a in arms],
+        "prob_superiority": res.prob_superiority,
+        "prob_futility": res.prob_futility,
+        "prob_select": list(res.prob_select),
+        "expected_n": res.expected_n,
+    }
+
+
 def dmc_report(
     session: Session, principal: Principal, code: str, *, closed: bool, now: dt.datetime
 ) -> DmcReport:
@@ -124,7 +152,7 @@ def dmc_report(
     interims = []
     if closed:
         interims = [
-            {"look": i.look, "after_enrolments": i.after_enrolments} | i.result
+            {"look": i.look, "after_enrolments": i.after_enrolments, "data": i.data} | i.result
             for i in session.scalars(
                 select(TrialInterim)
                 .where(TrialInterim.trial_id == trial.id)
@@ -141,4 +169,5 @@ def dmc_report(
         allocation_history=_history(rows, arms) if closed else [],
         interims=interims,
         timing=_timing(rows, list(spec.analyses.patients or []), now),
+        resimulated=_resimulated(spec, interims) if closed else None,
     )
