@@ -112,3 +112,11 @@ def test_enrolment_through_the_api_and_concealment_matrix(
             for p in (a_ids if user.endswith("_a") else b_ids if user.endswith("_b") else [])
         }
         assert mine == expected, user
+    # the DMC report: closed for the DMC statistician only, open (pooled) for the others
+    closed = client.get("/api/v1/trials/T1/report?closed=true", headers=auth["dmc"])
+    assert closed.status_code == 200 and 'id="allocation"' in closed.text
+    assert (
+        client.get("/api/v1/trials/T1/report?closed=true", headers=auth["coord"]).status_code == 403
+    )
+    opened = client.get("/api/v1/trials/T1/report", headers=auth["coord"])
+    assert opened.status_code == 200 and 'id="allocation"' not in opened.text

@@ -20,7 +20,7 @@ def _run(args: list[str]) -> Any:
 
 
 def test_trial_commands_end_to_end(
-    registry: Any, seeded: dict[str, Any], make_patients: Any
+    registry: Any, seeded: dict[str, Any], make_patients: Any, tmp_path: Path
 ) -> None:
     settings, database = registry
     url = ["--database-url", settings.database_url]
@@ -59,6 +59,12 @@ def test_trial_commands_end_to_end(
     shown = _run(["trial", "show", "T1", "--user", "coord", *url, "--format", "json"])
     assert shown.exit_code == 0, shown.output
     assert "by_arm" not in shown.output
+    page = tmp_path / "open.html"
+    r = _run(["trial", "report", "T1", "-o", str(page), "--user", "coord", *url])
+    assert r.exit_code == 0, r.output
+    assert "OPEN report" in page.read_text(encoding="utf-8")
+    refused = _run(["trial", "report", "T1", "-o", str(page), "--closed", "--user", "coord", *url])
+    assert refused.exit_code == 1
     ok = _run(["trial", "replay", "T1", *url, "--format", "json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["meta"]["identical"] is True

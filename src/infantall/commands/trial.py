@@ -118,6 +118,62 @@ def show(
     emit_records(rows, fmt, title=f"trial {code}")
 
 
+@trial_app.command("interim")
+def interim(
+    code: str = typer.Argument(..., help="Trial code."),
+    patients: str = typer.Option(..., "--patients", help="Per arm, comma-separated: 40,38,41,39"),
+    successes: str = typer.Option(..., "--successes", help="Per arm, comma-separated."),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Run the due interim with the design's rules (the trial's DMC statistician)."""
+    from infantall.services.trials import record_interim
+
+    def ints(text: str, field: str) -> list[int]:
+        try:
+            return [int(v) for v in text.split(",")]
+        except ValueError:
+            fail(f"{field}: whole numbers separated by commas")
+
+    n, y = ints(patients, "patients"), ints(successes, "successes")
+    res = _with_db(
+        database_url, user, True, lambda s, p: record_interim(s, p, code, patients=n, successes=y)
+    )
+    rows = [
+        {"arm": k, "p_better": b, "p_best": pb, "allocation": a, "active": act}
+        for k, (b, pb, a, act) in enumerate(
+            zip(res["p_better"], res["p_best"], res["allocation"], res["active"], strict=True)
+        )
+    ]
+    emit_records(rows, fmt, title=f"interim {res['look'] + 1}: {res['decision']}", meta=res)
+
+
+ReportOutput = typer.Option(..., "--output", "-o", dir_okay=False, help="HTML file to write.")
+
+
+@trial_app.command("report")
+def report(
+    code: str = typer.Argument(..., help="Trial code."),
+    output: Path = ReportOutput,
+    closed: bool = typer.Option(False, "--closed", help="Closed (DMC) report."),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+) -> None:
+    """Write the open (pooled) or closed (DMC only) data-monitoring report as HTML."""
+    import datetime as dt
+
+    from infantall.reports.dmc_section import dmc_report_html
+    from infantall.services.trials.dmc import dmc_report
+
+    now = dt.datetime.now(dt.UTC)
+    content = _with_db(
+        database_url, user, False, lambda s, p: dmc_report(s, p, code, closed=closed, now=now)
+    )
+    output.write_text(dmc_report_html(content), encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
 @trial_app.command("replay")
 def replay(
     code: str = typer.Argument(..., help="Trial code."),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from infantall.errors import InvalidInputError
@@ -101,6 +102,24 @@ def show_trial(code: TrialCode, user: CurrentUser, session: SessionDep) -> Any:
     from infantall.services.trials import trial_view
 
     return _answer(lambda: trial_view(session, user, code))
+
+
+@router.get("/{code}/report", response_class=HTMLResponse)
+def dmc_report_page(
+    code: TrialCode, user: CurrentUser, session: SessionDep, closed: bool = False
+) -> Any:
+    """The open (pooled) data-monitoring report, or the closed one for the DMC statistician."""
+    import datetime as dt
+
+    from infantall.reports.dmc_section import dmc_report_html
+    from infantall.services.trials.dmc import dmc_report
+
+    now = dt.datetime.now(dt.UTC)
+    return _answer(
+        lambda: HTMLResponse(
+            dmc_report_html(dmc_report(session, user, code, closed=closed, now=now))
+        )
+    )
 
 
 @router.post("/{code}/spec-versions", status_code=status.HTTP_201_CREATED)
