@@ -121,8 +121,12 @@ def show(
 @trial_app.command("interim")
 def interim(
     code: str = typer.Argument(..., help="Trial code."),
-    patients: str = typer.Option(..., "--patients", help="Per arm, comma-separated: 40,38,41,39"),
-    successes: str = typer.Option(..., "--successes", help="Per arm, comma-separated."),
+    patients: str | None = typer.Option(
+        None, "--patients", help="Per arm, comma-separated (default: from the registry)."
+    ),
+    successes: str | None = typer.Option(
+        None, "--successes", help="Per arm, comma-separated (default: from the registry)."
+    ),
     user: str = UserOption,
     database_url: str | None = DatabaseOption,
     fmt: Format = FormatOption,
@@ -136,7 +140,8 @@ def interim(
         except ValueError:
             fail(f"{field}: whole numbers separated by commas")
 
-    n, y = ints(patients, "patients"), ints(successes, "successes")
+    n = None if patients is None else ints(patients, "patients")
+    y = None if successes is None else ints(successes, "successes")
     res = _with_db(
         database_url, user, True, lambda s, p: record_interim(s, p, code, patients=n, successes=y)
     )

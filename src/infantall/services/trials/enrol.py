@@ -10,6 +10,7 @@ only this patient's arm.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from infantall.registry.histories import to_histories
 from infantall.registry.models import Event, Role
 from infantall.registry.patients import load_patient
 from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
+from infantall.services.trials.outcomes import registry_outcomes
 from infantall.services.trials.rules import allocate, initial_allocation, patient_levels
 from infantall.services.trials.setup import commit, current_spec, is_dmc, load_trial
 
@@ -161,13 +163,16 @@ def record_interim(
     principal: Principal,
     code: str,
     *,
-    patients: Sequence[float],
-    successes: Sequence[float],
+    patients: Sequence[float] | None = None,
+    successes: Sequence[float] | None = None,
+    as_of: dt.date | None = None,
 ) -> dict[str, Any]:
     """Run the next scheduled interim with the design's rules; DMC statisticians only.
 
-    ``patients`` / ``successes`` per arm are those with outcome data (binary outcome). The
-    interim is due once the enrolments reach the design's next ``analyses.patients``.
+    ``patients`` / ``successes`` per arm are those with outcome data (binary outcome); when
+    not given they are derived from the registry's events at ``as_of`` (today) by
+    :func:`~infantall.services.trials.outcomes.registry_outcomes`. The interim is due once
+    the enrolments reach the design's next ``analyses.patients``.
     """
     trial = load_trial(session, code, lock=True)
     if not is_dmc(session, principal, trial):
@@ -181,6 +186,8 @@ def record_interim(
     if look >= len(schedule) or n < schedule[look]:
         due = "none left" if look >= len(schedule) else f"at {schedule[look]} patients"
         raise InvalidInputError("look", f"no interim is due ({n} enrolled; next {due})", "not_due")
+    if patients is None or successes is None:
+        patients, successes = registry_outcomes(session, code, as_of or dt.date.today())
     active = done[-1].result["active"] if done else [True] * spec.n_arms
     upd = interim_update(spec, look, patients, successes, active)
     data = {"patients": list(patients), "successes": list(successes), "active": active}
