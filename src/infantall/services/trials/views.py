@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infantall.design.adaptive import spec_from_dict
 from infantall.registry.access import READ_ROLES, Principal, require_role
 from infantall.registry.models import Patient, Role, Site
 from infantall.registry.trials import TrialEnrolment, TrialInterim
 from infantall.services.trials.rules import stratum_label
-from infantall.services.trials.setup import is_dmc, load_trial, trial_info
+from infantall.services.trials.setup import current_spec, is_dmc, load_trial, trial_info
 
 __all__ = ["trial_view"]
 
@@ -43,6 +44,18 @@ def trial_view(session: Session, principal: Principal, code: str) -> dict[str, A
         "by_site": dict(sorted(Counter(site for _, _, site in rows).items())),
         "by_stratum": dict(sorted(Counter(stratum_label(e.levels) for e, _, _ in rows).items())),
     }
+    schedule = spec_from_dict(current_spec(session, trial).spec).analyses.patients or []
+    looks = session.scalars(select(TrialInterim.look).where(TrialInterim.trial_id == trial.id))
+    done = len(list(looks))
+    out["next_analysis"] = (
+        None
+        if done >= len(schedule)
+        else {
+            "look": done + 1,
+            "at_patients": schedule[done],
+            "due": len(rows) >= schedule[done],
+        }
+    )
     if principal.role in (Role.site_editor, Role.site_viewer) and principal.site_id is not None:
         out["my_site_allocations"] = [
             {"number": e.number, "patient": rid, "arm": e.arm_name}

@@ -56,11 +56,12 @@ class EnrolmentCreate(BaseModel):
 
 
 class InterimData(BaseModel):
-    """Per arm: patients with outcome data and their successes (binary outcome)."""
+    """Per arm: patients with outcome data and their successes (binary outcome); both left
+    out: derived from the registry's events today."""
 
     model_config = _STRICT
-    patients: list[int] = Field(max_length=20)
-    successes: list[int] = Field(max_length=20)
+    patients: list[int] | None = Field(default=None, max_length=20)
+    successes: list[int] | None = Field(default=None, max_length=20)
 
 
 class MemberCreate(BaseModel):
