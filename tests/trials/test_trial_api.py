@@ -88,6 +88,20 @@ def test_enrolment_through_the_api_and_concealment_matrix(
     )
     assert r.status_code == 422
     assert r.json()["code"] == "spec_locked"
+    signed = {"spec": binary_spec, "reason": "DMC advice", "signature": "coord"}
+    r = client.post(
+        "/api/v1/trials/T1/spec-versions",
+        json=signed | {"password": "wrong"},
+        headers=auth["coord"],
+    )
+    assert r.status_code == 422
+    r = client.post(
+        "/api/v1/trials/T1/spec-versions",
+        json=signed | {"password": SEED_PASSWORD},
+        headers=auth["coord"],
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["spec_version"] == 2
     # the matrix: every GET route of the API (path parameters filled), every role
     gets = [
         re.sub(r"\{[^}]+\}", lambda m: "T1" if m.group(0) == "{code}" else a_ids[0], path)

@@ -15,6 +15,8 @@ from infantall.registry import trials as trial_models
 from infantall.registry.db import current_revision
 from infantall.registry.errors import PermissionDeniedError
 from infantall.registry.models import Base
+from infantall.registry.security import password_hasher
+from infantall.registry.testing import SEED_PASSWORD
 from infantall.services import trials
 
 
@@ -40,7 +42,7 @@ def _open(
 def test_design_is_frozen_after_first_enrolment(
     registry: Any, seeded: dict[str, Any], binary_spec: dict[str, Any], make_patients: Any
 ) -> None:
-    _, database = registry
+    settings, database = registry
     _open(database, seeded, binary_spec, "permuted-blocks")
     changed = {**binary_spec, "decisions": {"superiority": 0.995, "futility": 0.05}}
     with database.write_sessions() as s:  # before enrolment: a new version, unsigned
@@ -52,11 +54,30 @@ def test_design_is_frozen_after_first_enrolment(
     with database.write_sessions() as s, pytest.raises(InvalidInputError) as err:
         trials.revise_spec(s, seeded["coord"], "T1", binary_spec)
     assert err.value.code == "spec_locked"
-    with database.write_sessions() as s, pytest.raises(InvalidInputError, match="spec_locked"):
-        trials.revise_spec(s, seeded["coord"], "T1", binary_spec, reason="x", signature="someone")
+    hasher = password_hasher(settings)
+    for signature, password in (("someone", SEED_PASSWORD), ("coord", "wrong"), ("coord", None)):
+        with database.write_sessions() as s, pytest.raises(InvalidInputError) as bad:
+            trials.revise_spec(
+                s,
+                seeded["coord"],
+                "T1",
+                binary_spec,
+                reason="x",
+                signature=signature,
+                password=password,
+                hasher=hasher,
+            )
+        assert bad.value.code == "spec_locked"
     with database.write_sessions() as s:
         info = trials.revise_spec(
-            s, seeded["coord"], "T1", binary_spec, reason="DMC advice", signature="coord"
+            s,
+            seeded["coord"],
+            "T1",
+            binary_spec,
+            reason="DMC advice",
+            signature="coord",
+            password=SEED_PASSWORD,
+            hasher=hasher,
         )
     assert info.spec_version == 3
     assert info.spec_digest == trials.spec_digest(binary_spec)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
 from infantall.registry.errors import ConflictError, NotFoundError
 from infantall.registry.models import Role, User
+from infantall.registry.security import verify_password
 from infantall.registry.trials import (
     ALLOCATION_METHODS,
     TRIAL_ROLES,
@@ -184,6 +186,19 @@ def _enrolled(session: Session, trial: Trial) -> int:
     )
 
 
+def _signed(
+    session: Session,
+    principal: Principal,
+    signature: str | None,
+    password: str | None,
+    hasher: PasswordHasher | None,
+) -> bool:
+    if signature != principal.username or not password or hasher is None:
+        return False
+    user = session.get(User, principal.user_id)
+    return user is not None and verify_password(hasher, user.password_hash, password)
+
+
 def revise_spec(
     session: Session,
     principal: Principal,
@@ -192,11 +207,14 @@ def revise_spec(
     *,
     reason: str | None = None,
     signature: str | None = None,
+    password: str | None = None,
+    hasher: PasswordHasher | None = None,
 ) -> TrialInfo:
     """A new design version. After the first enrolment it must be signed.
 
-    Signing is typing one's own username as ``signature`` with a ``reason``; the API asks for
-    the password again before calling this. Arms cannot change (allocations refer to them).
+    Signing (an electronic signature as in 21 CFR 11.200: two components) is typing one's
+    own username as ``signature`` and re-entering one's ``password``, with a ``reason``.
+    Arms cannot change (allocations refer to them).
     """
     require_role(principal, COORDINATOR, "change a trial's design")
     trial = load_trial(session, code, lock=True)
@@ -206,12 +224,12 @@ def revise_spec(
         raise InvalidInputError(
             "spec.arms", "the arms of a running trial cannot change", "arms_changed"
         )
-    signed = signature is not None and signature == principal.username
+    signed = _signed(session, principal, signature, password, hasher)
     if _enrolled(session, trial) > 0 and not (signed and reason and reason.strip()):
         raise InvalidInputError(
             "signature",
             "the design is locked after the first enrolment: a new version needs your "
-            "signature (your username) and a reason",
+            "signature (your username and password) and a reason",
             "spec_locked",
         )
     body = dict(spec)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infantall.errors import InvalidInputError
 from infantall.registry.text import CODE_PATTERN, ID_PATTERN
-from infantall.web.deps import CurrentUser, SessionDep
+from infantall.web.deps import CurrentUser, HasherDep, SessionDep
 from infantall.web.errors import problem
 
 __all__ = ["router"]
@@ -46,6 +46,7 @@ class SpecRevision(BaseModel):
     spec: dict[str, Any]
     reason: str | None = Field(default=None, max_length=2000)
     signature: str | None = Field(default=None, max_length=64)
+    password: str | None = Field(default=None, max_length=256)
 
 
 class EnrolmentCreate(BaseModel):
@@ -124,13 +125,22 @@ def dmc_report_page(
 
 
 @router.post("/{code}/spec-versions", status_code=status.HTTP_201_CREATED)
-def revise(code: TrialCode, body: SpecRevision, user: CurrentUser, session: SessionDep) -> Any:
-    """A new design version (coordinator); signed after the first enrolment."""
+def revise(
+    code: TrialCode, body: SpecRevision, user: CurrentUser, session: SessionDep, hasher: HasherDep
+) -> Any:
+    """A new design version (coordinator); signed (username + password) after enrolment."""
     from infantall.services.trials import revise_spec
 
     return _answer(
         lambda: revise_spec(
-            session, user, code, body.spec, reason=body.reason, signature=body.signature
+            session,
+            user,
+            code,
+            body.spec,
+            reason=body.reason,
+            signature=body.signature,
+            password=body.password,
+            hasher=hasher,
         ).to_dict()
     )
 
