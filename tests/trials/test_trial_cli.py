@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from infantall.cli import app
 from infantall.registry.testing import SEED_PASSWORD
+from infantall.services.trials import grant_trial_role
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "design" / "pick-a-winner-binary.yaml"
 
@@ -65,6 +66,11 @@ def test_trial_commands_end_to_end(
     assert "OPEN report" in page.read_text(encoding="utf-8")
     refused = _run(["trial", "report", "T1", "-o", str(page), "--closed", "--user", "coord", *url])
     assert refused.exit_code == 1
+    with database.write_sessions() as s:
+        grant_trial_role(s, seeded["coord"], "T1", "dmc", "dmc_statistician")
+    early = _run(["trial", "interim", "T1", "--user", "dmc", *url])
+    assert early.exit_code == 1
+    assert "no interim is due (12 enrolled; next at 100 patients)" in early.output
     ok = _run(["trial", "replay", "T1", *url, "--format", "json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["meta"]["identical"] is True
