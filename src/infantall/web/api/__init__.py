@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from infantall.web.api import admin, auth, data, patients
+from infantall.web.api import admin, auth, data, patients, trials
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (auth, admin, patients, data):
+for _module in (auth, admin, patients, data, trials):
     router.include_router(_module.router)

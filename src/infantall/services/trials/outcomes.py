@@ -1,0 +1,65 @@
+"""The binary outcome of each enrolled patient, from the registry's events, for an interim.
+
+Outcome: event-free at ``outcome_lag_years`` after diagnosis (the design's landmark; the
+diagnosis is the time origin of infant ALL trials, enrolment following within days). An
+event is a relapse, death or second malignancy (``FAILURE_KINDS``). A patient has outcome
+data at ``as_of`` when an event occurred before the landmark (failure), or when follow-up
+(any recorded event or last contact) reached the landmark event-free (success); others
+are not yet evaluable and not counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infantall.design.adaptive import spec_from_dict
+from infantall.registry.models import Event, Patient
+from infantall.registry.trials import TrialEnrolment
+from infantall.services.trials.setup import current_spec, load_trial
+
+__all__ = ["FAILURE_KINDS", "registry_outcomes"]
+
+FAILURE_KINDS = frozenset({"relapse", "death", "second_malignancy"})
+YEAR_DAYS = 365.25
+
+
+def _outcome(
+    diagnosis: dt.date, events: list[tuple[str, dt.date]], lag: float, as_of: dt.date
+) -> int | None:
+    landmark = diagnosis + dt.timedelta(days=round(lag * YEAR_DAYS))
+    seen = [(d, k) for k, d in events if d <= as_of]
+    if any(k in FAILURE_KINDS and d <= landmark for d, k in seen):
+        return 0
+    if landmark <= as_of and any(d >= landmark for d, _ in seen):
+        return 1
+    return None
+
+
+def registry_outcomes(session: Session, code: str, as_of: dt.date) -> tuple[list[int], list[int]]:
+    """Per arm: patients with outcome data at ``as_of`` and how many were event-free."""
+    trial = load_trial(session, code)
+    spec = spec_from_dict(current_spec(session, trial).spec)
+    rows = session.execute(
+        select(TrialEnrolment.patient_id, TrialEnrolment.arm, Patient.diagnosis_date)
+        .join(Patient, Patient.id == TrialEnrolment.patient_id)
+        .where(TrialEnrolment.trial_id == trial.id)
+    ).all()
+    events: dict[int, list[tuple[str, dt.date]]] = defaultdict(list)
+    for pid, kind, when in session.execute(
+        select(Event.patient_id, Event.kind, Event.event_date).where(
+            Event.patient_id.in_([r[0] for r in rows]), Event.voided_at.is_(None)
+        )
+    ).all():
+        events[pid].append((kind, when))
+    n = [0] * spec.n_arms
+    y = [0] * spec.n_arms
+    for pid, arm, diagnosis in rows:
+        result = _outcome(diagnosis, events[pid], spec.outcome_lag_years, as_of)
+        if result is not None:
+            n[arm] += 1
+            y[arm] += result
+    return n, y
