@@ -126,6 +126,13 @@ INVOCATIONS: dict[str, list[str]] = {
     # both need live nodes (servers on loopback): tests/federation runs them and parses their JSON
     "federated run": [],
     "federated demo": [],
+    # a trial needs a registry with sites, accounts and eligible patients:
+    # tests/trials/test_trial_cli.py runs each of these and parses their JSON
+    "trial open": [],
+    "trial enrol": [],
+    "trial show": [],
+    "trial interim": [],
+    "trial replay": [],
 }
 #: the password each registry command runs with (the editor's after add-user)
 EDITOR = {"registry import", "registry export", "registry quality"}

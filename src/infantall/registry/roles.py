@@ -31,7 +31,13 @@ from infantall.registry.models import Base
 __all__ = ["APPEND_ONLY_TABLES", "AppRoleGrant", "grant_app_role"]
 
 #: Tables the app role may only read and append to.
-APPEND_ONLY_TABLES = ("audit_log", "audit_chain")
+APPEND_ONLY_TABLES = (
+    "audit_log",
+    "audit_chain",
+    "trial_spec_versions",
+    "trial_enrolments",
+    "trial_interims",
+)
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
