@@ -103,7 +103,7 @@ class TimeGrid:
         t = as_time(time)
         s = np.asarray(status, dtype=np.int64)
         if s.shape != t.shape:
-            raise InvalidInputError("status", "must have one value per time", "shape")
+            raise InvalidInputError("status", "must have one value per time", "length_mismatch")
         out = self.points[self.index(t)]
         s = np.where(t > self.horizon, 0, s)
         return out, s
@@ -124,7 +124,9 @@ def grid_counts(
     """
     t, s = grid.coarsen(time, status)
     if (s < 0).any():
-        raise InvalidInputError("status", "codes must be 0 (censored) or 1, 2, ...", "bad_event")
+        raise InvalidInputError(
+            "status", "codes must be 0 (censored) or 1, 2, ...", "bad_event_code"
+        )
     idx = grid.index(t)
     if group is None:
         codes = np.zeros(t.shape[0], dtype=np.int64)
@@ -316,7 +318,7 @@ def cox_sums(x: Any, time: Any, event: Any, beta: Any, *, ties: str = "efron") -
     b = np.asarray(beta, dtype=np.float64).reshape(-1)
     if xx.shape != (stop.shape[0], b.shape[0]) or not np.isfinite(xx).all():
         raise InvalidInputError(
-            "covariates", "need one finite value per subject and coefficient", "shape"
+            "covariates", "need one finite value per subject and coefficient", "length_mismatch"
         )
     data = _coxcore.prepare(xx, stop, ev, ties=ties)
     ll, u, info = _coxcore.loglik_score_info(data, b)

@@ -13,10 +13,12 @@ KMT2A-r EFS and a single-arm design's operating characteristics).
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Sequence
 
 from infantall import RESEARCH_DISCLAIMER
 from infantall.domain import PatientHistory
+from infantall.errors import InfantallWarning
 from infantall.evidence import Evidence, load_evidence
 from infantall.outcomes.endpoints import AnalysisDataset, derive_endpoints
 from infantall.reports.borrowing_section import borrowing_section
@@ -129,6 +131,27 @@ def full_report_sections(
     ``dataset`` defaults to :func:`infantall.outcomes.endpoints.derive_endpoints` of the
     histories with Interfant-06 risk groups.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        # What the analyses warn about (a one-patient group, a fit that did not converge) is
+        # listed in the report, not raised: the reader sees it beside the numbers.
+        warnings.simplefilter("always", InfantallWarning)
+        sections = _sections(histories, label, synthetic, dataset, evidence, horizon_years)
+    notes = list(dict.fromkeys(str(w.message) for w in caught))
+    if notes:
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        body = f"<p>The analyses above warned:</p><ul>{items}</ul>"
+        sections.append(ReportSection("analysis-notes", "Notes on the analyses", body))
+    return sections
+
+
+def _sections(
+    histories: Sequence[PatientHistory] | None,
+    label: str,
+    synthetic: bool,
+    dataset: AnalysisDataset | None,
+    evidence: Evidence | None,
+    horizon_years: float,
+) -> list[ReportSection]:
     ev = evidence or load_evidence()
     n = None if histories is None else len(histories)
     sections = [_about(label, n, synthetic)]
