@@ -75,7 +75,7 @@ def test_key_and_coordinator_are_checked(node_app: Any) -> None:
             PATH, json={"analysis": "describe"}, headers={**HEAD, "X-Federation-Coordinator": "eve"}
         )
     assert bad_key.status_code == 401 and stranger.status_code == 401
-    assert "eve" in stranger.json()["detail"]["reason"]
+    assert "eve" in stranger.json()["federation"]["reason"]
 
 
 def test_requests_and_releases_are_audited_and_policy_refusals_too(node_app: Any) -> None:
@@ -90,7 +90,7 @@ def test_requests_and_releases_are_audited_and_policy_refusals_too(node_app: Any
             PATH, json={"analysis": "logrank", "endpoint": "EFS", "group": "group"}, headers=HEAD
         )
     assert ok.status_code == 200 and set(ok.json()) >= {"score", "information", "loglik"}
-    assert refused.status_code == 403 and refused.json()["detail"]["code"] == "not_allowed"
+    assert refused.status_code == 403 and refused.json()["federation"]["code"] == "not_allowed"
     rows = [(a.action, a.entity_id) for a in _audit(node_app)]
     assert rows == [
         ("federation_request", "cox"),
@@ -178,4 +178,4 @@ def test_enabled_node_loads_its_registry_and_refuses_an_empty_one(
         app.state.federation_policy = NodePolicy()
         with TestClient(app) as c:
             r = c.post(PATH, json={"analysis": "describe"}, headers=HEAD)
-    assert r.status_code == 422 and r.json()["detail"]["code"] == "empty_data"
+    assert r.status_code == 422 and r.json()["federation"]["code"] == "empty_data"

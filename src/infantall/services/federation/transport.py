@@ -80,7 +80,7 @@ class HttpNode:
             ) from None
         if resp.status_code == 200 and isinstance(body, dict):
             return body
-        detail = body.get("detail") if isinstance(body, dict) else None
+        detail = body.get("federation") if isinstance(body, dict) else None
         info = {str(k): str(v) for k, v in detail.items()} if isinstance(detail, dict) else {}
         reason = info.get("reason", f"HTTP {resp.status_code}")
         code = {401: "unauthorised", 403: "refused", 404: "unauthorised", 422: "invalid_request"}

@@ -8,6 +8,7 @@ surface answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request
@@ -40,7 +41,13 @@ def _node(request: Request) -> tuple[Any, Any, Any]:
 
 
 def _error(status: int, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": body})
+    """A problem+json answer like every other error of the API; the node's own details (code,
+    reason, refusal) travel in the ``federation`` member, which the coordinator reads."""
+    from infantall.web.errors import PROBLEM_MEDIA_TYPE, problem
+
+    reply = problem(status, str(body.get("reason", "")), str(body.get("code", "federation_error")))
+    content = {**json.loads(bytes(reply.body)), "federation": dict(body)}
+    return JSONResponse(status_code=status, content=content, media_type=PROBLEM_MEDIA_TYPE)
 
 
 @router.post("/query", response_model=None)
