@@ -145,8 +145,8 @@ def _coef_rows(name: str) -> list[tuple[str, str, str, float, float]]:
     return out
 
 
-# Transitions with fewer than 10 events have a diverging coefficient (R warns "coefficient may be
-# infinite"; infantall warns monotone_likelihood); they are not compared, so the warning is expected.
+# Transitions with fewer than 10 events have a diverging coefficient (R warns "coefficient may
+# be infinite"; infantall warns monotone_likelihood); they are not compared: warning expected.
 @pytest.mark.filterwarnings("ignore:Cox fit:infantall.outcomes._validate.OutcomesWarning")
 @pytest.mark.parametrize("name", list(CASES))
 def test_transition_cox_matches_coxph_multistate(name: str) -> None:
@@ -168,8 +168,8 @@ def test_transition_cox_matches_coxph_multistate(name: str) -> None:
     assert checked >= 4
 
 
-# Transitions with fewer than 10 events have a diverging coefficient (R warns "coefficient may be
-# infinite"; infantall warns monotone_likelihood); they are not compared, so the warning is expected.
+# Transitions with fewer than 10 events have a diverging coefficient (R warns "coefficient may
+# be infinite"; infantall warns monotone_likelihood); they are not compared: warning expected.
 @pytest.mark.filterwarnings("ignore:Cox fit:infantall.outcomes._validate.OutcomesWarning")
 @pytest.mark.parametrize("name", list(CASES))
 def test_predicted_cumulative_hazards_match_survfit_coxph(name: str) -> None:
