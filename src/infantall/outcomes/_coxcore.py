@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+from scipy import stats
 
 from infantall.outcomes._tabulate import time_ids
 
@@ -285,3 +287,29 @@ def fit_newton(
         ):
             return beta, ll, u, info, it, True
     return beta, ll, u, info, max_iter, False
+
+
+def wald_table(
+    names: tuple[str, ...] | list[str],
+    coef: np.ndarray,
+    se: np.ndarray,
+    conf_level: float,
+    ratio: str = "hr",
+) -> pd.DataFrame:
+    """coef, the ratio exp(coef), SE, Wald z and p, and the ratio's CI: one row per covariate
+    (the coefficient table of R ``summary(coxph)`` / ``summary(crr)``); ``ratio`` names the
+    ratio's columns (``hr`` for Cox, ``shr`` for Fine–Gray)."""
+    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    zval = coef / se
+    return pd.DataFrame(
+        {
+            "covariate": list(names),
+            "coef": coef,
+            ratio: np.exp(coef),
+            "se": se,
+            "z": zval,
+            "p": 2 * stats.norm.sf(np.abs(zval)),
+            f"{ratio}_lower": np.exp(coef - z * se),
+            f"{ratio}_upper": np.exp(coef + z * se),
+        }
+    )

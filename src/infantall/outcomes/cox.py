@@ -112,21 +112,7 @@ class CoxResult:
     @property
     def summary(self) -> pd.DataFrame:
         """coef, HR, SE, z, p and the CI of the HR, one row per covariate."""
-        z = float(stats.norm.ppf(0.5 + self.conf_level / 2))
-        se = self.se
-        zval = self.coef / se
-        return pd.DataFrame(
-            {
-                "covariate": list(self.names),
-                "coef": self.coef,
-                "hr": np.exp(self.coef),
-                "se": se,
-                "z": zval,
-                "p": 2 * stats.norm.sf(np.abs(zval)),
-                "hr_lower": np.exp(self.coef - z * se),
-                "hr_upper": np.exp(self.coef + z * se),
-            }
-        )
+        return _coxcore.wald_table(self.names, self.coef, self.se, self.conf_level, "hr")
 
     def print_summary(self) -> None:
         """Print the coefficient table and the global tests, as R ``summary.coxph``."""

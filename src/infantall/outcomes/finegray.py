@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from infantall.errors import InvalidInputError
+from infantall.outcomes import _coxcore
 from infantall.outcomes._validate import as_event, as_time
 from infantall.outcomes.cox import design_matrix
 from infantall.outcomes.km import kaplan_meier
@@ -54,21 +54,7 @@ class FineGrayResult:
     @property
     def summary(self) -> pd.DataFrame:
         """coef, subdistribution HR, SE, z, p and the CI of the sHR."""
-        z = float(stats.norm.ppf(0.5 + self.conf_level / 2))
-        se = self.se
-        zval = self.coef / se
-        return pd.DataFrame(
-            {
-                "covariate": list(self.names),
-                "coef": self.coef,
-                "shr": np.exp(self.coef),
-                "se": se,
-                "z": zval,
-                "p": 2 * stats.norm.sf(np.abs(zval)),
-                "shr_lower": np.exp(self.coef - z * se),
-                "shr_upper": np.exp(self.coef + z * se),
-            }
-        )
+        return _coxcore.wald_table(self.names, self.coef, self.se, self.conf_level, "shr")
 
     def print_summary(self) -> None:
         """Print the coefficient table."""
