@@ -73,7 +73,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     from infantall.web import create_app
 
     path = tmp_path_factory.mktemp("live") / "registry.db"
-    settings = make_test_settings(f"sqlite:///{path}", lockout_threshold=LOCKOUT_THRESHOLD)
+    # One server serves the whole browser suite, whose tests log in dozens of times a minute
+    # from 127.0.0.1: the login rate limit (tested in tests/web) is raised for it.
+    settings = make_test_settings(
+        f"sqlite:///{path}",
+        lockout_threshold=LOCKOUT_THRESHOLD,
+        login_rate_per_ip="1000/minute",
+        login_rate_per_account="1000/minute",
+    )
     database = Database.from_settings(settings)
     upgrade_database(database.engine)
     principals = seed_registry(database, settings)
