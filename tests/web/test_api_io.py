@@ -299,3 +299,20 @@ def test_import_template_has_every_dictionary_column(client: Any, auth: H) -> No
     lines = response.text.splitlines()
     assert len(lines) == 1
     assert {v.name for v in DATA_DICTIONARY} <= set(lines[0].split(","))
+
+
+def test_choice_values_are_read_in_any_case(client: Any, auth: H, registry: Any) -> None:
+    """A spreadsheet's "Rearranged" or "CR" is the code "rearranged" / "cr"; a value that is no
+    choice in any case is still refused with invalid_choice."""
+    rows = [dict(r) for r in GOOD]
+    rows[0].update(sex="MALE", kmt2a="Rearranged", fusion_partner="aff1")
+    rows[1].update(event_status="CR", event_marrow="m1", redcap_repeat_instrument="Event")
+    r = _import(client, auth["editor_a"], _csv(rows))
+    assert r.status_code == 201, r.text
+    items = client.get(f"{API}/patients", headers=auth["viewer_a"]).json()["items"]
+    first = next(p for p in items if p["local_code"] == "IMP-1")
+    assert (first["sex"], first["kmt2a"], first["fusion_partner"]) == ("male", "rearranged", "AFF1")
+    bad = [dict(GOOD[3], record_id="IMP-9", kmt2a="Maybe")]
+    refused = _import(client, auth["editor_a"], _csv(bad))
+    codes = {(e["field"], e["code"]) for e in refused.json()["errors"]}
+    assert ("kmt2a", "invalid_choice") in codes

@@ -27,7 +27,12 @@ from sqlalchemy.orm import Session
 from infantall.errors import InvalidInputError
 from infantall.registry import audit
 from infantall.registry.access import WRITE_ROLES, Principal, require_role
-from infantall.registry.dictionary import DATA_DICTIONARY, EVENT_COLUMNS, PATIENT_COLUMNS
+from infantall.registry.dictionary import (
+    DATA_DICTIONARY,
+    EVENT_COLUMNS,
+    PATIENT_COLUMNS,
+    normalise_choices,
+)
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.events import EVENT_ADAPTER
 from infantall.registry.export import EXPORT_ONLY_COLUMNS, FORMULA_TRIGGERS
@@ -320,7 +325,8 @@ def _parse_event(parsed: _Parsed, line: int, record: str, cells: dict[str, str])
 
 def _parse(text: str) -> _Parsed:
     parsed = _Parsed()
-    for line, cells in _read_rows(text, parsed):
+    for line, raw_cells in _read_rows(text, parsed):
+        cells = normalise_choices(raw_cells)
         record = cells.get("record_id", "")
         instrument = cells.get("redcap_repeat_instrument", "")
         if not record:

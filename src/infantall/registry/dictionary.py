@@ -25,6 +25,7 @@ __all__ = [
     "REDCAP_COLUMNS",
     "Variable",
     "dictionary_records",
+    "normalise_choices",
 ]
 
 
@@ -158,3 +159,22 @@ def dictionary_records() -> list[dict[str, str]]:
         )
         for v in DATA_DICTIONARY
     ]
+
+
+#: The codes of every choice column, by their case-folded spelling: "Rearranged" and
+#: "REARRANGED" are read as "rearranged", "cns3" as "CNS3" (a spreadsheet capitalises freely).
+_CHOICE_CODES: dict[str, dict[str, str]] = {
+    v.name: {str(c).casefold(): str(c) for c in v.choices if c}
+    for v in DATA_DICTIONARY
+    if v.choices
+}
+
+
+def normalise_choices(cells: dict[str, str]) -> dict[str, str]:
+    """Choice cells spelled in another case replaced by their code; the rest unchanged."""
+    out = dict(cells)
+    for name, value in cells.items():
+        codes = _CHOICE_CODES.get(name)
+        if codes and value and value not in codes.values():
+            out[name] = codes.get(value.strip().casefold(), value)
+    return out
