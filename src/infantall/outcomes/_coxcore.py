@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from infantall.errors import InvalidInputError
 from infantall.outcomes._tabulate import time_ids
 
 __all__ = ["CoxData", "EventSums", "efron_sums", "fit_newton", "prepare"]
@@ -313,3 +314,21 @@ def wald_table(
             f"{ratio}_upper": np.exp(coef + z * se),
         }
     )
+
+
+def score_statistic(u: np.ndarray, info: np.ndarray) -> float:
+    """The score test statistic u' I^-1 u at the null (R ``coxph``'s "Score (logrank) test").
+
+    Raises
+    ------
+    InvalidInputError
+        ``collinear_covariates`` when the information matrix is singular.
+    """
+    try:
+        return float(u @ np.linalg.solve(info, u))
+    except np.linalg.LinAlgError as exc:
+        raise InvalidInputError(
+            "covariates",
+            "the information matrix is singular (collinear covariates?)",
+            "collinear_covariates",
+        ) from exc

@@ -417,14 +417,7 @@ def newton_from_sums(
             "event", "there are no events; the model is not estimable", "no_events"
         )
     ll0, u, info = _total(parts, p)
-    try:
-        score = float(u @ np.linalg.solve(info, u))
-    except np.linalg.LinAlgError as exc:
-        raise InvalidInputError(
-            "covariates",
-            "the information matrix is singular (collinear covariates?)",
-            "collinear_covariates",
-        ) from exc
+    score = _coxcore.score_statistic(u, info)
     ll = ll0
     converged = False
     iterations = 0

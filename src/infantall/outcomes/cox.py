@@ -353,14 +353,7 @@ def cox_ph(
     p = x.shape[1]
     beta0 = np.zeros(p)
     ll0, u0, info0 = _coxcore.loglik_score_info(prep, beta0)
-    try:
-        score = float(u0 @ np.linalg.solve(info0, u0))
-    except np.linalg.LinAlgError as exc:
-        raise InvalidInputError(
-            "covariates",
-            "the information matrix is singular (collinear covariates?)",
-            "collinear_covariates",
-        ) from exc
+    score = _coxcore.score_statistic(u0, info0)
     beta, ll, info, var, iters, conv = _fit(prep, beta0, (ll0, u0, info0), names)
     naive, rscore = None, None
     if robust or cluster is not None:

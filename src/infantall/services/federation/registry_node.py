@@ -118,43 +118,17 @@ def serve_request(
     try:
         payload = answer(request, data, policy)
     except (DisclosureRefusal, InvalidInputError) as exc:
-        with database.write_sessions.begin() as session:
-            audit.record(
-                session,
-                None,
-                "federation_request",
-                "federation",
-                str(asked.get("analysis"))[:64],
-                new=asked,
-                username=who,
-            )
-            audit.record(
-                session,
-                None,
-                "federation_refusal",
-                "federation",
-                str(asked.get("analysis"))[:64],
-                new=exc.as_dict(),
-                username=who,
-            )
+        _audit(database, who, asked, ("federation_refusal", exc.as_dict()))
         raise
-    with database.write_sessions.begin() as session:
-        audit.record(
-            session,
-            None,
-            "federation_request",
-            "federation",
-            str(asked.get("analysis"))[:64],
-            new=asked,
-            username=who,
-        )
-        audit.record(
-            session,
-            None,
-            "federation_release",
-            "federation",
-            str(asked.get("analysis"))[:64],
-            new=payload,
-            username=who,
-        )
+    _audit(database, who, asked, ("federation_release", payload))
     return payload
+
+
+def _audit(
+    database: Database, who: str, asked: dict[str, Any], outcome: tuple[str, dict[str, Any]]
+) -> None:
+    """The request and its outcome (release or refusal) as two audit rows, one transaction."""
+    entity = str(asked.get("analysis"))[:64]
+    with database.write_sessions.begin() as session:
+        for action, new in (("federation_request", asked), outcome):
+            audit.record(session, None, action, "federation", entity, new=new, username=who)
