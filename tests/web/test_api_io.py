@@ -289,6 +289,16 @@ def test_template_csv_is_the_data_dictionary_and_tells_not_entered_from_unknown(
     with database.write_sessions() as session:
         report = import_csv(session, seeded["editor_a"], without_cns)
     assert {n.column: n.absent for n in report.not_entered}["cns"] is True
+    # Stored apart (empty vs "unknown") and exported as they were imported.
+    from infantall.registry.export import export_table
+
+    with database.read_sessions() as session:
+        table = export_table(session, seeded["editor_a"]).set_index("record_id")
+    patients = table[table["redcap_repeat_instrument"].isna()]
+    assert patients.loc["P-1", "cd10"] == "unknown"
+    assert pd.isna(patients.loc["P-2", "cd10"])
+    assert patients.loc["P-2", "kmt2a"] == "unknown"
+    assert pd.isna(patients.loc["P-3", "cns"])
 
 
 def test_import_template_has_every_dictionary_column(client: Any, auth: H) -> None:

@@ -79,8 +79,8 @@ class NotEntered:
     """A choice column of the patient rows: how many were left blank (or the column was
     absent: *not entered*) and how many said ``unknown`` explicitly.
 
-    Both are stored as ``unknown`` today (the registry's choice columns have no empty
-    value); the report keeps them apart so a data manager sees what was not entered.
+    They are stored apart too: a not-entered choice is empty (NULL), an entered
+    ``unknown`` is ``unknown``; analyses read both as unknown.
     """
 
     column: str
@@ -445,7 +445,7 @@ def _write(session: Session, principal: Principal, parsed: _Parsed) -> ImportRep
             notes=info["data"].notes,
             created_at=now,
             updated_at=now,
-            **_stored(info["domain"]),
+            **_stored(info["domain"], info["data"].model_dump(include=set(PATIENT_FIELDS))),
         )
         session.add(patient)
         session.flush()

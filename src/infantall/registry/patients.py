@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -40,6 +41,7 @@ from infantall.registry.schemas import (
     VoidRequest,
 )
 from infantall.registry.validation import (
+    CHOICE_FIELDS,
     PATIENT_FIELDS,
     domain_patient_dict,
     validate_history,
@@ -62,7 +64,8 @@ __all__ = [
 
 #: The one message of every 404 for a patient (missing or out of scope alike).
 NOT_FOUND_MESSAGE = "no such patient"
-_NOT_NULL = frozenset(PATIENT_FIELDS) - {"wbc", "day8_blasts", "enrollment_date"}
+#: Fields a correction cannot empty (a choice can: back to *not entered*).
+_NOT_NULL = frozenset(PATIENT_FIELDS) - {"wbc", "day8_blasts", "enrollment_date", *CHOICE_FIELDS}
 
 
 def new_registry_id(prefix: str) -> str:
@@ -156,11 +159,19 @@ def load_patient(
     return patient, code
 
 
-def _stored(domain: DomainPatient) -> dict[str, Any]:
+def _stored(domain: DomainPatient, entered: Mapping[str, Any]) -> dict[str, Any]:
     """Column values from the validated domain patient (with what the domain derived,
-    such as the prednisone response class from the day-8 blast count)."""
+    such as the prednisone response class from the day-8 blast count).
+
+    A choice missing from ``entered`` (the fields as given) that the domain left at its
+    ``unknown`` default is stored empty: *not entered*, apart from an entered ``unknown``.
+    """
     values = {name: getattr(domain, name) for name in (*PATIENT_FIELDS, "age_days")}
-    return {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items()}
+    stored = {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items()}
+    for name in CHOICE_FIELDS:
+        if entered.get(name) is None and stored[name] == "unknown":
+            stored[name] = None
+    return stored
 
 
 def _fields_of(p: Patient) -> dict[str, Any]:
@@ -210,7 +221,7 @@ def create_patient(session: Session, principal: Principal, data: PatientCreate) 
         notes=data.notes,
         created_at=now,
         updated_at=now,
-        **_stored(domain),
+        **_stored(domain, fields),
     )
     session.add(patient)
     _flush_or_conflict(session)
@@ -354,7 +365,7 @@ def update_patient(
         patient.local_code = changes["local_code"]
     if "notes" in changes:
         patient.notes = changes["notes"]
-    for key, value in _stored(domain).items():
+    for key, value in _stored(domain, fields).items():
         setattr(patient, key, value)
     patient.updated_at = utcnow()
     _flush_or_conflict(session)

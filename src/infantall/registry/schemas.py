@@ -57,22 +57,26 @@ Name = Annotated[FreeText, Field(min_length=1, max_length=200)]
 
 
 class PatientFields(BaseModel):
-    """Diagnosis features: the fields of ``infantall.domain.Patient`` a registry records."""
+    """Diagnosis features: the fields of ``infantall.domain.Patient`` a registry records.
+
+    A choice left out is *not entered* (stored empty), which is not the same as a value
+    entered as ``unknown``; analyses read both as unknown.
+    """
 
     model_config = _STRICT
 
     birth_date: dt.date
     diagnosis_date: dt.date
-    sex: Sex = Sex.unknown
+    sex: Sex | None = None
     wbc: Wbc | None = None
-    immunophenotype: Immunophenotype = Immunophenotype.unknown
-    cd10: CD10Status = CD10Status.unknown
-    kmt2a: KMT2AStatus = KMT2AStatus.unknown
-    fusion_partner: FusionPartner = FusionPartner.unknown
-    cns: CNSStatus = CNSStatus.unknown
+    immunophenotype: Immunophenotype | None = None
+    cd10: CD10Status | None = None
+    kmt2a: KMT2AStatus | None = None
+    fusion_partner: FusionPartner | None = None
+    cns: CNSStatus | None = None
     day8_blasts: Blasts | None = None
-    prednisone_response: PrednisoneResponse = PrednisoneResponse.unknown
-    day15_marrow: MarrowStatus = MarrowStatus.unknown
+    prednisone_response: PrednisoneResponse | None = None
+    day15_marrow: MarrowStatus | None = None
     enrollment_date: dt.date | None = None
     protocol: Code = "unknown"
 
@@ -127,16 +131,16 @@ class PatientPublic(BaseModel):
     birth_date: dt.date
     diagnosis_date: dt.date
     age_days: int
-    sex: str
+    sex: str | None
     wbc: float | None
-    immunophenotype: str
-    cd10: str
-    kmt2a: str
-    fusion_partner: str
-    cns: str
+    immunophenotype: str | None
+    cd10: str | None
+    kmt2a: str | None
+    fusion_partner: str | None
+    cns: str | None
     day8_blasts: float | None
-    prednisone_response: str
-    day15_marrow: str
+    prednisone_response: str | None
+    day15_marrow: str | None
     enrollment_date: dt.date | None
     protocol: str
     notes: str | None

@@ -17,6 +17,7 @@ from infantall.errors import InvalidInputError
 from infantall.registry.errors import ValidationFailedError
 
 __all__ = [
+    "CHOICE_FIELDS",
     "PATIENT_FIELDS",
     "domain_patient_dict",
     "errors_from_pydantic",
@@ -36,6 +37,11 @@ def errors_from_pydantic(raw: Sequence[Mapping[str, Any]]) -> list[InvalidInputE
 _DERIVED = frozenset({"patient_id", "age_days", "site"})
 #: Columns of ``patients`` that are fields of ``infantall.domain.Patient`` (in its order).
 PATIENT_FIELDS: tuple[str, ...] = tuple(n for n in domain.PATIENT_FIELDS if n not in _DERIVED)
+#: The stored choice fields: each may be *not entered* (empty), which analyses read as the
+#: domain's ``unknown``.
+CHOICE_FIELDS: tuple[str, ...] = tuple(
+    n for n in PATIENT_FIELDS if domain.PATIENT_FIELDS[n].type == "choice"
+)
 
 
 def domain_patient_dict(

@@ -125,7 +125,7 @@ def site_patients(
                 site_code=code,
                 diagnosis_date=p.diagnosis_date,
                 age_days=p.age_days,
-                kmt2a=p.kmt2a,
+                kmt2a=h.patient.kmt2a.value,  # not entered reads as unknown here
                 wbc=p.wbc,
                 risk_group=_group(h, protocol),
                 status=status_of(h),
