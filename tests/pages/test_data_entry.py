@@ -116,6 +116,22 @@ def test_form_choices_are_labels_with_nothing_preselected(login: Login) -> None:
     assert ("cr", False, dict(choices("status", "response"))["cr"]) in ev["status"]
 
 
+def test_a_choice_left_empty_is_stored_and_shown_not_entered(login: Login) -> None:
+    """Issue 15: "not entered" apart from "unknown" — the form's empty choice is stored empty
+    (API null), the patient page says "not entered"; an entered "unknown" stays unknown."""
+    c = login("editor_a")
+    blank = _register(c, local_code="NE-1", cns="")
+    told = _register(c, local_code="NE-2", cns="unknown")
+    assert c.get(f"/api/v1/patients/{blank}").json()["cns"] is None
+    assert c.get(f"/api/v1/patients/{told}").json()["cns"] == "unknown"
+    page = c.get(f"/patients/{blank}").text
+    cns = re.search(r"<dt>[^<]*CNS[^<]*</dt><dd>(.*?)</dd>", page)
+    assert cns is not None and "not entered" in cns.group(1)
+    page = c.get(f"/patients/{told}").text
+    cns = re.search(r"<dt>[^<]*CNS[^<]*</dt><dd>(.*?)</dd>", page)
+    assert cns is not None and "not entered" not in cns.group(1)
+
+
 def test_dates_are_iso_text_inputs(login: Login) -> None:
     page = login("editor_a").get("/patients/new").text
     for name in ("birth_date", "diagnosis_date", "enrollment_date"):
