@@ -103,7 +103,8 @@ def _tte_prior(opts: dict[str, Any], intervals: str, fmt: Format) -> None:
             else f"{s['trial']}: not used ({s['reason']})"
             for s in d["sources"]
         ]
-    emit_records(res.summary.to_dict(orient="records"), fmt, title="MAP prior (hazards)", meta=meta)
+    rows = [{str(k): v for k, v in r.items()} for r in res.summary.to_dict(orient="records")]
+    emit_records(rows, fmt, title="MAP prior (hazards)", meta=meta)
 
 
 def prior(
