@@ -115,7 +115,9 @@ INVOCATIONS: dict[str, list[str]] = {
     "registry restore": ["registry restore registry.bak --yes {db}"],
     "analyze multistate": ["analyze multistate patients.json --times 1,2 --tau 2"],
     "design prior": [
-        "design prior --population kmt2a-r --endpoint efs --horizon 2 --robust-weight 0.8"
+        "design prior --population kmt2a-r --endpoint efs --horizon 2 --robust-weight 0.8",
+        "design prior --endpoint-type tte --intervals 0,1,2 --population kmt2a-r --endpoint efs "
+        "--robust-weight 0.8",
     ],
     "design simon": ["design simon --p0 0.1 --p1 0.3 --kind minimax"],
     "design futility": ["design futility --looks 3"],

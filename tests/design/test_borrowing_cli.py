@@ -133,3 +133,52 @@ def test_unknown_evidence_selector() -> None:
     result = runner.invoke(app, ["design", "prior", "--population", "martians"])
     assert result.exit_code != 0
     assert "unknown_population" in result.output
+
+
+TTE_CSV = (
+    "study,horizon,efs,n,se\nA,1,0.60,80,\nA,3,0.42,80,\nB,4,0.43,62,\n"
+    "C,1.5,0.545,63,\nC,4,0.432,62,\nD,5,0.34,,0.04\n"
+)
+
+
+def test_prior_tte_contract(tmp_path: Path) -> None:
+    path = tmp_path / "tte.csv"
+    path.write_text(TTE_CSV, encoding="utf-8")
+    out = _json(
+        [
+            "design",
+            "prior",
+            "--endpoint-type",
+            "tte",
+            "--intervals",
+            "0,0.5,1,2",
+            "--data",
+            str(path),
+            "--robust-weight",
+            "0.8",
+        ]
+    )
+    assert out["endpoint_type"] == "tte" and out["cuts"] == [0.0, 0.5, 1.0, 2.0]
+    assert [iv["map"]["end"] for iv in out["intervals"]] == [0.5, 1.0, 2.0, None]
+    for iv in out["intervals"]:
+        assert set(iv["map"]["quantiles"]) == {"0.025", "0.5", "0.975"}
+        assert all(set(c) == {"weight", "shape", "rate"} for c in iv["mixture"])
+        assert sum(c["weight"] for c in iv["robust"]) == pytest.approx(1.0)
+        assert set(iv["ess"]) == {"moment", "elir"}
+    # study D: n from its SE, 0.34 * 0.66 / 0.04^2 = 140.25 patients; 1 - 0.34 of them fail by
+    # 5 years, spread over the four intervals (constant hazard, rule 1)
+    events_d = sum(
+        s["events"] for iv in out["intervals"] for s in iv["studies"] if s["study"] == "D"
+    )
+    assert events_d == pytest.approx(140.25 * 0.66)
+    assert set(out["ess"]) == {"moment", "elir"} and "robust_ess" in out
+
+
+def test_prior_tte_bad_intervals(tmp_path: Path) -> None:
+    path = tmp_path / "tte.csv"
+    path.write_text(TTE_CSV, encoding="utf-8")
+    args = ["design", "prior", "--endpoint-type", "tte", "--data", str(path)]
+    result = runner.invoke(app, [*args, "--intervals", "0,1,8"])
+    assert result.exit_code != 0 and "too_few_studies" in result.output
+    result = runner.invoke(app, [*args, "--endpoint-type", "weibull"])
+    assert result.exit_code != 0 and "unknown_endpoint_type" in result.output

@@ -27,6 +27,12 @@ _NRULE = typer.Option("se", "--n-rule", help="Effective n: se (from a reported S
 _MU = typer.Option("normal:0:2", "--mu-prior", help="Prior of the mean logit: normal:M0:S0.")
 _TAU = typer.Option("halfnormal:1", "--tau-prior", help="halfnormal:S, halfcauchy:S, halft:DF:S.")
 _ROB = typer.Option(None, "--robust-weight", help="Weight w of the MAP part (vague: 1 - w).")
+_ETYPE = typer.Option(
+    "binary", "--endpoint-type", help="binary (a proportion at --horizon) or tte (hazards)."
+)
+_INTERVALS = typer.Option(
+    "0,1,2", "--intervals", help="tte: interval starts in years, e.g. 0,0.5,1,2 (last open)."
+)
 
 
 def _per_year(text: str) -> float:
@@ -59,6 +65,48 @@ def _options(**kw: Any) -> dict[str, Any]:
     }
 
 
+def _tte_prior(opts: dict[str, Any], intervals: str, fmt: Format) -> None:
+    from infantall.design.borrowing.tte_questions import tte_borrowing_prior_from_options
+
+    evidence = None
+    if opts["data"] is None:
+        from infantall.evidence import load_evidence
+
+        evidence = load_evidence().frame
+    try:
+        res = tte_borrowing_prior_from_options(
+            data=opts["data"],
+            intervals=intervals,
+            trials=opts["trials"],
+            population=opts["population"],
+            endpoint=opts["endpoint"],
+            n_rule=opts["n_rule"],
+            mu_prior=opts["mu_prior"],
+            tau_prior=opts["tau_prior"],
+            robust_weight=opts["robust_weight"],
+            evidence=evidence,
+        )
+    except InvalidInputError as exc:
+        fail(f"{exc.field}: {exc.reason} [{exc.code}]")
+    d = res.to_dict()
+    if fmt is Format.json:
+        emit_json(d)
+        return
+    meta: dict[str, Any] = {"ess_events_total": d["ess"], **d["model"]}
+    if "robust_ess" in d:
+        meta["robust_ess_events_total"] = d["robust_ess"]
+    meta["mixture_total_variation"] = [iv["mixture_total_variation"] for iv in d["intervals"]]
+    if "sources" in d:
+        meta["studies"] = [
+            f"{s['trial']}: {s['reported_pct']:g}% at {s['horizon_years']:g}y, {s['source']}"
+            if s["used"]
+            else f"{s['trial']}: not used ({s['reason']})"
+            for s in d["sources"]
+        ]
+    rows = [{str(k): v for k, v in r.items()} for r in res.summary.to_dict(orient="records")]
+    emit_records(rows, fmt, title="MAP prior (hazards)", meta=meta)
+
+
 def prior(
     *,
     data: Path | None = _DATA,
@@ -71,10 +119,24 @@ def prior(
     mu_prior: str = _MU,
     tau_prior: str = _TAU,
     robust_weight: float | None = _ROB,
+    endpoint_type: str = _ETYPE,
+    intervals: str = _INTERVALS,
     fmt: Format = FormatOption,
 ) -> None:
-    """MAP prior from historical trials: exact quadrature, Beta mixture, ESS, robust prior."""
+    """MAP prior from historical trials: exact quadrature, mixture, ESS, robust prior.
+
+    ``--endpoint-type tte`` gives a prior on piecewise-constant hazards (one Gamma mixture per
+    ``--intervals`` interval) from EFS at every reported horizon; ``--data`` is then a CSV with
+    columns ``study,horizon,efs`` and ``n`` or ``se`` (EFS as a proportion).
+    """
     opts = _options(**{k: v for k, v in locals().items() if k != "fmt"})
+    if endpoint_type not in ("binary", "tte"):
+        fail(
+            f"--endpoint-type: must be binary or tte, not {endpoint_type!r} [unknown_endpoint_type]"
+        )
+    if endpoint_type == "tte":
+        _tte_prior(opts, intervals, fmt)
+        return
     try:
         res = _borrowing(opts)
     except InvalidInputError as exc:

@@ -147,7 +147,8 @@ def historical_rate(
         raise InvalidInputError(
             "conversion", "must be 'bound' or 'constant-hazard'", "unknown_conversion"
         )
-    n = row.get("n")
+    n_value = _number(row.get("n"))
+    n = None if n_value is None else int(n_value)
     per_year = _per_year(row, n)
     source = f"{row.get('source_seed', '')} {row.get('source_location', '')}".strip()
     return HistoricalRate(
@@ -160,7 +161,7 @@ def historical_rate(
         reported_horizon_years=h_rep,
         reported_pct=pct,
         conversion=how,
-        n=None if n is None or (isinstance(n, float) and np.isnan(n)) else int(n),
+        n=n,
         per_year=per_year,
         source=source,
         quote=str(row.get("quote", "")),
@@ -199,11 +200,29 @@ def _endpoint_rows(
     return rows
 
 
-def _per_year(row: pd.Series, n: object) -> float | None:
+def _number(value: object) -> float | None:
+    """``value`` as a float, or ``None`` when it is missing (``None``, NaN, ``pd.NA``, ``NaT``).
+
+    The evidence frame uses pandas' nullable integers, whose missing value ``pd.NA`` cannot be
+    converted by ``float()``; a value that is present but not a number is an error.
+    """
+    import pandas as pd
+
+    if value is None or bool(pd.isna(value)):  # type: ignore[call-overload]
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            "frame", f"{value!r} is not a number (n or accrual year)", "not_a_number"
+        ) from None
+
+
+def _per_year(row: pd.Series, n: int | None) -> float | None:
     """Patients a year of the row's trial (N over inclusive accrual years), if known."""
     if n is None or not all(c in row.index for c in ("accrual_start", "accrual_end")):
         return None
-    start, end = row["accrual_start"], row["accrual_end"]
-    if start is None or end is None or np.isnan(float(start)) or np.isnan(float(end)):
+    start, end = _number(row["accrual_start"]), _number(row["accrual_end"])
+    if start is None or end is None:
         return None
-    return float(n) / (float(end) - float(start) + 1.0)  # type: ignore[arg-type]
+    return float(n) / (end - start + 1.0)

@@ -14,6 +14,12 @@ quantities, exact where a closed form exists:
 * ``P(S(t) > s)`` and ``P(S_k(t) > S_c(t))``: exact (Gamma CDF) when ``t`` lies in the first
   interval, otherwise Monte Carlo from the posterior Gammas with a caller's generator.
 
+A control arm may instead carry a **Gamma-mixture prior per interval** (the time-to-event MAP
+prior of :mod:`infantall.design.borrowing`, robust or not): :func:`piecewise_mixture_posterior`
+updates each component conjugately (weights by marginal likelihood), the mean survival is
+``prod_j sum_k pi_jk (b_jk / (b_jk + w_j))^{a_jk}`` and ``P(HR_j < r)`` against it is the
+weighted sum of the incomplete-beta terms above, both exact.
+
 Scenarios may carry a cure fraction (mixture cure: ``S(t) = pi + (1 - pi) S_u(t)``),
 sampled by :func:`sample_mixture_cure`.
 """
@@ -30,13 +36,17 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import special, stats
 
+from infantall.design.borrowing.gamma_mixture import GammaMixture
 from infantall.errors import InvalidInputError
 
 __all__ = [
     "PiecewiseGammaPosterior",
+    "PiecewiseMixturePosterior",
     "exposure_by_interval",
+    "piecewise_mixture_posterior",
     "piecewise_posterior",
     "prob_hazard_ratio_below",
+    "prob_hazard_ratio_below_mixture",
     "prob_survival_above",
     "sample_mixture_cure",
 ]
@@ -183,6 +193,75 @@ def prob_survival_above(
             "rng", "a horizon beyond the first interval needs a generator", "missing"
         )
     return float(np.mean(arm.sample_survival(horizon, draws, rng) > threshold))
+
+
+@dataclass(frozen=True, slots=True)
+class PiecewiseMixturePosterior:
+    """Posterior Gamma mixture of the hazard in each interval of one arm (a MAP-prior arm)."""
+
+    cuts: tuple[float, ...]
+    intervals: tuple[GammaMixture, ...]
+
+    def weights(self, horizon: float) -> FloatArray:
+        """Time spent in each interval before ``horizon``."""
+        return PiecewiseGammaPosterior(
+            self.cuts, (1.0,) * len(self.cuts), (1.0,) * len(self.cuts)
+        ).weights(horizon)
+
+    def mean_survival(self, horizon: float) -> float:
+        """Exact posterior mean of ``S(horizon)`` (intervals independent a posteriori)."""
+        w = self.weights(horizon)
+        return float(
+            np.prod([mix.laplace(float(wj)) for mix, wj in zip(self.intervals, w, strict=True)])
+        )
+
+    def sample_survival(self, horizon: float, draws: int, rng: np.random.Generator) -> FloatArray:
+        """Posterior draws of ``S(horizon)``."""
+        w = self.weights(horizon)
+        lam = np.column_stack([mix.sample(draws, rng) for mix in self.intervals])
+        return np.asarray(np.exp(-(lam @ w)), dtype=float)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: cuts and one list of ``{weight, shape, rate}`` per interval."""
+        return {"cuts": list(self.cuts), "intervals": [m.components() for m in self.intervals]}
+
+
+def piecewise_mixture_posterior(
+    times: Sequence[float],
+    events: Sequence[int],
+    cuts: Sequence[float],
+    prior: Sequence[GammaMixture],
+) -> PiecewiseMixturePosterior:
+    """Conjugate posterior of a piecewise-exponential hazard with a Gamma-mixture prior per
+    interval (e.g. ``TteBorrowingPrior.prior``, whose cuts must be ``cuts``)."""
+    c = _check_cuts(cuts)
+    if len(prior) != c.size:
+        raise InvalidInputError(
+            "prior",
+            f"needs one Gamma mixture per interval ({c.size}), got {len(prior)}",
+            "bad_shape",
+        )
+    d, e = exposure_by_interval(times, events, c.tolist())
+    post = tuple(
+        mix.posterior(float(dj), float(ej)) for mix, dj, ej in zip(prior, d, e, strict=True)
+    )
+    return PiecewiseMixturePosterior(tuple(float(v) for v in c), post)
+
+
+def prob_hazard_ratio_below_mixture(
+    arm: PiecewiseGammaPosterior, control: PiecewiseMixturePosterior, ratio: float = 1.0
+) -> FloatArray:
+    """Per interval ``P(lambda_arm / lambda_control < ratio)`` against a mixture control, exact:
+    ``sum_k pi_k I_{r b / (b_k + r b)}(a, a_k)``."""
+    if not (math.isfinite(ratio) and ratio > 0):
+        raise InvalidInputError("ratio", "must be a positive hazard ratio", "out_of_range")
+    if arm.cuts != control.cuts:
+        raise InvalidInputError("cuts", "both arms need the same intervals", "inconsistent")
+    out = []
+    for a, b, mix in zip(arm.shape, arm.rate, control.intervals, strict=True):
+        ac, bc, pc = (np.asarray(v, dtype=float) for v in (mix.shape, mix.rate, mix.weight))
+        out.append(float(pc @ special.betainc(a, ac, ratio * b / (bc + ratio * b))))
+    return np.asarray(out, dtype=float)
 
 
 def sample_mixture_cure(

@@ -17,6 +17,7 @@ from infantall.errors import InvalidInputError
 __all__ = [
     "Analyses",
     "ArmSpec",
+    "BetaComponent",
     "Decisions",
     "Equivalence",
     "PosteriorSpec",
@@ -91,13 +92,36 @@ class ArmSpec(_Model):
         return self
 
 
+class BetaComponent(_Model):
+    """One component ``weight x Beta(a, b)`` of a mixture prior."""
+
+    weight: float = Field(gt=0.0, le=1.0)
+    a: float = Field(gt=0.0)
+    b: float = Field(gt=0.0)
+
+
 class Prior(_Model):
-    """Conjugate priors: Beta(a, b) for a proportion, Gamma(shape, rate) for a hazard."""
+    """Conjugate priors: Beta(a, b) for a proportion, Gamma(shape, rate) for a hazard.
+
+    ``control_mixture`` (binary outcome only) replaces the control arm's Beta(a, b) by a
+    mixture of Betas: the ``mixture`` or ``robust`` list that ``infantall design prior
+    --format json`` prints (``[{weight, a, b}, ...]``), e.g. a robust MAP prior. The other
+    arms keep Beta(beta_a, beta_b).
+    """
 
     beta_a: float = Field(default=1.0, gt=0.0)
     beta_b: float = Field(default=1.0, gt=0.0)
     gamma_shape: float = Field(default=1.0, gt=0.0)
     gamma_rate: float = Field(default=1.0, gt=0.0)
+    control_mixture: list[BetaComponent] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> Prior:
+        if self.control_mixture is not None:
+            total = sum(c.weight for c in self.control_mixture)
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"control_mixture weights must sum to 1, they sum to {total:g}")
+        return self
 
 
 class PosteriorSpec(_Model):
@@ -202,6 +226,7 @@ class TrialSpec(_Model):
             raise ValueError("decisions.equivalence.margin: a difference of proportions, below 1")
         if eq is not None and self.outcome == "time-to-event" and eq.margin <= 1:
             raise ValueError("decisions.equivalence.margin: a hazard ratio above 1 (e.g. 1.15)")
+        self._check_prior()
         if self.outcome == "binary":
             if self.analyses.patients is None:
                 raise ValueError("analyses: a binary outcome needs analyses.patients")
@@ -220,6 +245,10 @@ class TrialSpec(_Model):
             ):
                 raise ValueError("analyses.patients: cannot exceed max_patients")
         return self
+
+    def _check_prior(self) -> None:
+        if self.outcome != "binary" and self.prior.control_mixture is not None:
+            raise ValueError("prior.control_mixture: a Beta mixture is for a binary outcome")
 
     def _check_arms(self) -> None:
         if len(self.arms) < 2:

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infantall.design.adaptive.config import TrialSpec
+from infantall.design.adaptive.mixture_prior import control_mixture
 from infantall.design.adaptive.posterior import posterior_probabilities
 
 __all__ = [
@@ -128,6 +129,7 @@ class _State:
         self.selected = np.full(size, -1, dtype=np.int16)
         self.stop_look = np.full(size, len(_looks(spec)) - 1, dtype=np.int16)
         self.max_better = np.zeros(size)
+        self.mixture = control_mixture(spec)  # None: every arm has the single Beta prior
         r = spec.randomisation
         self.alloc = allocation_probabilities(
             np.full((size, k), 1.0 / k),
@@ -154,7 +156,7 @@ class _State:
         if idx.size == 0:
             return stopped
         eq = spec.decisions.equivalence
-        probs = posterior_probabilities(
+        probs = (posterior_probabilities if self.mixture is None else self.mixture.probabilities)(
             "beta" if family == "beta" else "gamma",
             a[idx],
             b[idx],
@@ -246,6 +248,8 @@ def _simulate_binary(
         stopped = state.analyse(j, a.astype(float), b.astype(float), "beta", mc_rng)
         n_total[stopped] = look
     estimate = (prior.beta_a + s) / (prior.beta_a + prior.beta_b + n)
+    if state.mixture is not None:
+        estimate[:, state.control] = state.mixture.mean(s[:, state.control], n[:, state.control])
     if spec.accrual_per_year is not None:
         duration = n_total / spec.accrual_per_year + spec.outcome_lag_years
     else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ __all__ = [
     "map_prior",
     "parse_mu_prior",
     "parse_tau_prior",
+    "posterior_grid",
 ]
 
 TauKind = Literal["halfnormal", "halfcauchy", "halft"]
@@ -324,28 +325,28 @@ class MapPrior:
         return pd.DataFrame([row])
 
 
+LogLik = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
+
+
 def _log_post(
-    data: HistoricalStudies,
+    loglik: LogLik,
     mu_prior: NormalPrior,
     tau_prior: TauPrior,
     mu: NDArray[np.float64],
     tau: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    y = np.asarray(data.events)
-    n = np.asarray(data.n)
-    ll = log_marginal_likelihood(y, n, mu, tau).sum(axis=1)
-    out: NDArray[np.float64] = ll + mu_prior.logpdf(mu) + tau_prior.logpdf(tau)
+    out: NDArray[np.float64] = loglik(mu, tau) + mu_prior.logpdf(mu) + tau_prior.logpdf(tau)
     return out
 
 
 def _bounds(
-    data: HistoricalStudies, mu_prior: NormalPrior, tau_prior: TauPrior
+    loglik: LogLik, mu_prior: NormalPrior, tau_prior: TauPrior
 ) -> tuple[float, float, float]:
     """Box ``[mu_lo, mu_hi] x [0, tau_hi]`` holding all but ~1e-10 of the posterior."""
     mu = np.linspace(-20.0, 20.0, 161)
     tau = np.geomspace(1e-3, max(tau_prior.upper(), 5.0), 60)
     mg, tg = (a.ravel() for a in np.meshgrid(mu, tau, indexing="ij"))
-    lp = _log_post(data, mu_prior, tau_prior, mg, tg) + np.log(tg)  # log-spaced tau
+    lp = _log_post(loglik, mu_prior, tau_prior, mg, tg) + np.log(tg)  # log-spaced tau
     w = np.exp(lp - lp.max()).reshape(mu.size, tau.size)
     w /= w.sum()
     keep_mu = np.nonzero(w.sum(axis=1) > _MASS_CUT)[0]
@@ -355,6 +356,42 @@ def _bounds(
     hi = mu[keep_mu[-1]] + 2 * step
     tau_hi = tau[min(keep_tau[-1] + 3, tau.size - 1)]
     return float(lo), float(hi), float(tau_hi)
+
+
+def posterior_grid(
+    loglik: LogLik, mu_prior: NormalPrior, tau_prior: TauPrior
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Posterior of ``(mu, tau)`` of a normal random-effects model on a quadrature grid.
+
+    ``loglik(mu, tau)`` is the log marginal likelihood of all studies at each grid point
+    (random effects integrated out). Returns ``(mu, spread, weight, tau)``: the predictive
+    of a new study's effect is ``sum_g weight_g Normal(mu_g, spread_g^2)``. Shared by the
+    binomial (:func:`map_prior`) and the Poisson (time-to-event) MAP models.
+    """
+    lo, hi, tau_hi = _bounds(loglik, mu_prior, tau_prior)
+    mu_n, _mu_w = gauss_legendre_panels(np.linspace(lo, hi, _PANELS + 1), _PER_PANEL)
+    # panels in tau: one on [0, tau_hi / 1000], then geometric (fine where tau is small)
+    tau_edges = np.concatenate([[0.0], np.geomspace(tau_hi / 1000, tau_hi, _PANELS)])
+    tau_n, tau_w = gauss_legendre_panels(tau_edges, _PER_PANEL)
+    mg, tg = (a.ravel() for a in np.meshgrid(mu_n, tau_n, indexing="ij"))
+    lp = _log_post(loglik, mu_prior, tau_prior, mg, tg).reshape(mu_n.size, tau_n.size)
+    # The predictive CDF integrates Phi((x - mu) / tau), a near-step in mu when tau is small,
+    # which Gauss-Legendre in mu would turn into a staircase. So the (smooth) log posterior is
+    # interpolated in mu onto a fine midpoint grid, and each cell of width h stands for a
+    # uniform spread of mu: Normal(mu, tau^2) convolved with it has variance tau^2 + h^2/12.
+    fine_edges = np.linspace(lo, hi, _FINE_MU + 1)
+    fine = (fine_edges[:-1] + fine_edges[1:]) / 2
+    h = fine_edges[1] - fine_edges[0]
+    lp_fine = interpolate.CubicSpline(mu_n, lp, axis=0)(fine)
+    lw = lp_fine + np.log(h) + np.log(tau_w)[None, :]
+    w = np.exp(lw - lw.max())
+    w /= w.sum()
+    mg, tg = (a.ravel() for a in np.meshgrid(fine, tau_n, indexing="ij"))
+    w = w.ravel()
+    keep = w > 1e-12
+    w = w[keep] / w[keep].sum()
+    spread = np.sqrt(tg[keep] ** 2 + h**2 / 12)
+    return mg[keep], spread, w, tg[keep]
 
 
 def map_prior(
@@ -382,27 +419,12 @@ def map_prior(
     """
     mu_prior = mu_prior or NormalPrior(0.0, 2.0)
     tau_prior = tau_prior or TauPrior("halfnormal", 1.0)
-    lo, hi, tau_hi = _bounds(data, mu_prior, tau_prior)
-    mu_n, _mu_w = gauss_legendre_panels(np.linspace(lo, hi, _PANELS + 1), _PER_PANEL)
-    # panels in tau: one on [0, tau_hi / 1000], then geometric (fine where tau is small)
-    tau_edges = np.concatenate([[0.0], np.geomspace(tau_hi / 1000, tau_hi, _PANELS)])
-    tau_n, tau_w = gauss_legendre_panels(tau_edges, _PER_PANEL)
-    mg, tg = (a.ravel() for a in np.meshgrid(mu_n, tau_n, indexing="ij"))
-    lp = _log_post(data, mu_prior, tau_prior, mg, tg).reshape(mu_n.size, tau_n.size)
-    # The predictive CDF integrates Phi((x - mu) / tau), a near-step in mu when tau is small,
-    # which Gauss-Legendre in mu would turn into a staircase. So the (smooth) log posterior is
-    # interpolated in mu onto a fine midpoint grid, and each cell of width h stands for a
-    # uniform spread of mu: Normal(mu, tau^2) convolved with it has variance tau^2 + h^2/12.
-    fine_edges = np.linspace(lo, hi, _FINE_MU + 1)
-    fine = (fine_edges[:-1] + fine_edges[1:]) / 2
-    h = fine_edges[1] - fine_edges[0]
-    lp_fine = interpolate.CubicSpline(mu_n, lp, axis=0)(fine)
-    lw = lp_fine + np.log(h) + np.log(tau_w)[None, :]
-    w = np.exp(lw - lw.max())
-    w /= w.sum()
-    mg, tg = (a.ravel() for a in np.meshgrid(fine, tau_n, indexing="ij"))
-    w = w.ravel()
-    keep = w > 1e-12
-    w = w[keep] / w[keep].sum()
-    spread = np.sqrt(tg[keep] ** 2 + h**2 / 12)
-    return MapPrior(data, mu_prior, tau_prior, mg[keep], spread, w, tg[keep])
+    y = np.asarray(data.events)
+    n = np.asarray(data.n)
+
+    def loglik(mu: NDArray[np.float64], tau: NDArray[np.float64]) -> NDArray[np.float64]:
+        out: NDArray[np.float64] = log_marginal_likelihood(y, n, mu, tau).sum(axis=1)
+        return out
+
+    mu, spread, w, tau = posterior_grid(loglik, mu_prior, tau_prior)
+    return MapPrior(data, mu_prior, tau_prior, mu, spread, w, tau)
