@@ -24,7 +24,7 @@ from infantall.registry.models import Event, Site
 from infantall.registry.trials import TrialEnrolment, TrialInterim
 from infantall.services.trials.rules import stratum_label
 from infantall.services.trials.setup import TrialInfo, current_spec, is_dmc, load_trial, trial_info
-from infantall.services.trials.timing import InterimTiming, predict_interim_times
+from infantall.design.trial_timing import InterimTiming, predict_interim_times
 
 __all__ = ["SAFETY_KINDS", "DmcReport", "dmc_report"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from infantall.errors import InvalidInputError
-from infantall.services.trials.timing import predict_interim_times
+from infantall.design.trial_timing import predict_interim_times
 
 TRIALS = 400  # binomial sd of coverage at 0.90: sqrt(0.09 / 400) = 0.015
 

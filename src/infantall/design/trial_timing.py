@@ -1,4 +1,8 @@
-"""Interim timing: when will the trial reach its next analyses, with a 90 % interval.
+"""Interim timing: when will a running trial reach its next analyses, with a 90 % interval.
+
+The computing part of the trial's timing prediction: it takes enrolment times (years from
+the trial's opening) and returns predicted waits; ``infantall.services.trials.dmc`` gathers
+those times from the registry and calls it.
 
 Accrual is modelled as a Poisson process of unknown rate ``lambda`` (patients per year).
 After ``n`` patients in ``t`` years, with a vague Gamma(0.001, 0.001) prior, the posterior
