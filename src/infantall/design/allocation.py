@@ -7,8 +7,8 @@ so that a trial's allocations can be replayed bit for bit:
   stratum has its own stream; a block is the allocation ratio times a multiplier drawn from
   ``multipliers``, shuffled);
 - :func:`minimisation_arm`: Pocock and Simon's (1975) minimisation with the range of counts
-  as the imbalance measure and a random element (the arm minimising imbalance with
-  probability ``p_best``, another arm otherwise);
+  (divided by the target ratio when it is unequal) as the imbalance measure and a random
+  element (the arm minimising imbalance with probability ``p_best``, another arm otherwise);
 - :func:`adaptive_arm` with :func:`interim_update`: response-adaptive randomisation whose
   probabilities are those of the simulator. :func:`interim_update` runs the adaptive engine's
   own analysis step (``engine._State.analyse``: posterior probabilities, arm dropping,
@@ -122,6 +122,15 @@ def draw_arm(probabilities: Sequence[float] | NDArray[np.float64], u: float) -> 
     return int((u >= np.cumsum(p)[:-1]).sum())
 
 
+def _pick(candidates: NDArray[np.int64], r: NDArray[np.float64], u: float) -> int:
+    """One of ``candidates`` for a uniform ``u``: uniformly under equal ratios (as always),
+    else with probability proportional to each candidate's target ratio."""
+    share = r[candidates]
+    if np.all(share == share[0]):
+        return int(candidates[int(u * candidates.size)])
+    return int(candidates[draw_arm(share / share.sum(), u)])
+
+
 def minimisation_arm(
     counts: NDArray[np.int64],
     levels: Sequence[int],
@@ -129,8 +138,9 @@ def minimisation_arm(
     *,
     p_best: float = 0.8,
     weights: Sequence[float] | None = None,
+    ratio: Sequence[int] | None = None,
 ) -> int:
-    """Pocock–Simon minimisation with a random element.
+    """Pocock–Simon minimisation with a random element, for equal or unequal target ratios.
 
     Parameters
     ----------
@@ -141,29 +151,38 @@ def minimisation_arm(
         The new patient's level of each factor.
     p_best
         Probability of the arm with the least total imbalance (ties broken at random); with
-        ``1 - p_best`` another arm uniformly. ``p_best = 1`` is deterministic minimisation
-        (except ties), ``1/n_arms`` simple randomisation.
+        ``1 - p_best`` another arm. ``p_best = 1`` is deterministic minimisation (except
+        ties), ``1/n_arms`` simple randomisation under equal ratios.
     weights
         Factor weights (all 1 by default).
+    ratio
+        Target allocation ratio (all 1 by default), e.g. ``(2, 1, 1)``.
 
-    The imbalance of assigning arm ``a`` is ``sum_f w_f * range_k(counts[f, level_f, k] +
-    [k == a])`` (Pocock and Simon 1975, range measure). Two uniforms are drawn per call.
+    The imbalance of assigning arm ``a`` is ``sum_f w_f * range_k((counts[f, level_f, k] +
+    [k == a]) / ratio_k)`` (Pocock and Simon 1975, range measure, on counts divided by the
+    target ratio as in Han, Enas and McEntegart 2009, so that balance means counts in the
+    target proportions). Ties, and the other arms of the random element, are chosen with
+    probability proportional to the target ratio (uniformly under equal ratios). Two
+    uniforms are drawn per call.
     """
     n_factors, _, n_arms = counts.shape
     if len(levels) != n_factors:
         raise InvalidInputError("levels", f"one level per factor ({n_factors})", "bad_levels")
     if not 0.0 <= p_best <= 1.0:
         raise InvalidInputError("p_best", "a probability in [0, 1]", "bad_p_best")
+    r = np.ones(n_arms) if ratio is None else np.asarray(ratio, dtype=float)
+    if r.shape != (n_arms,) or (r < 1).any() or (r != np.floor(r)).any():
+        raise InvalidInputError("ratio", f"one whole number >= 1 per arm ({n_arms})", "bad_ratio")
     w = np.ones(n_factors) if weights is None else np.asarray(weights, dtype=float)
     rows = counts[np.arange(n_factors), np.asarray(levels, dtype=np.int64)]  # (factors, arms)
     trial = rows[:, None, :] + np.eye(n_arms, dtype=np.int64)[None, :, :]  # (f, a, k)
-    score = (w[:, None] * (trial.max(axis=2) - trial.min(axis=2))).sum(axis=0)
-    best = np.flatnonzero(score == score.min())
+    scaled = trial / r[None, None, :]
+    score = (w[:, None] * (scaled.max(axis=2) - scaled.min(axis=2))).sum(axis=0)
+    best = np.flatnonzero(np.isclose(score, score.min(), rtol=0.0, atol=1e-9))
     u_pick, u_tie = rng.random(2)
     if u_pick < p_best or best.size == n_arms:
-        return int(best[int(u_tie * best.size)])
-    others = np.setdiff1d(np.arange(n_arms), best)
-    return int(others[int(u_tie * others.size)])
+        return _pick(best, r, float(u_tie))
+    return _pick(np.setdiff1d(np.arange(n_arms), best), r, float(u_tie))
 
 
 @dataclass(frozen=True, slots=True)

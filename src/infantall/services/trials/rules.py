@@ -132,7 +132,9 @@ def _minimisation(
         for i, f in enumerate(factors):
             counts[i, names[i][lv[f]], arm] += 1
     mine = [names[i][levels[f]] for i, f in enumerate(factors)]
-    return minimisation_arm(counts, mine, rng, p_best=settings["p_best"])
+    return minimisation_arm(
+        counts, mine, rng, p_best=settings["p_best"], ratio=settings["ratio"]
+    )
 
 
 def allocate(
