@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infantall.errors import InvalidInputError
 from infantall.design.trial_timing import predict_interim_times
+from infantall.errors import InvalidInputError
 
 TRIALS = 400  # binomial sd of coverage at 0.90: sqrt(0.09 / 400) = 0.015
 

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infantall.design.adaptive import TrialSpec, run_trials, spec_from_dict
+from infantall.design.trial_timing import InterimTiming, predict_interim_times
 from infantall.registry.access import READ_ROLES, Principal, require_role
 from infantall.registry.errors import PermissionDeniedError
 from infantall.registry.models import Event, Site
 from infantall.registry.trials import TrialEnrolment, TrialInterim
 from infantall.services.trials.rules import stratum_label
 from infantall.services.trials.setup import TrialInfo, current_spec, is_dmc, load_trial, trial_info
-from infantall.design.trial_timing import InterimTiming, predict_interim_times
 
 __all__ = ["SAFETY_KINDS", "DmcReport", "dmc_report"]
 

@@ -1,4 +1,4 @@
-"""Enrolment with immediate, concealed allocation; interims run with the design's rules.
+"""Enrolment with immediate, concealed allocation (interims: :mod:`.interims`).
 
 A site editor enrols one of its own patients: eligibility is checked by
 :func:`infantall.protocols.stratify` (the explanation is returned or given in the error),
@@ -10,7 +10,6 @@ only this patient's arm.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,21 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infantall.design.adaptive import spec_from_dict
-from infantall.design.allocation import interim_update
 from infantall.errors import InvalidInputError
 from infantall.protocols import NOT_APPLICABLE, stratify
 from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
-from infantall.registry.errors import ConflictError, PermissionDeniedError
+from infantall.registry.errors import ConflictError
 from infantall.registry.histories import to_histories
 from infantall.registry.models import Event, Role
 from infantall.registry.patients import load_patient
 from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
-from infantall.services.trials.outcomes import registry_outcomes
 from infantall.services.trials.rules import allocate, initial_allocation, patient_levels
-from infantall.services.trials.setup import commit, current_spec, is_dmc, load_trial
+from infantall.services.trials.setup import commit, current_spec, load_trial
 
-__all__ = ["EnrolmentResult", "enrol", "probabilities_in_force", "record_interim"]
+__all__ = ["EnrolmentResult", "enrol", "enrolments", "interims_of", "probabilities_in_force"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +68,12 @@ def _eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -
     return decision.explanation
 
 
-def _history(session: Session, trial: Trial) -> list[TrialEnrolment]:
+def enrolments(session: Session, trial: Trial) -> list[TrialEnrolment]:
     query = select(TrialEnrolment).where(TrialEnrolment.trial_id == trial.id)
     return list(session.scalars(query.order_by(TrialEnrolment.number)))
 
 
-def _interims(session: Session, trial: Trial) -> list[TrialInterim]:
+def interims_of(session: Session, trial: Trial) -> list[TrialInterim]:
     query = select(TrialInterim).where(TrialInterim.trial_id == trial.id)
     return list(session.scalars(query.order_by(TrialInterim.look)))
 
@@ -101,14 +98,14 @@ def enrol(session: Session, principal: Principal, code: str, registry_id: str) -
         session, principal, registry_id, write=True, operation="enrol"
     )
     explanation = _eligibility(session, trial, patient, site_code)
-    done = _history(session, trial)
+    done = enrolments(session, trial)
     if any(e.patient_id == patient.id for e in done):
         raise ConflictError(f"patient {registry_id} is already enrolled in {code}")
     version = current_spec(session, trial)
     levels = patient_levels(
         trial.settings["factors"], age_days=patient.age_days, wbc=patient.wbc, site=site_code
     )
-    interims = [i.result for i in _interims(session, trial)]
+    interims = [i.result for i in interims_of(session, trial)]
     probs, look = probabilities_in_force(version.spec, interims)
     number = len(done)
     alloc = allocate(
@@ -156,60 +153,3 @@ def enrol(session: Session, principal: Principal, code: str, registry_id: str) -
     )
     commit(session)
     return EnrolmentResult(code, registry_id, number, arm_name, explanation)
-
-
-def record_interim(
-    session: Session,
-    principal: Principal,
-    code: str,
-    *,
-    patients: Sequence[float] | None = None,
-    successes: Sequence[float] | None = None,
-    as_of: dt.date | None = None,
-) -> dict[str, Any]:
-    """Run the next scheduled interim with the design's rules; DMC statisticians only.
-
-    ``patients`` / ``successes`` per arm are those with outcome data (binary outcome); when
-    not given they are derived from the registry's events at ``as_of`` (today) by
-    :func:`~infantall.services.trials.outcomes.registry_outcomes`. The interim is due once
-    the enrolments reach the design's next ``analyses.patients``.
-    """
-    trial = load_trial(session, code, lock=True)
-    if not is_dmc(session, principal, trial):
-        raise PermissionDeniedError("only the trial's DMC statistician runs interims", "not_dmc")
-    version = current_spec(session, trial)
-    spec = spec_from_dict(version.spec)
-    done = _interims(session, trial)
-    look = len(done)
-    schedule = spec.analyses.patients or []
-    n = len(_history(session, trial))
-    if look >= len(schedule) or n < schedule[look]:
-        due = "none left" if look >= len(schedule) else f"at {schedule[look]} patients"
-        raise InvalidInputError("look", f"no interim is due ({n} enrolled; next {due})", "not_due")
-    if patients is None or successes is None:
-        patients, successes = registry_outcomes(session, code, as_of or dt.date.today())
-    active = done[-1].result["active"] if done else [True] * spec.n_arms
-    upd = interim_update(spec, look, patients, successes, active)
-    data = {"patients": list(patients), "successes": list(successes), "active": active}
-    session.add(
-        TrialInterim(
-            trial_id=trial.id,
-            look=look,
-            after_enrolments=n,
-            data=data,
-            result=upd.to_dict(),
-            recorded_by=principal.username,
-        )
-    )
-    if upd.decision != "continue":
-        trial.status = "stopped"
-    audit.record(
-        session,
-        principal,
-        "interim",
-        "trial_interim",
-        f"{code}/{look}",
-        new={"data": data, "result": upd.to_dict(), "after_enrolments": n},
-    )
-    commit(session)
-    return upd.to_dict()
