@@ -24,13 +24,22 @@ from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
 from infantall.registry.errors import ConflictError
 from infantall.registry.histories import to_histories
-from infantall.registry.models import Event, Role
+from infantall.registry.models import Event, Patient, Role
 from infantall.registry.patients import load_patient
 from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
 from infantall.services.trials.rules import allocate, initial_allocation, patient_levels
 from infantall.services.trials.setup import commit, current_spec, load_trial
 
-__all__ = ["EnrolmentResult", "enrol", "enrolments", "interims_of", "probabilities_in_force"]
+__all__ = [
+    "EnrolmentResult",
+    "eligibility",
+    "enrol",
+    "enrolment_candidates",
+    "enrolments",
+    "interims_of",
+    "preview_enrolment",
+    "probabilities_in_force",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +63,10 @@ class EnrolmentResult:
         }
 
 
-def _eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -> str:
+def eligibility(
+    session: Session, trial: Trial, patient: Any, site_code: str
+) -> tuple[bool, str]:
+    """Whether ``patient`` is eligible for ``trial`` under its protocol, and why."""
     events = list(
         session.scalars(
             select(Event).where(Event.patient_id == patient.id, Event.voided_at.is_(None))
@@ -63,9 +75,60 @@ def _eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -
     history = to_histories([(patient, site_code)], {patient.id: events})[0]
     decision = stratify(history, trial.settings["protocol"])
     groups: list[str] = trial.settings["eligible_groups"]
-    if decision.group == NOT_APPLICABLE or (groups and decision.group not in groups):
-        raise InvalidInputError("patient", f"not eligible: {decision.explanation}", "ineligible")
-    return decision.explanation
+    ok = decision.group != NOT_APPLICABLE and (not groups or decision.group in groups)
+    return ok, decision.explanation
+
+
+def _eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -> str:
+    ok, explanation = eligibility(session, trial, patient, site_code)
+    if not ok:
+        raise InvalidInputError("patient", f"not eligible: {explanation}", "ineligible")
+    return explanation
+
+
+def preview_enrolment(
+    session: Session, principal: Principal, code: str, registry_id: str
+) -> dict[str, Any]:
+    """Before enrolling (site editor): is the patient eligible, why, already enrolled?
+
+    Reveals nothing about the allocation the patient would receive.
+    """
+    require_role(principal, frozenset({Role.site_editor}), "enrol patients in trials")
+    trial = load_trial(session, code)
+    patient, site_code = load_patient(session, principal, registry_id, operation="enrol")
+    ok, explanation = eligibility(session, trial, patient, site_code)
+    enrolled = session.scalar(
+        select(TrialEnrolment.id).where(
+            TrialEnrolment.trial_id == trial.id, TrialEnrolment.patient_id == patient.id
+        )
+    )
+    return {
+        "patient": registry_id,
+        "local_code": patient.local_code,
+        "eligible": ok,
+        "explanation": explanation,
+        "enrolled": enrolled is not None,
+        "open": trial.status == "open",
+    }
+
+
+def enrolment_candidates(
+    session: Session, principal: Principal, code: str
+) -> list[dict[str, str]]:
+    """The site editor's own live patients not yet in trial ``code`` (code order)."""
+    require_role(principal, frozenset({Role.site_editor}), "enrol patients in trials")
+    trial = load_trial(session, code)
+    taken = select(TrialEnrolment.patient_id).where(TrialEnrolment.trial_id == trial.id)
+    rows = session.execute(
+        select(Patient.registry_id, Patient.local_code)
+        .where(
+            Patient.site_id == principal.site_id,
+            Patient.voided_at.is_(None),
+            Patient.id.not_in(taken),
+        )
+        .order_by(Patient.local_code)
+    ).all()
+    return [{"patient": rid, "local_code": local} for rid, local in rows]
 
 
 def enrolments(session: Session, trial: Trial) -> list[TrialEnrolment]:

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from infantall.design.adaptive import spec_from_dict
 from infantall.registry.access import READ_ROLES, Principal, require_role
 from infantall.registry.models import Patient, Role, Site
-from infantall.registry.trials import TrialEnrolment, TrialInterim
+from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
 from infantall.services.trials.interims import analysis_progress
 from infantall.services.trials.rules import stratum_label
 from infantall.services.trials.setup import current_spec, is_dmc, load_trial, trial_info
 
-__all__ = ["trial_view"]
+__all__ = ["trial_list", "trial_view"]
 
 
 def trial_view(session: Session, principal: Principal, code: str) -> dict[str, Any]:
@@ -77,4 +77,21 @@ def trial_view(session: Session, principal: Principal, code: str) -> dict[str, A
             {"look": i.look, "after_enrolments": i.after_enrolments, "result": i.result}
             for i in interims
         ]
+    return out
+
+
+def trial_list(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Every trial with its pooled accrual and next analysis (read roles), by code."""
+    require_role(principal, READ_ROLES, "read trials")
+    codes = session.scalars(select(Trial.code).order_by(Trial.code))
+    out = []
+    for code in codes:
+        view = trial_view(session, principal, code)
+        out.append(
+            {
+                "trial": view["trial"],
+                "enrolled": view["enrolled"],
+                "next_analysis": view["next_analysis"],
+            }
+        )
     return out
