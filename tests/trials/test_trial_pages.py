@@ -1,11 +1,12 @@
 """Trial pages (SQLite and PostgreSQL): list, overview, enrolment, DMC report, and the
 concealment matrix of every trial page for every role.
 
-The matrix enumerates the trial pages' routes (``infantall.web.pages.trials.router``) (path parameters filled) and
-checks, for each role: the seed never appears; the arm-level table and the closed report
-only for the trial's DMC statistician; a site's allocations only to that site's roles, with
-exactly that site's enrolled patients; and the arm a patient would get next (computed here
-from the seed, server-side) never appears on the enrolment page before it is confirmed.
+The matrix enumerates the trial pages' routes (``infantall.web.pages.trials.router``, path
+parameters filled) and checks, for each role: the seed never appears; the arm-level table
+and the closed report only for the trial's DMC statistician; a site's allocations only to
+that site's roles, with exactly that site's enrolled patients; and the arm a patient would
+get next (computed here from the seed, server-side) never appears on the enrolment page
+before it is confirmed.
 """
 
 from __future__ import annotations
