@@ -63,9 +63,7 @@ class EnrolmentResult:
         }
 
 
-def eligibility(
-    session: Session, trial: Trial, patient: Any, site_code: str
-) -> tuple[bool, str]:
+def eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -> tuple[bool, str]:
     """Whether ``patient`` is eligible for ``trial`` under its protocol, and why."""
     events = list(
         session.scalars(
@@ -112,9 +110,7 @@ def preview_enrolment(
     }
 
 
-def enrolment_candidates(
-    session: Session, principal: Principal, code: str
-) -> list[dict[str, str]]:
+def enrolment_candidates(session: Session, principal: Principal, code: str) -> list[dict[str, str]]:
     """The site editor's own live patients not yet in trial ``code`` (code order)."""
     require_role(principal, frozenset({Role.site_editor}), "enrol patients in trials")
     trial = load_trial(session, code)
