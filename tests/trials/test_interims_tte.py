@@ -26,6 +26,7 @@ from infantall.errors import InvalidInputError
 from infantall.registry import patients as patient_service
 from infantall.registry.events import add_event
 from infantall.services import trials
+from infantall.services.trials.dmc import dmc_report
 from infantall.services.trials.outcomes import YEAR_DAYS, registry_tte
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "design"
@@ -146,3 +147,10 @@ def test_interims_by_events_in_the_registry(
     assert replay.identical, replay.differences
     assert replay.interims == 1 and replay.allocations == 7
     assert closed["interims"][0]["result"]["allocation"] == list(expected.update.allocation)
+    # the DMC report predicts by events when the schedule counts events: 3 of 4 seen
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    with database.read_sessions() as s:
+        report = dmc_report(s, seeded["dmc"], "T1", closed=True, now=later)
+    assert report.timing is not None
+    assert report.timing.counts == "events" and report.timing.targets == (4,)
+    assert 0 < report.timing.lower[0] < report.timing.median[0] < report.timing.upper[0]
