@@ -106,9 +106,8 @@ def record_interim(
     kind, schedule, reached = analysis_progress(session, trial, spec, day)
     if look >= len(schedule) or reached < schedule[look]:
         due = "none left" if look >= len(schedule) else f"at {schedule[look]:g} {kind}"
-        raise InvalidInputError(
-            "look", f"no interim is due ({reached:g} {kind}; next {due})", "not_due"
-        )
+        now = f"{reached:g} " + ("enrolled" if kind == "patients" else kind)
+        raise InvalidInputError("look", f"no interim is due ({now}; next {due})", "not_due")
     active = done[-1].result["active"] if done else [True] * spec.n_arms
     if spec.outcome == "binary":
         data, result = _binary(session, code, spec, look, active, patients, successes, day)
