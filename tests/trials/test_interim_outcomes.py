@@ -44,12 +44,17 @@ def test_interim_from_registry_events(
         assert registry_outcomes(s, "T1", AS_OF) == (expected_n, expected_y)
     with database.read_sessions() as s:
         before = trials.trial_view(s, seeded["coord"], "T1")["next_analysis"]
-    assert before == {"look": 1, "at_patients": 4, "due": True}
+    assert before == {"look": 1, "counts": "patients", "at_patients": 4, "due": True}
     with database.write_sessions() as s:
         result = trials.record_interim(s, seeded["dmc"], "T1", as_of=AS_OF)
     with database.read_sessions() as s:
         replay = trials.replay_trial(s, "T1")
         view = trials.trial_view(s, seeded["dmc"], "T1")
     assert view["interims"][0]["result"] == result
-    assert view["next_analysis"] == {"look": 2, "at_patients": 8, "due": False}
+    assert view["next_analysis"] == {
+        "look": 2,
+        "counts": "patients",
+        "at_patients": 8,
+        "due": False,
+    }
     assert replay.identical and replay.interims == 1

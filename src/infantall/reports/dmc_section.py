@@ -49,7 +49,7 @@ def _timing(report: DmcReport) -> str:
         return "<p>Not estimable yet (fewer than two enrolments or no time elapsed).</p>"
     rows = [
         {
-            "analysis at patients": n,
+            f"analysis at {t.counts}": n,
             "median (years from now)": f"{m:.2f}",
             "90% interval": f"{lo:.2f} to {hi:.2f}",
         }
@@ -57,7 +57,10 @@ def _timing(report: DmcReport) -> str:
     ]
     if not rows:
         return "<p>Every scheduled analysis has been reached.</p>"
-    return html_table(rows, list(rows[0]), caption="Poisson accrual, Gamma posterior on the rate")
+    model = "Poisson accrual, Gamma posterior on the rate"
+    if t.counts == "events":
+        model += "; exponential events, Gamma posterior on the hazard"
+    return html_table(rows, list(rows[0]), caption=model)
 
 
 def _resimulated(report: DmcReport) -> str:

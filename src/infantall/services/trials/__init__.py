@@ -4,7 +4,8 @@ Use cases over the registry (``infantall.registry.trials``) and the design part
 (``infantall.design.allocation``, ``infantall.design.adaptive``).
 """
 
-from infantall.services.trials.enrol import EnrolmentResult, enrol, record_interim
+from infantall.services.trials.enrol import EnrolmentResult, enrol
+from infantall.services.trials.interims import record_interim
 from infantall.services.trials.replay import ReplayResult, replay_trial
 from infantall.services.trials.rules import FACTORS, Allocation, allocate, spec_digest
 from infantall.services.trials.setup import (

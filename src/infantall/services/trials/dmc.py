@@ -2,8 +2,10 @@
 
 The closed report has accrual by site and stratum, the allocation history by arm, every
 interim's posterior probabilities and decision, safety events by arm, and the predicted
-dates of the next analyses. The open report, for the steering committee, has the same
-accrual, pooled safety counts and the predicted dates, and nothing by arm.
+dates of the next analyses (by patients, or by events when the schedule counts events; the
+follow-up of each patient is taken from diagnosis, which precedes enrolment by days). The
+open report, for the steering committee, has the same accrual, pooled safety counts and the
+predicted dates, and nothing by arm.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infantall.design.adaptive import TrialSpec, run_trials, spec_from_dict
+from infantall.design.trial_timing import (
+    InterimTiming,
+    predict_event_times,
+    predict_interim_times,
+)
 from infantall.registry.access import READ_ROLES, Principal, require_role
 from infantall.registry.errors import PermissionDeniedError
 from infantall.registry.models import Event, Site
-from infantall.registry.trials import TrialEnrolment, TrialInterim
-from infantall.services.trials.rules import stratum_label
+from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
+from infantall.services.trials.outcomes import registry_tte
+from infantall.services.trials.rules import analysis_schedule, stratum_label
 from infantall.services.trials.setup import TrialInfo, current_spec, is_dmc, load_trial, trial_info
-from infantall.services.trials.timing import InterimTiming, predict_interim_times
 
 __all__ = ["SAFETY_KINDS", "DmcReport", "dmc_report"]
 
@@ -92,7 +99,11 @@ def _safety(session: Session, rows: list[TrialEnrolment], closed: bool) -> list[
 
 
 def _timing(
-    rows: list[TrialEnrolment], targets: list[int], now: dt.datetime
+    session: Session,
+    trial: Trial,
+    spec: TrialSpec,
+    rows: list[TrialEnrolment],
+    now: dt.datetime,
 ) -> InterimTiming | None:
     if len(rows) < 2:
         return None  # no accrual rate to fit yet: not estimable
@@ -101,7 +112,17 @@ def _timing(
     span = (now - first).total_seconds() / 86400 / YEAR_DAYS
     if span <= 0:
         return None
-    return predict_interim_times(entry, span, targets, np.random.default_rng(len(rows)))
+    kind, values = analysis_schedule(trial.settings, spec)
+    rng = np.random.default_rng(len(rows))
+    if kind == "events":
+        tte = registry_tte(session, trial.code, now.date())
+        most = max(int(spec.max_patients or 0), len(rows), int(values[-1]))
+        targets = [int(v) for v in values]
+        return predict_event_times(
+            entry, tte.times, tte.events, span, targets, rng, max_patients=most
+        )
+    targets = [int(v) for v in spec.analyses.patients or []]
+    return predict_interim_times(entry, span, targets, rng)
 
 
 def _resimulated(spec: TrialSpec, interims: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -168,6 +189,6 @@ def dmc_report(
         safety=_safety(session, rows, closed),
         allocation_history=_history(rows, arms) if closed else [],
         interims=interims,
-        timing=_timing(rows, list(spec.analyses.patients or []), now),
+        timing=_timing(session, trial, spec, rows, now),
         resimulated=_resimulated(spec, interims) if closed else None,
     )

@@ -1,4 +1,4 @@
-"""Enrolment with immediate, concealed allocation; interims run with the design's rules.
+"""Enrolment with immediate, concealed allocation (interims: :mod:`.interims`).
 
 A site editor enrols one of its own patients: eligibility is checked by
 :func:`infantall.protocols.stratify` (the explanation is returned or given in the error),
@@ -10,7 +10,6 @@ only this patient's arm.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,21 +18,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infantall.design.adaptive import spec_from_dict
-from infantall.design.allocation import interim_update
 from infantall.errors import InvalidInputError
 from infantall.protocols import NOT_APPLICABLE, stratify
 from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
-from infantall.registry.errors import ConflictError, PermissionDeniedError
+from infantall.registry.errors import ConflictError
 from infantall.registry.histories import to_histories
-from infantall.registry.models import Event, Role
+from infantall.registry.models import Event, Patient, Role
 from infantall.registry.patients import load_patient
 from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
-from infantall.services.trials.outcomes import registry_outcomes
 from infantall.services.trials.rules import allocate, initial_allocation, patient_levels
-from infantall.services.trials.setup import commit, current_spec, is_dmc, load_trial
+from infantall.services.trials.setup import commit, current_spec, load_trial
 
-__all__ = ["EnrolmentResult", "enrol", "probabilities_in_force", "record_interim"]
+__all__ = [
+    "EnrolmentResult",
+    "eligibility",
+    "enrol",
+    "enrolment_candidates",
+    "enrolments",
+    "interims_of",
+    "preview_enrolment",
+    "probabilities_in_force",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,8 @@ class EnrolmentResult:
         }
 
 
-def _eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -> str:
+def eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -> tuple[bool, str]:
+    """Whether ``patient`` is eligible for ``trial`` under its protocol, and why."""
     events = list(
         session.scalars(
             select(Event).where(Event.patient_id == patient.id, Event.voided_at.is_(None))
@@ -66,17 +73,66 @@ def _eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -
     history = to_histories([(patient, site_code)], {patient.id: events})[0]
     decision = stratify(history, trial.settings["protocol"])
     groups: list[str] = trial.settings["eligible_groups"]
-    if decision.group == NOT_APPLICABLE or (groups and decision.group not in groups):
-        raise InvalidInputError("patient", f"not eligible: {decision.explanation}", "ineligible")
-    return decision.explanation
+    ok = decision.group != NOT_APPLICABLE and (not groups or decision.group in groups)
+    return ok, decision.explanation
 
 
-def _history(session: Session, trial: Trial) -> list[TrialEnrolment]:
+def _eligibility(session: Session, trial: Trial, patient: Any, site_code: str) -> str:
+    ok, explanation = eligibility(session, trial, patient, site_code)
+    if not ok:
+        raise InvalidInputError("patient", f"not eligible: {explanation}", "ineligible")
+    return explanation
+
+
+def preview_enrolment(
+    session: Session, principal: Principal, code: str, registry_id: str
+) -> dict[str, Any]:
+    """Before enrolling (site editor): is the patient eligible, why, already enrolled?
+
+    Reveals nothing about the allocation the patient would receive.
+    """
+    require_role(principal, frozenset({Role.site_editor}), "enrol patients in trials")
+    trial = load_trial(session, code)
+    patient, site_code = load_patient(session, principal, registry_id, operation="enrol")
+    ok, explanation = eligibility(session, trial, patient, site_code)
+    enrolled = session.scalar(
+        select(TrialEnrolment.id).where(
+            TrialEnrolment.trial_id == trial.id, TrialEnrolment.patient_id == patient.id
+        )
+    )
+    return {
+        "patient": registry_id,
+        "local_code": patient.local_code,
+        "eligible": ok,
+        "explanation": explanation,
+        "enrolled": enrolled is not None,
+        "open": trial.status == "open",
+    }
+
+
+def enrolment_candidates(session: Session, principal: Principal, code: str) -> list[dict[str, str]]:
+    """The site editor's own live patients not yet in trial ``code`` (code order)."""
+    require_role(principal, frozenset({Role.site_editor}), "enrol patients in trials")
+    trial = load_trial(session, code)
+    taken = select(TrialEnrolment.patient_id).where(TrialEnrolment.trial_id == trial.id)
+    rows = session.execute(
+        select(Patient.registry_id, Patient.local_code)
+        .where(
+            Patient.site_id == principal.site_id,
+            Patient.voided_at.is_(None),
+            Patient.id.not_in(taken),
+        )
+        .order_by(Patient.local_code)
+    ).all()
+    return [{"patient": rid, "local_code": local} for rid, local in rows]
+
+
+def enrolments(session: Session, trial: Trial) -> list[TrialEnrolment]:
     query = select(TrialEnrolment).where(TrialEnrolment.trial_id == trial.id)
     return list(session.scalars(query.order_by(TrialEnrolment.number)))
 
 
-def _interims(session: Session, trial: Trial) -> list[TrialInterim]:
+def interims_of(session: Session, trial: Trial) -> list[TrialInterim]:
     query = select(TrialInterim).where(TrialInterim.trial_id == trial.id)
     return list(session.scalars(query.order_by(TrialInterim.look)))
 
@@ -101,14 +157,14 @@ def enrol(session: Session, principal: Principal, code: str, registry_id: str) -
         session, principal, registry_id, write=True, operation="enrol"
     )
     explanation = _eligibility(session, trial, patient, site_code)
-    done = _history(session, trial)
+    done = enrolments(session, trial)
     if any(e.patient_id == patient.id for e in done):
         raise ConflictError(f"patient {registry_id} is already enrolled in {code}")
     version = current_spec(session, trial)
     levels = patient_levels(
         trial.settings["factors"], age_days=patient.age_days, wbc=patient.wbc, site=site_code
     )
-    interims = [i.result for i in _interims(session, trial)]
+    interims = [i.result for i in interims_of(session, trial)]
     probs, look = probabilities_in_force(version.spec, interims)
     number = len(done)
     alloc = allocate(
@@ -156,60 +212,3 @@ def enrol(session: Session, principal: Principal, code: str, registry_id: str) -
     )
     commit(session)
     return EnrolmentResult(code, registry_id, number, arm_name, explanation)
-
-
-def record_interim(
-    session: Session,
-    principal: Principal,
-    code: str,
-    *,
-    patients: Sequence[float] | None = None,
-    successes: Sequence[float] | None = None,
-    as_of: dt.date | None = None,
-) -> dict[str, Any]:
-    """Run the next scheduled interim with the design's rules; DMC statisticians only.
-
-    ``patients`` / ``successes`` per arm are those with outcome data (binary outcome); when
-    not given they are derived from the registry's events at ``as_of`` (today) by
-    :func:`~infantall.services.trials.outcomes.registry_outcomes`. The interim is due once
-    the enrolments reach the design's next ``analyses.patients``.
-    """
-    trial = load_trial(session, code, lock=True)
-    if not is_dmc(session, principal, trial):
-        raise PermissionDeniedError("only the trial's DMC statistician runs interims", "not_dmc")
-    version = current_spec(session, trial)
-    spec = spec_from_dict(version.spec)
-    done = _interims(session, trial)
-    look = len(done)
-    schedule = spec.analyses.patients or []
-    n = len(_history(session, trial))
-    if look >= len(schedule) or n < schedule[look]:
-        due = "none left" if look >= len(schedule) else f"at {schedule[look]} patients"
-        raise InvalidInputError("look", f"no interim is due ({n} enrolled; next {due})", "not_due")
-    if patients is None or successes is None:
-        patients, successes = registry_outcomes(session, code, as_of or dt.date.today())
-    active = done[-1].result["active"] if done else [True] * spec.n_arms
-    upd = interim_update(spec, look, patients, successes, active)
-    data = {"patients": list(patients), "successes": list(successes), "active": active}
-    session.add(
-        TrialInterim(
-            trial_id=trial.id,
-            look=look,
-            after_enrolments=n,
-            data=data,
-            result=upd.to_dict(),
-            recorded_by=principal.username,
-        )
-    )
-    if upd.decision != "continue":
-        trial.status = "stopped"
-    audit.record(
-        session,
-        principal,
-        "interim",
-        "trial_interim",
-        f"{code}/{look}",
-        new={"data": data, "result": upd.to_dict(), "after_enrolments": n},
-    )
-    commit(session)
-    return upd.to_dict()

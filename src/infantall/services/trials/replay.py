@@ -68,7 +68,10 @@ class _Replayer:
         spec = spec_from_dict(self.versions[self.spec_version].spec)
         data = new["data"]
         look = len(self.interims)
-        upd = interim_update(spec, look, data["patients"], data["successes"], data["active"])
+        if "exposure" in data:  # time to event: events and person-years per arm
+            upd = interim_update(spec, look, data["exposure"], data["events"], data["active"])
+        else:
+            upd = interim_update(spec, look, data["patients"], data["successes"], data["active"])
         if upd.to_dict() != new["result"]:
             self.diffs.append(f"interim {look}: the design's rules give {upd.to_dict()}")
         self.interims.append(new["result"])

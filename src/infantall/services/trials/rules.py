@@ -7,6 +7,7 @@ audit trail runs exactly the code that allocated. Nothing here touches the datab
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "FACTORS",
     "Allocation",
     "allocate",
+    "analysis_schedule",
     "check_settings",
     "initial_allocation",
     "patient_levels",
@@ -60,8 +62,29 @@ def spec_digest(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def check_settings(method: str, settings: Mapping[str, Any], n_arms: int) -> dict[str, Any]:
-    """Validated allocation settings (factors, block multipliers, p_best) with defaults."""
+def _interim_events(value: Any, n_looks: int) -> list[int] | None:
+    """``settings.interim_events``: one whole, increasing event count per design analysis."""
+    if value is None:
+        return None
+    ok = isinstance(value, list) and all(isinstance(v, int) and v >= 1 for v in value)
+    if not ok or len(value) != n_looks or any(b <= a for a, b in itertools.pairwise(value)):
+        raise InvalidInputError(
+            "settings.interim_events",
+            f"one whole, strictly increasing event count >= 1 per analysis ({n_looks})",
+            "bad_interim_events",
+        )
+    return [int(v) for v in value]
+
+
+def check_settings(
+    method: str, settings: Mapping[str, Any], n_arms: int, n_looks: int = 1
+) -> dict[str, Any]:
+    """Validated allocation settings (factors, block multipliers, p_best) with defaults.
+
+    ``interim_events`` (optional) makes the interim schedule count events instead of the
+    design's patients or years: the ``j``-th analysis is due once ``interim_events[j]``
+    enrolled patients have had a failure event.
+    """
     factors = list(settings.get("factors", []))
     for f in factors:
         if f not in FACTORS:
@@ -81,6 +104,9 @@ def check_settings(method: str, settings: Mapping[str, Any], n_arms: int) -> dic
         "protocol": str(settings.get("protocol", "interfant-06")),
         "eligible_groups": list(settings.get("eligible_groups", [])),
     }
+    events = _interim_events(settings.get("interim_events"), n_looks)
+    if events is not None:
+        out["interim_events"] = events
     if method == "minimisation" and not factors:
         raise InvalidInputError("settings.factors", "minimisation needs factors", "no_factors")
     if not 0.0 <= out["p_best"] <= 1.0:
@@ -102,6 +128,15 @@ def patient_levels(
         "site": site,
     }
     return {f: values[f] for f in factors}
+
+
+def analysis_schedule(settings: Mapping[str, Any], spec: TrialSpec) -> tuple[str, list[float]]:
+    """What the interims count (``events``, ``patients`` or ``years``) and at which values."""
+    if settings.get("interim_events") is not None:
+        return "events", [float(v) for v in settings["interim_events"]]
+    if spec.analyses.patients is not None:
+        return "patients", [float(v) for v in spec.analyses.patients]
+    return "years", [float(v) for v in spec.analyses.years or []]
 
 
 def stratum_label(levels: Mapping[str, str]) -> str:
@@ -132,7 +167,7 @@ def _minimisation(
         for i, f in enumerate(factors):
             counts[i, names[i][lv[f]], arm] += 1
     mine = [names[i][levels[f]] for i, f in enumerate(factors)]
-    return minimisation_arm(counts, mine, rng, p_best=settings["p_best"])
+    return minimisation_arm(counts, mine, rng, p_best=settings["p_best"], ratio=settings["ratio"])
 
 
 def allocate(

@@ -122,15 +122,8 @@ def trial_info(session: Session, trial: Trial) -> TrialInfo:
     )
 
 
-def _validated(spec: Mapping[str, Any], method: str) -> TrialSpec:
-    parsed = spec_from_dict(dict(spec))
-    if method == "response-adaptive" and parsed.outcome != "binary":
-        raise InvalidInputError(
-            "spec.outcome",
-            "response-adaptive allocation in the registry supports binary outcomes",
-            "unsupported_outcome",
-        )
-    return parsed
+def _n_looks(spec: TrialSpec) -> int:
+    return len(spec.analyses.patients or spec.analyses.years or [])
 
 
 def create_trial(
@@ -152,8 +145,8 @@ def create_trial(
         raise InvalidInputError("method", f"one of {', '.join(ALLOCATION_METHODS)}", "bad_method")
     if not code.strip():
         raise InvalidInputError("code", "a trial code is required", "required")
-    parsed = _validated(spec, method)
-    checked = check_settings(method, settings or {}, parsed.n_arms)
+    parsed = spec_from_dict(dict(spec))
+    checked = check_settings(method, settings or {}, parsed.n_arms, _n_looks(parsed))
     if session.scalar(select(Trial).where(Trial.code == code)) is not None:
         raise ConflictError(f"a trial {code!r} exists already")
     trial = Trial(
@@ -218,7 +211,8 @@ def revise_spec(
     """
     require_role(principal, COORDINATOR, "change a trial's design")
     trial = load_trial(session, code, lock=True)
-    parsed = _validated(spec, trial.method)
+    parsed = spec_from_dict(dict(spec))
+    check_settings(trial.method, trial.settings, parsed.n_arms, _n_looks(parsed))
     old = current_spec(session, trial)
     if [a.name for a in parsed.arms] != [a["name"] for a in old.spec["arms"]]:
         raise InvalidInputError(

@@ -8,6 +8,7 @@ No view holds the seed, an unused allocation or the allocation list.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 from infantall.design.adaptive import spec_from_dict
 from infantall.registry.access import READ_ROLES, Principal, require_role
 from infantall.registry.models import Patient, Role, Site
-from infantall.registry.trials import TrialEnrolment, TrialInterim
+from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
+from infantall.services.trials.interims import analysis_progress
 from infantall.services.trials.rules import stratum_label
 from infantall.services.trials.setup import current_spec, is_dmc, load_trial, trial_info
 
-__all__ = ["trial_view"]
+__all__ = ["trial_list", "trial_view"]
 
 
 def trial_view(session: Session, principal: Principal, code: str) -> dict[str, Any]:
@@ -44,7 +46,8 @@ def trial_view(session: Session, principal: Principal, code: str) -> dict[str, A
         "by_site": dict(sorted(Counter(site for _, _, site in rows).items())),
         "by_stratum": dict(sorted(Counter(stratum_label(e.levels) for e, _, _ in rows).items())),
     }
-    schedule = spec_from_dict(current_spec(session, trial).spec).analyses.patients or []
+    spec = spec_from_dict(current_spec(session, trial).spec)
+    kind, schedule, reached = analysis_progress(session, trial, spec, dt.date.today())
     looks = session.scalars(select(TrialInterim.look).where(TrialInterim.trial_id == trial.id))
     done = len(list(looks))
     out["next_analysis"] = (
@@ -52,8 +55,9 @@ def trial_view(session: Session, principal: Principal, code: str) -> dict[str, A
         if done >= len(schedule)
         else {
             "look": done + 1,
-            "at_patients": schedule[done],
-            "due": len(rows) >= schedule[done],
+            "counts": kind,
+            f"at_{kind}": schedule[done] if kind == "years" else int(schedule[done]),
+            "due": reached >= schedule[done],
         }
     )
     if principal.role in (Role.site_editor, Role.site_viewer) and principal.site_id is not None:
@@ -73,4 +77,21 @@ def trial_view(session: Session, principal: Principal, code: str) -> dict[str, A
             {"look": i.look, "after_enrolments": i.after_enrolments, "result": i.result}
             for i in interims
         ]
+    return out
+
+
+def trial_list(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Every trial with its pooled accrual and next analysis (read roles), by code."""
+    require_role(principal, READ_ROLES, "read trials")
+    codes = session.scalars(select(Trial.code).order_by(Trial.code))
+    out = []
+    for code in codes:
+        view = trial_view(session, principal, code)
+        out.append(
+            {
+                "trial": view["trial"],
+                "enrolled": view["enrolled"],
+                "next_analysis": view["next_analysis"],
+            }
+        )
     return out
