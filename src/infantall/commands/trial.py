@@ -97,7 +97,7 @@ def enrol_patient(
     fmt: Format = FormatOption,
 ) -> None:
     """Enrol an eligible patient of your site and allocate it (site editor)."""
-    from infantall.services.trials import enrol
+    from infantall.services.trials import enrol_and_run_due as enrol
 
     result = _with_db(database_url, user, True, lambda s, p: enrol(s, p, code, patient))
     emit_records([result.to_dict()], fmt, title=f"enrolled in {code}")
@@ -152,6 +152,31 @@ def interim(
         )
     ]
     emit_records(rows, fmt, title=f"interim {res['look'] + 1}: {res['decision']}", meta=res)
+
+
+@trial_app.command("run-due")
+def run_due(
+    code: str = typer.Argument(..., help="Trial code."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Date YYYY-MM-DD (default today)."),
+    user: str = UserOption,
+    database_url: str | None = DatabaseOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Run every interim that is due, for a trial opened with settings.auto_interims (e.g.
+    daily from cron when the schedule counts events or years). Prints how many ran; the
+    results are for the DMC only (`trial interim`, `trial report`)."""
+    import datetime as dt
+
+    from infantall.services.trials import run_due_interims_scheduled
+
+    try:
+        day = None if as_of is None else dt.date.fromisoformat(as_of)
+    except ValueError:
+        fail(f"--as-of: a date YYYY-MM-DD, not {as_of!r}")
+    ran = _with_db(
+        database_url, user, True, lambda s, p: run_due_interims_scheduled(s, p, code, day)
+    )
+    emit_records([{"trial": code, "interims_run": ran}], fmt, title=f"trial {code}")
 
 
 ReportOutput = typer.Option(..., "--output", "-o", dir_okay=False, help="HTML file to write.")

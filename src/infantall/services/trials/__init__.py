@@ -5,7 +5,12 @@ Use cases over the registry (``infantall.registry.trials``) and the design part
 """
 
 from infantall.services.trials.enrol import EnrolmentResult, enrol
-from infantall.services.trials.interims import record_interim
+from infantall.services.trials.interims import (
+    enrol_and_run_due,
+    record_interim,
+    run_due_interims,
+    run_due_interims_scheduled,
+)
 from infantall.services.trials.replay import ReplayResult, replay_trial
 from infantall.services.trials.rules import FACTORS, Allocation, allocate, spec_digest
 from infantall.services.trials.setup import (
@@ -27,12 +32,15 @@ __all__ = [
     "allocate",
     "create_trial",
     "enrol",
+    "enrol_and_run_due",
     "grant_trial_role",
     "is_dmc",
     "load_trial",
     "record_interim",
     "replay_trial",
     "revise_spec",
+    "run_due_interims",
+    "run_due_interims_scheduled",
     "spec_digest",
     "trial_view",
 ]

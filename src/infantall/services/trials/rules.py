@@ -62,6 +62,12 @@ def spec_digest(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(name, f"true or false, not {value!r}", "not_a_boolean")
+    return value
+
+
 def _interim_events(value: Any, n_looks: int) -> list[int] | None:
     """``settings.interim_events``: one whole, increasing event count per design analysis."""
     if value is None:
@@ -83,7 +89,10 @@ def check_settings(
 
     ``interim_events`` (optional) makes the interim schedule count events instead of the
     design's patients or years: the ``j``-th analysis is due once ``interim_events[j]``
-    enrolled patients have had a failure event.
+    enrolled patients have had a failure event. ``auto_interims`` (default false) runs each
+    interim as soon as it is due (after the enrolment that makes it due, or by
+    ``infantall trial run-due`` for schedules by events or years) instead of waiting for the
+    DMC statistician.
     """
     factors = list(settings.get("factors", []))
     for f in factors:
@@ -103,6 +112,7 @@ def check_settings(
         "p_best": float(settings.get("p_best", 0.8)),
         "protocol": str(settings.get("protocol", "interfant-06")),
         "eligible_groups": list(settings.get("eligible_groups", [])),
+        "auto_interims": _flag(settings.get("auto_interims", False), "settings.auto_interims"),
     }
     events = _interim_events(settings.get("interim_events"), n_looks)
     if events is not None:

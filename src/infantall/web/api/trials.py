@@ -150,7 +150,7 @@ def enrol_patient(
     code: TrialCode, body: EnrolmentCreate, user: CurrentUser, session: SessionDep
 ) -> Any:
     """Enrol an eligible patient of your site (site editor) and learn its arm."""
-    from infantall.services.trials import enrol
+    from infantall.services.trials import enrol_and_run_due as enrol
 
     return _answer(lambda: enrol(session, user, code, body.patient).to_dict())
 

@@ -25,7 +25,8 @@ from infantall.registry.errors import ConflictError
 from infantall.registry.models import Role
 from infantall.registry.text import CODE_PATTERN, ID_PATTERN
 from infantall.reports.dmc_section import dmc_sections
-from infantall.services.trials import enrol, is_dmc, load_trial, trial_view
+from infantall.services.trials import enrol_and_run_due as enrol
+from infantall.services.trials import is_dmc, load_trial, trial_view
 from infantall.services.trials.dmc import dmc_report
 from infantall.services.trials.enrol import enrolment_candidates, preview_enrolment
 from infantall.services.trials.views import trial_list
