@@ -59,7 +59,8 @@ class _Design:
         self.s = 1 if tte.strata is None else len(tte.strata.names)
         self.g = self.k * self.s
         self.w = model.horizon_weights(self.cuts, tte.horizon_years)
-        self.day = None if tte.predictor is None else tte.predictor.day_years
+        pred = tte.predictor
+        self.day = None if pred is None or not pred.impute else pred.day_years
         shape = np.full((self.k, self.s, self.j), tte.prior_shape)
         rate = np.full((self.k, self.s, self.j), tte.prior_rate)
         self.link_shape = shape.reshape(self.g, self.j).copy()
@@ -121,10 +122,14 @@ def _quantity(des: _Design, a: FloatArray, b: FloatArray) -> FloatArray:
             tau=st.log_hr_sd, mean_prior_sd=st.mean_prior_sd,
         )  # fmt: skip
         return eff.prob_benefit
-    ak, bk, ac, bc = sh[..., 0], rt[..., 0], sh[..., c : c + 1, 0], rt[..., c : c + 1, 0]
+    exp = np.arange(des.k) != c
+    ak, bk, ac, bc = sh[..., exp, 0], rt[..., exp, 0], sh[..., c : c + 1, 0], rt[..., c : c + 1, 0]
+    out = np.full((*lead, des.k), 0.5)
     if des.tte.delta > 0:
-        return model.prob_better_by(ak, bk, ac, bc, des.tte.delta)
-    return model.prob_better(ak, bk, ac, bc)
+        out[..., exp] = model.prob_better_by(ak, bk, ac, bc, des.tte.delta)
+    else:
+        out[..., exp] = model.prob_better(ak, bk, ac, bc)
+    return out
 
 
 def _best(
@@ -353,7 +358,8 @@ def _analyse(
     des = trials.des
     last = j == trials.n_looks - 1
     adaptive = des.spec.randomisation.adaptive and not last
-    pred, pp = des.tte.predictor, des.tte.predictive
+    pred = des.tte.predictor if des.day is not None else None
+    pp = des.tte.predictive
     link = None
     if not last and (pred is not None or pp is not None):
         draws = max(0 if pred is None else pred.imputations, 0 if pp is None else pp.draws)

@@ -78,7 +78,9 @@ def interval_stats(
 
 
 @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
-def _residual(h: FloatArray, cuts: FloatArray, f: float, unit: float) -> float:  # pragma: no cover
+def _residual(  # noqa: PLR0913
+    haz: FloatArray, b: int, m: int, g: int, st: int, cuts: FloatArray, f: float, unit: float
+) -> float:  # pragma: no cover - compiled
     pos = f
     rem = unit
     j_n = cuts.size
@@ -86,16 +88,17 @@ def _residual(h: FloatArray, cuts: FloatArray, f: float, unit: float) -> float: 
         end = cuts[j + 1] if j + 1 < j_n else np.inf
         if end <= pos:
             continue
-        if end == np.inf or rem <= h[j] * (end - pos):
-            return pos + rem / h[j]
-        rem -= h[j] * (end - pos)
+        h = haz[b, m, g, st, j]
+        if end == np.inf or rem <= h * (end - pos):
+            return pos + rem / h
+        rem -= h * (end - pos)
         pos = end
     return np.inf
 
 
 @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
 def _accumulate(
-    d: FloatArray, e: FloatArray, cuts: FloatArray, y: float, event: bool
+    d: FloatArray, e: FloatArray, row: int, cuts: FloatArray, y: float, event: bool
 ) -> None:  # pragma: no cover - compiled
     j_n = cuts.size
     for j in range(j_n):
@@ -103,9 +106,9 @@ def _accumulate(
         if y < start:
             break
         end = cuts[j + 1] if j + 1 < j_n else np.inf
-        e[j] += min(y, end) - start
+        e[row, j] += min(y, end) - start
         if event and y < end:
-            d[j] += 1.0
+            d[row, j] += 1.0
             break
 
 
@@ -126,10 +129,10 @@ def _complete(  # noqa: PLR0913
     np.random.seed(seed)
     b_n, p_n = x.shape
     m_n, g_n, s_n, j_n = haz.shape[1], haz.shape[2], haz.shape[3], cuts.size
-    d = np.zeros((b_n, m_n, g_n, j_n))
-    e = np.zeros((b_n, m_n, g_n, j_n))
-    d0 = np.zeros((b_n, g_n, j_n))
-    e0 = np.zeros((b_n, g_n, j_n))
+    d = np.zeros((b_n * m_n * g_n, j_n))
+    e = np.zeros((b_n * m_n * g_n, j_n))
+    d0 = np.zeros((b_n * g_n, j_n))
+    e0 = np.zeros((b_n * g_n, j_n))
     for b in range(b_n):
         for i in range(p_n):
             if not include[b, i]:
@@ -138,15 +141,22 @@ def _complete(  # noqa: PLR0913
             c = cens[b, i]
             if ev[b, i] or c <= follow[b, i]:
                 # known whatever the draw: counted once, added to every completion
-                _accumulate(d0[b, g], e0[b, g], cuts, min(x[b, i], c), ev[b, i] and x[b, i] <= c)
+                y0 = min(x[b, i], c)
+                _accumulate(d0, e0, b * g_n + g, cuts, y0, ev[b, i] and x[b, i] <= c)
                 continue
             for m in range(m_n):
                 st = status[b, i]
                 if st == UNKNOWN or st >= s_n:
                     st = 0 if np.random.random() < pneg[b, m, g] else min(1, s_n - 1)
-                t = _residual(haz[b, m, g, st], cuts, follow[b, i], np.random.exponential())
-                _accumulate(d[b, m, g], e[b, m, g], cuts, min(t, c), t <= c)
-    return d, e, d0, e0
+                t = _residual(haz, b, m, g, st, cuts, follow[b, i], np.random.exponential())
+                row = (b * m_n + m) * g_n + g
+                _accumulate(d, e, row, cuts, min(t, c), t <= c)
+    return (
+        d.reshape((b_n, m_n, g_n, j_n)),
+        e.reshape((b_n, m_n, g_n, j_n)),
+        d0.reshape((b_n, g_n, j_n)),
+        e0.reshape((b_n, g_n, j_n)),
+    )
 
 
 def complete_follow_up(  # noqa: PLR0913

@@ -110,6 +110,7 @@ class Predictor(_Model):
 
     day_years: float = Field(gt=0.0)
     imputations: int = Field(default=8, ge=1, le=200)
+    impute: bool = True
 
 
 class Predictive(_Model):
@@ -168,7 +169,7 @@ class TteSpec(_Model):
     predictor: Predictor | None = None
     predictive: Predictive | None = None
     strata: Strata | None = None
-    best_draws: int = Field(default=256, ge=16, le=100_000)
+    best_draws: int = Field(default=128, ge=16, le=100_000)
 
     @model_validator(mode="after")
     def _check(self) -> TteSpec:
@@ -197,7 +198,7 @@ class TteSpec(_Model):
     def day_index(self) -> int:
         """Index of the first interval from the predictor's day on (0 without predictor)."""
         if self.predictor is None:
-            return 0
+            return 0  # pragma: no cover - only called with a predictor
         return self.intervals.index(self.predictor.day_years)
 
 
