@@ -230,6 +230,7 @@ def draw_link(
     a = prior_shape[:, None, :] + dd
     r = prior_rate[:, None, :] + ee
     lam = rng.standard_gamma(a[:, None], size=(b_n, draws, *a.shape[1:])) / r[:, None]
+    lam[..., POS, :day_index] = lam[..., NEG, :day_index]  # one pooled hazard before the day
     if n_known is None:
         n_known = (np.zeros((b_n, g_n)), np.zeros((b_n, g_n)))
     neg, pos = n_known
