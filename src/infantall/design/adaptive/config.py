@@ -305,7 +305,8 @@ def spec_from_dict(data: Any) -> TrialSpec:
         msg = str(err["msg"]).removeprefix("Value error, ")
         field = _field_name(loc)
         if ":" in msg.split(" ")[0]:
-            field, _, msg = msg.partition(": ")
+            prefix, _, msg = msg.partition(": ")
+            field = f"{field}.{prefix}" if loc else prefix
         return _raise(field, msg, str(err["type"]))
 
 
