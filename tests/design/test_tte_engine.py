@@ -32,7 +32,11 @@ def _small(**tte: Any) -> dict[str, Any]:
     return {
         "outcome": "time-to-event",
         "arms": [
-            {"name": "c", "control": True, "piecewise": {"starts": CUTS, "hazards": [0.6, 0.4, 0.3]}},
+            {
+                "name": "c",
+                "control": True,
+                "piecewise": {"starts": CUTS, "hazards": [0.6, 0.4, 0.3]},
+            },
             {"name": "e", "piecewise": {"starts": CUTS, "hazards": [0.6, 0.4, 0.3]}},
         ],
         "analyses": {"patients": [12, 20], "final_follow_up_years": 1.0},
@@ -194,7 +198,11 @@ def test_calibrated_type1_error_within_monte_carlo_error() -> None:
         predictor={"day_years": 0.5, "imputations": 4},
         predictive={"draws": 8, "success": 0.9, "futility": 0.05},
     )
-    mrd = {"p_negative": 0.5, "hazards_negative": [0.6, 0.2, 0.1], "hazards_positive": [0.6, 0.8, 0.5]}
+    mrd = {
+        "p_negative": 0.5,
+        "hazards_negative": [0.6, 0.2, 0.1],
+        "hazards_positive": [0.6, 0.8, 0.5],
+    }
     for arm in data["arms"]:
         arm["tte"] = {"cure_fraction": 0.1, "mrd": mrd}
     spec = spec_from_dict(data)

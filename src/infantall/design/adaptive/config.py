@@ -199,8 +199,7 @@ class TrialSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> TrialSpec:
         self._check_arms()
-        if self.tte is not None:
-            check_arms(self.tte, self.arms, self.outcome)
+        check_arms(self.tte, self.arms, self.outcome)
         self._check_allocation()
         eq = self.decisions.equivalence
         if eq is not None and self.outcome == "binary" and eq.margin >= 1:

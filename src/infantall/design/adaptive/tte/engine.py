@@ -29,9 +29,9 @@ from infantall.design.adaptive.tte import model
 from infantall.design.adaptive.tte.hierarchy import borrow_log_hr
 from infantall.design.adaptive.tte.predictor import (
     NEG,
-    LinkPosterior,
     POS,
     UNKNOWN,
+    LinkPosterior,
     complete_follow_up,
     draw_link,
     interval_stats,
@@ -195,9 +195,7 @@ class _Look:
         """Posterior draws of the link model."""
         day = None if des.day is None else des.tte.day_index
         n_known = None if des.day is None else self.n_known(des)
-        return draw_link(
-            self.d, self.e, des.link_shape, des.link_rate, day, n_known, draws, rng
-        )
+        return draw_link(self.d, self.e, des.link_shape, des.link_rate, day, n_known, draws, rng)
 
 
 def _imputed(
@@ -346,7 +344,9 @@ def _analysis_times(spec: TrialSpec, entry: FloatArray) -> FloatArray:
     if a.patients is not None:
         tau = entry[:, np.asarray(a.patients) - 1].copy()
     else:
-        tau = np.broadcast_to(np.asarray(a.years, dtype=float), (entry.shape[0], len(a.years or [])))
+        tau = np.broadcast_to(
+            np.asarray(a.years, dtype=float), (entry.shape[0], len(a.years or []))
+        )
         tau = tau.copy()
     tau[:, -1] += a.final_follow_up_years
     return tau

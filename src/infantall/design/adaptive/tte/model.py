@@ -77,7 +77,11 @@ def prob_better_by(
 
 
 def prob_best(
-    shape: FloatArray, rate: FloatArray, active: NDArray[np.bool_], draws: int, rng: np.random.Generator
+    shape: FloatArray,
+    rate: FloatArray,
+    active: NDArray[np.bool_],
+    draws: int,
+    rng: np.random.Generator,
 ) -> FloatArray:
     """Monte-Carlo ``P(arm has the smallest L)`` among active arms (rows: trials).
 

@@ -40,7 +40,7 @@ BoolArray = NDArray[np.bool_]
 NEG, POS, UNKNOWN = 0, 1, 2
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _interval_stats(
     cuts: FloatArray, x: FloatArray, ev: BoolArray, idx: IntArray, include: BoolArray, n: int
 ) -> tuple[FloatArray, FloatArray]:  # pragma: no cover - compiled
@@ -77,8 +77,8 @@ def interval_stats(
     return np.asarray(d, dtype=float), np.asarray(e, dtype=float)
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
-def _residual(  # noqa: PLR0913
+@numba.njit(cache=True, nogil=True)
+def _residual(
     haz: FloatArray, b: int, m: int, g: int, st: int, cuts: FloatArray, f: float, unit: float
 ) -> float:  # pragma: no cover - compiled
     pos = f
@@ -90,13 +90,13 @@ def _residual(  # noqa: PLR0913
             continue
         h = haz[b, m, g, st, j]
         if end == np.inf or rem <= h * (end - pos):
-            return pos + rem / h
+            return float(pos + rem / h)
         rem -= h * (end - pos)
         pos = end
     return np.inf
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _accumulate(
     d: FloatArray, e: FloatArray, row: int, cuts: FloatArray, y: float, event: bool
 ) -> None:  # pragma: no cover - compiled
@@ -112,8 +112,8 @@ def _accumulate(
             break
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
-def _complete(  # noqa: PLR0913
+@numba.njit(cache=True, nogil=True)
+def _complete(
     cuts: FloatArray,
     follow: FloatArray,
     x: FloatArray,
@@ -159,7 +159,7 @@ def _complete(  # noqa: PLR0913
     )
 
 
-def complete_follow_up(  # noqa: PLR0913
+def complete_follow_up(
     cuts: FloatArray,
     follow: FloatArray,
     x: FloatArray,

@@ -202,11 +202,14 @@ class TteSpec(_Model):
         return self.intervals.index(self.predictor.day_years)
 
 
-def check_arms(tte: TteSpec, arms: Sequence[Any], outcome: str) -> None:
+def check_arms(tte: TteSpec | None, arms: Sequence[Any], outcome: str) -> None:
     """Cross-checks between the ``tte:`` block and the arms (called by ``TrialSpec``).
 
-    Raises ``ValueError("field: reason")``, turned into ``InvalidInputError`` at the boundary.
+    Nothing to check without a block. Raises ``ValueError("field: reason")``, turned into
+    ``InvalidInputError`` at the boundary.
     """
+    if tte is None:
+        return
     if outcome != "time-to-event":
         raise ValueError("tte: needs outcome: time-to-event")
     n = tte.n_intervals
