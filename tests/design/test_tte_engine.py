@@ -212,3 +212,28 @@ def test_calibrated_type1_error_within_monte_carlo_error() -> None:
     rate = float(np.mean(check.outcomes.decision == 0))
     se = np.sqrt(target * (1 - target) * 2 / n)  # two independent runs of n trials
     assert abs(rate - target) < 3 * se
+
+
+@pytest.mark.parametrize("link", ["pooled", "per-arm"])
+def test_pooled_link_shares_hazards_across_arms(link: str) -> None:
+    data = _small(predictor={"day_years": 0.5, "imputations": 4, "link": link})
+    mrd = {
+        "p_negative": 0.5,
+        "hazards_negative": [0.6, 0.2, 0.1],
+        "hazards_positive": [0.6, 0.8, 0.5],
+    }
+    for arm in data["arms"]:
+        arm["tte"] = {"mrd": mrd}
+    spec = spec_from_dict(data)
+    des = tte_engine._Design(spec)
+    rng = np.random.default_rng(4)
+    entry, times, negs, stratum, _u = tte_engine._generate(des, 3, rng)
+    arm = np.tile([0, 1], 10)[None].repeat(3, axis=0)
+    t_ev = np.take_along_axis(times, arm[..., None], axis=2)[..., 0]
+    neg = np.take_along_axis(negs, arm[..., None], axis=2)[..., 0]
+    look = tte_engine._Look(des, np.full(3, 1.5), entry, arm, t_ev, neg, stratum)
+    draws = look.link(des, 50, rng)
+    same = np.array_equal(draws.hazards[:, :, 0], draws.hazards[:, :, 1])
+    assert same == (link == "pooled")
+    # P(MRD negative) stays per arm either way
+    assert not np.array_equal(draws.p_negative[:, :, 0], draws.p_negative[:, :, 1])

@@ -193,9 +193,21 @@ class _Look:
 
     def link(self, des: _Design, draws: int, rng: np.random.Generator) -> LinkPosterior:
         """Posterior draws of the link model."""
-        day = None if des.day is None else des.tte.day_index
-        n_known = None if des.day is None else self.n_known(des)
-        return draw_link(self.d, self.e, des.link_shape, des.link_rate, day, n_known, draws, rng)
+        if des.day is None:
+            return draw_link(self.d, self.e, des.link_shape, des.link_rate, None, None, draws, rng)
+        d, e = self.d, self.e
+        pooled = des.tte.predictor is not None and des.tte.predictor.link == "pooled"
+        if pooled:  # one set of hazards per stratum and status, shared by the arms
+            shape = (d.shape[0], des.k, des.s, 3, des.j)
+            d = np.broadcast_to(d.reshape(shape).sum(axis=1, keepdims=True), shape)
+            e = np.broadcast_to(e.reshape(shape).sum(axis=1, keepdims=True), shape)
+            d, e = d.reshape(self.d.shape), e.reshape(self.e.shape)
+        link = draw_link(
+            d, e, des.link_shape, des.link_rate, des.tte.day_index, self.n_known(des), draws, rng
+        )
+        if pooled:
+            link.hazards = link.hazards[:, :, np.arange(des.g) % des.s]
+        return link
 
 
 def _imputed(

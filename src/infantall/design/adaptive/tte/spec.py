@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -111,6 +111,7 @@ class Predictor(_Model):
     day_years: float = Field(gt=0.0)
     imputations: int = Field(default=8, ge=1, le=200)
     impute: bool = True
+    link: Literal["pooled", "per-arm"] = "pooled"
 
 
 class Predictive(_Model):
