@@ -237,3 +237,14 @@ def test_pooled_link_shares_hazards_across_arms(link: str) -> None:
     assert same == (link == "pooled")
     # P(MRD negative) stays per arm either way
     assert not np.array_equal(draws.p_negative[:, :, 0], draws.p_negative[:, :, 1])
+
+
+def test_cure_analysis_runs_and_is_checked() -> None:
+    data = _three_arm(cure_analysis={"iterations": 60, "burn": 20}, predictive=None)
+    for arm in data["arms"]:
+        arm["tte"] = {"cure_fraction": 0.3}
+    res = run_trials(spec_from_dict(data), 100, 2)
+    assert np.all((res.outcomes.max_better >= 0) & (res.outcomes.max_better <= 1))
+    with pytest.raises(InvalidInputError) as err:
+        spec_from_dict(_three_arm(cure_analysis={}))  # predictive probabilities are on
+    assert err.value.field == "tte.cure_analysis"

@@ -31,7 +31,46 @@ def _exposure(cuts: FloatArray, y: float, out: FloatArray) -> None:  # pragma: n
 
 
 @numba.njit(cache=True, nogil=True)
-def _gibbs(  # noqa: PLR0913
+def _events(
+    cuts: FloatArray, x: FloatArray, ev: NDArray[np.bool_], mine: NDArray[np.bool_]
+) -> FloatArray:  # pragma: no cover - compiled
+    """Events per interval of the patients ``mine``."""
+    d = np.zeros(cuts.size)
+    for i in range(x.size):
+        if mine[i] and ev[i]:
+            d[np.searchsorted(cuts, x[i], side="right") - 1] += 1.0
+    return d
+
+
+@numba.njit(cache=True, nogil=True)
+def _sweep(
+    cuts: FloatArray,
+    x: FloatArray,
+    ev: NDArray[np.bool_],
+    mine: NDArray[np.bool_],
+    lam: FloatArray,
+    pi: float,
+    expo: FloatArray,
+    e: FloatArray,
+) -> int:  # pragma: no cover - compiled
+    """Draw the cure indicators; fill ``e`` with the not-cured exposure; return the cured."""
+    e[:] = 0.0
+    cured = 0
+    for i in range(x.size):
+        if not mine[i]:
+            continue
+        _exposure(cuts, x[i], expo)
+        if not ev[i]:
+            s_u = np.exp(-np.sum(lam * expo))
+            if np.random.random() * (pi + (1 - pi) * s_u) < pi:
+                cured += 1
+                continue
+        e += expo
+    return cured
+
+
+@numba.njit(cache=True, nogil=True)
+def _gibbs(
     cuts: FloatArray,
     x: FloatArray,
     ev: NDArray[np.bool_],
@@ -46,38 +85,20 @@ def _gibbs(  # noqa: PLR0913
     seed: int,
 ) -> FloatArray:  # pragma: no cover - compiled
     np.random.seed(seed)
-    b_n, p_n = x.shape
+    b_n = x.shape[0]
     g_n, j_n = shape.shape
     out = np.empty((b_n, g_n, iterations))
     expo = np.empty(j_n)
+    e = np.empty(j_n)
     for b in range(b_n):
         for g in range(g_n):
-            d = np.zeros(j_n)
-            n = 0
-            for i in range(p_n):
-                if include[b, i] and group[b, i] == g:
-                    n += 1
-                    if ev[b, i]:
-                        _exposure(cuts, x[b, i], expo)
-                        for j in range(j_n):
-                            if expo[j] > 0 and (j + 1 == j_n or x[b, i] < cuts[j + 1]):
-                                d[j] += 1.0
-                                break
+            mine = include[b] & (group[b] == g)
+            n = mine.sum()
+            d = _events(cuts, x[b], ev[b], mine)
             lam = (shape[g] + d) / rate[g]
             pi = 0.5
             for it in range(burn + iterations):
-                e = np.zeros(j_n)
-                cured = 0
-                for i in range(p_n):
-                    if not (include[b, i] and group[b, i] == g):
-                        continue
-                    _exposure(cuts, x[b, i], expo)
-                    if not ev[b, i]:
-                        s_u = np.exp(-np.sum(lam * expo))
-                        if np.random.random() * (pi + (1 - pi) * s_u) < pi:
-                            cured += 1
-                            continue
-                    e += expo
+                cured = _sweep(cuts, x[b], ev[b], mine, lam, pi, expo, e)
                 pi = np.random.beta(beta[0] + cured, beta[1] + n - cured)
                 for j in range(j_n):
                     lam[j] = np.random.gamma(shape[g, j] + d[j], 1.0) / (rate[g, j] + e[j])
@@ -86,7 +107,7 @@ def _gibbs(  # noqa: PLR0913
     return out
 
 
-def cure_survival_draws(  # noqa: PLR0913
+def cure_survival_draws(
     cuts: FloatArray,
     x: FloatArray,
     ev: NDArray[np.bool_],

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 import infantall.design.adaptive.engine as base
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.tte import model
+from infantall.design.adaptive.tte.cure import cure_survival_draws
 from infantall.design.adaptive.tte.hierarchy import borrow_log_hr
 from infantall.design.adaptive.tte.predictor import (
     NEG,
@@ -376,6 +377,9 @@ def _analyse(
     if not last and (pred is not None or pp is not None):
         draws = max(0 if pred is None else pred.imputations, 0 if pp is None else pp.draws)
         link = look.link(des, draws, rng)
+    if des.tte.cure_analysis is not None:
+        _analyse_cure(trials, j, look, idx, rng)
+        return
     if link is not None and pred is not None:
         a, b = _imputed(des, look, link, rng)
         better = _quantity(des, a, b).mean(axis=1)
@@ -392,6 +396,28 @@ def _analyse(
         trials.reallocate(idx, best)
     else:
         trials.reallocate(idx, np.ones_like(better))
+
+
+def _analyse_cure(
+    trials: _Trials, j: int, look: _Look, idx: NDArray[np.intp], rng: np.random.Generator
+) -> None:
+    """Decisions from mixture-cure posterior draws of S(horizon) per arm."""
+    des = trials.des
+    cure = des.tte.cure_analysis
+    if cure is None:  # pragma: no cover - caller checks
+        raise ValueError("tte.cure_analysis: missing")
+    s = cure_survival_draws(
+        des.cuts, look.x, look.ev, look.group, look.enrolled, des.prior_shape, des.prior_rate,
+        (cure.beta_a, cure.beta_b), des.w, iterations=cure.iterations, burn=cure.burn, rng=rng,
+    )  # fmt: skip
+    c = des.control
+    better = np.mean(s > s[:, c : c + 1, :] + des.tte.delta, axis=2)
+    active_before = trials.active[idx].copy()
+    trials.decide(idx, j, better, None)
+    ranked = np.where(active_before[:, :, None], s, -np.inf).argmax(axis=1)
+    best = (ranked[:, None, :] == np.arange(des.k)[None, :, None]).mean(axis=2)
+    r = des.spec.randomisation
+    trials.reallocate(idx, best if r.adaptive else np.ones_like(better))
 
 
 def simulate_tte_block(

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "CureAnalysis",
     "HistoricalPrior",
     "MrdLink",
     "Predictive",
@@ -158,6 +159,19 @@ class Strata(_Model):
         return self
 
 
+class CureAnalysis(_Model):
+    """Analyse each arm with a mixture-cure model (Gibbs sampler, :mod:`.cure`).
+
+    ``beta_a, beta_b``: Beta prior of the cure fraction; ``iterations`` kept draws after
+    ``burn`` per arm and analysis. Decisions then use the draws of S(horizon).
+    """
+
+    beta_a: float = Field(default=1.0, gt=0.0)
+    beta_b: float = Field(default=1.0, gt=0.0)
+    iterations: int = Field(default=200, ge=20, le=100_000)
+    burn: int = Field(default=50, ge=0, le=100_000)
+
+
 class TteSpec(_Model):
     """Settings of the piecewise-exponential adaptive engine (the ``tte:`` block)."""
 
@@ -170,6 +184,7 @@ class TteSpec(_Model):
     predictor: Predictor | None = None
     predictive: Predictive | None = None
     strata: Strata | None = None
+    cure_analysis: CureAnalysis | None = None
     best_draws: int = Field(default=128, ge=16, le=100_000)
 
     @model_validator(mode="after")
@@ -185,6 +200,15 @@ class TteSpec(_Model):
             raise ValueError(
                 "predictor.day_years: must be one of the interval starts (the link model "
                 "changes hazards from that day on)"
+            )
+        if self.cure_analysis is not None and (
+            self.strata is not None
+            or self.predictive is not None
+            or (self.predictor is not None and self.predictor.impute)
+        ):
+            raise ValueError(
+                "cure_analysis: not available with strata, predictive probabilities or an "
+                "imputing predictor (each would need a sampler per completion)"
             )
         if self.delta > 0 and self.strata is not None:
             raise ValueError("delta: a survival difference cannot be used with strata")
