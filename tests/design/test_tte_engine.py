@@ -248,3 +248,15 @@ def test_cure_analysis_runs_and_is_checked() -> None:
     with pytest.raises(InvalidInputError) as err:
         spec_from_dict(_three_arm(cure_analysis={}))  # predictive probabilities are on
     assert err.value.field == "tte.cure_analysis"
+
+
+@pytest.mark.slow
+def test_example_oc_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "design" / "interfant21_like_oc.py"
+    runpy.run_path(str(script), run_name="oc")["main"](60)
+    out = capsys.readouterr().out
+    assert "MRD imputed" in out
+    assert "EFS only" in out
