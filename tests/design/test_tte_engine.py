@@ -118,7 +118,7 @@ def test_predictive_probability_matches_brute_force() -> None:
         np.ones((1, 20), dtype=bool), np.zeros((1, 20), dtype=np.int64),
     )  # fmt: skip
     link = look.link(des, 1000, rng)
-    vec = float(tte_engine._predictive(des, look, np.array([[0.5, 0.5]]), link, rng)[0, 1])
+    vec = float(tte_engine._predictive(des, look, np.array([[0.5, 0.5]]), link, rng)[0][0, 1])
     data = {
         "tau": tau,
         "entry": entry[:12],

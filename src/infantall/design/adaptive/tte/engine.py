@@ -237,9 +237,20 @@ def _final_time(des: _Design, look: _Look, sim_entry: FloatArray) -> tuple[Float
 
 
 def _predictive(
-    des: _Design, look: _Look, alloc: FloatArray, link: LinkPosterior, rng: np.random.Generator
-) -> FloatArray:
-    """Predictive probability, per arm, that the final analysis declares it better."""
+    des: _Design,
+    look: _Look,
+    alloc: FloatArray,
+    link: LinkPosterior,
+    rng: np.random.Generator,
+    *,
+    imputations: int = 0,
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray] | None]:
+    """Predictive probability, per arm, that the final analysis declares it better.
+
+    With ``imputations > 0`` the first that many completions, censored at the horizon for
+    the enrolled patients, also give the multiple-imputation posterior (returned second):
+    the same draws serve both, in one pass.
+    """
     pp = des.tte.predictive
     if pp is None:  # pragma: no cover - caller checks
         raise ValueError("tte.predictive: missing")
@@ -254,13 +265,18 @@ def _predictive(
     pick = (u[:, :, None] > np.cumsum(alloc, axis=1)[:, None, :-1]).sum(axis=2)
     group = np.where(future, pick * des.s + look.stratum, look.group)
     status = np.where(future, UNKNOWN, look.status)
-    d, e = complete_follow_up(
+    horizon = np.full(look.x.shape, des.tte.horizon_years)
+    also = (look.enrolled, horizon, imputations) if imputations > 0 else None
+    out = complete_follow_up(
         des.cuts, np.where(future, 0.0, look.follow), np.where(future, 0.0, look.x),
         look.ev & ~future, status, group, include,
-        t_final[:, None] - sim_entry, link.head(pp.draws), rng,
+        t_final[:, None] - sim_entry, link.head(pp.draws), rng, also=also,
     )  # fmt: skip
-    final = _quantity(des, des.prior_shape + d, des.prior_rate + e)
-    return np.asarray((final > pp.success).mean(axis=1), dtype=float)
+    final = _quantity(des, des.prior_shape + out[0], des.prior_rate + out[1])
+    ppos = np.asarray((final > pp.success).mean(axis=1), dtype=float)
+    if also is None:
+        return ppos, None
+    return ppos, (des.prior_shape + out[2], des.prior_rate + out[3])
 
 
 class _Trials:
@@ -380,15 +396,16 @@ def _analyse(
     if des.tte.cure_analysis is not None:
         _analyse_cure(trials, j, look, idx, rng)
         return
+    ppos, imputed = None, None
+    if link is not None and pp is not None:
+        m = 0 if pred is None or pred.imputations > pp.draws else pred.imputations
+        ppos, imputed = _predictive(des, look, trials.alloc[idx], link, rng, imputations=m)
     if link is not None and pred is not None:
-        a, b = _imputed(des, look, link, rng)
+        a, b = imputed if imputed is not None else _imputed(des, look, link, rng)
         better = _quantity(des, a, b).mean(axis=1)
     else:
         a, b = look.a, look.b
         better = _quantity(des, a, b)
-    ppos = None
-    if link is not None and pp is not None:
-        ppos = _predictive(des, look, trials.alloc[idx], link, rng)
     active_before = trials.active[idx].copy()
     trials.decide(idx, j, better, ppos)
     if adaptive:

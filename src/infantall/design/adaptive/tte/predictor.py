@@ -113,6 +113,24 @@ def _accumulate(
 
 
 @numba.njit(cache=True, nogil=True)
+def _known(
+    d0: FloatArray,
+    e0: FloatArray,
+    row: int,
+    cuts: FloatArray,
+    x: float,
+    ev: bool,
+    c: float,
+    follow: float,
+) -> bool:  # pragma: no cover - compiled
+    """Count a patient whose completed data do not depend on the draw; True if it does."""
+    if ev or c <= follow:
+        _accumulate(d0, e0, row, cuts, min(x, c), ev and x <= c)
+        return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
 def _complete(
     cuts: FloatArray,
     follow: FloatArray,
@@ -122,41 +140,46 @@ def _complete(
     group: IntArray,
     include: BoolArray,
     cens: FloatArray,
+    m2: int,
     haz: FloatArray,
     pneg: FloatArray,
     seed: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:  # pragma: no cover - compiled
+    """Completions of the patients ``include[0]`` censored at ``cens[0]`` (all draws) and,
+    from the same draws, of ``include[1]`` at ``cens[1]`` (first ``m2`` draws); the part that
+    does not depend on the draw apart."""
     np.random.seed(seed)
     b_n, p_n = x.shape
     m_n, g_n, s_n, j_n = haz.shape[1], haz.shape[2], haz.shape[3], cuts.size
-    d = np.zeros((b_n * m_n * g_n, j_n))
-    e = np.zeros((b_n * m_n * g_n, j_n))
-    d0 = np.zeros((b_n * g_n, j_n))
-    e0 = np.zeros((b_n * g_n, j_n))
+    cens1, cens2 = cens[0], cens[1]
+    d = np.zeros((2, b_n * m_n * g_n, j_n))
+    e = np.zeros((2, b_n * m_n * g_n, j_n))
+    d0 = np.zeros((2, b_n * g_n, j_n))
+    e0 = np.zeros((2, b_n * g_n, j_n))
+    d_a, e_a, d_b, e_b = d[0], e[0], d[1], e[1]
+    d0_a, e0_a, d0_b, e0_b = d0[0], e0[0], d0[1], e0[1]
     for b in range(b_n):
         for i in range(p_n):
-            if not include[b, i]:
-                continue
             g = group[b, i]
-            c = cens[b, i]
-            if ev[b, i] or c <= follow[b, i]:
-                # known whatever the draw: counted once, added to every completion
-                y0 = min(x[b, i], c)
-                _accumulate(d0, e0, b * g_n + g, cuts, y0, ev[b, i] and x[b, i] <= c)
-                continue
-            for m in range(m_n):
+            f = follow[b, i]
+            row0 = b * g_n + g
+            one = include[0, b, i] and _known(
+                d0_a, e0_a, row0, cuts, x[b, i], ev[b, i], cens1[b, i], f
+            )
+            two = include[1, b, i] and _known(
+                d0_b, e0_b, row0, cuts, x[b, i], ev[b, i], cens2[b, i], f
+            )
+            for m in range(m_n if one else (m2 if two else 0)):
                 st = status[b, i]
                 if st == UNKNOWN or st >= s_n:
                     st = 0 if np.random.random() < pneg[b, m, g] else min(1, s_n - 1)
-                t = _residual(haz, b, m, g, st, cuts, follow[b, i], np.random.exponential())
+                t = _residual(haz, b, m, g, st, cuts, f, np.random.exponential())
                 row = (b * m_n + m) * g_n + g
-                _accumulate(d, e, row, cuts, min(t, c), t <= c)
-    return (
-        d.reshape((b_n, m_n, g_n, j_n)),
-        e.reshape((b_n, m_n, g_n, j_n)),
-        d0.reshape((b_n, g_n, j_n)),
-        e0.reshape((b_n, g_n, j_n)),
-    )
+                if one:
+                    _accumulate(d_a, e_a, row, cuts, min(t, cens1[b, i]), t <= cens1[b, i])
+                if two and m < m2:
+                    _accumulate(d_b, e_b, row, cuts, min(t, cens2[b, i]), t <= cens2[b, i])
+    return d, e, d0, e0
 
 
 def complete_follow_up(
@@ -170,19 +193,33 @@ def complete_follow_up(
     cens: FloatArray,
     link: LinkPosterior,
     rng: np.random.Generator,
-) -> tuple[FloatArray, FloatArray]:
+    *,
+    also: tuple[BoolArray, FloatArray, int] | None = None,
+) -> tuple[FloatArray, ...]:
     """Events and exposure per (trial, completion, group, interval) of completed follow-up.
 
     ``follow``: follow-up at the current analysis (0 for patients not yet enrolled);
     ``x, ev``: observed time and event flag; ``status``: :data:`NEG`, :data:`POS` or
-    :data:`UNKNOWN`; ``cens``: where each completed time is censored. The kernel's own
-    generator is seeded from ``rng``, so the result is reproducible from ``rng``'s state.
+    :data:`UNKNOWN`; ``cens``: where each completed time is censored. ``also = (include2,
+    cens2, m2)`` returns, from the same draws, a second completion of the patients
+    ``include2`` censored at ``cens2`` over the first ``m2`` draws (events and exposure after
+    the first pair). The kernel's own generator is seeded from ``rng``, so the result is
+    reproducible from ``rng``'s state.
     """
     seed = int(rng.integers(0, 2**31 - 1))
+    include2, cens2, m2 = also if also is not None else (np.zeros_like(include), cens, 0)
     d, e, d0, e0 = _complete(
-        cuts, follow, x, ev, status, group, include, cens, link.hazards, link.p_negative, seed
-    )
-    return np.asarray(d + d0[:, None], dtype=float), np.asarray(e + e0[:, None], dtype=float)
+        cuts, follow, x, ev, status, group, np.stack([include, include2]),
+        np.stack([cens, np.broadcast_to(cens2, cens.shape)]), m2,
+        link.hazards, link.p_negative, seed,
+    )  # fmt: skip
+    b_n, m_n, g_n, j_n = x.shape[0], link.hazards.shape[1], link.hazards.shape[2], cuts.size
+    out = []
+    for k, m in ((0, m_n), (1, m2)):
+        dk = d[k].reshape(b_n, m_n, g_n, j_n)[:, :m] + d0[k].reshape(b_n, 1, g_n, j_n)
+        ek = e[k].reshape(b_n, m_n, g_n, j_n)[:, :m] + e0[k].reshape(b_n, 1, g_n, j_n)
+        out += [np.asarray(dk, dtype=float), np.asarray(ek, dtype=float)]
+    return tuple(out) if also is not None else tuple(out[:2])
 
 
 class LinkPosterior:
