@@ -247,6 +247,9 @@ def _predictive(
 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray] | None]:
     """Predictive probability, per arm, that the final analysis declares it better.
 
+    The remaining patients enter by the accrual process and are allocated with the current
+    probabilities (later adaptation is not simulated inside a completion).
+
     With ``imputations > 0`` the first that many completions, censored at the horizon for
     the enrolled patients, also give the multiple-imputation posterior (returned second):
     the same draws serve both, in one pass.
