@@ -99,6 +99,7 @@ INVOCATIONS: dict[str, list[str]] = {
     "design simulate": [
         "design simulate examples/design/pick-a-winner-binary.yaml --trials 200 --seed 3",
         "design simulate examples/design/time-to-event.yaml --trials 100",
+        "design simulate examples/design/interfant21-like.yaml --trials 50",
     ],
     "cohort generate": ["cohort generate --n 60 --sites 4 --seed 1 -o cohort.csv"],
     "cohort check": ["cohort check --n 300"],

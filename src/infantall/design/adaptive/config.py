@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from infantall.design.adaptive.tte.spec import TteArm, TteSpec, check_arms
 from infantall.errors import InvalidInputError
 
 __all__ = [
@@ -51,6 +52,7 @@ class ArmSpec(_Model):
     median_years: float | None = Field(default=None, gt=0.0)
     survival: dict[str, float] | None = None
     piecewise: dict[str, list[float]] | None = None
+    tte: TteArm | None = None
 
     def hazards(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Piece starts and hazards (years) of a time-to-event arm."""
@@ -216,10 +218,12 @@ class TrialSpec(_Model):
     decisions: Decisions = Decisions()
     prior: Prior = Prior()
     posterior: PosteriorSpec = PosteriorSpec()
+    tte: TteSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> TrialSpec:
         self._check_arms()
+        check_arms(self.tte, self.arms, self.outcome)
         self._check_allocation()
         eq = self.decisions.equivalence
         if eq is not None and self.outcome == "binary" and eq.margin >= 1:
@@ -329,7 +333,8 @@ def spec_from_dict(data: Any) -> TrialSpec:
         msg = str(err["msg"]).removeprefix("Value error, ")
         field = _field_name(loc)
         if ":" in msg.split(" ")[0]:
-            field, _, msg = msg.partition(": ")
+            prefix, _, msg = msg.partition(": ")
+            field = f"{field}.{prefix}" if loc else prefix
         return _raise(field, msg, str(err["type"]))
 
 

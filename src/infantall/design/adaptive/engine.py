@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.mixture_prior import control_mixture
 from infantall.design.adaptive.posterior import posterior_probabilities
+from infantall.design.adaptive.tte import engine as tte_engine
 
 __all__ = [
     "DECISIONS",
@@ -353,4 +354,6 @@ def simulate_block(spec: TrialSpec, size: int, seed: np.random.SeedSequence) -> 
     rng, mc_rng = np.random.default_rng(data_seed), np.random.default_rng(mc_seed)
     if spec.outcome == "binary":
         return _simulate_binary(spec, size, rng, mc_rng)
+    if spec.tte is not None:
+        return tte_engine.simulate_tte_block(spec, size, rng, mc_rng)
     return _simulate_tte(spec, size, rng, mc_rng)
