@@ -80,3 +80,35 @@ def test_trial_commands_end_to_end(
     bad = _run(["trial", "replay", "T1", *url, "--format", "json"])
     assert bad.exit_code == 1
     assert json.loads(bad.output)["meta"]["identical"] is False
+
+
+def test_open_with_a_settings_file_and_run_due(
+    registry: Any, seeded: dict[str, Any], make_patients: Any, tmp_path: Path
+) -> None:
+    """``trial open --settings FILE --auto-interims``: the file's settings (here unequal
+    ratios and interims by events) are validated and stored; ``trial run-due`` answers how
+    many interims ran, never their results; a settings file that is no mapping is refused."""
+    settings, database = registry
+    url = ["--database-url", settings.database_url]
+    good = tmp_path / "settings.yaml"
+    good.write_text("ratio: [2, 1, 1, 1]\ninterim_events: [5, 10, 15, 20, 25, 30]\n")
+    opened = _run(["trial", "open", str(EXAMPLE), "--code", "T2", "--settings", str(good),
+                   "--auto-interims", "--user", "coord", *url, "--format", "json"])  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    with database.read_sessions() as s:
+        stored = s.execute(text("SELECT settings FROM trials WHERE code = 'T2'")).scalar()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert stored["ratio"] == [2, 1, 1, 1] and stored["auto_interims"] is True
+    assert stored["interim_events"] == [5, 10, 15, 20, 25, 30]
+    ran = _run(["trial", "run-due", "T2", "--user", "coord", *url, "--format", "json"])
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.output) == [{"trial": "T2", "interims_run": 0}]
+    refused = _run(["trial", "run-due", "T2", "--user", "editor_a", *url])
+    assert refused.exit_code == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- 1\n- 2\n")
+    r = _run(["trial", "open", str(EXAMPLE), "--code", "T3", "--settings", str(bad),
+              "--user", "coord", *url])  # fmt: skip
+    assert r.exit_code == 1 and "--settings" in r.output
+    r = _run(["trial", "run-due", "T2", "--as-of", "soon", "--user", "coord", *url])
+    assert r.exit_code == 1 and "--as-of" in r.output

@@ -48,6 +48,14 @@ def _with_db(database_url: str | None, user: str | None, write: bool, fn: Any) -
 
 
 DesignArgument = typer.Argument(..., exists=True, dir_okay=False, help="Design YAML.")
+SettingsOption = typer.Option(
+    None,
+    "--settings",
+    exists=True,
+    dir_okay=False,
+    help="YAML/JSON of allocation settings (ratio, p_best, block_multipliers, "
+    "interim_events, eligible_groups, protocol, auto_interims).",
+)
 
 
 @trial_app.command("open")
@@ -62,6 +70,10 @@ def open_trial(
     factor: list[str] = typer.Option(  # noqa: B008
         [], "--factor", help="Stratification/minimisation factor (repeat)."
     ),
+    settings_file: Path | None = SettingsOption,
+    auto_interims: bool = typer.Option(
+        False, "--auto-interims", help="Run each interim as soon as it is due."
+    ),
     user: str = UserOption,
     database_url: str | None = DatabaseOption,
     fmt: Format = FormatOption,
@@ -72,6 +84,16 @@ def open_trial(
     from infantall.services.trials import create_trial
 
     spec = yaml.safe_load(design.read_text(encoding="utf-8"))
+    settings: dict[str, object] = {}
+    if settings_file is not None:
+        loaded = yaml.safe_load(settings_file.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            fail(f"--settings: {settings_file} must hold a mapping of setting -> value")
+        settings.update(loaded)
+    if factor:
+        settings["factors"] = list(factor)
+    if auto_interims:
+        settings["auto_interims"] = True
     info = _with_db(
         database_url,
         user,
@@ -82,7 +104,7 @@ def open_trial(
             code=code,
             spec=spec,
             method=method,
-            settings={"factors": list(factor)},
+            settings=settings,
         ),
     )
     emit_records([info.to_dict()], fmt, title=f"trial {code}")
