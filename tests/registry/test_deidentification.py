@@ -158,9 +158,7 @@ def test_year_only_and_relative_outputs_hold_no_full_date(
         assert len(years) > 0 and years.between(1990, 2100).all()
 
 
-def test_no_free_text_in_any_pseudonymised_output(
-    registry: Any, seeded: dict[str, Any]
-) -> None:
+def test_no_free_text_in_any_pseudonymised_output(registry: Any, seeded: dict[str, Any]) -> None:
     settings, database = registry
     key = settings.pseudonym_key.get_secret_value()
     with database.write_sessions() as s:
@@ -197,9 +195,7 @@ def test_no_free_text_in_any_pseudonymised_output(
     assert p.registry_id not in b"".join(outputs).decode("utf-8", "replace")
 
 
-def test_the_shift_range_is_the_registrys_setting(
-    registry: Any, seeded: dict[str, Any]
-) -> None:
+def test_the_shift_range_is_the_registrys_setting(registry: Any, seeded: dict[str, Any]) -> None:
     settings, database = registry
     key = settings.pseudonym_key.get_secret_value()
     with database.write_sessions() as s:
@@ -207,14 +203,14 @@ def test_the_shift_range_is_the_registrys_setting(
             s,
             seeded["editor_a"],
             PatientCreate(
-                local_code="SH-1", birth_date=dt.date(2024, 1, 1), diagnosis_date=dt.date(2024, 3, 1)
+                local_code="SH-1",
+                birth_date=dt.date(2024, 1, 1),
+                diagnosis_date=dt.date(2024, 3, 1),
             ),
         )
     for max_days in (182, 7):
         with database.write_sessions() as s:
-            (history,) = datasets.scoped_histories(
-                s, seeded["coord"], key, max_shift_days=max_days
-            )
+            (history,) = datasets.scoped_histories(s, seeded["coord"], key, max_shift_days=max_days)
         shift = date_shift_days(key, p.registry_id, max_days)
         assert 1 <= abs(shift) <= max_days
         assert history.patient.diagnosis_date == dt.date(2024, 3, 1) + dt.timedelta(days=shift)

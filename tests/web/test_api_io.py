@@ -184,9 +184,7 @@ def test_pooled_export_is_deidentified_with_consistent_date_shifts(
     assert r.status_code == 200
     pooled = pd.read_csv(io.BytesIO(r.content), dtype=str)
     patients = client.get(f"{API}/patients", headers=auth["coord"]).json()["items"]
-    assert not {"birth_date", "record_id", "registry_id", "notes", "age_days"} & set(
-        pooled.columns
-    )
+    assert not {"birth_date", "record_id", "registry_id", "notes", "age_days"} & set(pooled.columns)
     text = r.content.decode()
     analysis = client.get(f"{API}/analysis/dataset", headers=auth["coord"])
     assert analysis.status_code == 200, analysis.text
