@@ -39,6 +39,8 @@ from infantall.registry.testing import isolated_database
 from infantall.services import datasets
 from infantall.services.demo import load_synthetic_cohort
 
+PASSWORD = "a-long-password-1"
+
 
 def _accounts(database: Any, settings: Any, sites: int) -> tuple[Principal, list[Any]]:
     hasher = password_hasher(settings)
@@ -48,11 +50,12 @@ def _accounts(database: Any, settings: Any, sites: int) -> tuple[Principal, list
         for i in range(sites):
             code = f"SITE-{i:02d}"
             admin.create_site(s, me, SiteCreate(code=code, name=f"Site {i}"))
-            user = UserCreate(username=f"ed{i}", password="a-long-password-1", role=Role.site_editor,
-                              site_code=code)  # fmt: skip
+            user = UserCreate(
+                username=f"ed{i}", password=PASSWORD, role=Role.site_editor, site_code=code
+            )
             admin.create_user(s, me, hasher, user)
-        admin.create_user(s, me, hasher, UserCreate(username="coord",
-                          password="a-long-password-1", role=Role.coordinator))  # fmt: skip
+        coord = UserCreate(username="coord", password=PASSWORD, role=Role.coordinator)
+        admin.create_user(s, me, hasher, coord)
         users = {u.username: u for u in s.scalars(select(User))}
         codes = {site.id: site.code for site in s.scalars(select(Site))}
     coord = users["coord"]
