@@ -94,40 +94,53 @@ def test_wbc_generalisation(wbc: float | None, label: str | None) -> None:
     assert wbc_class(wbc) == label
 
 
-QI = ("site_code", "diagnosis_year", "sex", "age")
+QI = ("site_code", "diagnosis_period", "sex", "age")
 
 
 def _records(spec: list[tuple[str, int, str, str, int]]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for site, year, sex, age, n in spec:
-        out += [{"site_code": site, "diagnosis_year": year, "sex": sex, "age": age}] * n
+        out += [{"site_code": site, "diagnosis_period": year, "sex": sex, "age": age}] * n
     return out
 
 
-def test_suppression_order_year_then_age_then_sex_then_record() -> None:
+def test_the_ladder_half_year_then_period_then_suppression_then_record() -> None:
     records = _records(
         [
             ("A", 2020, "f", "0-2m", 5),  # a class of k: untouched
-            ("A", 2021, "f", "0-2m", 3),  # joins the 2 below once the year is gone
-            ("A", 2022, "f", "0-2m", 2),
-            ("A", 2020, "m", "3-5m", 2),  # year, then age suppressed: joins the next
-            ("A", 2021, "m", "6-8m", 3),
-            ("B", 2020, "m", "9-12m", 1),  # alone at its site: every step, then left out
+            ("A", 2021, "f", "0-2m", 3),  # + the 2 below once the age is <6m
+            ("A", 2021, "f", "3-5m", 2),
+            ("A", 2016, "m", "6-8m", 2),  # + the 3 below once the period is 2015-2019
+            ("A", 2018, "m", "9-12m", 3),
+            ("A", 2012, "m", "0-2m", 2),  # + the 3 below once the period is suppressed
+            ("A", 2023, "m", "3-5m", 3),
+            ("B", 2020, "m", "9-12m", 1),  # alone at its site: every rung, then left out
         ]
     )
     kept, steps = anonymise(records, QI, 5)
-    assert [(s.field, s.patients) for s in steps] == [
-        ("diagnosis_year", 11),
-        ("age", 6),  # the 5 male patients of site A and the lone patient of site B
-        ("sex", 1),
-        ("record", 1),
+    assert [(s.field, s.step, s.patients) for s in steps] == [
+        ("age", "half_year", 16),
+        ("diagnosis_period", "five_years", 11),
+        ("diagnosis_period", "suppressed", 6),
+        ("age", "suppressed", 1),
+        ("sex", "suppressed", 1),
+        ("record", "left_out", 1),
     ]
     sizes = equivalence_classes(kept, QI)
     assert min(sizes.values()) >= 5 and len(kept) == len(records) - 1
-    assert sizes[("A", 2020, "f", "0-2m")] == 5
-    assert sizes[("A", None, "f", "0-2m")] == 5
-    assert sizes[("A", None, "m", None)] == 5
-    assert all(r["site_code"] is not None for r in kept)
+    assert sizes == {
+        ("A", 2020, "f", "0-2m"): 5,
+        ("A", 2021, "f", "<6m"): 5,
+        ("A", "2015-2019", "m", "6-12m"): 5,
+        ("A", None, "m", "<6m"): 5,
+    }
+
+
+def test_months_climb_to_the_half_year() -> None:
+    records = [{"site_code": "A", "diagnosis_period": 2020, "sex": "f", "age": m} for m in
+               (0, 1, 5, 6, 7, 11)]  # fmt: skip
+    kept, _ = anonymise(records, QI, 3)
+    assert [r["age"] for r in kept] == ["<6m", "<6m", "<6m", "6-12m", "6-12m", "6-12m"]
 
 
 def test_k_of_one_suppresses_nothing() -> None:

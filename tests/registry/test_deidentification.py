@@ -106,9 +106,12 @@ def test_the_pooled_file_alone_has_no_class_under_k(
         data = table_bytes(result.table, "csv")
         table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
         patients = table[table.record_type == "patient"]
-        year = patients.diagnosis_date_shifted.str[:4]
-        sizes = patients.groupby([patients.site_code, year, patients.sex, patients.age_class])
+        qi = ["site_code", "diagnosis_period", "sex", "age_class"]
+        sizes = patients.groupby(qi)
         assert sizes.size().min() >= k
+        # a full date is published only with its year as the period
+        dated = patients[patients.diagnosis_date_shifted != ""]
+        assert (dated.diagnosis_date_shifted.str[:4] == dated.diagnosis_period).all()
         manifest = result.manifest
         assert manifest["k_achieved"] == sizes.size().min()
         assert manifest["patients_out"] == len(patients)
@@ -123,18 +126,24 @@ def test_the_pooled_file_alone_has_no_class_under_k(
         assert set(patients.wbc_class) <= {"<50", "50-<100", "100-<300", ">=300", ""}
 
 
-def test_a_suppressed_year_takes_every_date_of_the_patient_with_it(
+def test_a_generalised_year_takes_every_date_of_the_patient_with_it(
     loaded: tuple[Any, Any, dict[str, Any]],
 ) -> None:
     settings, database, seeded = loaded
     key = settings.pseudonym_key.get_secret_value()
     result = _export(database, seeded, key, k=12)
-    steps = {s["field"]: s["patients"] for s in result.manifest["suppressed"]}
+    steps = {(s["field"], s["step"]): s["patients"] for s in result.manifest["suppressed"]}
+    assert steps[("diagnosis_period", "five_years")] > 0
     table = result.table
     patients = table[table.record_type == "patient"]
-    no_date = set(patients[patients.diagnosis_date_shifted.isna()].pseudonym)
-    assert steps.get("diagnosis_year", 0) > 0 and len(no_date) >= 1
-    events = table[table.pseudonym.isin(no_date) & (table.record_type == "event")]
+    no_date = patients[patients.diagnosis_date_shifted.isna()]
+    assert len(no_date) >= steps[("diagnosis_period", "five_years")] - steps.get(
+        ("record", "left_out"), 0
+    )
+    periods = no_date.diagnosis_period.dropna()
+    assert periods.str.fullmatch(r"\d{4}-\d{4}").all()
+    events = table[table.pseudonym.isin(set(no_date.pseudonym)) & (table.record_type == "event")]
+    assert len(events) > 0
     assert events.event_date_shifted.isna().all() and events.event_day.notna().all()
 
 

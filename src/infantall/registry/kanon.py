@@ -1,27 +1,29 @@
-"""Generalisation of quasi-identifiers and k-anonymity by local suppression.
+"""Generalisation of quasi-identifiers and k-anonymity by local recoding and suppression.
 
-The quasi-identifiers of the pooled export are the site, the (shifted) year of diagnosis,
-the sex and the age at diagnosis (in classes or months): a reader who knows them of a
-child could single the child out when few records share them. Records are grouped into
-equivalence classes on these values; in a class with fewer than ``k`` records the year of
-diagnosis is suppressed first (its dates are then given as days since diagnosis only),
-then the age, then the sex, and a record still in a class under ``k`` is left out.
-Suppressed values join the class of unknown values (``None``). Afterwards every class
-holds at least ``k`` records (Sweeney 2002, k-anonymity; local suppression as in
-sdcMicro's ``localSuppression``).
+The quasi-identifiers of the pooled export are the site, the (shifted) diagnosis period, the
+sex and the age at diagnosis (in classes or months): a reader who knows them of a child
+could single the child out when few records share them. Records are grouped into
+equivalence classes on these values; the records of a class with fewer than ``k`` records
+climb one rung of :data:`LADDER` at a time — the age to the half-year (``<6m``, ``6-12m``),
+the diagnosis year to its five-year period, then the period, the age and the sex
+suppressed — and a record still in a class under ``k`` is left out. Suppressed values join
+the class of unknown values (``None``). Afterwards every class holds at least ``k`` records
+(Sweeney 2002, k-anonymity; local recoding and suppression as in sdcMicro's
+``localSuppression``; the site is never touched).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "AGE_CLASSES",
-    "SUPPRESSION_ORDER",
+    "LADDER",
+    "PERIOD_YEARS",
     "WBC_CLASSES",
     "Suppression",
     "age_class",
@@ -41,17 +43,48 @@ WBC_CLASSES: tuple[tuple[float, str], ...] = (
     (100.0, "100-<300"),
     (300.0, ">=300"),
 )
-#: Quasi-identifiers suppressed in a class under k, in this order (the site is never).
-SUPPRESSION_ORDER = ("diagnosis_year", "age", "sex")
+#: Width of the diagnosis period a year is generalised to (2015-2019, 2020-2024, ...).
+PERIOD_YEARS = 5
 _DAYS_PER_MONTH = 365.25 / 12
-_REASONS = {
-    "diagnosis_year": "in an equivalence class of fewer than k patients: the year of "
-    "diagnosis and every date of the patient removed (days since diagnosis kept)",
-    "age": "still in a class of fewer than k patients: the age class removed",
-    "sex": "still in a class of fewer than k patients: the sex removed",
-    "record": "still in a class of fewer than k patients with the year, age and sex "
-    "removed: the patient and its events left out",
-}
+
+
+def _half_year(value: Any) -> Any:
+    if value is None or value in ("<6m", "6-12m"):
+        return value
+    months = value if isinstance(value, int) else int(str(value).split("-")[0])
+    return "<6m" if months < 6 else "6-12m"
+
+
+def _period(value: Any) -> Any:
+    if not isinstance(value, int):
+        return value  # already a period, or unknown
+    start = value - value % PERIOD_YEARS
+    return f"{start}-{start + PERIOD_YEARS - 1}"
+
+
+def _suppress(value: Any) -> Any:
+    return None
+
+
+#: Rungs climbed by the records of a class under k: (field, step, recoding, reason).
+LADDER: tuple[tuple[str, str, Callable[[Any], Any], str], ...] = (
+    ("age", "half_year", _half_year,
+     "in an equivalence class of fewer than k patients: age generalised to <6m or 6-12m"),
+    ("diagnosis_period", "five_years", _period,
+     f"still in a class of fewer than k patients: the diagnosis year generalised to its "
+     f"{PERIOD_YEARS}-year period and every date of the patient removed (days since "
+     f"diagnosis kept)"),
+    ("diagnosis_period", "suppressed", _suppress,
+     "still in a class of fewer than k patients: the diagnosis period removed"),
+    ("age", "suppressed", _suppress,
+     "still in a class of fewer than k patients: the age removed"),
+    ("sex", "suppressed", _suppress,
+     "still in a class of fewer than k patients: the sex removed"),
+)  # fmt: skip
+_DROPPED = (
+    "still in a class of fewer than k patients with period, age and sex removed: the "
+    "patient and its events left out"
+)
 
 
 def age_months(age_days: int | None) -> int | None:
@@ -76,15 +109,21 @@ def wbc_class(wbc: float | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Suppression:
-    """One step of the suppression: which value, for how many patients, and why."""
+    """One rung of the ladder: which value, how (``step``), for how many patients, why."""
 
     field: str
+    step: str
     patients: int
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the manifest."""
-        return {"field": self.field, "patients": self.patients, "reason": self.reason}
+        return {
+            "field": self.field,
+            "step": self.step,
+            "patients": self.patients,
+            "reason": self.reason,
+        }
 
 
 def _key(record: dict[str, Any], qi: Sequence[str]) -> tuple[Any, ...]:
@@ -111,15 +150,16 @@ def anonymise(
     """
     out = [dict(r) for r in records]
     steps: list[Suppression] = []
-    for field in (f for f in SUPPRESSION_ORDER if f in qi):
+    for field, step, recode, reason in (rung for rung in LADDER if rung[0] in qi):
         changed = 0
         for i in _small(out, qi, k):
-            if out[i].get(field) is not None:
-                out[i][field] = None
+            value = recode(out[i].get(field))
+            if value != out[i].get(field):
+                out[i][field] = value
                 changed += 1
         if changed:
-            steps.append(Suppression(field, changed, _REASONS[field]))
+            steps.append(Suppression(field, step, changed, reason))
     dropped = set(_small(out, qi, k))
     if dropped:
-        steps.append(Suppression("record", len(dropped), _REASONS["record"]))
+        steps.append(Suppression("record", "left_out", len(dropped), _DROPPED))
     return [r for i, r in enumerate(out) if i not in dropped], steps

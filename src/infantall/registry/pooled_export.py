@@ -140,7 +140,7 @@ def _quasi(p: Patient, code: str, opts: DeidOptions, shift: int) -> dict[str, An
     record: dict[str, Any] = {"site_code": code, "sex": str(p.sex or "unknown")}
     if opts.dates != "relative":
         diagnosis = p.diagnosis_date
-        record["diagnosis_year"] = (
+        record["diagnosis_period"] = (
             None if diagnosis is None else (diagnosis + dt.timedelta(days=shift)).year
         )
     record["age"] = age_class(p.age_days) if opts.age == "class" else age_months(p.age_days)
@@ -160,6 +160,9 @@ def _patient_row(
             wbc_class(p.wbc) if opts.wbc == "class" else p.wbc
         ),
     }
+    if opts.dates != "relative":
+        period = record["diagnosis_period"]
+        row["diagnosis_period"] = None if period is None else str(period)
     row.update({c: getattr(p, c) for c in _CATEGORICAL})
     row["prednisone_response"] = _prednisone(p)
     diagnosis = p.diagnosis_date
@@ -194,6 +197,7 @@ def _columns(opts: DeidOptions) -> list[str]:
         "sex",
         "age_class" if opts.age == "class" else "age_months",
         "wbc_class" if opts.wbc == "class" else "wbc",
+        *([] if opts.dates == "relative" else ["diagnosis_period"]),
         *_CATEGORICAL,
         *_date_columns(opts, "diagnosis"),
         *_date_columns(opts, "enrollment"),
@@ -227,7 +231,7 @@ def build_pooled_export(
     rows: list[dict[str, Any]] = []
     for record in kept:
         p, _ = patients[record["_index"]]
-        dates_kept = options.dates == "relative" or record.get("diagnosis_year") is not None
+        dates_kept = options.dates == "relative" or isinstance(record["diagnosis_period"], int)
         shift = shifts[p.registry_id] if dates_kept else None
         rows.append(_patient_row(p, record, options, shift))
         rows.extend(
@@ -235,7 +239,7 @@ def build_pooled_export(
                         shift)
         )  # fmt: skip
     table = pd.DataFrame(rows, columns=_columns(options))
-    for column in ("event_instance", "event_grade", "event_number", "event_line", "age_months"):
+    for column in ("event_instance", "event_grade", "event_number", "event_line"):
         if column in table.columns:
             table[column] = table[column].astype("Int64")
     manifest = _manifest(options, qi, len(patients), kept, steps, len(table))
@@ -245,7 +249,7 @@ def build_pooled_export(
 def _quasi_identifiers(options: DeidOptions) -> tuple[str, ...]:
     if options.dates == "relative":
         return ("site_code", "sex", "age")
-    return ("site_code", "diagnosis_year", "sex", "age")
+    return ("site_code", "diagnosis_period", "sex", "age")
 
 
 def _generalised(options: DeidOptions) -> list[dict[str, Any]]:
@@ -295,6 +299,10 @@ def _manifest(
         "format": MANIFEST_FORMAT,
         "options": options.as_dict(),
         "quasi_identifiers": list(qi),
+        "quasi_identifier_columns": {
+            q: ("age_class" if options.age == "class" else "age_months") if q == "age" else q
+            for q in qi
+        },
         "patients_in": n_in,
         "patients_out": len(kept),
         "rows": n_rows,
