@@ -108,14 +108,9 @@ def main() -> None:
         true["shifted_year"] = shifted_year
         cells = Counter(zip(true.site, true.shifted_year, strict=True))
         table = result.table
-        out = table[table.record_type == "patient"]
-        year = (
-            pd.to_datetime(out.get("diagnosis_date_shifted")).dt.year
-            if args.dates == "shifted"
-            else None
-        )
-        published = out.assign(year=year) if year is not None else out
-        qi_after = [c for c in ("site_code", "year", "sex", "age_class") if c in published.columns]
+        published = table[table.record_type == "patient"]
+        qi_after = list(result.manifest["quasi_identifier_columns"].values())
+        kept_dates = published.diagnosis_date_shifted.notna() if args.dates == "shifted" else None
         figures = {
             "patients": len(true),
             "sites": args.sites,
@@ -132,6 +127,7 @@ def main() -> None:
             "site_year_cells": len(cells),
             "site_year_cells_under_k": sum(1 for n in cells.values() if n < args.k),
             "shifted_year_equals_true_year": round(float((shifted_year == true.year).mean()), 3),
+            "patients_with_dates": None if kept_dates is None else int(kept_dates.sum()),
             "k_achieved": result.manifest["k_achieved"],
             "patients_out": result.manifest["patients_out"],
             "suppressed": result.manifest["suppressed"],
