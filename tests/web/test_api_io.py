@@ -337,3 +337,33 @@ def test_choice_values_are_read_in_any_case(client: Any, auth: H, registry: Any)
     refused = _import(client, auth["editor_a"], _csv(bad))
     codes = {(e["field"], e["code"]) for e in refused.json()["errors"]}
     assert ("kmt2a", "invalid_choice") in codes
+
+
+def test_the_shift_setting_reaches_the_export_and_the_analysis_dataset(
+    registry: Any, auth: H, client: Any
+) -> None:
+    """``INFANTALL_DATE_SHIFT_MAX_DAYS`` sets the half-width of the one shift of every
+    pseudonymised output (here 3 days), not only of the export."""
+    from fastapi.testclient import TestClient
+
+    from infantall.web import create_app
+
+    settings, database = registry
+    key = settings.pseudonym_key.get_secret_value()
+    _import(client, auth["editor_a"], _csv(GOOD))
+    narrow = settings.model_copy(update={"date_shift_max_days": 3})
+    with TestClient(create_app(narrow, database=database)) as other:
+        pooled = pd.read_csv(
+            io.BytesIO(other.get(f"{API}/export/pooled?k=1", headers=auth["coord"]).content),
+            dtype=str,
+        )
+        records = other.get(f"{API}/analysis/dataset", headers=auth["coord"]).json()["records"]
+        patients = other.get(f"{API}/patients", headers=auth["coord"]).json()["items"]
+    starts = {row["USUBJID"]: row["STARTDT"][:10] for row in records}
+    first = pooled[pooled.record_type == "patient"].set_index("pseudonym")
+    for p in patients:
+        alias = pseudonym(key, p["registry_id"])
+        shift = date_shift_days(key, p["registry_id"], 3)
+        expected = dt.date.fromisoformat(p["diagnosis_date"]) + dt.timedelta(days=shift)
+        assert 1 <= abs(shift) <= 3
+        assert starts[alias] == first.loc[alias, "diagnosis_date_shifted"] == expected.isoformat()

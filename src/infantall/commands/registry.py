@@ -376,7 +376,10 @@ def quality(
         key = settings.pseudonym_key.get_secret_value()
         with database.read_sessions() as session:
             try:
-                report = registry_quality(session, principal, key, day, **days)
+                shift = settings.date_shift_max_days
+                report = registry_quality(
+                    session, principal, key, day, max_shift_days=shift, **days
+                )
             except RegistryError as exc:
                 fail(exc.message)
     finally:

@@ -154,7 +154,9 @@ def data_quality(
 
     days = {} if overdue_days is None else {"overdue_days": overdue_days}
     key = settings.pseudonym_key.get_secret_value()
-    report = registry_quality(session, user, key, as_of or dt.date.today(), **days)
+    day = as_of or dt.date.today()
+    shift = settings.date_shift_max_days
+    report = registry_quality(session, user, key, day, max_shift_days=shift, **days)
     return QualityResult.model_validate(report.to_dict())
 
 
