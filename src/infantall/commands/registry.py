@@ -271,20 +271,9 @@ def _deid_options(dates: str, age: str, wbc: str, k: int, settings: Any) -> Any:
     from infantall.registry.io import DeidOptions
 
     try:
-        return DeidOptions(
-            dates=dates,  # type: ignore[arg-type]  # checked by DeidOptions
-            age=age,  # type: ignore[arg-type]
-            wbc=wbc,  # type: ignore[arg-type]
-            k=k,
-            max_shift_days=settings.date_shift_max_days,
-        )
+        return DeidOptions.parse(dates, age, wbc, k, settings.date_shift_max_days)
     except InvalidInputError as exc:
         fail(f"{exc.field}: {exc.reason}")
-
-
-def _manifest_path(output: Path) -> Path:
-    """``registry.csv`` -> ``registry.manifest.json`` (beside the export)."""
-    return output.with_name(output.stem + ".manifest.json")
 
 
 @registry_app.command("export")
@@ -336,7 +325,7 @@ def export(
     output.write_bytes(table_bytes(table, kind))
     record: dict[str, Any] = {"file": str(output), "format": kind, "rows": len(table)}
     if manifest is not None:
-        path = _manifest_path(output)
+        path = output.with_name(output.stem + ".manifest.json")  # beside the export
         path.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         record.update(manifest=str(path), k_achieved=manifest["k_achieved"])
     emit_records([record], fmt, title="exported")

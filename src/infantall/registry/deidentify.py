@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from infantall.domain import PatientHistory
 from infantall.errors import InvalidInputError
@@ -146,6 +146,17 @@ class DeidOptions:
                 "k", f"{self.k!r} is not a whole number in 1–1000", "bad_option"
             )
         _check_max_days(self.max_shift_days)
+
+    @classmethod
+    def parse(cls, dates: str, age: str, wbc: str, k: int, max_shift_days: int) -> DeidOptions:
+        """Options from untyped input (CLI flags), each checked as in the constructor."""
+        return cls(
+            dates=cast(DateMode, _choice("dates", dates, get_args(DateMode))),
+            age=cast(AgeMode, _choice("age", age, get_args(AgeMode))),
+            wbc=cast(WbcMode, _choice("wbc", wbc, get_args(WbcMode))),
+            k=k,
+            max_shift_days=max_shift_days,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The options as JSON-ready values (for the manifest and the audit row)."""
