@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 import pandas as pd
+import pytest
 from sqlalchemy import func, select
 
 from infantall.registry.dictionary import DATA_DICTIONARY
@@ -172,41 +173,61 @@ def test_valid_file_imports_atomically_and_round_trips(client: Any, auth: H, reg
 def test_pooled_export_is_deidentified_with_consistent_date_shifts(
     client: Any, auth: H, registry: Any
 ) -> None:
+    """Each patient's dates move by its one shift (both directions, never zero) in the
+    pooled export and in the coordinator's analysis dataset alike; ``k=1`` keeps these
+    few patients (the default k=5 suppresses them, as the manifest says)."""
     settings, _ = registry
     key = settings.pseudonym_key.get_secret_value()
     _import(client, auth["editor_a"], _csv(GOOD))
     assert client.get(f"{API}/export/pooled", headers=auth["editor_a"]).status_code == 403
-    r = client.get(f"{API}/export/pooled", headers=auth["coord"])
+    r = client.get(f"{API}/export/pooled?k=1", headers=auth["coord"])
     assert r.status_code == 200
     pooled = pd.read_csv(io.BytesIO(r.content), dtype=str)
     patients = client.get(f"{API}/patients", headers=auth["coord"]).json()["items"]
-    assert not {"birth_date", "record_id", "registry_id", "notes"} & set(pooled.columns)
+    assert not {"birth_date", "record_id", "registry_id", "notes", "age_days"} & set(pooled.columns)
     text = r.content.decode()
+    analysis = client.get(f"{API}/analysis/dataset", headers=auth["coord"])
+    assert analysis.status_code == 200, analysis.text
+    starts = {row["USUBJID"]: row["STARTDT"][:10] for row in analysis.json()["records"]}
     for p in patients:
         assert p["registry_id"] not in text and p["local_code"] not in text
         rows = pooled[pooled.pseudonym == pseudonym(key, p["registry_id"])]
-        shift = date_shift_days(key, p["registry_id"])
-        assert 0 <= shift <= 364
+        shift = date_shift_days(key, p["registry_id"], settings.date_shift_max_days)
+        assert 1 <= abs(shift) <= settings.date_shift_max_days
         first = rows[rows.record_type == "patient"].iloc[0]
-        assert dt.date.fromisoformat(first.diagnosis_date_shifted) == (
-            dt.date.fromisoformat(p["diagnosis_date"]) + dt.timedelta(days=shift)
-        )
-        assert int(first.age_days) == p["age_days"]
+        expected = dt.date.fromisoformat(p["diagnosis_date"]) + dt.timedelta(days=shift)
+        assert dt.date.fromisoformat(first.diagnosis_date_shifted) == expected
+        assert starts[pseudonym(key, p["registry_id"])] == expected.isoformat()
         events = client.get(
             f"{API}/patients/{p['registry_id']}/events", headers=auth["coord"]
         ).json()
+        shifted = rows[rows.record_type == "event"].event_date_shifted.tolist()
         for e in events:
-            shifted = rows[rows.record_type == "event"].event_date_shifted.tolist()
             assert (
                 dt.date.fromisoformat(e["date"]) + dt.timedelta(days=shift)
             ).isoformat() in shifted
     shifts = {date_shift_days(key, p["registry_id"]) for p in patients}
     assert len(shifts) == len(patients)  # not one constant shift for everyone
-    assert client.get(f"{API}/export/pooled", headers=auth["coord"]).content == r.content
-    analysis = client.get(f"{API}/analysis/dataset", headers=auth["coord"])
-    assert analysis.status_code == 200, analysis.text
-    ids = {row["USUBJID"] for row in analysis.json()["records"]}
-    assert ids == {pseudonym(key, p["registry_id"]) for p in patients}
+    again = client.get(f"{API}/export/pooled?k=1", headers=auth["coord"])
+    assert again.content == r.content
+    default = client.get(f"{API}/export/pooled", headers=auth["coord"])
+    assert pd.read_csv(io.BytesIO(default.content)).empty
+    manifest = client.get(f"{API}/export/pooled/manifest", headers=auth["coord"]).json()
+    assert manifest["patients_in"] == len(patients) and manifest["patients_out"] == 0
+    assert manifest["suppressed"][-1]["field"] == "record"
+    denied = client.get(f"{API}/export/pooled/manifest", headers=auth["editor_a"])
+    assert denied.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [("dates=full", "dates"), ("k=0", "k"), ("age=days", "age")]
+)
+def test_pooled_export_refuses_unknown_options(
+    client: Any, auth: H, query: str, field: str
+) -> None:
+    r = client.get(f"{API}/export/pooled?{query}", headers=auth["coord"])
+    assert r.status_code == 422
+    assert field in r.text
 
 
 def test_every_problem_of_every_row_and_events_of_an_invalid_patient(
@@ -326,3 +347,33 @@ def test_choice_values_are_read_in_any_case(client: Any, auth: H, registry: Any)
     refused = _import(client, auth["editor_a"], _csv(bad))
     codes = {(e["field"], e["code"]) for e in refused.json()["errors"]}
     assert ("kmt2a", "invalid_choice") in codes
+
+
+def test_the_shift_setting_reaches_the_export_and_the_analysis_dataset(
+    registry: Any, auth: H, client: Any
+) -> None:
+    """``INFANTALL_DATE_SHIFT_MAX_DAYS`` sets the half-width of the one shift of every
+    pseudonymised output (here 3 days), not only of the export."""
+    from fastapi.testclient import TestClient
+
+    from infantall.web import create_app
+
+    settings, database = registry
+    key = settings.pseudonym_key.get_secret_value()
+    _import(client, auth["editor_a"], _csv(GOOD))
+    narrow = settings.model_copy(update={"date_shift_max_days": 3})
+    with TestClient(create_app(narrow, database=database)) as other:
+        pooled = pd.read_csv(
+            io.BytesIO(other.get(f"{API}/export/pooled?k=1", headers=auth["coord"]).content),
+            dtype=str,
+        )
+        records = other.get(f"{API}/analysis/dataset", headers=auth["coord"]).json()["records"]
+        patients = other.get(f"{API}/patients", headers=auth["coord"]).json()["items"]
+    starts = {row["USUBJID"]: row["STARTDT"][:10] for row in records}
+    first = pooled[pooled.record_type == "patient"].set_index("pseudonym")
+    for p in patients:
+        alias = pseudonym(key, p["registry_id"])
+        shift = date_shift_days(key, p["registry_id"], 3)
+        expected = dt.date.fromisoformat(p["diagnosis_date"]) + dt.timedelta(days=shift)
+        assert 1 <= abs(shift) <= 3
+        assert starts[alias] == first.loc[alias, "diagnosis_date_shifted"] == expected.isoformat()

@@ -88,6 +88,10 @@ OTHER_OPS: dict[tuple[str, str], tuple[dict[str, int], Any]] = {
     ),
     ("get", "/export"): (_READERS, None),
     ("get", "/export/pooled"): ({r: (200 if r == "coord" else 403) for r in ROLES}, None),
+    ("get", "/export/pooled/manifest"): (
+        {r: (200 if r == "coord" else 403) for r in ROLES},
+        None,
+    ),
     ("get", "/audit"): (_ADMIN_ONLY, None),
 }
 #: Operations left out of the matrix, and why.

@@ -266,6 +266,16 @@ def import_(
     )
 
 
+def _deid_options(dates: str, age: str, wbc: str, k: int, settings: Any) -> Any:
+    from infantall.errors import InvalidInputError
+    from infantall.registry.io import DeidOptions
+
+    try:
+        return DeidOptions.parse(dates, age, wbc, k, settings.date_shift_max_days)
+    except InvalidInputError as exc:
+        fail(f"{exc.field}: {exc.reason}")
+
+
 @registry_app.command("export")
 def export(
     output: Path = OutputArgument,
@@ -273,22 +283,39 @@ def export(
     pooled: bool = typer.Option(
         False, "--pooled", help="De-identified pooled export (coordinators)."
     ),
+    dates: str = typer.Option(
+        "shifted",
+        "--dates",
+        help="Pooled export: shifted (the patient's date shift), year (year only) or "
+        "relative (days since diagnosis, no dates).",
+    ),
+    age: str = typer.Option("class", "--age", help="Pooled export: age as class or months."),
+    wbc: str = typer.Option("class", "--wbc", help="Pooled export: WBC as class or value."),
+    k: int = typer.Option(
+        5, "--k", help="Pooled export: suppress equivalence classes under k patients."
+    ),
     database_url: str | None = DatabaseOption,
     fmt: Format = FormatOption,
 ) -> None:
-    """Export your scope (or the de-identified pooled data) to CSV or Parquet."""
+    """Export your scope (or the de-identified pooled data, with its manifest written
+    beside it as <name>.manifest.json) to CSV or Parquet."""
+    import json
+
     from infantall.registry.errors import RegistryError
-    from infantall.registry.io import export_table, pooled_export_table, table_bytes
+    from infantall.registry.io import export_table, pooled_export, table_bytes
 
     kind = "parquet" if output.suffix.lower() == ".parquet" else "csv"
     settings, database = _open(database_url)
+    manifest = None
     try:
+        options = _deid_options(dates, age, wbc, k, settings) if pooled else None
         principal = _principal(settings, database, user)
         with database.read_sessions() as session:
             try:
                 if pooled:
                     key = settings.pseudonym_key.get_secret_value()
-                    table = pooled_export_table(session, principal, key, kind)
+                    result = pooled_export(session, principal, key, options, kind)
+                    table, manifest = result.table, result.manifest
                 else:
                     table = export_table(session, principal, kind)
             except RegistryError as exc:
@@ -296,7 +323,12 @@ def export(
     finally:
         database.dispose()
     output.write_bytes(table_bytes(table, kind))
-    emit_records([{"file": str(output), "format": kind, "rows": len(table)}], fmt, title="exported")
+    record: dict[str, Any] = {"file": str(output), "format": kind, "rows": len(table)}
+    if manifest is not None:
+        path = output.with_name(output.stem + ".manifest.json")  # beside the export
+        path.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        record.update(manifest=str(path), k_achieved=manifest["k_achieved"])
+    emit_records([record], fmt, title="exported")
 
 
 @registry_app.command("quality")
@@ -333,7 +365,10 @@ def quality(
         key = settings.pseudonym_key.get_secret_value()
         with database.read_sessions() as session:
             try:
-                report = registry_quality(session, principal, key, day, **days)
+                shift = settings.date_shift_max_days
+                report = registry_quality(
+                    session, principal, key, day, max_shift_days=shift, **days
+                )
             except RegistryError as exc:
                 fail(exc.message)
     finally:

@@ -62,7 +62,8 @@ def write_registry_report(out: Path, *, database_url: str | None, username: str)
         principal = _principal(settings, database, username)
         with database.write_sessions() as session:
             key = settings.pseudonym_key.get_secret_value()
-            cohort = registry_cohort(session, principal, key)
+            shift = settings.date_shift_max_days
+            cohort = registry_cohort(session, principal, key, max_shift_days=shift)
     finally:
         database.dispose()
     scope = "all sites, pseudonymised" if principal.reads_all_sites else "own site"

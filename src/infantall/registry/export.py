@@ -1,18 +1,15 @@
 """CSV/Parquet export of the caller's scope, and the de-identified pooled export for
 coordinators.
 
-Pooled export: identifiers are replaced by an HMAC-SHA-256 of the registry id under the
-pseudonym key (kept outside the database: GDPR Art. 4(5), EDPB Guidelines 01/2025); all
-dates of a patient are shifted by the same offset in [0, 364] days derived from the same
-key (REDCap's de-identified export shifts dates by up to 364 days, the same within a
-record), so intervals are kept; age at diagnosis is kept, birth date, site-local code and
-free text are dropped.
+Pooled export (:func:`pooled_export`): pseudonyms instead of identifiers, the patient's one
+date shift (in both directions, shared with every pseudonymised output), year-only or
+relative dates on request, generalised quasi-identifiers, suppression of classes under k
+and a manifest (:mod:`infantall.registry.pooled_export`, :mod:`infantall.registry.deidentify`).
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from typing import Any
 
@@ -21,17 +18,20 @@ from sqlalchemy.orm import Session
 
 from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
+from infantall.registry.deidentify import DeidOptions, date_shift_days, pseudonym
 from infantall.registry.dictionary import DATA_DICTIONARY, EVENT_COLUMNS, PATIENT_COLUMNS
 from infantall.registry.histories import scoped_rows
 from infantall.registry.models import Event, Patient, Role
-from infantall.registry.security import keyed_hash
+from infantall.registry.pooled_export import PooledExport, build_pooled_export
 
 __all__ = [
     "EXPORT_ONLY_COLUMNS",
     "FORMULA_TRIGGERS",
+    "DeidOptions",
+    "PooledExport",
     "date_shift_days",
     "export_table",
-    "pooled_export_table",
+    "pooled_export",
     "pseudonym",
     "table_bytes",
     "template_csv",
@@ -96,54 +96,29 @@ def export_table(session: Session, principal: Principal, fmt: str = "csv") -> pd
     return table
 
 
-def pseudonym(key: str, registry_id: str) -> str:
-    """The pooled-export id of a patient: HMAC-SHA-256 under the pseudonym key (24 hex)."""
-    return keyed_hash(key, f"id:{registry_id}")[:24]
+def pooled_export(
+    session: Session,
+    principal: Principal,
+    key: str,
+    options: DeidOptions | None = None,
+    fmt: str = "csv",
+) -> PooledExport:
+    """De-identified pooled data of every site (coordinators) and its manifest; audited
+    with the options and the k-anonymity achieved.
 
-
-def date_shift_days(key: str, registry_id: str) -> int:
-    """The patient's date shift in [0, 364] days, fixed by the pseudonym key."""
-    return int(keyed_hash(key, f"shift:{registry_id}")[:12], 16) % 365
-
-
-_POOLED_DROP = ("birth_date", "notes", "event_diagnosis", "redcap_repeat_instrument")
-_DATE_COLUMNS = ("diagnosis_date", "enrollment_date", "event_date")
-
-
-def pooled_export_table(
-    session: Session, principal: Principal, key: str, fmt: str = "csv"
-) -> pd.DataFrame:
-    """De-identified pooled data of every site (coordinators); audited.
-
-    One row per patient and per event: ``pseudonym`` instead of ids, dates shifted by the
-    patient's offset (columns ``*_shifted``), ``age_days`` kept; no birth date, local code
-    or free text.
+    One row per patient and per event under the patient's pseudonym; dates per
+    ``options.dates`` with the patient's one date shift (the same as in the coordinator's
+    analysis dataset); no birth date, local code or free text; classes under ``options.k``
+    suppressed (:mod:`infantall.registry.pooled_export`).
     """
     require_role(principal, frozenset({Role.coordinator}), "export pooled data")
+    opts = options or DeidOptions()
     patients, events = scoped_rows(session, principal)
-    rows = _flat_rows(patients, events)
-    by_id = {p.registry_id: p for p, _ in patients}
-    out = []
-    for row in rows:
-        rid = row["registry_id"]
-        shift = dt.timedelta(days=date_shift_days(key, rid))
-        new = {
-            "pseudonym": pseudonym(key, rid),
-            "site_code": row["site_code"],
-            "record_type": row.get("redcap_repeat_instrument") or "patient",
-            "age_days": by_id[rid].age_days,
-        }
-        for k, v in row.items():
-            if k in _POOLED_DROP or k in ("record_id", "registry_id", "site_code"):
-                continue
-            if k in _DATE_COLUMNS:
-                value = v if isinstance(v, dt.date) else (dt.date.fromisoformat(v) if v else None)
-                new[f"{k}_shifted"] = value + shift if value is not None else None
-            else:
-                new[k] = v
-        out.append(new)
-    _audit_export(session, principal, "pooled_deidentified", fmt, len(patients))
-    return _integers(pd.DataFrame(out))
+    result = build_pooled_export(patients, events, key, opts)
+    extra = {**opts.as_dict(), "k_achieved": result.manifest["k_achieved"],
+             "patients_out": result.manifest["patients_out"]}  # fmt: skip
+    _audit_export(session, principal, "pooled_deidentified", fmt, len(patients), extra)
+    return result
 
 
 def _integers(table: pd.DataFrame) -> pd.DataFrame:
@@ -153,7 +128,14 @@ def _integers(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _audit_export(session: Session, principal: Principal, kind: str, fmt: str, n: int) -> None:
+def _audit_export(
+    session: Session,
+    principal: Principal,
+    kind: str,
+    fmt: str,
+    n: int,
+    extra: dict[str, Any] | None = None,
+) -> None:
     session.commit()  # end the read transaction before writing the audit row
     audit.record(
         session,
@@ -162,7 +144,7 @@ def _audit_export(session: Session, principal: Principal, kind: str, fmt: str, n
         "export",
         kind,
         site_id=None if principal.reads_all_sites else principal.site_id,
-        new={"kind": kind, "format": fmt, "patients": n},
+        new={"kind": kind, "format": fmt, "patients": n, **(extra or {})},
     )
     session.commit()
 

@@ -34,6 +34,9 @@ class RegistrySettings(BaseSettings):
     #: Key of the keyed hash (HMAC) that pseudonymises ids and date shifts in pooled exports;
     #: kept outside the database (GDPR Art. 4(5), EDPB Guidelines 01/2025).
     pseudonym_key: SecretStr = SecretStr(DEFAULT_SECRET + "-pseudonyms")
+    #: Half-width in days of the per-patient date shift of every pseudonymised output
+    #: (uniform over -N..-1, 1..N); changing it changes every shift.
+    date_shift_max_days: int = Field(default=182, ge=1, le=3650)
     token_ttl_minutes: int = Field(default=8 * 60, ge=1, le=60 * 24 * 30)
     session_cookie_name: str = "infantall_session"
     session_cookie_secure: bool = False

@@ -1,6 +1,10 @@
 """The registry's patients as analyses see them, for the caller's scope: a site's own
 patients for site roles, every site pooled for coordinators, where patient ids are replaced
-by pseudonyms (keyed hashes) as in the pooled export.
+by pseudonyms (keyed hashes), every date of a patient is moved by the patient's one date
+shift and free text is blanked, exactly as in the pooled export
+(:mod:`infantall.registry.deidentify`): joining the two on the pseudonym reveals no date.
+An administrative cut-off given for pooled data applies to the shifted dates (an exact
+calendar cut-off would give each censored patient's shift away).
 
 :func:`registry_cohort` loads the histories once and returns them with their analysis
 dataset (the endpoints of :func:`infantall.outcomes.endpoints.derive_endpoints`): the report
@@ -23,8 +27,13 @@ from infantall.errors import InfantallWarning, InvalidInputError
 from infantall.outcomes.endpoints import AnalysisDataset, derive_endpoints
 from infantall.registry import audit
 from infantall.registry.access import Principal
+from infantall.registry.deidentify import (
+    DEFAULT_MAX_SHIFT_DAYS,
+    date_shift_days,
+    pseudonym,
+    shift_history,
+)
 from infantall.registry.errors import ValidationFailedError
-from infantall.registry.export import pseudonym
 from infantall.registry.histories import StoredHistoryError, scoped_rows, to_histories
 
 __all__ = ["RegistryCohort", "analysis_dataset", "registry_cohort", "scoped_histories"]
@@ -44,24 +53,27 @@ class RegistryCohort:
     pooled: bool
 
 
-def _pseudonymised(histories: Sequence[PatientHistory], key: str) -> list[PatientHistory]:
-    return [
-        h.model_copy(
-            update={
-                "patient": h.patient.model_copy(
-                    update={"patient_id": pseudonym(key, h.patient.patient_id)}
-                )
-            }
-        )
-        for h in histories
-    ]
+def _pseudonymised(
+    histories: Sequence[PatientHistory], key: str, max_shift_days: int
+) -> list[PatientHistory]:
+    out = []
+    for h in histories:
+        rid = h.patient.patient_id
+        shift = date_shift_days(key, rid, max_shift_days)
+        out.append(shift_history(h, pseudonym(key, rid), shift))
+    return out
 
 
 def scoped_histories(
-    session: Session, principal: Principal, pseudonym_key: str
+    session: Session,
+    principal: Principal,
+    pseudonym_key: str,
+    *,
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS,
 ) -> list[PatientHistory]:
     """Domain histories of the caller's scope (voided records left out), in registry order;
-    pseudonymised for a coordinator.
+    pseudonymised for a coordinator (pseudonym, the patient's date shift of half-width
+    ``max_shift_days``, free text blanked).
 
     Raises
     ------
@@ -79,7 +91,7 @@ def scoped_histories(
         failed.code = exc.code
         raise failed from None
     if principal.reads_all_sites:
-        return _pseudonymised(histories, pseudonym_key)
+        return _pseudonymised(histories, pseudonym_key, max_shift_days)
     return histories
 
 
@@ -90,6 +102,7 @@ def registry_cohort(
     *,
     protocol: str | None = "interfant-06",
     cutoff: dt.date | None = None,
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS,
 ) -> RegistryCohort:
     """Load the caller's histories once and derive their analysis dataset (audited as an
     ``analysis`` of the scope).
@@ -99,7 +112,7 @@ def registry_cohort(
     ValidationFailedError
         ``empty_data`` when the scope has no patient to analyse.
     """
-    histories = scoped_histories(session, principal, pseudonym_key)
+    histories = scoped_histories(session, principal, pseudonym_key, max_shift_days=max_shift_days)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InfantallWarning)
         try:
@@ -125,6 +138,7 @@ def analysis_dataset(
     *,
     protocol: str | None = "interfant-06",
     cutoff: dt.date | None = None,
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS,
 ) -> tuple[AnalysisDataset, list[str]]:
     """Derived endpoints of the caller's scope and the warnings raised while deriving
     (:func:`registry_cohort` without the histories).
@@ -134,5 +148,12 @@ def analysis_dataset(
     ValidationFailedError
         ``empty_data`` when the scope has no patient to analyse.
     """
-    cohort = registry_cohort(session, principal, pseudonym_key, protocol=protocol, cutoff=cutoff)
+    cohort = registry_cohort(
+        session,
+        principal,
+        pseudonym_key,
+        protocol=protocol,
+        cutoff=cutoff,
+        max_shift_days=max_shift_days,
+    )
     return cohort.dataset, list(cohort.warnings)

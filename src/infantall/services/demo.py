@@ -288,7 +288,12 @@ def _coordinator_cohort(
     coordinator = next(a for a in accounts if a.role == "coordinator")
     with database.write_sessions() as session:
         who = _principal(session, settings, coordinator.username, coordinator.password)
-        return registry_cohort(session, who, settings.pseudonym_key.get_secret_value())
+        return registry_cohort(
+            session,
+            who,
+            settings.pseudonym_key.get_secret_value(),
+            max_shift_days=settings.date_shift_max_days,
+        )
 
 
 def _write_accounts(path: Path, accounts: list[DemoAccount]) -> Path:

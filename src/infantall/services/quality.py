@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from infantall.domain.quality import FOLLOW_UP_OVERDUE_DAYS, QualityReport, check_quality
 from infantall.registry import audit
 from infantall.registry.access import Principal
+from infantall.registry.deidentify import DEFAULT_MAX_SHIFT_DAYS
 from infantall.services.datasets import scoped_histories
 
 __all__ = ["registry_quality"]
@@ -24,6 +25,7 @@ def registry_quality(
     as_of: dt.date,
     *,
     overdue_days: int = FOLLOW_UP_OVERDUE_DAYS,
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS,
 ) -> QualityReport:
     """Every data-quality finding of the caller's scope on the day ``as_of`` (audited as an
     ``analysis`` of the scope).
@@ -33,7 +35,7 @@ def registry_quality(
     infantall.registry.errors.PermissionDeniedError
         The caller's role reads no patient data (admin).
     """
-    histories = scoped_histories(session, principal, pseudonym_key)
+    histories = scoped_histories(session, principal, pseudonym_key, max_shift_days=max_shift_days)
     report = check_quality(histories, as_of, overdue_days=overdue_days)
     session.commit()  # end the read transaction before writing the audit row
     extra = {"patients": report.patients, "findings": len(report.findings)}

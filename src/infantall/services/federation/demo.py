@@ -129,7 +129,12 @@ def build_demo_nodes(
         say(f"building node {name}: a SQLite registry loaded through the CSV import")
         settings = _settings(out_dir / f"{name}.sqlite")
         db = _build_registry(settings, name, table)
-        node_data = registry_node_data(db, name, settings.pseudonym_key.get_secret_value())
+        node_data = registry_node_data(
+            db,
+            name,
+            settings.pseudonym_key.get_secret_value(),
+            max_shift_days=settings.date_shift_max_days,
+        )
         federation = FederationSettings(
             enabled=True,
             node_name=name,

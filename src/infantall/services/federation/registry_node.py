@@ -21,6 +21,7 @@ from infantall.outcomes.endpoints import ENDPOINTS, derive_endpoints
 from infantall.registry import audit
 from infantall.registry.access import Principal
 from infantall.registry.db import Database
+from infantall.registry.deidentify import DEFAULT_MAX_SHIFT_DAYS
 from infantall.registry.dictionary import DATA_DICTIONARY
 from infantall.registry.models import Role
 from infantall.services.datasets import scoped_histories
@@ -61,11 +62,18 @@ def _reader(name: str) -> Principal:
 
 
 def registry_node_data(
-    database: Database, name: str, pseudonym_key: str, *, protocol: str = "interfant-06"
+    database: Database,
+    name: str,
+    pseudonym_key: str,
+    *,
+    protocol: str = "interfant-06",
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS,
 ) -> NodeData:
     """The registry's endpoint frames (patient ids pseudonymised) as a node's data."""
     with database.write_sessions() as session:
-        histories = scoped_histories(session, _reader(name), pseudonym_key)
+        histories = scoped_histories(
+            session, _reader(name), pseudonym_key, max_shift_days=max_shift_days
+        )
     if not histories:
         raise InvalidInputError("registry", f"node {name} has no patient", "empty_data")
     with warnings.catch_warnings():

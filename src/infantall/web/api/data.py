@@ -100,7 +100,12 @@ def analysis_dataset(
     from infantall.services import datasets as analysis
 
     dataset, warnings = analysis.analysis_dataset(
-        session, user, settings.pseudonym_key.get_secret_value(), protocol=protocol, cutoff=cutoff
+        session,
+        user,
+        settings.pseudonym_key.get_secret_value(),
+        protocol=protocol,
+        cutoff=cutoff,
+        max_shift_days=settings.date_shift_max_days,
     )
     records = json.loads(dataset.adtte.to_json(orient="records", date_format="iso"))
     summary = json.loads(dataset.summary.to_json(orient="records"))
@@ -149,7 +154,9 @@ def data_quality(
 
     days = {} if overdue_days is None else {"overdue_days": overdue_days}
     key = settings.pseudonym_key.get_secret_value()
-    report = registry_quality(session, user, key, as_of or dt.date.today(), **days)
+    day = as_of or dt.date.today()
+    shift = settings.date_shift_max_days
+    report = registry_quality(session, user, key, day, max_shift_days=shift, **days)
     return QualityResult.model_validate(report.to_dict())
 
 
@@ -230,23 +237,62 @@ def export(user: CurrentUser, session: SessionDep, format: ExportFormat = "csv")
     )
 
 
+class DeidQuery(BaseModel):
+    """De-identification options of the pooled export (query parameters)."""
+
+    dates: Literal["shifted", "year", "relative"] = "shifted"
+    age: Literal["class", "months"] = "class"
+    wbc: Literal["class", "value"] = "class"
+    k: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
+def _pooled(user: Any, session: Any, settings: Any, options: DeidQuery, fmt: str) -> Any:
+    from infantall.registry import io
+
+    deid = io.DeidOptions(
+        dates=options.dates,
+        age=options.age,
+        wbc=options.wbc,
+        k=options.k,
+        max_shift_days=settings.date_shift_max_days,
+    )
+    return io.pooled_export(session, user, settings.pseudonym_key.get_secret_value(), deid, fmt)
+
+
 @router.get("/export/pooled", tags=["import and export"], response_class=Response)
 def export_pooled(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
+    options: Annotated[DeidQuery, Query()],
     format: ExportFormat = "csv",
 ) -> Response:
-    """De-identified pooled data of every site (coordinators): hashed ids, shifted dates."""
+    """De-identified pooled data of every site (coordinators): pseudonyms, the patient's
+    date shift (or the year only, or days since diagnosis), generalised age and WBC,
+    classes under ``k`` suppressed, no free text. The manifest of the same options is at
+    ``/export/pooled/manifest``."""
     from infantall.registry import io
 
-    key = settings.pseudonym_key.get_secret_value()
-    table = io.pooled_export_table(session, user, key, format)
+    result = _pooled(user, session, settings, options, format)
     return Response(
-        io.table_bytes(table, format),
+        io.table_bytes(result.table, format),
         media_type=_MEDIA[format],
         headers={"Content-Disposition": f'attachment; filename="registry-pooled.{format}"'},
     )
+
+
+@router.get("/export/pooled/manifest", tags=["import and export"])
+def export_pooled_manifest(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    options: Annotated[DeidQuery, Query()],
+) -> dict[str, Any]:
+    """The manifest of the pooled export with these options (coordinators): the options,
+    the quasi-identifiers, the k-anonymity achieved and the size of every equivalence
+    class, what was generalised, suppressed and removed, and why."""
+    manifest: dict[str, Any] = _pooled(user, session, settings, options, "manifest").manifest
+    return manifest
 
 
 @router.get("/audit", response_model=list[AuditPublic], tags=["audit"])

@@ -34,7 +34,11 @@ def _node(request: Request) -> tuple[Any, Any, Any]:
     if data is None and settings.enabled:
         key = state.settings.pseudonym_key.get_secret_value()
         data = registry_node_data(
-            state.database, settings.node_name, key, protocol=settings.protocol
+            state.database,
+            settings.node_name,
+            key,
+            protocol=settings.protocol,
+            max_shift_days=state.settings.date_shift_max_days,
         )
         state.federation_data = data
     return settings, policy, data

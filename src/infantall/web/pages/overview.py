@@ -135,12 +135,12 @@ def _list_context(rows: list[PatientRow], how: ListOrder, params: dict[str, Any]
 
 def _panels(
     session: Session, user: Principal, key: str, protocol: str, shown: list[PatientRow],
-    n_all: int,
+    n_all: int, max_shift_days: int,
 ) -> list[Any]:  # fmt: skip
     """The EFS and OS curves of the patients ``shown``."""
     from infantall.registry.io import pseudonym
 
-    dataset = site_dataset(session, user, key, protocol) if shown else None
+    dataset = site_dataset(session, user, key, protocol, max_shift_days) if shown else None
     if dataset is None:
         return []
     ids = {pseudonym(key, r.registry_id) if user.reads_all_sites else r.registry_id
@@ -190,7 +190,9 @@ def dashboard(
         "kmt2a_choices": choices("kmt2a"),
         "kmt2a_labels": dict(choices("kmt2a")),
         "statuses": STATUSES,
-        "panels": _panels(session, user, key, protocol, shown, len(everyone)),
+        "panels": _panels(
+            session, user, key, protocol, shown, len(everyone), settings.date_shift_max_days
+        ),
         "overdue_days": FOLLOW_UP_OVERDUE_DAYS,
         "can_write": user.role is Role.site_editor,
         "can_see_voided": user.role in VOIDED_ROLES,
@@ -210,7 +212,7 @@ def coordinator(
     require_role(user, frozenset({Role.coordinator}), "see the pooled analyses")
     protocol = _protocol(protocol)
     key = settings.pseudonym_key.get_secret_value()
-    view = coordinator_view(session, user, key, protocol, _today())
+    view = coordinator_view(session, user, key, protocol, _today(), settings.date_shift_max_days)
     ctx = {
         "view": view,
         "protocol": protocol,

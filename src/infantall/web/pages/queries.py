@@ -40,6 +40,7 @@ from infantall.outcomes.questions import (
     survival_at_horizons,
 )
 from infantall.registry.access import Principal
+from infantall.registry.deidentify import DEFAULT_MAX_SHIFT_DAYS
 from infantall.registry.errors import ValidationFailedError
 from infantall.registry.histories import scoped_rows, to_histories
 from infantall.reports.figures.survival import plot_km, plot_simon_makuch
@@ -246,13 +247,17 @@ def _digest(*columns: Any) -> str:
 
 
 def site_dataset(
-    session: Session, principal: Principal, pseudonym_key: str, protocol: str
+    session: Session,
+    principal: Principal,
+    pseudonym_key: str,
+    protocol: str,
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS,
 ) -> AnalysisDataset | None:
     """The caller's analysis dataset (same service as ``GET /api/v1/analysis/dataset``), or
     ``None`` when the scope has no patient yet."""
     try:
         dataset, _warnings = analysis.analysis_dataset(
-            session, principal, pseudonym_key, protocol=protocol
+            session, principal, pseudonym_key, protocol=protocol, max_shift_days=max_shift_days
         )
     except ValidationFailedError as exc:
         if exc.code == "empty_data":
@@ -374,14 +379,21 @@ def _hsct(dataset: AnalysisDataset, histories: Any = None) -> dict[str, Any]:
 
 
 def coordinator_view(
-    session: Session, principal: Principal, pseudonym_key: str, protocol: str, today: dt.date
+    session: Session,
+    principal: Principal,
+    pseudonym_key: str,
+    protocol: str,
+    today: dt.date,
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS,
 ) -> CoordinatorView | None:
     """Pooled, de-identified analyses of every site (``None`` when nobody is registered).
 
     The histories are loaded once (:func:`infantall.services.datasets.registry_cohort`) and
     serve the analysis dataset and the data-quality rules alike."""
     try:
-        cohort = analysis.registry_cohort(session, principal, pseudonym_key, protocol=protocol)
+        cohort = analysis.registry_cohort(
+            session, principal, pseudonym_key, protocol=protocol, max_shift_days=max_shift_days
+        )
     except ValidationFailedError as exc:
         if exc.code == "empty_data":
             return None
