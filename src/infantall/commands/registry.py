@@ -189,7 +189,7 @@ def add_site(
 @registry_app.command("add-user")
 def add_user(
     username: str = typer.Argument(..., help="New account name."),
-    role: str = typer.Option(..., "--role", help="site_editor, site_viewer, coordinator or admin."),
+    role: str = typer.Option(..., "--role", help="site_editor, site_viewer, investigator, coordinator or admin."),
     site: str | None = typer.Option(None, "--site", help="Site code (site roles only)."),
     user: str = UserOption,
     database_url: str | None = DatabaseOption,

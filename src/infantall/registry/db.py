@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: The newest migration; a database at this revision matches the models.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",

@@ -39,6 +39,7 @@ _MEDIA = {
 _HOME = {
     Role.site_editor: "/dashboard",
     Role.site_viewer: "/dashboard",
+    Role.investigator: "/dashboard",
     Role.coordinator: "/coordinator",
     Role.admin: "/admin",
 }

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry import admin
-from infantall.registry.access import Principal
+from infantall.registry.access import SITE_ROLES, Principal
 from infantall.registry.auth import authenticate
 from infantall.registry.errors import AuthenticationError, RegistryError
 from infantall.registry.models import Role
@@ -130,7 +130,7 @@ def _csrf(request: Request, settings: RegistrySettings) -> str:
 
 
 def _site_code(session: Session, user: Principal) -> str | None:
-    if user.role in (Role.site_editor, Role.site_viewer):
+    if user.role in SITE_ROLES:
         sites = admin.list_sites(session, user)
         return sites[0].code if sites else None
     return None
