@@ -3,8 +3,9 @@
 Default deny (anchors-reliability A2): a site role sees only its own site, an account
 without a site sees no patient, ``coordinator`` reads every site, ``admin`` manages users
 and sites but reads no patient data. An ``investigator`` reads its own site and signs (and
-unlocks) its patients' data sets but never edits them; a coordinator may unlock any site's. Role checks (403) come before scope checks, and a
-record outside the caller's scope is reported exactly like a missing one (404).
+unlocks) its patients' data sets but never edits them; a coordinator may unlock any site's.
+Role checks (403) come before scope checks, and a record outside the caller's scope is
+reported exactly like a missing one (404).
 """
 
 from __future__ import annotations

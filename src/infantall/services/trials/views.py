@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from infantall.design.adaptive import spec_from_dict
 from infantall.registry.access import READ_ROLES, SITE_ROLES, Principal, require_role
-from infantall.registry.models import Patient, Role, Site
+from infantall.registry.models import Patient, Site
 from infantall.registry.trials import TrialEnrolment, TrialInterim
 from infantall.services.trials.rules import stratum_label
 from infantall.services.trials.setup import current_spec, is_dmc, load_trial, trial_info

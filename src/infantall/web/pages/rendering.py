@@ -31,7 +31,6 @@ from infantall.registry import admin
 from infantall.registry.access import SITE_ROLES, Principal
 from infantall.registry.auth import authenticate
 from infantall.registry.errors import AuthenticationError, RegistryError
-from infantall.registry.models import Role
 from infantall.registry.settings import RegistrySettings
 from infantall.web.deps import SessionDep, SettingsDep
 from infantall.web.pages.forms import EXTRA_LABELS, option_label, options_of
