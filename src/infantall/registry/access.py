@@ -28,9 +28,7 @@ __all__ = [
 ]
 
 #: Roles that read patient data (each within its scope).
-READ_ROLES = frozenset(
-    {Role.site_editor, Role.site_viewer, Role.coordinator, Role.investigator}
-)
+READ_ROLES = frozenset({Role.site_editor, Role.site_viewer, Role.coordinator, Role.investigator})
 #: Roles that write patient data (own site only).
 WRITE_ROLES = frozenset({Role.site_editor})
 #: Roles that sign a patient's data set (own site only).

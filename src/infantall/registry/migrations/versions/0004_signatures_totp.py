@@ -94,9 +94,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signature_unlocks")),
         sa.UniqueConstraint("registry_id", name=op.f("uq_signature_unlocks_registry_id")),
     )
-    op.create_index(
-        op.f("ix_signature_unlocks_patient_id"), "signature_unlocks", ["patient_id"]
-    )
+    op.create_index(op.f("ix_signature_unlocks_patient_id"), "signature_unlocks", ["patient_id"])
     for statement in _triggers(op.get_bind().dialect.name):
         op.execute(statement)
 
