@@ -85,7 +85,14 @@ ENTITY_MODELS: dict[str, type[DeclarativeBase]] = {
 #: Columns never written to the audit trail (secrets and login counters).
 _EXCLUDED = {
     "user": frozenset(
-        {"password_hash", "failed_logins", "locked_until", "totp_secret", "totp_last_step"}
+        {
+            "password_hash",
+            "failed_logins",
+            "locked_until",
+            "totp_secret",
+            "totp_enabled",
+            "totp_last_step",
+        }
     )
 }
 
