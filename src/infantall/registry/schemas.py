@@ -249,12 +249,13 @@ class UserPublic(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    """Username and password."""
+    """Username and password, and the one-time code of an account with a second factor."""
 
     model_config = _STRICT
 
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
+    totp_code: Annotated[str | None, Field(pattern=r"^[0-9]{6}$")] = None
 
 
 class TokenPublic(BaseModel):
