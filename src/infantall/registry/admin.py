@@ -198,12 +198,17 @@ def create_user(
         password_hash=hash_password(hasher, data.password),
         role=data.role.value,
         site_id=site_id,
+        full_name=data.full_name,
     )
     session.add(user)
     session.flush()
     audit.record(
         session, principal, "create", "user", str(user.id), new=audit.snapshot("user", user)
     )
+    if data.full_name:
+        audit.record(
+            session, principal, "printed_name", "user", str(user.id), new={"name": user.full_name}
+        )
     _record_grant(session, principal, user, None)
     session.commit()
     return user_public(user, data.site_code)

@@ -91,6 +91,8 @@ _EXCLUDED = {
             "locked_until",
             "totp_secret",
             "totp_enabled",
+            # Recorded by its own ``printed_name`` row (a column added after the trail began).
+            "full_name",
             "totp_last_step",
         }
     )

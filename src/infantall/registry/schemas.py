@@ -23,7 +23,7 @@ from infantall.domain import (
 )
 from infantall.domain.bounds import check_blasts, check_wbc
 from infantall.registry.models import Role
-from infantall.registry.text import Code, FreeText, Reason
+from infantall.registry.text import Code, FreeText, Reason, ShortText
 
 __all__ = [
     "AuditPublic",
@@ -222,6 +222,8 @@ class UserCreate(BaseModel):
     password: Password
     role: Role
     site_code: Code | None = None
+    #: The printed name shown in the manifestation of the user's e-signatures.
+    full_name: ShortText | None = None
 
 
 class UserUpdate(BaseModel):
