@@ -4,8 +4,9 @@
 call the same :mod:`infantall.registry` services as the API: login and logout; the site
 dashboard (patients, filters, counts, EFS/OS curves); the patient's overview (risk group
 under each protocol with explanation and sources, timeline), data entry (register, add,
-correct with a reason, void), audit history; CSV import with the per-row report and the
-export buttons; the coordinator's pooled, de-identified analyses and data-quality queries.
+correct with a reason, void), e-signature and unlock, audit history; CSV import with the
+per-row report and the export buttons; the coordinator's pooled, de-identified analyses and
+data-quality queries.
 Security: CSRF tokens on every form, HttpOnly cookies, a restrictive Content-Security-Policy,
 another site's patient answered 404 (:mod:`infantall.web.pages.security`).
 
@@ -15,10 +16,10 @@ tool, not a treatment recommendation.
 
 from fastapi import APIRouter
 
-from infantall.web.pages import auth, overview, patients
+from infantall.web.pages import auth, overview, patients, signatures
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, overview, patients):
+for _module in (auth, overview, patients, signatures):
     router.include_router(_module.router)

@@ -69,6 +69,8 @@ NOTICES: Mapping[str, str] = {
     "voided": "Record voided with its reason. Nothing was deleted.",
     "risk_computed": "Risk groups recomputed and stored with the protocol versions.",
     "logged_out": "You are logged out.",
+    "signed": "Signed. The record is locked: every change is refused until it is unlocked.",
+    "unlocked": "Unlocked with its reason; the signatures stay in the history as superseded.",
 }
 
 
