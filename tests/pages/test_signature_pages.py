@@ -44,6 +44,7 @@ def test_sign_lock_and_unlock_from_the_patient_page(login: Login) -> None:
     url = f"/patients/{pid}"
     assert "Sign this data set" not in editor.get(url).text
     assert "Sign this data set" not in viewer.get(url).text
+    assert inv.get("/dashboard").status_code == 200  # the investigator's home page
     page = inv.get(url).text
     assert "Not signed" in page and "Sign this data set" in page
     digest = _digest(page)
