@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from infantall.registry.signatures import (
     UnlockRequest,
     content_digest,
     sign_patient,
+    signature_problems,
     signature_state,
     unlock_patient,
 )
@@ -284,3 +286,41 @@ def test_the_investigator_reads_its_site_only_and_never_edits(registry: Any, see
         update_patient(s, inv, rid, PatientUpdate(version=1, reason="r", wbc=5))
     with database.read_sessions() as s, pytest.raises(NotFoundError):
         signature_state(s, seeded["inv_b"], rid)
+
+
+def test_a_signature_and_concurrent_changes_never_interleave(registry: Any, seeded: Any) -> None:
+    """One signing and several new events sent at once (own connections, released by a
+    barrier): every event is stored before the signature (and is part of the signed content)
+    or refused with ``record_locked``; the signature matches the stored content."""
+    settings, database = registry
+    rid, _ = _patient(database, seeded["editor_a"])
+    barrier = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def send(i: int) -> None:
+        with database.write_sessions() as s:
+            barrier.wait()
+            try:
+                if i == 0:
+                    request = SignRequest(password=SEED_PASSWORD, meaning=MEANING)
+                    hasher = password_hasher(settings)
+                    sign_patient(s, settings, hasher, seeded["inv_a"], rid, request)
+                    outcomes.append("signed")
+                else:
+                    day = dt.date(2025, 1, i)
+                    add_event(s, seeded["editor_a"], rid, LastContact(date=day))
+                    outcomes.append("added")
+            except ConflictError as exc:
+                outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(outcomes) <= {"added", "record_locked", "signed"}
+    assert outcomes.count("signed") == 1 and len(outcomes) == 5
+    with database.read_sessions() as s:
+        assert signature_problems(s) == []
+        added = outcomes.count("added")
+        assert _count(database, audit.Event) == 1 + added
