@@ -10,6 +10,8 @@ signature and a change cannot interleave.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,23 +24,27 @@ __all__ = ["RECORD_LOCKED", "active_signature_ids", "ensure_unlocked", "supersed
 RECORD_LOCKED = "record_locked"
 
 
+def _floor(patient_id: int) -> Any:
+    """The highest signature id an unlock of the patient supersedes (0 when none), as SQL."""
+    return func.coalesce(
+        select(func.max(SignatureUnlock.last_signature_id))
+        .where(SignatureUnlock.patient_id == patient_id)
+        .scalar_subquery(),
+        0,
+    )
+
+
 def superseded_up_to(session: Session, patient_id: int) -> int:
     """The highest signature id an unlock of the patient supersedes (0 when none)."""
-    value = session.scalar(
-        select(func.max(SignatureUnlock.last_signature_id)).where(
-            SignatureUnlock.patient_id == patient_id
-        )
-    )
-    return int(value or 0)
+    return int(session.scalar(select(_floor(patient_id))) or 0)
 
 
 def active_signature_ids(session: Session, patient_id: int) -> list[int]:
     """Ids of the patient's signatures that no unlock supersedes (the lock), oldest first."""
-    floor = superseded_up_to(session, patient_id)
     return list(
         session.scalars(
             select(Signature.id)
-            .where(Signature.patient_id == patient_id, Signature.id > floor)
+            .where(Signature.patient_id == patient_id, Signature.id > _floor(patient_id))
             .order_by(Signature.id)
         )
     )
