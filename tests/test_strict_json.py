@@ -114,6 +114,10 @@ INVOCATIONS: dict[str, list[str]] = {
     "registry verify": ["registry verify {db}"],
     "registry backup": ["registry backup registry.bak {db}"],
     "registry restore": ["registry restore registry.bak --yes {db}"],
+    # they need an investigator and a patient id: tests/registry/test_registry_signature_cli.py
+    # runs both with --format json and parses their JSON
+    "registry sign": [],
+    "registry unlock": [],
     "analyze multistate": ["analyze multistate patients.json --times 1,2 --tau 2"],
     "design prior": [
         "design prior --population kmt2a-r --endpoint efs --horizon 2 --robust-weight 0.8",

@@ -104,7 +104,7 @@ def test_migration_keeps_old_unknown_and_downgrade_restores_it(
         old = conn.execute(text("SELECT kmt2a, sex FROM patients WHERE registry_id = 'P-old'"))
         assert tuple(old.one()) == ("unknown", "unknown")
         conn.execute(text("UPDATE patients SET kmt2a = NULL WHERE registry_id = 'P-old'"))
-    command.downgrade(alembic_config(database.engine), "0003")
+    command.downgrade(alembic_config(database.engine), "-1")  # undo 0008 (the head)
     with database.engine.begin() as conn:
         back = conn.execute(text("SELECT kmt2a FROM patients WHERE registry_id = 'P-old'"))
         assert back.scalar() == "unknown"

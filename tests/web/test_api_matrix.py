@@ -16,9 +16,10 @@ from infantall.registry import patients as patient_service
 from infantall.registry.audit import current_state
 from infantall.registry.models import AuditEntry
 from infantall.registry.schemas import PatientCreate
+from infantall.registry.testing import SEED_PASSWORD
 
 API = "/api/v1"
-ROLES = ("admin", "coord", "editor_a", "viewer_a", "editor_b", "viewer_b")
+ROLES = ("admin", "coord", "editor_a", "viewer_a", "editor_b", "viewer_b", "inv_a", "inv_b")
 MISSING = "P-0000000000000000"
 MISSING_EVENT = "E-0000000000000000"
 
@@ -46,6 +47,14 @@ PATIENT_OPS: dict[tuple[str, str], tuple[str, int, Any]] = {
     ),
     ("get", "/patients/{patient_id}/risk-groups"): ("read", 200, None),
     ("post", "/patients/{patient_id}/risk-groups"): ("write", 201, {"protocols": ["interfant-06"]}),
+    ("get", "/patients/{patient_id}/signatures"): ("read", 200, None),
+    ("post", "/patients/{patient_id}/signatures"): (
+        "sign",
+        201,
+        {"password": SEED_PASSWORD, "meaning": "reviewed and approved"},
+    ),
+    # The target is not signed: a caller allowed to unlock reaches the lock check (409).
+    ("post", "/patients/{patient_id}/unlock"): ("unlock", 409, {"reason": "m"}),
 }
 _READERS = {
     "coord": 200,
@@ -53,6 +62,8 @@ _READERS = {
     "viewer_a": 200,
     "editor_b": 200,
     "viewer_b": 200,
+    "inv_a": 200,
+    "inv_b": 200,
     "admin": 403,
 }
 _EDITORS = {r: (201 if r.startswith("editor") else 403) for r in ROLES}
@@ -73,6 +84,11 @@ OTHER_OPS: dict[tuple[str, str], tuple[dict[str, int], Any]] = {
     ("patch", "/users/{username}"): (_ADMIN_ONLY, {"version": 1, "active": True}),
     ("get", "/users/privilege-grants"): (_ADMIN_ONLY, None),
     ("post", "/users/{username}/unlock"): (_ADMIN_ONLY, None),
+    # viewer_b has no second factor: the admin reaches the check (409 totp_not_enrolled).
+    ("post", "/users/{username}/totp/disable"): (
+        {r: (409 if r == "admin" else 403) for r in ROLES},
+        {"reason": "lost phone"},
+    ),
     ("get", "/patients"): (_READERS, None),
     ("post", "/patients"): (
         _EDITORS,
@@ -120,6 +136,8 @@ NOT_IN_MATRIX = {
     ): "per-trial roles (DMC membership): tests/trials/test_trial_api.py",
     ("post", "/federation/query"): "node key + trusted coordinator, not roles (tests/federation)",
     ("post", "/auth/login"): "public: exchanges a password for a token",
+    ("post", "/auth/totp/enrol"): "public: username and password (tests/web/test_totp.py)",
+    ("post", "/auth/totp/confirm"): "public: username, password, code (tests/web/test_totp.py)",
     ("post", "/auth/session"): "public: exchanges a password for a cookie",
     ("post", "/auth/logout"): "acts on the caller's own token only (tested in test_api_auth)",
     ("post", "/auth/tokens/{token_id}/revoke"): "token ownership, tested in test_api_auth",
@@ -128,14 +146,15 @@ NOT_IN_MATRIX = {
 
 def expected_patient_status(role: str, kind: str, success: int) -> int:
     """The policy: own site = SITE-A (targets live there)."""
-    if role == "admin":
+    allowed = {
+        "read": role != "admin",
+        "write": role.startswith("editor"),
+        "sign": role.startswith("inv"),
+        "unlock": role.startswith("inv") or role == "coord",
+    }[kind]
+    if not allowed:
         return 403
-    own = role.endswith("_a")
-    if kind == "read":
-        return 200 if role == "coord" or own else 404
-    if not role.startswith("editor"):
-        return 403
-    return success if own else 404
+    return success if role == "coord" or role.endswith("_a") else 404
 
 
 def _target(database: Any, principals: dict[str, Any], code: str) -> tuple[str, str]:
@@ -239,6 +258,8 @@ def _scope_checks(client: Any, auth: dict[str, dict[str, str]], role: str) -> No
         "viewer_a": {"SITE-A"},
         "editor_b": {"SITE-B"},
         "viewer_b": {"SITE-B"},
+        "inv_a": {"SITE-A"},
+        "inv_b": {"SITE-B"},
         "coord": {"SITE-A", "SITE-B"},
     }.get(role)
     if scope is None:

@@ -1,5 +1,6 @@
 """``infantall registry ...`` (init, import, export, quality, dictionary) and
-``infantall serve``; verify, backup and restore are in :mod:`infantall.commands.registry_integrity`.
+``infantall serve``; verify, backup and restore are in :mod:`infantall.commands.registry_integrity`,
+sign and unlock in :mod:`infantall.commands.registry_signatures`.
 
 Only typer and the standard library are imported at module level (``infantall --help``
 stays fast); the registry is imported inside the commands.
@@ -20,6 +21,8 @@ __all__ = ["ORDER", "register"]
 
 ORDER = 80
 PASSWORD_ENV = "INFANTALL_PASSWORD"
+#: A one-time code for accounts with a second factor (else it is asked).
+TOTP_ENV = "INFANTALL_TOTP_CODE"
 
 registry_app = typer.Typer(
     name="registry",
@@ -66,20 +69,26 @@ def _principal(settings: Any, database: Any, username: str) -> Any:
     from infantall.registry.security import password_hasher
 
     password = _password(f"password of {username}")
+    code = os.environ.get(TOTP_ENV) or None
     with database.write_sessions() as session:
-        try:
-            issued = login(
-                session,
-                settings,
-                password_hasher(settings),
-                username=username,
-                password=password,
-                kind="bearer",
-                channel="cli",
-            )
-            return authenticate(session, issued.token, "cli")
-        except RegistryError as exc:
-            fail(exc.message)
+        for attempt in (1, 2):
+            try:
+                issued = login(
+                    session,
+                    settings,
+                    password_hasher(settings),
+                    username=username,
+                    password=password,
+                    kind="bearer",
+                    channel="cli",
+                    totp_code=code,
+                )
+                return authenticate(session, issued.token, "cli")
+            except RegistryError as exc:
+                if exc.code != "totp_required" or attempt == 2:
+                    fail(exc.message)
+                code = typer.prompt(f"one-time code of {username}")
+    return None
 
 
 AppRoleOption = typer.Option(
@@ -189,8 +198,13 @@ def add_site(
 @registry_app.command("add-user")
 def add_user(
     username: str = typer.Argument(..., help="New account name."),
-    role: str = typer.Option(..., "--role", help="site_editor, site_viewer, coordinator or admin."),
+    role: str = typer.Option(
+        ..., "--role", help="site_editor, site_viewer, investigator, coordinator or admin."
+    ),
     site: str | None = typer.Option(None, "--site", help="Site code (site roles only)."),
+    full_name: str | None = typer.Option(
+        None, "--full-name", help="Printed name shown in the user's e-signatures."
+    ),
     user: str = UserOption,
     database_url: str | None = DatabaseOption,
     fmt: Format = FormatOption,
@@ -212,7 +226,13 @@ def add_user(
         with database.write_sessions() as session:
             try:
                 data = UserCreate.model_validate(
-                    {"username": username, "password": password, "role": role, "site_code": site}
+                    {
+                        "username": username,
+                        "password": password,
+                        "role": role,
+                        "site_code": site,
+                        "full_name": full_name,
+                    }
                 )
                 created = create_user(session, principal, password_hasher(settings), data)
             except ValidationError as exc:

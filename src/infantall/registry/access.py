@@ -2,8 +2,10 @@
 
 Default deny (anchors-reliability A2): a site role sees only its own site, an account
 without a site sees no patient, ``coordinator`` reads every site, ``admin`` manages users
-and sites but reads no patient data. Role checks (403) come before scope checks, and a
-record outside the caller's scope is reported exactly like a missing one (404).
+and sites but reads no patient data. An ``investigator`` reads its own site and signs (and
+unlocks) its patients' data sets but never edits them; a coordinator may unlock any site's.
+Role checks (403) come before scope checks, and a record outside the caller's scope is
+reported exactly like a missing one (404).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from infantall.registry.models import Role
 
 __all__ = [
     "READ_ROLES",
+    "SIGN_ROLES",
+    "SITE_ROLES",
+    "UNLOCK_ROLES",
     "WRITE_ROLES",
     "Principal",
     "can_read_site",
@@ -23,9 +28,15 @@ __all__ = [
 ]
 
 #: Roles that read patient data (each within its scope).
-READ_ROLES = frozenset({Role.site_editor, Role.site_viewer, Role.coordinator})
+READ_ROLES = frozenset({Role.site_editor, Role.site_viewer, Role.coordinator, Role.investigator})
 #: Roles that write patient data (own site only).
 WRITE_ROLES = frozenset({Role.site_editor})
+#: Roles that sign a patient's data set (own site only).
+SIGN_ROLES = frozenset({Role.investigator})
+#: Roles that unlock a signed patient (investigator: own site; coordinator: any site).
+UNLOCK_ROLES = frozenset({Role.investigator, Role.coordinator})
+#: Roles scoped to one site.
+SITE_ROLES = frozenset({Role.site_editor, Role.site_viewer, Role.investigator})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +66,7 @@ def can_read_site(principal: Principal, site_id: int) -> bool:
     """Whether the caller may read patient data of ``site_id``."""
     if principal.role is Role.coordinator:
         return True
-    if principal.role in (Role.site_editor, Role.site_viewer):
+    if principal.role in SITE_ROLES:
         return principal.site_id is not None and principal.site_id == site_id
     return False
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from infantall.errors import InvalidInputError
 from infantall.registry import audit
-from infantall.registry.access import Principal, require_role
+from infantall.registry.access import SITE_ROLES, Principal, require_role
 from infantall.registry.auth import revoke_user_tokens
 from infantall.registry.errors import ConflictError, NotFoundError, ValidationFailedError
 from infantall.registry.models import AuditEntry, Role, Site, User
@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 _ADMIN = frozenset({Role.admin})
-_SITE_ROLES = frozenset({Role.site_editor, Role.site_viewer})
+_SITE_ROLES = SITE_ROLES
 #: Roles whose grant every administrator sees (pooled patient reads; account management).
 PRIVILEGED_ROLES = frozenset({Role.coordinator, Role.admin})
 
@@ -198,12 +198,17 @@ def create_user(
         password_hash=hash_password(hasher, data.password),
         role=data.role.value,
         site_id=site_id,
+        full_name=data.full_name,
     )
     session.add(user)
     session.flush()
     audit.record(
         session, principal, "create", "user", str(user.id), new=audit.snapshot("user", user)
     )
+    if data.full_name:
+        audit.record(
+            session, principal, "printed_name", "user", str(user.id), new={"name": user.full_name}
+        )
     _record_grant(session, principal, user, None)
     session.commit()
     return user_public(user, data.site_code)

@@ -83,7 +83,20 @@ ENTITY_MODELS: dict[str, type[DeclarativeBase]] = {
     "risk_assignment": RiskAssignment,
 }
 #: Columns never written to the audit trail (secrets and login counters).
-_EXCLUDED = {"user": frozenset({"password_hash", "failed_logins", "locked_until"})}
+_EXCLUDED = {
+    "user": frozenset(
+        {
+            "password_hash",
+            "failed_logins",
+            "locked_until",
+            "totp_secret",
+            "totp_enabled",
+            # Recorded by its own ``printed_name`` row (a column added after the trail began).
+            "full_name",
+            "totp_last_step",
+        }
+    )
+}
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,7 +10,8 @@ that the account exists nor that it is locked; an administrator can unlock it
 (:func:`infantall.registry.admin.unlock_user`). Session tokens (the pages' cookie) also
 expire after ``idle_timeout_minutes`` without use: each use slides their expiry forward, at
 most to ``token_ttl_minutes`` after login. Every login, failure, lockout and revocation is
-an audit row.
+an audit row. An account with a TOTP second factor (:mod:`infantall.registry.totp`) also
+gives a one-time code; admins and coordinators must have one in production.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from infantall.registry import audit
+from infantall.registry import audit, totp
 from infantall.registry.access import Principal
-from infantall.registry.errors import AuthenticationError, NotFoundError
+from infantall.registry.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from infantall.registry.models import ApiToken, Role, Site, User, utcnow
 from infantall.registry.security import new_token, token_digest, verify_password
 from infantall.registry.settings import RegistrySettings
@@ -33,8 +39,11 @@ from infantall.registry.settings import RegistrySettings
 __all__ = [
     "IssuedToken",
     "authenticate",
+    "confirm_totp",
+    "enrol_totp",
     "issue_token",
     "login",
+    "reauthenticate",
     "revoke_token",
     "revoke_user_tokens",
 ]
@@ -92,13 +101,41 @@ def login(
     password: str,
     kind: str = "bearer",
     channel: str = "api",
+    totp_code: str | None = None,
 ) -> IssuedToken:
-    """Check a password and issue a token.
+    """Check a password (and the second factor, when enrolled or required) and issue a token.
 
     Raises
     ------
     AuthenticationError
-        Unknown user, inactive or locked account, or wrong password (one message for all).
+        Unknown user, inactive or locked account, wrong password or wrong, expired or
+        replayed one-time code (one message for all); ``totp_required`` when the account
+        has a second factor and no code was given.
+    PermissionDeniedError
+        ``totp_enrolment_required``: an admin or coordinator without a second factor in
+        production (enrol first: ``POST /api/v1/auth/totp/enrol``).
+    """
+    user = _check_password(session, settings, hasher, username, password)
+    _second_factor(session, settings, user, totp_code)
+    if user.failed_logins or user.locked_until is not None:
+        session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None),
+            execution_options={"synchronize_session": False},
+        )
+    audit.record(session, None, "login", "user", str(user.id), username=user.username)
+    return issue_token(session, settings, user, kind, channel)
+
+
+def _check_password(
+    session: Session,
+    settings: RegistrySettings,
+    hasher: PasswordHasher,
+    username: str,
+    password: str,
+) -> User:
+    """The active, unlocked account ``username`` if ``password`` is its password.
+
+    Failures are audited and counted towards the lockout (one message for all).
     """
     username = unicodedata.normalize("NFC", username)
     user = session.scalar(select(User).where(User.username == username))
@@ -117,13 +154,152 @@ def login(
     if not verify_password(hasher, user.password_hash, password):
         _count_failure(session, settings, user, now)
         raise AuthenticationError(_BAD_CREDENTIALS)
-    if user.failed_logins or user.locked_until is not None:
-        session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None),
-            execution_options={"synchronize_session": False},
+    return user
+
+
+def _second_factor(
+    session: Session, settings: RegistrySettings, user: User, code: str | None
+) -> None:
+    """Check the one-time code of an enrolled account, or refuse a privileged account
+    without one in production (audited)."""
+    if not user.totp_enabled or user.totp_secret is None:
+        if totp.required_for(settings, Role(user.role)):
+            audit.record(
+                session, None, "login_needs_totp", "user", str(user.id), username=user.username
+            )
+            session.commit()
+            raise PermissionDeniedError(
+                "this account must use a second factor: enrol an authenticator app first "
+                "(POST /api/v1/auth/totp/enrol, then /confirm)",
+                "totp_enrolment_required",
+            )
+        return
+    if not code:
+        session.commit()
+        raise AuthenticationError(
+            "enter the 6-digit code of your authenticator app", "totp_required"
         )
-    audit.record(session, None, "login", "user", str(user.id), username=username)
-    return issue_token(session, settings, user, kind, channel)
+    secret = totp.decrypt_secret(settings, user.id, user.totp_secret)
+    step = totp.matching_step(secret, code, user.totp_last_step)
+    if step is None:
+        audit.record(session, None, "totp_failed", "user", str(user.id), username=user.username)
+        _count_failure(session, settings, user, utcnow())
+        raise AuthenticationError(_BAD_CREDENTIALS)
+    _use_step(session, user.id, step)
+
+
+def _use_step(session: Session, user_id: int, step: int) -> None:
+    # A plain UPDATE, like the login counters: the step is no audited data.
+    session.execute(
+        update(User).where(User.id == user_id).values(totp_last_step=step),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def reauthenticate(
+    session: Session,
+    settings: RegistrySettings,
+    hasher: PasswordHasher,
+    principal: Principal,
+    password: str,
+) -> User:
+    """The caller's account, if ``password`` is still its password (an e-signature's
+    re-entry, 21 CFR 11.200(a)(1)). A wrong password counts towards the lockout.
+
+    Raises
+    ------
+    PermissionDeniedError
+        ``signature_refused``: wrong password, or the account is locked or inactive.
+    """
+    try:
+        return _check_password(session, settings, hasher, principal.username, password)
+    except AuthenticationError:
+        raise PermissionDeniedError(
+            "the password does not match your account: nothing was signed",
+            "signature_refused",
+        ) from None
+
+
+def enrol_totp(
+    session: Session,
+    settings: RegistrySettings,
+    hasher: PasswordHasher,
+    username: str,
+    password: str,
+) -> totp.TotpEnrolment:
+    """Start an enrolment: a new secret, shown once, pending until :func:`confirm_totp`.
+
+    Raises
+    ------
+    AuthenticationError
+        Wrong credentials (one message, counted towards the lockout).
+    ConflictError
+        ``totp_already_enabled``: only an administrator can remove an enabled factor.
+    """
+    user = _check_password(session, settings, hasher, username, password)
+    if user.totp_enabled:
+        session.commit()
+        raise ConflictError(
+            "a second factor is already enabled: an administrator must disable it first",
+            "totp_already_enabled",
+        )
+    enrolment = totp.new_enrolment(user.username)
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(
+            totp_secret=totp.encrypt_secret(settings, user.id, enrolment.secret),
+            totp_enabled=False,
+            totp_last_step=None,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    audit.record(session, None, "totp_enrolment", "user", str(user.id), username=user.username)
+    session.commit()
+    return enrolment
+
+
+def confirm_totp(
+    session: Session,
+    settings: RegistrySettings,
+    hasher: PasswordHasher,
+    username: str,
+    password: str,
+    code: str,
+) -> None:
+    """Enable a pending second factor with a first valid code (audited; committed).
+
+    Raises
+    ------
+    ConflictError
+        ``totp_not_pending``: no enrolment started, or the factor is already enabled.
+    AuthenticationError
+        Wrong credentials or code (one message, counted towards the lockout).
+    """
+    user = _check_password(session, settings, hasher, username, password)
+    if user.totp_enabled or user.totp_secret is None:
+        session.commit()
+        raise ConflictError("no pending enrolment: start one first", "totp_not_pending")
+    secret = totp.decrypt_secret(settings, user.id, user.totp_secret)
+    step = totp.matching_step(secret, code, user.totp_last_step)
+    if step is None:
+        audit.record(session, None, "totp_failed", "user", str(user.id), username=username)
+        _count_failure(session, settings, user, utcnow())
+        raise AuthenticationError(_BAD_CREDENTIALS)
+    session.execute(
+        update(User).where(User.id == user.id).values(totp_enabled=True, totp_last_step=step),
+        execution_options={"synchronize_session": False},
+    )
+    audit.record(
+        session,
+        None,
+        "totp_enabled",
+        "user",
+        str(user.id),
+        username=user.username,
+        new={"totp_enabled": True},
+    )
+    session.commit()
 
 
 def _count_failure(

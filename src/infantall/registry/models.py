@@ -49,6 +49,8 @@ __all__ = [
     "Patient",
     "RiskAssignment",
     "Role",
+    "Signature",
+    "SignatureUnlock",
     "Site",
     "User",
     "utcnow",
@@ -99,6 +101,8 @@ class Role(StrEnum):
     site_viewer = "site_viewer"
     coordinator = "coordinator"
     admin = "admin"
+    #: Reads its own site and signs its patients' data sets (21 CFR 11.50); never edits.
+    investigator = "investigator"
 
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
@@ -148,6 +152,14 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The signer's printed name in a signature manifestation (21 CFR 11.50(a)(1)).
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    #: TOTP secret (RFC 6238), encrypted with a key derived from the app's secret key;
+    #: pending until ``totp_enabled`` (confirmed by a first valid code).
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The last accepted 30-second step: a code is accepted once (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Optimistic concurrency: every UPDATE checks and bumps the version (stale -> 409).
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
@@ -273,3 +285,42 @@ class AuditEntry(Base):
     new: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     reason: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(10), default="api")
+
+
+class Signature(Base):
+    """An electronic signature of a patient's data set (append-only; 21 CFR 11.50, 11.70).
+
+    The manifestation (printed name, UTC time, meaning) is stored with the SHA-256 of the
+    record's canonical content at signing time. A signature locks the patient until an
+    unlock (:class:`SignatureUnlock`) supersedes it; the row itself never changes.
+    """
+
+    __tablename__ = "signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registry_id: Mapped[str] = mapped_column(String(32), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    meaning: Mapped[str] = mapped_column(String(40))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    content_digest: Mapped[str] = mapped_column(String(64))
+    patient_version: Mapped[int] = mapped_column(Integer)
+
+
+class SignatureUnlock(Base):
+    """An unlock of a signed patient (append-only): supersedes every signature up to
+    ``last_signature_id``, with who, when and why."""
+
+    __tablename__ = "signature_unlocks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registry_id: Mapped[str] = mapped_column(String(32), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    last_signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    unlocked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)

@@ -32,7 +32,8 @@ from infantall.registry.access import (
     require_role,
 )
 from infantall.registry.errors import ConflictError, NotFoundError, ValidationFailedError
-from infantall.registry.models import AuditEntry, Event, Patient, Site, utcnow
+from infantall.registry.locks import ensure_unlocked
+from infantall.registry.models import AuditEntry, Event, Patient, Role, Site, utcnow
 from infantall.registry.schemas import (
     PatientCreate,
     PatientPage,
@@ -128,8 +129,15 @@ def load_patient(
     *,
     write: bool = False,
     operation: str = "read",
+    roles: frozenset[Role] | None = None,
+    data_change: bool = True,
 ) -> tuple[Patient, str]:
     """The patient ``registry_id`` and its site code, if the caller may reach it.
+
+    ``write`` loads it for a change (row-locked; refused while the patient is signed and
+    locked, unless ``data_change`` is false: a write about the patient, not of its data
+    set). ``roles`` loads it row-locked for an e-signature operation by those roles, within
+    the caller's read scope.
 
     Raises
     ------
@@ -137,14 +145,17 @@ def load_patient(
         The caller's role cannot read (or write) patients at all.
     NotFoundError
         No such patient, or one outside the caller's scope (logged as ``access_denied``).
+    ConflictError
+        ``record_locked``: a change of a signed, locked patient.
     """
-    require_role(principal, WRITE_ROLES if write else READ_ROLES, f"{operation} patients")
+    wanted = roles if roles is not None else (WRITE_ROLES if write else READ_ROLES)
+    require_role(principal, wanted, f"{operation} patients")
     query = (
         select(Patient, Site.code)
         .join(Site, Site.id == Patient.site_id)
         .where(Patient.registry_id == registry_id)
     )
-    if write and session.get_bind().dialect.name != "sqlite":
+    if (write or roles is not None) and session.get_bind().dialect.name != "sqlite":
         # Serialise every change of one patient's history: the row lock is held until
         # commit, so a concurrent writer re-reads the history only after this one is stored
         # (READ COMMITTED sees it then). SQLite serialises writers with BEGIN IMMEDIATE.
@@ -156,6 +167,8 @@ def load_patient(
     allowed = can_write_site if write else can_read_site
     if not allowed(principal, patient.site_id):
         raise _deny(session, principal, registry_id, operation)
+    if write and data_change:
+        ensure_unlocked(session, patient.id, registry_id)
     return patient, code
 
 

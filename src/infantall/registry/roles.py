@@ -6,7 +6,8 @@
 
 * ``SELECT, INSERT, UPDATE`` on the data tables (sites, users, tokens, patients, events,
   risk groups) — no ``DELETE`` anywhere (records are voided, never deleted);
-* ``SELECT, INSERT`` only on ``audit_log`` and ``audit_chain``: no UPDATE, DELETE or
+* ``SELECT, INSERT`` only on ``audit_log``, ``audit_chain``, the trial ledgers and the
+  e-signature tables (``signatures``, ``signature_unlocks``): no UPDATE, DELETE or
   TRUNCATE (the triggers refuse them too, a second wall);
 * ``SELECT`` on ``alembic_version``; ``USAGE`` on the id sequences;
 * ``NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT`` and not the owner: it can
@@ -37,6 +38,8 @@ APPEND_ONLY_TABLES = (
     "trial_spec_versions",
     "trial_enrolments",
     "trial_interims",
+    "signatures",
+    "signature_unlocks",
 )
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -23,7 +23,7 @@ from infantall.domain import (
 )
 from infantall.domain.bounds import check_blasts, check_wbc
 from infantall.registry.models import Role
-from infantall.registry.text import Code, FreeText, Reason
+from infantall.registry.text import Code, FreeText, Reason, ShortText
 
 __all__ = [
     "AuditPublic",
@@ -226,6 +226,8 @@ class UserCreate(BaseModel):
     password: Password
     role: Role
     site_code: Code | None = None
+    #: The printed name shown in the manifestation of the user's e-signatures.
+    full_name: ShortText | None = None
 
 
 class UserUpdate(BaseModel):
@@ -253,12 +255,13 @@ class UserPublic(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    """Username and password."""
+    """Username and password, and the one-time code of an account with a second factor."""
 
     model_config = _STRICT
 
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
+    totp_code: Annotated[str | None, Field(pattern=r"^[0-9]{6}$")] = None
 
 
 class TokenPublic(BaseModel):

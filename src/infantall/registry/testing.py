@@ -253,6 +253,8 @@ SEED_ACCOUNTS: dict[str, tuple[str, str | None]] = {
     "viewer_a": ("site_viewer", "SITE-A"),
     "editor_b": ("site_editor", "SITE-B"),
     "viewer_b": ("site_viewer", "SITE-B"),
+    "inv_a": ("investigator", "SITE-A"),
+    "inv_b": ("investigator", "SITE-B"),
 }
 
 

@@ -4,7 +4,9 @@
 * every stored history re-validated by the domain (each invalid one named, with its code);
 * the audit trail's hash chain recomputed (each changed, replaced, inserted or missing row
   named by id), and optionally published daily anchors compared with the stored chain;
-* replaying the audit trail rebuilds the current data.
+* replaying the audit trail rebuilds the current data;
+* every active e-signature still matches its record's content (a signed record that changed
+  is reported by signature id).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from infantall.registry.audit import (
 from infantall.registry.db import Database, integrity_check
 from infantall.registry.histories import stored_history_problems
 from infantall.registry.models import AuditEntry
+from infantall.registry.signatures import signature_problems
 
 __all__ = ["PROBLEM_COLUMNS", "VerificationReport", "verify_registry"]
 
@@ -60,6 +63,7 @@ class VerificationReport:
             "histories": self._status("history"),
             "audit_chain": self._status("audit_chain"),
             "audit_replay": self._status("audit_replay"),
+            "signatures": self._status("signatures"),
             "records": self.records,
             "patients": self.patients_checked,
             "audit_rows": self.audit_rows,
@@ -122,6 +126,16 @@ def verify_registry(
                 "audit_replay", "differs", f"{entity} {key}", "replaying the trail gives other data"
             )
             for entity, key in differing
+        ]
+        problems += [
+            _problem(
+                "signatures",
+                "signed_content_changed",
+                s.signature_id,
+                f"patient {s.patient_id}: signed {s.signed_digest[:12]}, "
+                f"now {s.current_digest[:12]}",
+            )
+            for s in signature_problems(session)
         ]
         rows = int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
         anchors = tuple(

@@ -154,7 +154,7 @@ def enrol(session: Session, principal: Principal, code: str, registry_id: str) -
     if trial.status != "open":
         raise ConflictError(f"trial {code!r} is {trial.status}: no enrolment")
     patient, site_code = load_patient(
-        session, principal, registry_id, write=True, operation="enrol"
+        session, principal, registry_id, write=True, operation="enrol", data_change=False
     )
     explanation = _eligibility(session, trial, patient, site_code)
     done = enrolments(session, trial)

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infantall.design.adaptive import spec_from_dict
-from infantall.registry.access import READ_ROLES, Principal, require_role
-from infantall.registry.models import Patient, Role, Site
+from infantall.registry.access import READ_ROLES, SITE_ROLES, Principal, require_role
+from infantall.registry.models import Patient, Site
 from infantall.registry.trials import Trial, TrialEnrolment, TrialInterim
 from infantall.services.trials.interims import analysis_progress
 from infantall.services.trials.rules import stratum_label
@@ -60,7 +60,7 @@ def trial_view(session: Session, principal: Principal, code: str) -> dict[str, A
             "due": reached >= schedule[done],
         }
     )
-    if principal.role in (Role.site_editor, Role.site_viewer) and principal.site_id is not None:
+    if principal.role in SITE_ROLES and principal.site_id is not None:
         out["my_site_allocations"] = [
             {"number": e.number, "patient": rid, "arm": e.arm_name}
             for e, rid, _ in rows

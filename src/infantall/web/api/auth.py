@@ -68,6 +68,7 @@ def _login(
         password=body.password,
         kind=kind,
         channel="api" if kind == "bearer" else "ui",
+        totp_code=body.totp_code,
     )
 
 

@@ -4,9 +4,10 @@
 call the same :mod:`infantall.registry` services as the API: login and logout; the site
 dashboard (patients, filters, counts, EFS/OS curves); the patient's overview (risk group
 under each protocol with explanation and sources, timeline), data entry (register, add,
-correct with a reason, void), audit history; CSV import with the per-row report and the
-export buttons; the coordinator's pooled, de-identified analyses and data-quality queries;
-the trials (list, overview, enrolment with allocation, DMC report: :mod:`.trials`).
+correct with a reason, void), e-signature and unlock, audit history; CSV import with the
+per-row report and the export buttons; the coordinator's pooled, de-identified analyses and
+data-quality queries; the trials (list, overview, enrolment with allocation, DMC report:
+:mod:`.trials`).
 Security: CSRF tokens on every form, HttpOnly cookies, a restrictive Content-Security-Policy,
 another site's patient answered 404 (:mod:`infantall.web.pages.security`).
 
@@ -16,10 +17,10 @@ tool, not a treatment recommendation.
 
 from fastapi import APIRouter
 
-from infantall.web.pages import auth, overview, patients, trials
+from infantall.web.pages import auth, overview, patients, signatures, trials
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, overview, patients, trials):
+for _module in (auth, overview, patients, signatures, trials):
     router.include_router(_module.router)

@@ -11,7 +11,7 @@ from starlette.responses import FileResponse, Response
 
 from infantall.registry import admin
 from infantall.registry import auth as auth_service
-from infantall.registry.errors import AuthenticationError, NotFoundError
+from infantall.registry.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from infantall.registry.models import Role
 from infantall.web.deps import HasherDep, LimiterDep, SessionDep, SettingsDep
 from infantall.web.pages.rendering import (
@@ -39,6 +39,7 @@ _MEDIA = {
 _HOME = {
     Role.site_editor: "/dashboard",
     Role.site_viewer: "/dashboard",
+    Role.investigator: "/dashboard",
     Role.coordinator: "/coordinator",
     Role.admin: "/admin",
 }
@@ -100,6 +101,7 @@ def login(
     from one address or for one account get 429 before any password is checked."""
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
+    code = str(form.get("totp_code") or "").strip()[:6] or None
     nxt = safe_next(str(form.get("next") or "")) or ""
     if not username or not password or len(username) > 64 or len(password) > 256:
         return _login_failed(request, "Enter your username and password.", 422, username, nxt)
@@ -113,7 +115,10 @@ def login(
             password=password,
             kind="session",
             channel="ui",
+            totp_code=code,
         )
+    except PermissionDeniedError as exc:  # totp_enrolment_required (production)
+        return _login_failed(request, exc.message, 403, username, nxt)
     except RateLimitedError as exc:
         minutes = max(1, -(-exc.retry_after // 60))
         message = (
@@ -122,7 +127,9 @@ def login(
             "or ask your registry administrator."
         )
         return _login_failed(request, message, 429, username, nxt)
-    except AuthenticationError:
+    except AuthenticationError as exc:
+        if exc.code == "totp_required":
+            return _login_failed(request, exc.message, 401, username, nxt)
         message = (
             "Invalid username or password, or the account is locked after repeated failed "
             f"logins ({settings.lockout_threshold} failed attempts lock an account for "

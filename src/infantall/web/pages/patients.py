@@ -18,7 +18,8 @@ from starlette.responses import Response
 from infantall.errors import InvalidInputError
 from infantall.registry import events as event_service
 from infantall.registry import patients as patient_service
-from infantall.registry.access import WRITE_ROLES, Principal
+from infantall.registry import signatures as signature_service
+from infantall.registry.access import SIGN_ROLES, UNLOCK_ROLES, WRITE_ROLES, Principal
 from infantall.registry.errors import ConflictError, ValidationFailedError
 from infantall.registry.schemas import (
     EventCorrect,
@@ -130,8 +131,14 @@ def patient_page(request: Request, pid: PatientId, user: PageUser, session: Sess
     ctx = _base(session, user, pid)
     events = event_service.list_events(session, user, pid)
     history = domain_history(ctx["patient"], events)
+    signed = signature_service.signature_state(session, user, pid)
     ctx.update(
         tab="overview",
+        signed=signed,
+        can_write=ctx["can_write"] and not signed.locked,
+        can_sign=user.role in SIGN_ROLES,
+        can_unlock=user.role in UNLOCK_ROLES,
+        meanings=signature_service.MEANINGS,
         events=events,
         labels={e.registry_id: _label(e.data) for e in events},
         decisions=live_decisions(history),

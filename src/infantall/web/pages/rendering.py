@@ -28,10 +28,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry import admin
-from infantall.registry.access import Principal
+from infantall.registry.access import SITE_ROLES, Principal
 from infantall.registry.auth import authenticate
 from infantall.registry.errors import AuthenticationError, RegistryError
-from infantall.registry.models import Role
 from infantall.registry.settings import RegistrySettings
 from infantall.web.deps import SessionDep, SettingsDep
 from infantall.web.pages.forms import EXTRA_LABELS, option_label, options_of
@@ -70,6 +69,8 @@ NOTICES: Mapping[str, str] = {
     "voided": "Record voided with its reason. Nothing was deleted.",
     "risk_computed": "Risk groups recomputed and stored with the protocol versions.",
     "logged_out": "You are logged out.",
+    "signed": "Signed. The record is locked: every change is refused until it is unlocked.",
+    "unlocked": "Unlocked with its reason; the signatures stay in the history as superseded.",
 }
 
 
@@ -130,7 +131,7 @@ def _csrf(request: Request, settings: RegistrySettings) -> str:
 
 
 def _site_code(session: Session, user: Principal) -> str | None:
-    if user.role in (Role.site_editor, Role.site_viewer):
+    if user.role in SITE_ROLES:
         sites = admin.list_sites(session, user)
         return sites[0].code if sites else None
     return None
