@@ -3,9 +3,9 @@
 For each true hazard ratio X of HSCT in CR1, generate ``--reps`` synthetic cohorts of ``--n``
 patients (``generate_cohort(..., hsct_hr=X)``, seeds 1..reps) and analyse each with
 :func:`infantall.outcomes.questions.histories_hsct_analysis` (Interfant-06). Reports, for the
-adjusted estimate (stratified by risk group, HSCT-rule MRD as a time-dependent covariate)
-and the unadjusted time-dependent Cox model: coverage of the 95% CI of X, the mean bias of
-log HR and its Monte-Carlo SE, and the mean HR.
+adjusted estimate (stratified by risk group and by the HSCT-rule MRD status, a stratum that
+switches at the measurement date) and the unadjusted time-dependent Cox model: coverage of
+the 95% CI of X, the mean bias of log HR and its Monte-Carlo SE, and the mean HR.
 
 Usage::
 

@@ -11,7 +11,10 @@ def test_sections_are_labelled_and_embed_the_figure(small: SyntheticCohort) -> N
     sections = cohort_sections(small)
     assert [s.id for s in sections] == ["synthetic-cohort", "synthetic-calibration"]
     assert "SYNTHETIC data — not real patients" in sections[0].html
-    assert 'src="data:image/png;base64,' in sections[1].html
+    calibration = sections[1].html
+    assert calibration.count('<svg role="img"') == 1 and "<img" not in calibration
+    for ext in ("svg", "pdf", "png"):
+        assert f'download="synthetic-calibration.{ext}"' in calibration
     for t in small.model.targets:
         assert f"{t.estimate_pct:.1f}" in sections[1].html
     page = render_report("Synthetic cohort", sections)

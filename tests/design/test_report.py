@@ -19,6 +19,9 @@ def test_sections_render_with_the_evidence_numbers() -> None:
     assert "36.4%" in hist
     d = exact_binomial_design(0.364, 0.65, alpha=0.05, power=0.8)
     assert f"{d.n} (reject if ≥ {d.r})" in hist
-    assert "data:image/png;base64," in sections[1].html
+    adaptive = sections[1].html
+    assert adaptive.count('<svg role="img"') == 1 and "<img" not in adaptive  # inline SVG
+    for ext in ("svg", "pdf", "png"):
+        assert f'download="design-selection.{ext}"' in adaptive
     page = render_report("Design", sections)
     assert "design-adaptive" in page

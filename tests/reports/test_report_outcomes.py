@@ -133,6 +133,15 @@ def test_outcome_tables_are_in_clinical_order_with_gray_test(dataset: AnalysisDa
     assert cir.count('<svg role="img"') == 2  # stacked and by risk group
 
 
+def test_hsct_section_draws_simon_makuch_as_inline_svg(dataset: AnalysisDataset) -> None:
+    sections = {s.id: s for s in outcome_sections(dataset, group="RISKGRP")}
+    hsct = sections["outcomes-hsct"].html
+    assert hsct.count('<svg role="img"') == 1 and "<img" not in hsct
+    files = _downloads(hsct)
+    assert sorted(files) == ["pdf", "png", "svg"]
+    assert 'download="hsct-simon-makuch.svg"' in hsct
+
+
 def test_follow_up_section_and_table_one_in_clinical_order(dataset: AnalysisDataset) -> None:
     from infantall.protocols import stratify_histories
     from infantall.reports.cohort_section import _follow_up_section, _table_one_section

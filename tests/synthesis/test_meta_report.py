@@ -82,7 +82,9 @@ def test_sections_render_into_a_self_contained_report(frame: pd.DataFrame) -> No
     ]
     assert all(isinstance(s, ReportSection) for s in sections)
     page = render_report("Synthesis", sections)
-    assert page.count("data:image/png;base64,") == 3
+    # three figures, each inline SVG with SVG, PDF and 300-dpi PNG downloads
+    assert page.count('<svg role="img"') == 3 and "<img" not in page
+    assert page.count('download="synthesis-') == 9
     assert "Test of subgroup differences" in page
     # The pooled 5-year EFS of all trials printed in the report is the API's number.
     everyone = select_estimates(frame, endpoint="efs", horizon=5)

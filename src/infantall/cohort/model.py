@@ -279,9 +279,10 @@ def generate_cohort(
         ``risk_group`` stays the group the outcome model used, while the protocol engine
         run on the recorded features may answer ``indeterminate``.
     hsct_hr
-        True hazard ratio of HSCT in CR1 (default 1: no effect): relapse, death in CR and
-        second-malignancy hazards after the transplant are multiplied by it
-        (:class:`~infantall.cohort.outcomes.OutcomeOptions`); recorded in the metadata.
+        True hazard ratio of HSCT in CR1 (default 1: no effect): after the transplant, the
+        relapse, death in CR and second-malignancy hazards are X times those of
+        untransplanted patients of the same risk group and HSCT-rule MRD status on each day
+        (:mod:`~infantall.cohort.hsct_effect`); recorded in the metadata.
     relapse_courses
         Add the course after first relapse and after induction failure (salvage lines,
         refractory disease, CR2, HSCT in CR2 or with active disease, disease status and
@@ -363,7 +364,8 @@ def generate_cohort(
         "risk_groups_from": group_source,
         "hsct_hr": hsct_hr,
         "hsct_hr_meaning": "true hazard ratio of HSCT in CR1 on relapse, death in CR and "
-        "second malignancy after the transplant (1 = no effect)",
+        "second malignancy after the transplant, given risk group and the HSCT-rule MRD "
+        "status on each day (1 = no effect; infantall.cohort.hsct_effect)",
         "accrual_start": accrual.start.isoformat(),
         "accrual_years": accrual.years,
         "data_cutoff": accrual.cutoff.isoformat(),

@@ -7,13 +7,15 @@ MRD at the end of induction and of consolidation (higher in patients who will re
 HSCT in CR1 for the groups the protocol allocates to it, and the last contact. Events after
 the patient's censoring day (data cut-off or loss to follow-up) are not recorded.
 
-By default HSCT has no effect on outcome (hazard ratio 1); ``OutcomeOptions.hsct_hr = X``
-multiplies every first-event hazard in CR (relapse, death in CR, second malignancy) from the
-transplant day on by X, so the true EFS hazard ratio of HSCT is exactly X. HSCT is given only
-to patients still event-free at their planned transplant day (immortal time) and by risk group
-and MRD (confounding by indication): the biases the adjusted time-dependent analyses of
-:mod:`infantall.outcomes.hsct_adjusted` must remove (Interfant-06: "only 46% of [HR patients]
-received SCT, because many had early events", JCO 2019 abstract).
+By default HSCT has no effect on outcome (hazard ratio 1). With ``OutcomeOptions.hsct_hr = X``
+a transplanted patient's first-event hazards in CR (relapse, death in CR, second malignancy)
+on every day after the transplant are X times those of event-free untransplanted patients of
+the same risk group and HSCT-rule MRD status on that day (:mod:`infantall.cohort.hsct_effect`):
+the true HSCT hazard ratio given risk group and MRD status — what the adjusted analysis of
+:mod:`infantall.outcomes.hsct_adjusted` estimates — is exactly X. HSCT is given only to
+patients still event-free at their planned transplant day (immortal time) and by risk group
+and MRD (confounding by indication): the biases that analysis must remove (Interfant-06: "only
+46% of [HR patients] received SCT, because many had early events", JCO 2019 abstract).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from infantall.cohort.calibration import CalibratedModel, cr_event_cdfs
+from infantall.cohort import hsct_effect
+from infantall.cohort.calibration import CalibratedModel
 from infantall.domain import EVENT_KINDS
 
 __all__ = [
@@ -75,6 +78,7 @@ _RELAPSE_SITES = ("isolated_marrow", "combined", "isolated_cns", "other_extramed
 _DONORS = ("unrelated", "cord_blood", "matched_sibling", "haploidentical")
 _DONOR_P = (0.45, 0.25, 0.15, 0.15)
 _Seen = Callable[[np.ndarray], np.ndarray]
+_CONSOLIDATION = "end_of_early_consolidation"
 _SMN = ("secondary AML", "myelodysplastic syndrome", "other solid tumour")
 
 #: Categories of the categorical event columns. ``kind`` is the domain's registry of event
@@ -118,8 +122,7 @@ class OutcomeOptions:
     mrd_detection_limit
         Values below it are reported as 0 (not detected) with this limit.
     hsct_hr
-        True hazard ratio of HSCT in CR1: the hazards of relapse, death in CR and second
-        malignancy after the transplant day are multiplied by it (1 = no effect).
+        True hazard ratio of HSCT in CR1 given risk group and MRD status (1 = no effect).
     """
 
     relapse_site_p: tuple[float, float, float, float] = (0.75, 0.12, 0.10, 0.03)
@@ -234,15 +237,25 @@ def _response_block(rng: np.random.Generator, f: _Fates, seen: _Seen) -> _Block:
     return _block(idx, "response", f.eoi[idx], status=np.where(f.cr[idx], 0, 1), marrow=marrow)
 
 
-def _mrd_blocks(
+@dataclass(frozen=True, slots=True)
+class _MRD:
+    """Latent MRD of every patient: measured or not, log10 values and the second day."""
+
+    measured: np.ndarray
+    first_log: np.ndarray
+    second_log: np.ndarray
+    second_day: np.ndarray
+    method: np.ndarray
+
+
+def _draw_mrd(
     rng: np.random.Generator,
     f: _Fates,
-    seen: _Seen,
     rearranged: np.ndarray,
     model: CalibratedModel,
     opts: OutcomeOptions,
-) -> tuple[list[_Block], np.ndarray, np.ndarray]:
-    """MRD events, and per patient the recorded second MRD value (NaN if none) and day."""
+) -> _MRD:
+    """MRD at the end of induction and after consolidation, higher in future relapses."""
     n = f.eoi.size
     measured = f.cr & (rng.random(n) < opts.mrd_measured)
     mean = np.where(np.isfinite(f.relapse), opts.mrd_log10_mean[0], opts.mrd_log10_mean[1])
@@ -250,30 +263,36 @@ def _mrd_blocks(
     latent = latent + opts.mrd_sd * rng.standard_normal(n)
     lo, hi = model.timing.consolidation_mrd
     second_day = f.eoi + rng.integers(lo, hi + 1, n)
-    second_point = (
-        "start_of_octadad" if model.protocol == "interfant-06" else "end_of_early_consolidation"
-    )
     method = np.where(rearranged, _code("method", "pcr_kmt2a_fusion"), 0)
     second_log = latent - opts.mrd_consolidation_drop + 0.3 * rng.standard_normal(n)
+    return _MRD(measured, latent, second_log, second_day, method)
+
+
+def _mrd_value(log_value: np.ndarray, opts: OutcomeOptions) -> np.ndarray:
+    value = np.minimum(10.0**log_value, 0.04)
+    return np.where(value < opts.mrd_detection_limit, 0.0, value)
+
+
+def _mrd_blocks(
+    f: _Fates, seen: _Seen, mrd: _MRD, model: CalibratedModel, opts: OutcomeOptions
+) -> list[_Block]:
+    """MRD events: the second result only for patients event-free on its day."""
+    second_point = "start_of_octadad" if model.protocol == "interfant-06" else _CONSOLIDATION
     blocks = []
-    second_value = np.full(n, np.nan)
     for day, log_value, point, ok in (
-        (f.eoi, latent, "end_of_induction", measured & seen(f.eoi)),
-        (second_day, second_log, second_point,
-         measured & (second_day < f.first_event) & seen(second_day)),
+        (f.eoi, mrd.first_log, "end_of_induction", mrd.measured & seen(f.eoi)),
+        (mrd.second_day, mrd.second_log, second_point,
+         mrd.measured & (mrd.second_day < f.first_event) & seen(mrd.second_day)),
     ):  # fmt: skip
         idx = np.flatnonzero(ok)
-        value = np.minimum(10.0 ** log_value[idx], 0.04)
-        value = np.where(value < opts.mrd_detection_limit, 0.0, value)
-        if point != "end_of_induction":
-            second_value[idx] = value
         blocks.append(
             _block(
-                idx, "mrd", day[idx], value=value, time_point=_code("time_point", point),
-                method=method[idx], detection_limit=opts.mrd_detection_limit,
+                idx, "mrd", day[idx], value=_mrd_value(log_value[idx], opts),
+                time_point=_code("time_point", point), method=mrd.method[idx],
+                detection_limit=opts.mrd_detection_limit,
             )
         )  # fmt: skip
-    return blocks, second_value, second_day
+    return blocks
 
 
 def _hsct_block(
@@ -360,7 +379,8 @@ def draw_events(
     def seen(day: np.ndarray) -> np.ndarray:
         return np.asarray(day <= censor_day)
 
-    mrd_blocks, second_mrd, second_day = _mrd_blocks(rng, f, seen, rearranged, model, opts)
+    mrd = _draw_mrd(rng, f, rearranged, model, opts)
+    recorded = mrd.measured & (mrd.second_day < f.first_event) & seen(mrd.second_day)
     by_group = np.asarray([model.rates[g].hsct_eligible for g in model.groups])[groups]
     by_mrd = np.zeros(groups.size, dtype=bool)
     rule = HSCT_MRD_RULE.get(model.protocol)
@@ -369,14 +389,13 @@ def draw_events(
         allowed = np.ones(groups.size, dtype=bool)
         if diagnosis is not None:
             allowed = diagnosis >= np.datetime64(since, "D")
-        with np.errstate(invalid="ignore"):
-            positive = second_mrd >= threshold
+        positive = recorded & (_mrd_value(mrd.second_log, opts) >= threshold)
         by_mrd = (groups == model.groups.index(group)) & positive & allowed
-    hsct, hsct_day = _hsct_block(
-        rng, f, seen, (by_group, by_mrd, second_day), HSCT_UPTAKE.get(model.protocol, 0.0), model
-    )
+    uptake = HSCT_UPTAKE.get(model.protocol, 0.0)
+    hsct, hsct_day = _hsct_block(rng, f, seen, (by_group, by_mrd, mrd.second_day), uptake, model)
     if opts.hsct_hr != 1.0:
-        f = _after_hsct(rng, f, groups, model, hsct_day, opts.hsct_hr)
+        f = _after_hsct(rng, f, (groups, rearranged), model, mrd, hsct_day, opts)
+    mrd_blocks = _mrd_blocks(f, seen, mrd, model, opts)
     cns3 = (patients["cns"] == "CNS3").to_numpy()
     rel_idx = np.flatnonzero(np.isfinite(f.relapse) & seen(f.relapse))
     site_p = np.where(cns3[rel_idx, None], opts.relapse_site_p_cns3, opts.relapse_site_p).cumsum(
@@ -407,49 +426,43 @@ def draw_events(
     return _combine(blocks)
 
 
-#: Days after CR over which the post-transplant survival is tabulated (30 years).
-_HORIZON_DAYS = 10_958
-
-
 def _after_hsct(
     rng: np.random.Generator,
     f: _Fates,
-    groups: np.ndarray,
+    groups_rearranged: tuple[np.ndarray, np.ndarray],
     model: CalibratedModel,
+    mrd: _MRD,
     hsct_day: np.ndarray,
-    hr: float,
+    opts: OutcomeOptions,
 ) -> _Fates:
-    """Redraw the first event of transplanted patients with hazards × ``hr`` after HSCT.
+    """Redraw the first event of transplanted patients with X × their stratum's hazards.
 
-    With S the group's event-free survival in CR (days after CR) and h the transplant day,
-    the post-transplant survival is (S(t)/S(h))^hr. U = S(T)/S(h) (made continuous within the
-    day of T) is uniform given T > h, and the new day is the first t with
-    (S(t)/S(h))^hr <= U; the event type is drawn from the types' probabilities on that day.
-    What follows the new event (death after relapse or second malignancy) is redrawn.
+    The stratum is the risk group and the :data:`HSCT_MRD_RULE` MRD status (positive after
+    a result at or above the rule's threshold, in every group); the hazards are those of
+    event-free untransplanted patients of the stratum on each day
+    (:mod:`infantall.cohort.hsct_effect`), so the true HSCT hazard ratio given the stratum is
+    exactly ``opts.hsct_hr``. What follows the new event is redrawn.
     """
+    groups, rearranged = groups_rearranged
+    rule = HSCT_MRD_RULE.get(model.protocol)
+    mrd_class = None
+    positive_after = np.full(groups.size, np.inf)
+    if rule is not None:
+        counts = np.bincount(groups, minlength=len(model.groups)).astype(float)
+        share = np.bincount(groups, weights=rearranged, minlength=len(model.groups))
+        p_positive = hsct_effect.mrd_class(
+            opts.mrd_log10_mean, opts.mrd_kmt2a_shift, opts.mrd_consolidation_drop, opts.mrd_sd,
+            rule[1], share / np.maximum(counts, 1.0),
+        )  # fmt: skip
+        timing = model.timing.consolidation_mrd
+        mrd_class = hsct_effect.MRDClass(p_positive, opts.mrd_measured, timing)
+        positive = mrd.measured & (_mrd_value(mrd.second_log, opts) >= rule[1])
+        positive_after = np.where(positive, mrd.second_day - f.eoi, np.inf)
     idx = np.flatnonzero(np.isfinite(hsct_day))
-    cdf = cr_event_cdfs(model, np.arange(_HORIZON_DAYS + 1))
-    surv = 1.0 - cdf.sum(axis=1)
-    g = groups[idx]
-    h = (hsct_day[idx] - f.eoi[idx]).astype(np.int64)
-    lag = f.first_event[idx] - f.eoi[idx]
-    finite = np.isfinite(lag)
-    li = np.minimum(np.where(finite, lag, 0), _HORIZON_DAYS).astype(np.int64)
-    v = rng.random(idx.size)
-    s_t, s_prev = surv[g, li], surv[g, np.maximum(li - 1, 0)]
-    u = np.where(finite, s_t + v * (s_prev - s_t), v * surv[g, -1]) / surv[g, h]
-    target = surv[g, h] * u ** (1.0 / hr)
-    new = np.zeros(idx.size, dtype=np.int64)
-    for code in np.unique(g):
-        m = g == code
-        new[m] = np.searchsorted(-surv[code], -target[m], side="left")
-    new = np.maximum(new, h + 1)
-    happens = new <= _HORIZON_DAYS
-    day = np.minimum(new, _HORIZON_DAYS)
-    pmf = cdf[g, :, day] - cdf[g, :, day - 1]
-    cum = np.cumsum(pmf, axis=1) / np.maximum(pmf.sum(axis=1, keepdims=True), 1e-300)
-    kind = np.minimum((rng.random(idx.size)[:, None] > cum).sum(axis=1), 2)
-    kind = np.where(happens, kind, -1)
+    hazard = hsct_effect.stratum_hazards(model, mrd_class)
+    day, kind = hsct_effect.post_hsct_events(
+        rng, hazard, groups[idx], hsct_day[idx] - f.eoi[idx], positive_after[idx], opts.hsct_hr
+    )
     return _redraw(rng, f, idx, f.eoi[idx] + day, kind, groups, model)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from infantall.cohort.check import TOLERANCE_SE
 from infantall.reports.figures.style import FONT_SIZE, GREY, colour, new_figure, style_context
-from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
+from infantall.reports.html import ReportSection, figure_html, html_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -139,14 +139,20 @@ def _calibration(cohort: SyntheticCohort) -> str:
         numeric=["target", "synthetic", "n"],
     )
     fig = calibration_figure(cohort)
-    with style_context():
-        img = figure_to_data_uri(fig)
-    return (
-        f'<figure><img alt="Kaplan–Meier EFS and OS of the synthetic cohort by risk group with '
-        f'the published targets" src="{img}"><figcaption>SYNTHETIC cohort: Kaplan–Meier EFS and '
-        f"OS by risk group (lines) and the published estimates ± {TOLERANCE_SE:g} SE they were "
-        f"calibrated to (points; grey = pooled populations).</figcaption></figure>" + table
+    caption = (
+        "SYNTHETIC cohort: Kaplan–Meier EFS and OS by risk group (lines) and the published "
+        f"estimates ± {TOLERANCE_SE:g} SE they were calibrated to (points; grey = pooled "
+        "populations)."
     )
+    with style_context():
+        figure = figure_html(
+            fig,
+            alt="Kaplan–Meier EFS and OS of the synthetic cohort by risk group with the "
+            "published targets",
+            name="synthetic-calibration",
+            caption=caption,
+        )
+    return figure + table
 
 
 def cohort_sections(cohort: SyntheticCohort) -> list[ReportSection]:

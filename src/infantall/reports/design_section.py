@@ -17,7 +17,7 @@ from infantall.design.adaptive import OperatingCharacteristics, TrialSpec, load_
 from infantall.design.questions import historical_control_designs
 from infantall.evidence import load_evidence
 from infantall.reports.figures.style import colour, new_figure, style_context
-from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
+from infantall.reports.html import ReportSection, figure_html, html_table
 
 __all__ = ["design_sections"]
 
@@ -65,7 +65,7 @@ def _historical_section(frame: pd.DataFrame) -> ReportSection:
 
 
 def _selection_figure(alt: OperatingCharacteristics, null: OperatingCharacteristics) -> str:
-    """Bar chart of P(arm declared superior), scenario beside null, as a data URI."""
+    """Bar chart of P(arm declared superior), scenario beside null, as a report figure."""
     with style_context():
         fig = new_figure("strip")
         ax = fig.add_subplot()
@@ -76,7 +76,13 @@ def _selection_figure(alt: OperatingCharacteristics, null: OperatingCharacterist
         ax.set_xticks(list(x), alt.arms)
         ax.set_ylabel("P(arm declared superior)")
         ax.legend(frameon=False)
-        return figure_to_data_uri(fig)
+        caption = (
+            "Probability that each arm is declared superior to control, in the specified "
+            "scenario and under the null. Simulated; illustrative design."
+        )
+        return figure_html(
+            fig, alt="Selection probabilities per arm", name="design-selection", caption=caption
+        )
 
 
 def _adaptive_section(spec: TrialSpec, n_trials: int, seed: int) -> ReportSection:
@@ -97,13 +103,7 @@ def _adaptive_section(spec: TrialSpec, n_trials: int, seed: int) -> ReportSectio
         caption=f"{spec.name}: {n_trials:,} simulated trials per scenario (seed {seed})",
         numeric=["scenario", "null"],
     )
-    img = _selection_figure(alt, null)
-    body = (
-        f'{table}<figure><img src="{img}" alt="Selection probabilities per arm">'
-        "<figcaption>Probability that each arm is declared superior to control, in the "
-        "specified scenario and under the null. Simulated; illustrative design.</figcaption>"
-        "</figure>"
-    )
+    body = table + _selection_figure(alt, null)
     return ReportSection("design-adaptive", "Design: adaptive pick-a-winner simulation", body)
 
 

@@ -39,7 +39,6 @@ from infantall.reports.figures.survival import (
 from infantall.reports.html import (
     ReportSection,
     figure_html,
-    figure_to_data_uri,
     html_table,
     not_estimable,
 )
@@ -281,7 +280,11 @@ def _hsct_section(ds: AnalysisDataset, histories: Any = None) -> ReportSection |
         + f"<p>Patients analysed: {res.to_dict()['n_analysed']}; transplanted in CR1: "
         f"{res.n_exposed}. "
         f"Not analysed: {excluded or 'none'}.</p>"
-        + f'<img alt="Simon-Makuch curves" src="{figure_to_data_uri(fig)}">'
+        + figure_html(
+            fig,
+            alt="Simon-Makuch EFS curves, transplanted in CR1 and not",
+            name="hsct-simon-makuch",
+        )
     )
     return ReportSection("outcomes-hsct", "HSCT in CR1 as a time-dependent exposure", body)
 

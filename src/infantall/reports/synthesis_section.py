@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from infantall.reports import ReportSection, figure_to_data_uri, html_table
+from infantall.reports import ReportSection, html_table
 from infantall.reports.figures.synthesis import bubble_plot, efs_over_time_plot, forest_plot
+from infantall.reports.html import figure_html
 from infantall.synthesis.claims import ClaimCheck, check_seed_claims
 from infantall.synthesis.evidence_inputs import evidence_frame, select_estimates
 from infantall.synthesis.hsct import (
@@ -117,12 +118,8 @@ def _pooled_section(frame: pd.DataFrame) -> ReportSection:
     )
 
 
-def _img(fig: Any, alt: str, caption: str) -> str:
-    uri = figure_to_data_uri(fig)
-    return (
-        f'<figure><img src="{uri}" alt="{html.escape(alt, quote=True)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
+def _img(fig: Any, alt: str, caption: str, name: str) -> str:
+    return figure_html(fig, alt=alt, name=name, caption=html.escape(caption))
 
 
 def _figures_section(frame: pd.DataFrame) -> ReportSection:
@@ -139,6 +136,7 @@ def _figures_section(frame: pd.DataFrame) -> ReportSection:
             "Forest plot of 5-year EFS",
             "Study estimates with Clopper-Pearson 95% CIs (square area ∝ weight), the pooled "
             "random-effects estimate (diamond) and the 95% prediction interval (grey bar).",
+            "synthesis-forest-efs",
         ),
         _img(
             bubble_plot(
@@ -150,6 +148,7 @@ def _figures_section(frame: pd.DataFrame) -> ReportSection:
             "Bubble plot of EFS against accrual mid-year",
             "Meta-regression of 5-year EFS (logit scale) on accrual mid-year, infant-specific "
             "protocols; bubble area ∝ weight, band = 95% CI of the fitted line.",
+            "synthesis-efs-by-year",
         ),
         _img(
             efs_over_time_plot(reg_all.used, reg_all.regression),
@@ -157,6 +156,7 @@ def _figures_section(frame: pd.DataFrame) -> ReportSection:
             "Each trial's 5-year EFS across its accrual period, coloured by protocol type, with "
             "the pooled trend (meta-regression on accrual mid-year, all protocols) and its 95% "
             "CI.",
+            "synthesis-efs-over-time",
         ),
     ]
     return ReportSection(

@@ -12,7 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation, Text
+from matplotlib.transforms import Bbox
 
 from infantall.reports.figures.forest import ForestRow, PooledRow, forest
 from infantall.reports.figures.style import (
@@ -150,10 +154,12 @@ def bubble_plot(
     )
     ax.plot(grid, pred["pred_pct"], color=colour(0), lw=1.5, label="meta-regression fit")
     ax.scatter(x, pct, s=600.0 * w / w.max(), facecolor="none", edgecolor="black", zorder=3)
-    for xi, yi, label in zip(x, pct, study, strict=True):
+    labels = [
         ax.annotate(
             label, (xi, yi), xytext=(6, 4), textcoords="offset points", fontsize=FONT_SIZE - 2
         )
+        for xi, yi, label in zip(x, pct, study, strict=True)
+    ]
     coef = reg.coefficients.iloc[1]
     ax.set_title(title or f"Meta-regression on {moderator}")
     ax.text(
@@ -169,6 +175,7 @@ def bubble_plot(
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
     ax.legend(loc="upper left", fontsize=FONT_SIZE - 1, frameon=False)
+    _declutter(fig, labels)
     return fig
 
 
@@ -194,6 +201,7 @@ def efs_over_time_plot(
     """
     fig = new_figure((9.0, 5.5))
     ax = fig.add_subplot()
+    labels: list[Annotation] = []
     kinds = sorted(studies[colour_by].astype(str).unique())
     for i, kind in enumerate(kinds):
         sub = studies[studies[colour_by].astype(str) == kind]
@@ -219,12 +227,14 @@ def efs_over_time_plot(
         )
         for x, y, label, n in zip(mid, sub["percent"], sub["study"], sub["n"], strict=True):
             if len(studies) <= _LABEL_ALL or float(n) >= _LABEL_MIN_N:
-                ax.annotate(
-                    label,
-                    (x, y),
-                    xytext=(4, 5),
-                    textcoords="offset points",
-                    fontsize=FONT_SIZE - 2.5,
+                labels.append(
+                    ax.annotate(
+                        label,
+                        (x, y),
+                        xytext=(4, 5),
+                        textcoords="offset points",
+                        fontsize=FONT_SIZE - 2.5,
+                    )
                 )
     if reg is not None:
         years = reg.moderators.iloc[:, 0].to_numpy(dtype=float)
@@ -244,4 +254,66 @@ def efs_over_time_plot(
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=FONT_SIZE - 1, frameon=False)
+    _declutter(fig, labels)
     return fig
+
+
+def _declutter(fig: Figure, labels: Sequence[Annotation], pad_px: float = 1.5) -> None:
+    """Move study labels so that no label's box overlaps another text of the figure.
+
+    The layout is computed once and then frozen (so moving labels does not move the axes);
+    each label, left to right, keeps its place if free, else tries one line up, one down, two
+    up, ... beside its marker, then the same on the marker's left side. Boxes are the
+    rendered text extents (matplotlib has no label-repelling layout).
+    """
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    ours = {id(t) for t in labels}
+    placed = [
+        t.get_window_extent(renderer)
+        for t in fig.findobj(Text)
+        if id(t) not in ours and t.get_visible() and t.get_text().strip() and _drawn(t)
+    ]
+    for label in sorted(labels, key=lambda t: (t.xy[0], t.xy[1])):
+        ox, oy = label.xyann
+        line_pt = label.get_window_extent(renderer).height * 72.0 / fig.dpi + 1.0
+        box = _free_place(label, renderer, placed, (ox, oy, line_pt), pad_px)
+        placed.append(box)
+
+
+def _drawn(t: Text) -> bool:
+    """Whether a text is drawn: tick labels only for ticks inside the view."""
+    axes = t.axes
+    if axes is None or t in axes.texts or t.get_text() == "":
+        return True
+    for axis, lim in ((axes.xaxis, axes.get_xlim()), (axes.yaxis, axes.get_ylim())):
+        if t in axis.get_ticklabels():
+            lo, hi = sorted(lim)
+            pos = t.get_position()[0 if axis is axes.xaxis else 1]
+            return bool(lo <= pos <= hi)
+    return True
+
+
+def _free_place(
+    label: Annotation,
+    renderer: RendererBase,
+    placed: list[Bbox],
+    offsets: tuple[float, float, float],
+    pad_px: float,
+) -> Bbox:
+    ox, oy, line_pt = offsets
+    box = label.get_window_extent(renderer)
+    for side in (1.0, -1.0):
+        label.set_horizontalalignment("left" if side > 0 else "right")
+        for step in range(31):
+            shift = (step + 1) // 2 * line_pt * (1 if step % 2 else -1)
+            label.xyann = (side * ox, oy + shift)
+            box = label.get_window_extent(renderer)
+            grown = box.expanded(1.0, 1.0).padded(pad_px)
+            if not any(grown.overlaps(b) for b in placed):
+                return box
+    label.xyann = (ox, oy)
+    label.set_horizontalalignment("left")
+    return label.get_window_extent(renderer)
