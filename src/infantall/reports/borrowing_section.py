@@ -26,7 +26,7 @@ from infantall.design.borrowing import (
 from infantall.evidence import load_evidence
 from infantall.reports.figures.forest import ForestRow, PooledRow, forest
 from infantall.reports.figures.style import colour, new_figure, style_context
-from infantall.reports.html import ReportSection, figure_to_data_uri, html_table
+from infantall.reports.html import ReportSection, figure_html, html_table
 
 __all__ = ["borrowing_section"]
 
@@ -54,7 +54,13 @@ def _forest(res: BorrowingPrior, horizon: float) -> str:
         xlim=(0, 100),
         headers=("Trial", "EFS % (95% CI)", "n (effective)"),
     )
-    return figure_to_data_uri(fig)
+    return figure_html(
+        fig,
+        alt="Forest plot of historical trials with the MAP prior",
+        name="borrowing-forest",
+        caption="Historical trials (Jeffreys 95% intervals) and the MAP prior (median, 95% "
+        "interval) with its Beta-mixture approximation.",
+    )
 
 
 def _densities(res: BorrowingPrior) -> str:
@@ -69,7 +75,12 @@ def _densities(res: BorrowingPrior) -> str:
         ax.set_xlabel("historical control rate")
         ax.set_ylabel("density")
         ax.legend(frameon=False)
-        return figure_to_data_uri(fig)
+        return figure_html(
+            fig,
+            alt="MAP, mixture and robust prior densities",
+            name="borrowing-densities",
+            caption="The MAP prior, its Beta-mixture approximation and the robust prior.",
+        )
 
 
 def _sources_table(res: BorrowingPrior) -> str:
@@ -166,12 +177,7 @@ def borrowing_section(
     )
     body = (
         f'<p class="note">{html.escape(note)}</p>'
-        f'<figure><img src="{_forest(res, horizon_years)}" alt="Forest plot of historical '
-        'trials with the MAP prior"><figcaption>Historical trials (Jeffreys 95% intervals) and '
-        "the MAP prior (median, 95% interval) with its Beta-mixture approximation."
-        "</figcaption></figure>"
-        f'<figure><img src="{_densities(res)}" alt="MAP, mixture and robust prior densities">'
-        "<figcaption>The MAP prior, its Beta-mixture approximation and the robust prior."
-        f"</figcaption></figure>{ess}{_oc_table(des)}{_sources_table(res)}"
+        f"{_forest(res, horizon_years)}{_densities(res)}"
+        f"{ess}{_oc_table(des)}{_sources_table(res)}"
     )
     return ReportSection("design-borrowing", "Borrowing from history", body)
