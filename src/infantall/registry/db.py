@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from infantall.errors import InvalidInputError
+from infantall.registry import import_jobs as _import_jobs  # noqa: F401  (joins Base.metadata)
 from infantall.registry import trials as _trials  # noqa: F401  (its tables join Base.metadata)
 from infantall.registry.audit import install_chain
 from infantall.registry.settings import RegistrySettings
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 #: The newest migration; a database at this revision matches the models.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0005"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
