@@ -95,9 +95,7 @@ def test_batches_hold_at_most_batch_rows_rows(registry: Any, seeded: Any) -> Non
     assert [d.last for d in seen] == [False] * 4 + [True]
 
 
-def test_a_failing_batch_reports_exactly_what_was_committed(
-    registry: Any, seeded: Any
-) -> None:
+def test_a_failing_batch_reports_exactly_what_was_committed(registry: Any, seeded: Any) -> None:
     _, database = registry
     editor = seeded["editor_a"]
     with database.write_sessions() as s:

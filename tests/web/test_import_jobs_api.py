@@ -20,7 +20,10 @@ def _csv(n: int, bad: int | None = None) -> str:
     lines = ["record_id,redcap_repeat_instrument,birth_date,diagnosis_date,event_kind,event_date"]
     for i in range(n):
         diagnosis = "2023-01-01" if i == bad else "2024-03-01"
-        lines += [f"J{i:04d},,2024-01-01,{diagnosis},,", f"J{i:04d},event,,,last_contact,2024-06-01"]
+        lines += [
+            f"J{i:04d},,2024-01-01,{diagnosis},,",
+            f"J{i:04d},event,,,last_contact,2024-06-01",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -69,7 +72,9 @@ def test_a_large_file_runs_as_a_job_without_asking(client: Any, auth: Any, app: 
     app.state.settings = app.state.settings.model_copy(
         update={"import_job_threshold_bytes": len(text) - 1}
     )
-    r = client.post(f"{API}/import", content=text, headers={**auth["editor_a"], "Content-Type": CSV})
+    r = client.post(
+        f"{API}/import", content=text, headers={**auth["editor_a"], "Content-Type": CSV}
+    )
     assert r.status_code == 202
     assert _wait(client, r.json()["status_url"], auth["editor_a"])["state"] == "succeeded"
 

@@ -50,6 +50,7 @@ from infantall.registry.csv_import import BatchDone, commit_batches, validate_im
 from infantall.registry.csv_report import RowError
 from infantall.registry.errors import ConflictError, NotFoundError
 from infantall.registry.models import Base, JSONType, Role, Site, UTCDateTime, utcnow
+from infantall.registry.rls import scope_session
 from infantall.registry.settings import RegistrySettings
 
 if TYPE_CHECKING:
@@ -207,10 +208,13 @@ def get_job(session: Session, principal: Principal, job_id: str) -> ImportJob:
 
 
 @contextlib.contextmanager
-def _writer(database: Database) -> Iterator[Session]:
-    """A write session, holding the process's SQLite write lock for its lifetime only."""
+def _writer(database: Database, principal: Principal | None = None) -> Iterator[Session]:
+    """A write session (kept to ``principal``'s site by row-level security on PostgreSQL),
+    holding the process's SQLite write lock for its lifetime only."""
     lock = database.write_lock or contextlib.nullcontext()
     with lock, database.write_sessions() as session:
+        if principal is not None:
+            scope_session(session, principal)
         yield session
     if database.write_lock is not None:
         time.sleep(_YIELD_SECONDS)
@@ -276,6 +280,7 @@ def _validate_and_commit(
 ) -> None:
     _set(database, job_id, state="validating")
     with database.read_sessions() as session:
+        scope_session(session, principal)
         code = session.scalar(select(Site.code).where(Site.id == principal.site_id)) or ""
         _, max_rows = settings.import_limits(code)
         with path.open("rb") as handle:
@@ -302,8 +307,8 @@ def _validate_and_commit(
         session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
 
     report = commit_batches(
-        lambda: _writer(database), principal, parsed, batch_rows=settings.import_batch_rows,
-        on_batch=on_batch, audit_new={"job": job_id},
+        lambda: _writer(database, principal), principal, parsed,
+        batch_rows=settings.import_batch_rows, on_batch=on_batch, audit_new={"job": job_id},
     )  # fmt: skip
     if not report.ok:
         _end_audited(database, job_id, principal, "import_failed", state="failed",
