@@ -31,9 +31,10 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -118,37 +119,44 @@ def validate_import(
     return parsed
 
 
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """One bulk ``INSERT ... RETURNING id`` of ``rows``; the ids in the order of the rows."""
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, rows)) if rows else []
+
+
+def _snapshot(entity: str, model: Any, row: dict[str, Any], id_: int) -> dict[str, Any]:
+    """The audit snapshot of an inserted row (what ``audit.snapshot`` gives for its object)."""
+    return audit.snapshot(entity, SimpleNamespace(__table__=model.__table__, **row, id=id_))
+
+
 def _write(session: Session, principal: Principal, parsed: ParsedImport,
            records: list[str]) -> int:  # fmt: skip
     """Add ``records`` (patients, events, one audit row each) to ``session``; the number of
-    events. Inserts go in bulk: one flush for the patients, one for the events."""
+    events. Patients and events go in one bulk INSERT each (no ORM object per row)."""
     now = utcnow()
+    common = {"created_at": now, "updated_at": now, "version": 1, "voided_at": None,
+              "void_reason": None}  # fmt: skip
     patients = [
-        Patient(
-            registry_id=new_registry_id("P"), site_id=principal.site_id, local_code=record,
-            notes=parsed.patients[record].notes, created_at=now, updated_at=now,
-            **_stored(parsed.patients[record].domain),
-        )
+        {"registry_id": new_registry_id("P"), "site_id": principal.site_id,
+         "local_code": record, "notes": parsed.patients[record].notes,
+         **_stored(parsed.patients[record].domain), **common}
         for record in records
     ]  # fmt: skip
-    session.add_all(patients)
-    session.flush()
-    events = []
-    for record, patient in zip(records, patients, strict=True):
-        audit.record(session, principal, "create", "patient", patient.registry_id,
-                     site_id=patient.site_id, new=audit.snapshot("patient", patient),
+    patient_ids = _insert(session, Patient, patients)
+    events: list[dict[str, Any]] = []
+    for record, patient, pid in zip(records, patients, patient_ids, strict=True):
+        audit.record(session, principal, "create", "patient", patient["registry_id"],
+                     site_id=principal.site_id, new=_snapshot("patient", Patient, patient, pid),
                      reason="CSV import")  # fmt: skip
-        for _, data in parsed.events.get(record, []):
-            events.append(Event(
-                registry_id=new_registry_id("E"), patient_id=patient.id, kind=data["kind"],
-                event_date=dt.date.fromisoformat(data["date"]), data=data,
-                created_at=now, updated_at=now,
-            ))  # fmt: skip
-    session.add_all(events)
-    session.flush()
-    for event in events:
-        audit.record(session, principal, "create", "event", event.registry_id,
-                     site_id=principal.site_id, new=audit.snapshot("event", event),
+        events += [
+            {"registry_id": new_registry_id("E"), "patient_id": pid, "kind": data["kind"],
+             "event_date": dt.date.fromisoformat(data["date"]), "data": data, **common}
+            for _, data in parsed.events.get(record, [])
+        ]  # fmt: skip
+    for event, eid in zip(events, _insert(session, Event, events), strict=True):
+        audit.record(session, principal, "create", "event", event["registry_id"],
+                     site_id=principal.site_id, new=_snapshot("event", Event, event, eid),
                      reason="CSV import")  # fmt: skip
     return len(events)
 
