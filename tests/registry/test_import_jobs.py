@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import secrets
 import socket
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from infantall.errors import InvalidInputError
 from infantall.registry import import_jobs
@@ -175,3 +177,20 @@ def test_a_restart_marks_unfinished_jobs_failed(registry: Any, seeded: Any) -> N
     assert audited.entity_id == job.id
     assert not import_jobs.spool_path(job.id).exists()
     assert mark_interrupted(database, f"{here}:{os.getpid()}:new") == []
+
+
+def test_the_database_allows_one_unfinished_job_per_site(registry: Any, seeded: Any) -> None:
+    _, database = registry
+    site = seeded["editor_a"].site_id
+
+    def job(state: str) -> ImportJob:
+        return ImportJob(id=secrets.token_hex(16), site_id=site, username="editor_a",
+                         state=state, size_bytes=1, rows_read=0, rows_validated=0,
+                         patients_committed=0, events_committed=0, problem_count=0)  # fmt: skip
+
+    with database.write_sessions() as s:
+        s.add_all([job("succeeded"), job("failed"), job("queued")])
+        s.commit()
+        s.add(job("committing"))  # two uploads at once: the second insert is refused
+        with pytest.raises(IntegrityError):
+            s.commit()

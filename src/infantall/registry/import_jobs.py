@@ -40,7 +40,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, inspect, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infantall.errors import InvalidInputError
@@ -72,6 +73,8 @@ log = logging.getLogger(__name__)
 
 #: States of a job that has not ended.
 ACTIVE_STATES = ("queued", "validating", "committing")
+#: The same, as the SQL condition of the partial unique index (migration 0005).
+ACTIVE_SQL = "state IN ('queued', 'validating', 'committing')"
 #: Problems stored with a rejected job (``problem_count`` counts them all).
 MAX_STORED_PROBLEMS = 1000
 #: Pause after each batch so that writers queued on the lock go first (SQLite).
@@ -82,7 +85,14 @@ class ImportJob(Base):
     """One CSV import run as a job: its state, progress and outcome (migration 0005)."""
 
     __tablename__ = "import_jobs"
-    __table_args__ = (Index("ix_import_jobs_site_state", "site_id", "state"),)
+    __table_args__ = (
+        Index("ix_import_jobs_site_state", "site_id", "state"),
+        # One import at a time per site, enforced by the database too (two uploads at once).
+        Index(
+            "uq_import_jobs_active_site", "site_id", unique=True,
+            sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL),
+        ),
+    )  # fmt: skip
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
@@ -184,12 +194,15 @@ def create_job(
         username=principal.username, state="queued", filename=(filename or None),
         size_bytes=len(content), problems=None, worker=worker,
     )  # fmt: skip
-    path = spool_path(job.id)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    session.add(job)
+    try:
+        session.flush()
+    except IntegrityError:  # another upload of this site got in first
+        session.rollback()
+        raise ConflictError("this site's previous import has not ended", "import_running") from None
+    fd = os.open(spool_path(job.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(content)
-    session.add(job)
-    session.flush()
     return job
 
 

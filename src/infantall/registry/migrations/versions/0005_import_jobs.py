@@ -22,6 +22,9 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+#: Jobs that have not ended: one per site at a time (a partial unique index).
+ACTIVE = "state IN ('queued', 'validating', 'committing')"
+
 
 def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
@@ -58,8 +61,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_jobs")),
     )
     op.create_index("ix_import_jobs_site_state", "import_jobs", ["site_id", "state"])
+    op.create_index(
+        "uq_import_jobs_active_site",
+        "import_jobs",
+        ["site_id"],
+        unique=True,
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_import_jobs_active_site", table_name="import_jobs")
     op.drop_index("ix_import_jobs_site_state", table_name="import_jobs")
     op.drop_table("import_jobs")
