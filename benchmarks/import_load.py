@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -144,9 +145,10 @@ def run_mode(mode: str, backend: str, templates: DatabaseTemplates, workdir: Pat
         seconds = time.perf_counter() - t0
         other.stop.set()
         other.join()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         return {"mode": mode, "backend": backend, "state": state, "patients": patients,
                 "events": events, "message": message, "seconds": round(seconds, 2),
-                **other.report()}  # fmt: skip
+                "process_peak_rss_mb_so_far": round(peak), **other.report()}  # fmt: skip
 
 
 def chain_cost(backend: str, templates: DatabaseTemplates, workdir: Path, n: int,
