@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-rows", type=int, default=1000)
+    parser.add_argument("--batch-rows", type=int, default=200)
     parser.add_argument("--modes", default="job,single")
     parser.add_argument("--chain-cost", action="store_true")
     args = parser.parse_args(argv)

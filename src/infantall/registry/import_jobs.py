@@ -77,8 +77,11 @@ ACTIVE_STATES = ("queued", "validating", "committing")
 ACTIVE_SQL = "state IN ('queued', 'validating', 'committing')"
 #: Problems stored with a rejected job (``problem_count`` counts them all).
 MAX_STORED_PROBLEMS = 1000
-#: Pause after each batch so that writers queued on the lock go first (SQLite).
-_YIELD_SECONDS = 0.002
+#: Pause after each batch so that writers queued on the lock go first (SQLite): this share
+#: of the time the batch held the lock, at least the first and at most the second bound.
+_YIELD_SHARE = 0.5
+_YIELD_SECONDS = 0.005
+_MAX_YIELD_SECONDS = 0.25
 
 
 class ImportJob(Base):
@@ -226,11 +229,16 @@ def _writer(database: Database, principal: Principal | None = None) -> Iterator[
     holding the process's SQLite write lock for its lifetime only."""
     lock = database.write_lock or contextlib.nullcontext()
     with lock, database.write_sessions() as session:
+        held = time.perf_counter()
         if principal is not None:
             scope_session(session, principal)
         yield session
+        held = time.perf_counter() - held
     if database.write_lock is not None:
-        time.sleep(_YIELD_SECONDS)
+        # ``threading.Lock`` is not fair: without a pause the job would take the lock back
+        # before a waiting request's thread is even scheduled. Pausing half as long as the
+        # batch held the lock leaves other writers at least a third of the writer's time.
+        time.sleep(min(_MAX_YIELD_SECONDS, max(_YIELD_SECONDS, held * _YIELD_SHARE)))
 
 
 def _set(database: Database, job_id: str, **values: Any) -> None:

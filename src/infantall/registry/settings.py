@@ -60,7 +60,7 @@ class RegistrySettings(BaseSettings):
     import_site_limits: dict[str, tuple[int, int]] = {}
     #: CSV rows (patient + event rows) committed per transaction by an import job: the
     #: bound on how long an import holds the database's writer (and the audit chain).
-    import_batch_rows: int = Field(default=1000, ge=1, le=100_000)
+    import_batch_rows: int = Field(default=200, ge=1, le=100_000)
     #: Uploads larger than this run as a job (202 + a status URL); smaller ones are
     #: imported in the request, all or nothing. ``Prefer: respond-async`` always asks a job.
     import_job_threshold_bytes: int = Field(default=256_000, ge=0)
