@@ -38,11 +38,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from infantall.errors import InvalidInputError
 from infantall.registry import audit
@@ -54,8 +54,18 @@ from infantall.registry.models import Base, JSONType, Role, Site, UTCDateTime, u
 from infantall.registry.rls import scope_session
 from infantall.registry.settings import RegistrySettings
 
-if TYPE_CHECKING:
-    from infantall.registry.db import Database
+
+class Database(Protocol):
+    """What a job needs of :class:`infantall.registry.db.Database` (which imports this
+    module for its table, so it is described here rather than imported)."""
+
+    @property
+    def write_lock(self) -> threading.Lock | None: ...
+    @property
+    def write_sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def read_sessions(self) -> sessionmaker[Session]: ...
+
 
 __all__ = [
     "ACTIVE_STATES",
