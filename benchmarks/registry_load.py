@@ -50,6 +50,8 @@ from infantall.registry.security import hash_password, password_hasher
 from infantall.registry.testing import make_test_settings, postgres_url
 
 PASSWORD = "load-test-password"
+#: Seconds after which a request counts as an error (and its connection is replaced).
+REQUEST_TIMEOUT = 30.0
 BATCH = 5000
 
 
@@ -60,6 +62,7 @@ class Phase:
     name: str
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    timeouts: int = 0
     cross_site: int = 0
     acked: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -78,6 +81,7 @@ class Phase:
             "p99_ms": round(pct(0.99), 2),
             "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else 0.0,
             "errors": self.errors,
+            "timeouts_or_dropped": self.timeouts,
             "cross_site_rows": self.cross_site,
         }
 
@@ -338,13 +342,21 @@ async def _client(
         pid = rng.choice(ids)
         t0 = time.perf_counter()
         if kind == "read":
-            status, body = await conn.request("GET", f"/api/v1/patients/{pid}", token)
+            call = conn.request("GET", f"/api/v1/patients/{pid}", token)
         else:
             date = (dt.date(2030, 1, 1) + dt.timedelta(days=rng.randrange(3000))).isoformat()
             payload = json.dumps({"kind": "last_contact", "date": date}).encode()
-            status, body = await conn.request(
-                "POST", f"/api/v1/patients/{pid}/events", token, payload
-            )
+            call = conn.request("POST", f"/api/v1/patients/{pid}/events", token, payload)
+        try:  # a request that never answers is an error, not a hung benchmark
+            status, body = await asyncio.wait_for(call, REQUEST_TIMEOUT)
+        except (TimeoutError, OSError, IndexError, asyncio.IncompleteReadError):
+            phase.latencies.append(time.perf_counter() - t0)
+            phase.errors += 1
+            phase.timeouts += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            conn = Conn(reader, writer)
+            continue
         phase.latencies.append(time.perf_counter() - t0)
         if status >= 400:
             phase.errors += 1
@@ -395,7 +407,9 @@ async def drive(
     tokens = {site: await _login(port, f"editor{site[1:]}") for site in by_site}
     await run_phase(port, tokens, by_site, "read", clients, 2.0, 1)  # warm-up
     reads = await run_phase(port, tokens, by_site, "read", clients, seconds, 2)
+    print(json.dumps(reads.report()), file=sys.stderr, flush=True)
     writes = await run_phase(port, tokens, by_site, "write", clients, seconds, 3)
+    print(json.dumps(writes.report()), file=sys.stderr, flush=True)
     return [reads, writes]
 
 
@@ -417,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             by_site = seed(database, settings, args.patients, args.sites, rng)
             seeded_s = time.perf_counter() - t0
+            print(f"seeded in {seeded_s:.0f} s", file=sys.stderr, flush=True)
             port = _free_port()
             server = start_server(settings, port, args.workers)
             try:

@@ -135,6 +135,8 @@ NOT_IN_MATRIX = {
         "/trials/{code}/members",
     ): "per-trial roles (DMC membership): tests/trials/test_trial_api.py",
     ("post", "/federation/query"): "node key + trusted coordinator, not roles (tests/federation)",
+    ("get", "/imports/{job_id}"): "per-job visibility (own site, coordinator): "
+    "tests/web/test_import_jobs_api.py",
     ("post", "/auth/login"): "public: exchanges a password for a token",
     ("post", "/auth/totp/enrol"): "public: username and password (tests/web/test_totp.py)",
     ("post", "/auth/totp/confirm"): "public: username, password, code (tests/web/test_totp.py)",

@@ -24,8 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from infantall.errors import InvalidInputError
+from infantall.registry import import_jobs as _import_jobs  # noqa: F401  (joins Base.metadata)
 from infantall.registry import trials as _trials  # noqa: F401  (its tables join Base.metadata)
 from infantall.registry.audit import install_chain
+from infantall.registry.rls import apply_site_scope, scope_session
 from infantall.registry.settings import RegistrySettings
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "restore_database",
+    "scope_session",
     "upgrade_database",
 ]
 
@@ -103,10 +106,14 @@ def make_engine(
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (API responses read them) and
-    chain every audit row they write (:func:`infantall.registry.audit.install_chain`)."""
+    """Sessions that keep loaded objects usable after commit (API responses read them),
+    chain every audit row they write (:func:`infantall.registry.audit.install_chain`) and,
+    on PostgreSQL, keep a site-scoped caller to its site by row-level security
+    (:func:`scope_session`)."""
     maker = sessionmaker(bind=engine, expire_on_commit=False)
     install_chain(maker)
+    if engine.dialect.name == "postgresql":
+        event.listen(maker, "after_begin", apply_site_scope)
     return maker
 
 

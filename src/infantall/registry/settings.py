@@ -55,6 +55,20 @@ class RegistrySettings(BaseSettings):
     rate_limit_storage: str = "memory://"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_import_bytes: int = Field(default=20_000_000, ge=1024)
+    #: Rows one import file may have (header not counted).
+    max_import_rows: int = Field(default=200_000, ge=1)
+    #: Per-site limits of one import file: site code -> ``[max bytes, max rows]``; a site
+    #: not named here has ``max_import_bytes`` and ``max_import_rows``. The byte limit of
+    #: the request itself stays ``max_import_bytes`` (the largest a site may send).
+    import_site_limits: dict[str, tuple[int, int]] = {}
+    #: CSV rows (patient + event rows) committed per transaction by an import job: the
+    #: bound on how long an import holds the database's writer (and the audit chain).
+    import_batch_rows: int = Field(default=200, ge=1, le=100_000)
+    #: Uploads larger than this run as a job (202 + a status URL); smaller ones are
+    #: imported in the request, all or nothing. ``Prefer: respond-async`` always asks a job.
+    import_job_threshold_bytes: int = Field(default=256_000, ge=0)
+    #: Import jobs run at once in one server process (threads).
+    import_workers: int = Field(default=1, ge=1, le=8)
     max_json_depth: int = Field(default=32, ge=2, le=512)
     page_size_max: int = Field(default=500, ge=1, le=10_000)
     #: argon2 cost (argon2-cffi defaults: t=3, m=64 MiB). Tests lower them for speed.
@@ -89,6 +103,11 @@ class RegistrySettings(BaseSettings):
                         "default_secret_refused",
                     )
         return self
+
+    def import_limits(self, site_code: str) -> tuple[int, int]:
+        """(max bytes, max rows) of one import file of ``site_code``."""
+        default = (self.max_import_bytes, self.max_import_rows)
+        return self.import_site_limits.get(site_code, default)
 
     @property
     def is_sqlite(self) -> bool:

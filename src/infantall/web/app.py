@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry.db import Database
+from infantall.registry.import_jobs import ImportJobRunner
 from infantall.registry.security import password_hasher, restrict_sqlite_file
 from infantall.registry.settings import RegistrySettings, load_settings
 from infantall.web.api import router as api_router
@@ -52,6 +53,8 @@ def create_app(
     app.state.database = db
     app.state.hasher = password_hasher(settings)
     app.state.rate_limiter = limiter = RateLimiter(settings)
+    app.state.import_jobs = ImportJobRunner(db, settings)
+    app.state.import_jobs.recover()  # a restart ends the jobs the last run left unfinished
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(federation_router, prefix=API_PREFIX)  # off unless enabled (issue 21)

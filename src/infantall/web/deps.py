@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from infantall.registry.access import Principal
 from infantall.registry.auth import authenticate
-from infantall.registry.db import Database
+from infantall.registry.db import Database, scope_session
 from infantall.registry.errors import AuthenticationError, PermissionDeniedError
 from infantall.registry.settings import RegistrySettings
 from infantall.web.ratelimit import RateLimiter
@@ -144,6 +144,7 @@ def get_current_user(
         principal = authenticate(session, cookie, "ui", settings)
         if request.method not in _SAFE_METHODS:
             require_same_origin(request)
+    scope_session(session, principal)  # PostgreSQL row-level security: the caller's site
     request.state.principal = principal
     return principal
 

@@ -183,6 +183,33 @@ def import_template(user: CurrentUser) -> Response:
     )
 
 
+class ImportJobStatus(BaseModel):
+    """An import run as a job: state, progress and exactly what is committed."""
+
+    job_id: str
+    status_url: str
+    state: Literal["queued", "validating", "committing", "succeeded", "rejected", "failed"]
+    done: bool
+    filename: str | None
+    size_bytes: int
+    rows_read: int
+    rows_validated: int
+    patients_committed: int
+    events_committed: int
+    committed_through_line: int | None
+    problem_count: int
+    problems: list[dict[str, Any]]
+    message: str | None
+    created_at: str
+    updated_at: str
+    finished_at: str | None
+
+
+def _wants_job(request: Request, size: int, threshold: int) -> bool:
+    prefer = request.headers.get("prefer", "").lower()
+    return "respond-async" in prefer or size > threshold
+
+
 @router.post(
     "/import",
     response_model=ImportResult,
@@ -194,17 +221,44 @@ def import_template(user: CurrentUser) -> Response:
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     },
-    responses={422: {"description": "Nothing imported: the per-row, per-field report"}},
+    responses={
+        202: {
+            "model": ImportJobStatus,
+            "description": "A large file (or `Prefer: respond-async`): imported by a job; "
+            "follow `Location` (`/api/v1/imports/{job_id}`)",
+        },
+        409: {"description": "This site's previous import job has not ended"},
+        422: {"description": "Nothing imported: the per-row, per-field report"},
+    },
 )
-async def import_csv(request: Request, user: CurrentUser, session: SessionDep) -> Any:
-    """Import a REDCap-style CSV into your site: every row valid, or nothing imported."""
-    from infantall.registry import io
+async def import_csv(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Any:
+    """Import a REDCap-style CSV into your site. A small file is imported in the request,
+    every row valid or nothing imported; a file over `import_job_threshold_bytes` (or any
+    file sent with `Prefer: respond-async`) is validated as a whole and committed in
+    batches by a job: 202 and the job's status URL."""
+    from fastapi.responses import JSONResponse
+
+    from infantall.registry import import_jobs, io
 
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "text/csv":
         return problem(415, "send the file as text/csv", "unsupported_media_type")
     content = await request.body()
-    report = await run_in_threadpool(io.import_csv, session, user, content)
+    if _wants_job(request, len(content), settings.import_job_threshold_bytes):
+        name = request.headers.get("x-filename", "")[:255] or None
+        runner = request.app.state.import_jobs
+        job = await run_in_threadpool(
+            import_jobs.create_job, session, user, settings, content, name, runner.worker
+        )
+        session.commit()
+        runner.submit(job.id, user)
+        body = import_jobs.job_record(job)
+        return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
+    report = await run_in_threadpool(
+        io.import_csv, session, user, content, max_rows=settings.max_import_rows
+    )
     if not report.ok:
         errors = [
             {
@@ -222,6 +276,24 @@ async def import_csv(request: Request, user: CurrentUser, session: SessionDep) -
     return ImportResult(
         imported_patients=report.imported_patients, imported_events=report.imported_events
     )
+
+
+@router.get(
+    "/imports/{job_id}",
+    response_model=ImportJobStatus,
+    tags=["import and export"],
+    responses={404: {"description": "No such job at your site"}},
+)
+def import_job(
+    user: CurrentUser,
+    session: SessionDep,
+    job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+) -> Any:
+    """The state of an import job: rows read, validated and committed, and its problems.
+    `patients_committed`/`committed_through_line` are exactly what is in the registry."""
+    from infantall.registry import import_jobs
+
+    return import_jobs.job_record(import_jobs.get_job(session, user, job_id))
 
 
 @router.get("/export", tags=["import and export"], response_class=Response)

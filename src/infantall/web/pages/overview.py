@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from infantall.domain import choices
 from infantall.domain.quality import FOLLOW_UP_OVERDUE_DAYS, QUALITY_QUERIES
 from infantall.outcomes.questions import clinical_order
-from infantall.registry import io
+from infantall.registry import import_jobs, io
 from infantall.registry.access import Principal, require_role
 from infantall.registry.csv_import import problems_csv
 from infantall.registry.dictionary import DATA_DICTIONARY
@@ -276,8 +276,31 @@ async def import_file(
         )
     content = await upload.read()
     await form.close()
+    settings = request.app.state.settings
+    if len(content) > settings.import_job_threshold_bytes:  # a job: the page follows it
+        runner = request.app.state.import_jobs
+        job = await run_in_threadpool(
+            import_jobs.create_job, session, user, settings, content,
+            (upload.filename or "")[:255], runner.worker,
+        )  # fmt: skip
+        session.commit()
+        runner.submit(job.id, user)
+        return RedirectResponse(f"/imports/{job.id}", status_code=303)
     report = await run_in_threadpool(io.import_csv, session, user, content)
     return await run_in_threadpool(
         _import_page, request, user, session, report=report, ok=report.ok,
         filename=upload.filename,
     )  # fmt: skip
+
+
+@router.get("/imports/{job_id}")
+def import_job_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    """An import job: progress while it runs (the page reloads itself), then its outcome."""
+    job = import_jobs.get_job(session, user, job_id)
+    ctx = {"job": import_jobs.job_record(job), "labels": {v.name: v.label for v in DATA_DICTIONARY}}
+    return render(request, "import_job.html", ctx, user=user, session=session)

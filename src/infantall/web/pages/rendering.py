@@ -30,6 +30,7 @@ from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry import admin
 from infantall.registry.access import SITE_ROLES, Principal
 from infantall.registry.auth import authenticate
+from infantall.registry.db import scope_session
 from infantall.registry.errors import AuthenticationError, RegistryError
 from infantall.registry.settings import RegistrySettings
 from infantall.web.deps import SessionDep, SettingsDep
@@ -238,9 +239,11 @@ def page_user(request: Request, session: SessionDep, settings: SettingsDep) -> P
     if not token:
         raise LoginRequiredError(next_path)
     try:
-        return authenticate(session, token, "ui")
+        principal = authenticate(session, token, "ui")
     except AuthenticationError:
         raise LoginRequiredError(next_path) from None
+    scope_session(session, principal)  # PostgreSQL row-level security: the caller's site
+    return principal
 
 
 async def checked_form(request: Request, settings: SettingsDep) -> FormData:

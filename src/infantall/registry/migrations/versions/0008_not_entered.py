@@ -1,7 +1,7 @@
 """Choice columns of patients may be empty: "not entered" apart from "unknown".
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-06
 
 Until now a choice left out of a form, an API request or a CSV import was stored as
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,108 @@
+"""PostgreSQL row-level security (migration 0006), the second wall behind the Python site
+checks (issue 14): connected as the least-privilege app role, a session scoped to a site
+sees and writes that site's patients, events and risk groups only, even by raw SQL; a
+coordinator's session reads every site; the setting never outlives its transaction.
+SQLite has no row-level security (documented; the revision is a no-op there)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from infantall.cli import app
+from infantall.domain import LastContact
+from infantall.registry.db import HEAD_REVISION, Database, current_revision
+from infantall.registry.events import add_event
+from infantall.registry.patients import create_patient
+from infantall.registry.rls import scope_session
+from infantall.registry.schemas import PatientCreate
+from infantall.registry.testing import make_test_settings
+
+
+@pytest.fixture
+def as_app(registry: Any, seeded: Any, backend: str) -> Iterator[Database]:
+    """The seeded registry with one patient and event per site, opened as the app role."""
+    if backend != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's (SQLite: not applicable, documented)")
+    settings, database = registry
+    with database.write_sessions() as s:
+        for who in ("editor_a", "editor_b"):
+            p = create_patient(s, seeded[who], PatientCreate(
+                local_code=f"RLS-{who}", birth_date=dt.date(2024, 1, 1),
+                diagnosis_date=dt.date(2024, 3, 1),
+            ))  # fmt: skip
+            add_event(s, seeded[who], p.registry_id, LastContact(date=dt.date(2025, 1, 1)))
+    role = f"infantall_app_{secrets.token_hex(4)}"
+    done = CliRunner().invoke(app, ["registry", "init", "--app-role", role,
+                                    "--database-url", settings.database_url])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    url = make_url(settings.database_url).set(username=role)
+    db = Database.from_settings(make_test_settings(url.render_as_string(hide_password=False)))
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with database.engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def _codes(session: Any) -> set[str]:
+    return set(session.execute(text("SELECT local_code FROM patients")).scalars())
+
+
+def _events(session: Any) -> int:
+    return int(session.execute(text("SELECT count(*) FROM events")).scalar_one())
+
+
+def test_a_site_session_sees_only_its_site_by_raw_sql(as_app: Database, seeded: Any) -> None:
+    assert current_revision(as_app.engine) == HEAD_REVISION  # 0006 (RLS) and after
+    with as_app.read_sessions() as s:
+        scope_session(s, seeded["viewer_a"])
+        assert _codes(s) == {"RLS-editor_a"}
+        assert _events(s) == 1
+        b = seeded["editor_b"].site_id
+        query = text("SELECT count(*) FROM patients WHERE site_id = :b")
+        assert s.execute(query, {"b": b}).scalar_one() == 0
+        s.commit()  # a new transaction of the same session is scoped again
+        assert _codes(s) == {"RLS-editor_a"}
+
+
+def test_a_site_session_cannot_write_into_another_site(as_app: Database, seeded: Any) -> None:
+    b = seeded["editor_b"].site_id
+    with as_app.write_sessions() as s:
+        scope_session(s, seeded["editor_a"])
+        with pytest.raises(DBAPIError) as caught:
+            s.execute(text(
+                "INSERT INTO patients (registry_id, site_id, local_code, sex, birth_date, "
+                "diagnosis_date, age_days, immunophenotype, cd10, kmt2a, fusion_partner, cns, "
+                "prednisone_response, day15_marrow, protocol, version, created_at, updated_at) "
+                "VALUES ('P-ffffffffffffffff', :b, 'X', 'unknown', '2024-01-01', '2024-03-01', "
+                "60, 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', "
+                "'unknown', 'unknown', 1, now(), now())"
+            ), {"b": b})  # fmt: skip
+        assert "row-level security" in str(caught.value.orig)
+        s.rollback()
+        changed = s.execute(text("UPDATE patients SET notes = 'x' WHERE site_id = :b"), {"b": b})
+        assert changed.rowcount == 0
+
+
+def test_coordinators_read_every_site_and_the_scope_does_not_leak(
+    as_app: Database, seeded: Any
+) -> None:
+    with as_app.read_sessions() as s:
+        scope_session(s, seeded["coord"])
+        assert _codes(s) == {"RLS-editor_a", "RLS-editor_b"}
+        scope_session(s, seeded["viewer_b"])  # the transaction already open is scoped too
+        assert _codes(s) == {"RLS-editor_b"}
+    for _ in range(3):  # pooled connections come back without a site
+        with as_app.read_sessions() as s:
+            assert _codes(s) == {"RLS-editor_a", "RLS-editor_b"}
