@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infantall.design.adaptive.config import TrialSpec
-from infantall.design.adaptive.kernel import BetaCache, beta_posterior
+from infantall.design.adaptive.kernel import BetaCache, beta_posterior, new_workspace
 
 __all__ = ["simulate_binary_compiled"]
 
@@ -150,52 +150,87 @@ def _decide(
 
 @numba.njit(cache=True)
 def _one_trial(
-    u_arm: FloatArray,
-    u_out: FloatArray,
+    draws: tuple[FloatArray, NDArray[np.int64], int],
+    t: int,
     looks: NDArray[np.int64],
-    design: tuple[FloatArray, FloatArray, int, tuple[float, float], tuple[bool, float, float, float]],
+    design: tuple[
+        FloatArray, FloatArray, int, tuple[float, float], tuple[bool, float, float, float]
+    ],
     cache: tuple[object, NDArray[np.int64], tuple[FloatArray, FloatArray]],
     prior: tuple[float, float, int],
     trial: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]],
-) -> tuple[tuple[int, int, int, int, float], NDArray[np.int64], tuple[FloatArray, FloatArray]]:
+    scratch: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    work: tuple[NDArray[np.int64], FloatArray],
+) -> tuple[
+    tuple[int, int, int, int, float],
+    NDArray[np.int64],
+    tuple[FloatArray, FloatArray],
+    tuple[NDArray[np.int64], FloatArray],
+]:
     """Simulate one trial; (decision, selected, stop look, patients, max P(better)), cache."""
     alloc0, truth, control, thresholds, rules = design
     index, meta, store = cache
     n, s, active = trial
-    alloc = alloc0.copy()
-    better, best = np.empty(truth.size), np.empty(truth.size)
+    alloc, better, best, ones = scratch
+    alloc[:] = alloc0
     max_better, previous, last = 0.0, 0, looks.size - 1
+    flat, starts, size = draws
     for j in range(looks.size):
-        _enrol(u_arm[previous : looks[j]], u_out[previous : looks[j]], alloc, truth, n, s)
+        m = looks[j] - previous
+        arm_at = starts[j] + t * m
+        out_at = arm_at + size * m
+        _enrol(flat[arm_at : arm_at + m], flat[out_at : out_at + m], alloc, truth, n, s)
         previous = looks[j]
         need_best = rules[0] and j < last
-        meta, store = beta_posterior(
-            (index, meta, store), s, n - s, prior, active, control, need_best, (better, best)
+        meta, store, work = beta_posterior(
+            (index, meta, store),
+            s,
+            n - s,
+            prior,
+            active,
+            control,
+            need_best,
+            (better, best),
+            work,
         )
         code, sel, top = _decide(better, active, control, thresholds)
         max_better = max(max_better, top)
         if code >= 0 or j == last:
-            return (code if code >= 0 else _MAX, sel, j, looks[j], max_better), meta, store
-        _allocate(best if need_best else np.ones(truth.size), active, control, rules, alloc)
-    return (_MAX, -1, last, looks[last], max_better), meta, store
+            return (code if code >= 0 else _MAX, sel, j, looks[j], max_better), meta, store, work
+        _allocate(best if need_best else ones, active, control, rules, alloc)
+    return (_MAX, -1, last, looks[last], max_better), meta, store, work
 
 
 @numba.njit(cache=True)
 def _trials(
-    u_arm: FloatArray,
-    u_out: FloatArray,
+    draws: tuple[FloatArray, NDArray[np.int64], int],
     looks: NDArray[np.int64],
-    design: tuple[FloatArray, FloatArray, int, tuple[float, float], tuple[bool, float, float, float]],
+    design: tuple[
+        FloatArray, FloatArray, int, tuple[float, float], tuple[bool, float, float, float]
+    ],
     cache: tuple[object, NDArray[np.int64], tuple[FloatArray, FloatArray]],
     prior: tuple[float, float, int],
-    out: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_], FloatArray, NDArray[np.int64]],
+    out: tuple[
+        NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_], FloatArray, NDArray[np.int64]
+    ],
 ) -> tuple[NDArray[np.int64], tuple[FloatArray, FloatArray]]:
     """Every trial of the block; per-trial results into ``out``, returns the cache."""
     n, s, active, max_better, codes = out
     index, meta, store = cache
-    for t in range(u_arm.shape[0]):
-        res, meta, store = _one_trial(
-            u_arm[t], u_out[t], looks, design, (index, meta, store), prior, (n[t], s[t], active[t])
+    k_n = n.shape[1]
+    scratch = (np.empty(k_n), np.empty(k_n), np.empty(k_n), np.ones(k_n))
+    work = new_workspace(k_n)
+    for t in range(draws[2]):
+        res, meta, store, work = _one_trial(
+            draws,
+            t,
+            looks,
+            design,
+            (index, meta, store),
+            prior,
+            (n[t], s[t], active[t]),
+            scratch,
+            work,
         )
         codes[t, 0], codes[t, 1], codes[t, 2], codes[t, 3] = res[0], res[1], res[2], res[3]
         max_better[t] = res[4]
@@ -220,10 +255,16 @@ def simulate_binary_compiled(
     """
     looks = np.asarray(spec.analyses.patients or [], dtype=np.int64)
     widths = np.diff(looks, prepend=0)
-    # the engine's draws: per analysis, arm uniforms then outcome uniforms for all trials
-    draws = [(rng.random((size, m)), rng.random((size, m))) for m in widths]
-    u_arm = np.concatenate([d[0] for d in draws], axis=1)
-    u_out = np.concatenate([d[1] for d in draws], axis=1)
+    # the engine's draws: per analysis, arm uniforms then outcome uniforms for all trials,
+    # each a (trials, patients) C-ordered block of one flat buffer
+    flat = np.empty(2 * size * int(widths.sum()))
+    starts = np.zeros(widths.size, dtype=np.int64)
+    pos = 0
+    for j, m in enumerate(widths):
+        starts[j] = pos
+        for _ in range(2):
+            rng.random(out=flat[pos : pos + size * m].reshape(size, m))
+            pos += size * m
     k = spec.n_arms
     r, d = spec.randomisation, spec.decisions
     design = (
@@ -242,6 +283,6 @@ def simulate_binary_compiled(
     )
     with _LOCK:
         cache = _cache(spec)
-        meta, store = _trials(u_arm, u_out, looks, design, cache.state(), cache.prior, out)
+        meta, store = _trials((flat, starts, size), looks, design, cache.state(), cache.prior, out)
         cache.keep(meta, store)
     return out

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from infantall.design.adaptive.exact import betainc
 
-__all__ = ["BetaCache", "beta_posterior", "cached_beta_probabilities"]
+__all__ = ["BetaCache", "beta_posterior", "cached_beta_probabilities", "new_workspace"]
 
 #: Trapezoid step in units of the narrowest active posterior sd (before the ladder rounds
 #: it down by up to a factor R).
@@ -146,16 +146,36 @@ def _level(sd_min: float) -> int:
 
 
 @numba.njit(cache=True)
-def _node(
-    meta: NDArray[np.int64], store: tuple[NDArray[np.float64], NDArray[np.float64]], row: int, i: int
-) -> tuple[float, float]:
-    """(density, CDF) of cache row ``row`` at node ``i`` (0 / 0 or 1 outside its range)."""
-    g = i - meta[row, 0]
-    if g < 0:
-        return 0.0, 0.0
-    if g >= meta[row, 1]:
-        return 0.0, 1.0
-    return store[0][meta[row, 2] + g], store[1][meta[row, 2] + g]
+def _panel(
+    meta: NDArray[np.int64],
+    store: tuple[NDArray[np.float64], NDArray[np.float64]],
+    rows: NDArray[np.int64],
+    work: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Densities and CDFs of the active arms on the union of their node ranges.
+
+    Outside its stored range an arm's density is 0 and its CDF 0 (left) or 1 (right);
+    inactive arms get density 0 and CDF 1 (they take no part in any product).
+    """
+    lo, hi = 1 << 60, -(1 << 60)
+    for k in range(rows.size):
+        if rows[k] >= 0:
+            lo = min(lo, meta[rows[k], 0])
+            hi = max(hi, meta[rows[k], 0] + meta[rows[k], 1])
+    m = max(hi - lo, 0)
+    if work.shape[1] < m:
+        work = np.empty((2 * rows.size + 1, 2 * m))
+    d = work[: rows.size, :m]
+    c = work[rows.size : 2 * rows.size, :m]
+    for k in range(rows.size):
+        d[k] = 0.0
+        c[k] = 1.0
+        if rows[k] >= 0:
+            start, n, off = meta[rows[k], 0] - lo, meta[rows[k], 1], meta[rows[k], 2]
+            c[k, :start] = 0.0
+            d[k, start : start + n] = store[0][off : off + n]
+            c[k, start : start + n] = store[1][off : off + n]
+    return d, c, work
 
 
 @numba.njit(cache=True)
@@ -166,29 +186,36 @@ def _sums(
     control: int,
     need_best: bool,
     out: tuple[NDArray[np.float64], NDArray[np.float64]],
-) -> None:
-    """Trapezoid sums over the union of the arms' ranges (rows[k] < 0: inactive arm)."""
+    work: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Trapezoid sums (without the factor h) over the union of the arms' ranges."""
+    d, c, work = _panel(meta, store, rows, work)
     better, best = out
-    lo, hi = 1 << 60, -(1 << 60)
+    lo = 1 << 60
     for k in range(rows.size):
-        better[k], best[k] = 0.0, 0.0
         if rows[k] >= 0:
             lo = min(lo, meta[rows[k], 0])
-            hi = max(hi, meta[rows[k], 0] + meta[rows[k], 1])
-    d = np.zeros(rows.size)
-    c = np.ones(rows.size)
-    for i in range(lo, hi):
-        for k in range(rows.size):
-            if rows[k] >= 0:
-                d[k], c[k] = _node(meta, store, rows[k], i)
-        for k in range(rows.size):
-            better[k] += d[k] * c[control]
-            if need_best and d[k] > 0.0:
-                prod = d[k]
-                for j in range(rows.size):
-                    if j != k:
-                        prod *= c[j]
-                best[k] += prod
+    for k in range(rows.size):
+        better[k], best[k] = 0.0, 0.0
+        if rows[k] < 0:
+            continue
+        # arm k's integrands vanish outside its own range
+        g0 = meta[rows[k], 0] - lo
+        g1 = g0 + meta[rows[k], 1]
+        acc = 0.0
+        for g in range(g0, g1):
+            acc += d[k, g] * c[control, g]
+        better[k] = acc
+        if not need_best:
+            continue
+        prod = work[2 * rows.size, g0:g1]
+        prod[:] = d[k, g0:g1]
+        for j in range(rows.size):
+            if j != k and rows[j] >= 0:
+                for g in range(g0, g1):
+                    prod[g - g0] *= c[j, g]
+        best[k] = prod.sum()
+    return work
 
 
 @numba.njit(cache=True)
@@ -201,8 +228,16 @@ def beta_posterior(
     control: int,
     need_best: bool,
     out: tuple[NDArray[np.float64], NDArray[np.float64]],
-) -> tuple[NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    """P(better than control) and P(best) of one trial into ``out``; returns the cache."""
+    work: tuple[NDArray[np.int64], NDArray[np.float64]],
+) -> tuple[
+    NDArray[np.int64],
+    tuple[NDArray[np.float64], NDArray[np.float64]],
+    tuple[NDArray[np.int64], NDArray[np.float64]],
+]:
+    """P(better than control) and P(best) of one trial into ``out``.
+
+    Returns the cache's arrays and the workspace (either may have been reallocated).
+    """
     index, meta, store = cache
     a0, b0, stride = prior
     sd_min = 1e300
@@ -211,17 +246,18 @@ def beta_posterior(
             sd_min = min(sd_min, math.sqrt(1.0 / (a0 + s[k]) + 1.0 / (b0 + f[k])))
     lev = _level(sd_min)
     h = H0 * R ** (-lev)
-    rows = np.full(s.size, -1, dtype=np.int64)
+    rows, panel = work
     for k in range(s.size):
+        rows[k] = -1
         if active[k]:
             key = (lev * stride + s[k]) * stride + f[k]
             rows[k], meta, store = _entry(index, meta, store, key, (a0 + s[k], b0 + f[k], h))
-    _sums(meta, store, rows, control, need_best, out)
+    panel = _sums(meta, store, rows, control, need_best, out, panel)
     for k in range(s.size):
         out[0][k] *= h
         out[1][k] *= h
     out[0][control] = 0.5
-    return meta, store
+    return meta, store, (rows, panel)
 
 
 class BetaCache:
@@ -241,13 +277,23 @@ class BetaCache:
         self.meta = np.zeros((1024, 3), dtype=np.int64)
         self.store = (np.empty(65_536), np.empty(65_536))
 
-    def state(self) -> tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:  # type: ignore[type-arg]
+    def state(
+        self,
+    ) -> tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:  # type: ignore[type-arg]
         if self.store[0].size > self.max_values:
             self.reset()
         return self.index, self.meta, self.store
 
-    def keep(self, meta: NDArray[np.int64], store: tuple[NDArray[np.float64], NDArray[np.float64]]) -> None:
+    def keep(
+        self, meta: NDArray[np.int64], store: tuple[NDArray[np.float64], NDArray[np.float64]]
+    ) -> None:
         self.meta, self.store = meta, store
+
+
+@numba.njit(cache=True)
+def new_workspace(k_n: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Scratch arrays of :func:`beta_posterior` for ``k_n`` arms (grown when needed)."""
+    return np.empty(k_n, dtype=np.int64), np.empty((2 * k_n + 1, 256))
 
 
 @numba.njit(cache=True)
@@ -259,14 +305,27 @@ def _rows(
     active: NDArray[np.bool_],
     control: int,
     need_best: bool,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    tuple[NDArray[np.float64], NDArray[np.float64]],
+]:
     better = np.empty(s.shape)
     best = np.empty(s.shape)
     index, meta, store = cache
+    work = new_workspace(s.shape[1])
     for t in range(s.shape[0]):
-        meta, store = beta_posterior(
-            (index, meta, store), s[t], f[t], prior, active[t], control, need_best,
+        meta, store, work = beta_posterior(
+            (index, meta, store),
+            s[t],
+            f[t],
+            prior,
+            active[t],
+            control,
+            need_best,
             (better[t], best[t]),
+            work,
         )
     return better, best, meta, store
 
