@@ -120,7 +120,7 @@ def _grow(buf: NDArray[np.float64], need: int) -> NDArray[np.float64]:
 
 @numba.njit(cache=True)
 def _entry(
-    index: Dict,  # type: ignore[type-arg]
+    index: Dict,
     meta: NDArray[np.int64],
     store: tuple[NDArray[np.float64], NDArray[np.float64]],
     key: int,
@@ -226,7 +226,7 @@ def _sums(
 
 @numba.njit(cache=True)
 def beta_posterior(
-    cache: tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]],  # type: ignore[type-arg]
+    cache: tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]],
     s: NDArray[np.int64],
     f: NDArray[np.int64],
     prior: tuple[float, float, int],
@@ -285,7 +285,7 @@ class BetaCache:
 
     def state(
         self,
-    ) -> tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:  # type: ignore[type-arg]
+    ) -> tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
         if self.store[0].size > self.max_values:
             self.reset()
         return self.index, self.meta, self.store
@@ -304,7 +304,7 @@ def new_workspace(k_n: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
 
 @numba.njit(cache=True)
 def _rows(
-    cache: tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]],  # type: ignore[type-arg]
+    cache: tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]],
     s: NDArray[np.int64],
     f: NDArray[np.int64],
     prior: tuple[float, float, int],
