@@ -349,6 +349,16 @@ def accrual_table(
     )
 
 
+_CLUSTER_OPTION = typer.Option(
+    None,
+    "--cluster-option",
+    help="key=value for the batch cluster (queue, walltime, account...; jobs=N batch jobs).",
+)
+_CHECKPOINT = typer.Option(
+    None, "--checkpoint", help="Directory of finished blocks: a rerun resumes from it."
+)
+
+
 @design_app.command("simulate")
 def simulate(
     config: Path = _CONFIG_ARG,
@@ -359,13 +369,8 @@ def simulate(
     cluster: str | None = typer.Option(
         None, "--cluster", help="Run on a batch cluster: slurm or pbs (needs infantall[hpc])."
     ),
-    cluster_option: list[str] = typer.Option(  # noqa: B008
-        [], "--cluster-option", help="key=value for the batch cluster (queue, walltime...)."
-    ),
-    cluster_jobs: int = typer.Option(1, "--cluster-jobs", help="Batch jobs (Dask workers)."),
-    checkpoint: Path | None = typer.Option(
-        None, "--checkpoint", help="Directory of finished blocks: a rerun resumes from it."
-    ),
+    cluster_option: list[str] | None = _CLUSTER_OPTION,
+    checkpoint: Path | None = _CHECKPOINT,
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     calibrate: float | None = typer.Option(
         None, "--calibrate", help="First calibrate the superiority threshold to this type-I error."
@@ -389,12 +394,13 @@ def simulate(
         spec = load_spec(config)
         if trials < 1:
             raise InvalidInputError("--trials", "must be >= 1", "out_of_range")
+        batch = parse_options(cluster_option or [])
         options: dict[str, Any] = {
             "workers": workers,
             "scheduler": scheduler,
             "cluster": cluster,
-            "cluster_options": parse_options(cluster_option),
-            "cluster_jobs": cluster_jobs,
+            "cluster_jobs": int(batch.pop("jobs", 1)),
+            "cluster_options": batch,
             "checkpoint": checkpoint,
         }
         meta: dict[str, Any] = {"design": spec.name, "seed": seed}

@@ -1,7 +1,7 @@
 """Dask clusters on HPC batch systems (SLURM, PBS) through the optional dask-jobqueue.
 
 ``infantall design simulate ... --cluster slurm --cluster-option queue=short
---cluster-option walltime=01:00:00 --cluster-jobs 4`` builds a ``SLURMCluster`` (each
+--cluster-option walltime=01:00:00 --cluster-option jobs=4`` builds a ``SLURMCluster`` (each
 batch job one Dask worker), asks for the jobs, and runs the blocks of trials on them; the
 results are the same bits as on one laptop (the block is the unit of reproducibility).
 Install the extra first: ``pip install 'infantall[hpc]'``.
@@ -20,7 +20,7 @@ __all__ = ["CLUSTER_KINDS", "build_cluster", "parse_options"]
 CLUSTER_KINDS = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
 #: Defaults for one single-threaded worker per job (what the simulation needs).
 _DEFAULTS: dict[str, Any] = {"cores": 1, "processes": 1, "memory": "2GB"}
-_INTEGER = {"cores", "processes", "n_workers"}
+_INTEGER = {"cores", "processes", "n_workers", "jobs"}
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
