@@ -127,8 +127,9 @@ def _entry(
     ab: tuple[float, float, float],
 ) -> tuple[int, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """Cache row of (pair, level) ``key`` (created if new): (row, meta, (dens, cdf))."""
-    if key in index:
-        return index[key], meta, store
+    found = index.get(key, -1)
+    if found >= 0:
+        return found, meta, store
     a, b, h = ab
     row = len(index)
     if row >= meta.shape[0]:
@@ -154,74 +155,63 @@ def _level(sd_min: float) -> int:
 @numba.njit(cache=True)
 def _panel(
     meta: NDArray[np.int64],
-    store: tuple[NDArray[np.float64], NDArray[np.float64]],
-    rows: NDArray[np.int64],
+    cdf: NDArray[np.float64],
+    arms: NDArray[np.int64],
+    lo: int,
     work: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Densities and CDFs of the active arms on the union of their node ranges.
+) -> None:
+    """CDFs of the active arms (cache rows ``arms``) at nodes ``lo + g`` into ``work``.
 
-    Outside its stored range an arm's density is 0 and its CDF 0 (left) or 1 (right);
-    inactive arms get density 0 and CDF 1 (they take no part in any product).
+    Outside its stored range an arm's CDF is 0 (left) or 1 (right).
     """
-    lo, hi = 1 << 60, -(1 << 60)
-    for k in range(rows.size):
-        if rows[k] >= 0:
-            lo = min(lo, meta[rows[k], 0])
-            hi = max(hi, meta[rows[k], 0] + meta[rows[k], 1])
-    m = max(hi - lo, 0)
-    if work.shape[1] < m:
-        work = np.empty((2 * rows.size + 1, 2 * m))
-    d = work[: rows.size, :m]
-    c = work[rows.size : 2 * rows.size, :m]
-    for k in range(rows.size):
-        d[k] = 0.0
-        c[k] = 1.0
-        if rows[k] >= 0:
-            start, n, off = meta[rows[k], 0] - lo, meta[rows[k], 1], meta[rows[k], 2]
-            c[k, :start] = 0.0
-            d[k, start : start + n] = store[0][off : off + n]
-            c[k, start : start + n] = store[1][off : off + n]
-    return d, c, work
+    m = work.shape[1]
+    for k in range(arms.size):
+        row = arms[k]
+        start, n, off = meta[row, 0] - lo, meta[row, 1], meta[row, 2]
+        for g in range(start):
+            work[k, g] = 0.0
+        for g in range(n):
+            work[k, start + g] = cdf[off + g]
+        for g in range(start + n, m):
+            work[k, g] = 1.0
 
 
 @numba.njit(cache=True)
 def _sums(
     meta: NDArray[np.int64],
     store: tuple[NDArray[np.float64], NDArray[np.float64]],
-    rows: NDArray[np.int64],
-    control: int,
+    arms: NDArray[np.int64],
+    ctrl: int,
     need_best: bool,
-    out: tuple[NDArray[np.float64], NDArray[np.float64]],
     work: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Trapezoid sums (without the factor h) over the union of the arms' ranges."""
-    d, c, work = _panel(meta, store, rows, work)
-    better, best = out
-    lo = 1 << 60
-    for k in range(rows.size):
-        if rows[k] >= 0:
-            lo = min(lo, meta[rows[k], 0])
-    for k in range(rows.size):
-        better[k], best[k] = 0.0, 0.0
-        if rows[k] < 0:
-            continue
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Trapezoid sums (without the factor h) for the active arms (cache rows ``arms``;
+    ``ctrl`` is the control's position among them): (P(better), P(best), workspace)."""
+    dens, cdf = store
+    lo, hi = 1 << 60, -(1 << 60)
+    for k in range(arms.size):
+        lo = min(lo, meta[arms[k], 0])
+        hi = max(hi, meta[arms[k], 0] + meta[arms[k], 1])
+    if work.shape[1] < hi - lo:
+        work = np.empty((work.shape[0], 2 * (hi - lo)))
+    panel = work[:, : hi - lo]
+    _panel(meta, cdf, arms, lo, panel)
+    better = np.zeros(arms.size)
+    best = np.zeros(arms.size)
+    for k in range(arms.size):
         # arm k's integrands vanish outside its own range
-        g0 = meta[rows[k], 0] - lo
-        g1 = g0 + meta[rows[k], 1]
-        acc = 0.0
-        for g in range(g0, g1):
-            acc += d[k, g] * c[control, g]
-        better[k] = acc
-        if not need_best:
-            continue
-        prod = work[2 * rows.size, g0:g1]
-        prod[:] = d[k, g0:g1]
-        for j in range(rows.size):
-            if j != k and rows[j] >= 0:
-                for g in range(g0, g1):
-                    prod[g - g0] *= c[j, g]
-        best[k] = prod.sum()
-    return work
+        start, n, off = meta[arms[k], 0] - lo, meta[arms[k], 1], meta[arms[k], 2]
+        acc, acc_best = 0.0, 0.0
+        for g in range(n):
+            f = dens[off + g]
+            acc += f * panel[ctrl, start + g]
+            if need_best:
+                for j in range(arms.size):
+                    if j != k:
+                        f *= panel[j, start + g]
+                acc_best += f
+        better[k], best[k] = acc, acc_best
+    return better, best, work
 
 
 @numba.njit(cache=True)
@@ -253,15 +243,20 @@ def beta_posterior(
     lev = _level(sd_min)
     h = H0 * R ** (-lev)
     rows, panel = work
+    n_act, ctrl = 0, 0
     for k in range(s.size):
-        rows[k] = -1
         if active[k]:
             key = (lev * stride + s[k]) * stride + f[k]
-            rows[k], meta, store = _entry(index, meta, store, key, (a0 + s[k], b0 + f[k], h))
-    panel = _sums(meta, store, rows, control, need_best, out, panel)
+            rows[n_act], meta, store = _entry(index, meta, store, key, (a0 + s[k], b0 + f[k], h))
+            ctrl = n_act if k == control else ctrl
+            n_act += 1
+    better, best, panel = _sums(meta, store, rows[:n_act], ctrl, need_best, panel)
+    i = 0
     for k in range(s.size):
-        out[0][k] *= h
-        out[1][k] *= h
+        out[0][k], out[1][k] = 0.0, 0.0
+        if active[k]:
+            out[0][k], out[1][k] = better[i] * h, best[i] * h
+            i += 1
     out[0][control] = 0.5
     return meta, store, (rows, panel)
 
@@ -299,7 +294,7 @@ class BetaCache:
 @numba.njit(cache=True)
 def new_workspace(k_n: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Scratch arrays of :func:`beta_posterior` for ``k_n`` arms (grown when needed)."""
-    return np.empty(k_n, dtype=np.int64), np.empty((2 * k_n + 1, 256))
+    return np.empty(k_n, dtype=np.int64), np.empty((k_n, 256))
 
 
 @numba.njit(cache=True)
