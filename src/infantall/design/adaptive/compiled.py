@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infantall.design.adaptive.config import TrialSpec
-from infantall.design.adaptive.kernel import BetaCache, beta_posterior, new_workspace
+from infantall.design.adaptive.kernel import BetaCache, Workspace, beta_posterior, new_workspace
 
 __all__ = ["simulate_binary_compiled"]
 
@@ -160,12 +160,12 @@ def _one_trial(
     prior: tuple[float, float, int],
     trial: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]],
     scratch: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
-    work: tuple[NDArray[np.int64], FloatArray],
+    work: Workspace,
 ) -> tuple[
     tuple[int, int, int, int, float],
     NDArray[np.int64],
     tuple[FloatArray, FloatArray],
-    tuple[NDArray[np.int64], FloatArray],
+    Workspace,
 ]:
     """Simulate one trial; (decision, selected, stop look, patients, max P(better)), cache."""
     alloc0, truth, control, thresholds, rules = design

@@ -38,7 +38,16 @@ from numpy.typing import NDArray
 
 from infantall.design.adaptive.exact import betainc
 
-__all__ = ["BetaCache", "beta_posterior", "cached_beta_probabilities", "new_workspace"]
+__all__ = [
+    "BetaCache",
+    "Workspace",
+    "beta_posterior",
+    "cached_beta_probabilities",
+    "new_workspace",
+]
+
+#: Scratch arrays of :func:`beta_posterior`: cache rows, CDF panel, two sums.
+Workspace = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
 #: Trapezoid step in units of the narrowest active posterior sd (before the ladder rounds
 #: it down by up to a factor R).
@@ -183,10 +192,12 @@ def _sums(
     arms: NDArray[np.int64],
     ctrl: int,
     need_best: bool,
+    sums: tuple[NDArray[np.float64], NDArray[np.float64]],
     work: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+) -> NDArray[np.float64]:
     """Trapezoid sums (without the factor h) for the active arms (cache rows ``arms``;
-    ``ctrl`` is the control's position among them): (P(better), P(best), workspace)."""
+    ``ctrl`` is the control's position among them) into ``sums`` (P(better), P(best));
+    returns the workspace (reallocated when too small)."""
     dens, cdf = store
     lo, hi = 1 << 60, -(1 << 60)
     for k in range(arms.size):
@@ -194,24 +205,38 @@ def _sums(
         hi = max(hi, meta[arms[k], 0] + meta[arms[k], 1])
     if work.shape[1] < hi - lo:
         work = np.empty((work.shape[0], 2 * (hi - lo)))
-    panel = work[:, : hi - lo]
+    panel = work[: arms.size, : hi - lo]
     _panel(meta, cdf, arms, lo, panel)
-    better = np.zeros(arms.size)
-    best = np.zeros(arms.size)
+    better, best = sums
+    prod = work[arms.size]
     for k in range(arms.size):
         # arm k's integrands vanish outside its own range
         start, n, off = meta[arms[k], 0] - lo, meta[arms[k], 1], meta[arms[k], 2]
-        acc, acc_best = 0.0, 0.0
+        acc = 0.0
         for g in range(n):
-            f = dens[off + g]
-            acc += f * panel[ctrl, start + g]
-            if need_best:
-                for j in range(arms.size):
-                    if j != k:
-                        f *= panel[j, start + g]
-                acc_best += f
-        better[k], best[k] = acc, acc_best
-    return better, best, work
+            acc += dens[off + g] * panel[ctrl, start + g]
+        better[k], best[k] = acc, 0.0
+        if not need_best:
+            continue
+        best[k] = _best_sum(dens[off : off + n], panel[:, start : start + n], k, prod)
+    return work
+
+
+@numba.njit(cache=True)
+def _best_sum(
+    dens: NDArray[np.float64], panel: NDArray[np.float64], k: int, prod: NDArray[np.float64]
+) -> float:
+    """sum_g dens[g] prod_{j != k} panel[j, g] (loops the compiler can vectorise)."""
+    for g in range(dens.size):
+        prod[g] = dens[g]
+    for j in range(panel.shape[0]):
+        if j != k:
+            for g in range(dens.size):
+                prod[g] *= panel[j, g]
+    acc = 0.0
+    for g in range(dens.size):
+        acc += prod[g]
+    return acc
 
 
 @numba.njit(cache=True)
@@ -224,11 +249,11 @@ def beta_posterior(
     control: int,
     need_best: bool,
     out: tuple[NDArray[np.float64], NDArray[np.float64]],
-    work: tuple[NDArray[np.int64], NDArray[np.float64]],
+    work: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
 ) -> tuple[
     NDArray[np.int64],
     tuple[NDArray[np.float64], NDArray[np.float64]],
-    tuple[NDArray[np.int64], NDArray[np.float64]],
+    tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
 ]:
     """P(better than control) and P(best) of one trial into ``out``.
 
@@ -242,15 +267,19 @@ def beta_posterior(
             sd_min = min(sd_min, math.sqrt(1.0 / (a0 + s[k]) + 1.0 / (b0 + f[k])))
     lev = _level(sd_min)
     h = H0 * R ** (-lev)
-    rows, panel = work
+    rows, panel = work[0], work[1]
     n_act, ctrl = 0, 0
     for k in range(s.size):
         if active[k]:
             key = (lev * stride + s[k]) * stride + f[k]
-            rows[n_act], meta, store = _entry(index, meta, store, key, (a0 + s[k], b0 + f[k], h))
+            found = index.get(key, -1)
+            if found < 0:  # new (pair, level): the arrays may be reallocated
+                found, meta, store = _entry(index, meta, store, key, (a0 + s[k], b0 + f[k], h))
+            rows[n_act] = found
             ctrl = n_act if k == control else ctrl
             n_act += 1
-    better, best, panel = _sums(meta, store, rows[:n_act], ctrl, need_best, panel)
+    better, best = work[2], work[3]
+    panel = _sums(meta, store, rows[:n_act], ctrl, need_best, (better, best), panel)
     i = 0
     for k in range(s.size):
         out[0][k], out[1][k] = 0.0, 0.0
@@ -258,7 +287,7 @@ def beta_posterior(
             out[0][k], out[1][k] = better[i] * h, best[i] * h
             i += 1
     out[0][control] = 0.5
-    return meta, store, (rows, panel)
+    return meta, store, (rows, panel, better, best)
 
 
 class BetaCache:
@@ -292,9 +321,11 @@ class BetaCache:
 
 
 @numba.njit(cache=True)
-def new_workspace(k_n: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def new_workspace(
+    k_n: int,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Scratch arrays of :func:`beta_posterior` for ``k_n`` arms (grown when needed)."""
-    return np.empty(k_n, dtype=np.int64), np.empty((k_n, 256))
+    return np.empty(k_n, dtype=np.int64), np.empty((k_n + 1, 256)), np.empty(k_n), np.empty(k_n)
 
 
 @numba.njit(cache=True)
