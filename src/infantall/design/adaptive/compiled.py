@@ -114,11 +114,15 @@ def _enrol(
 ) -> None:
     """Patients with uniforms ``u_arm``, ``u_out``: arm by cumulative allocation, outcome."""
     k_n = alloc.size
+    cum = np.empty(k_n - 1)
+    acc = 0.0
+    for k in range(k_n - 1):  # the same running sum as numpy's cumsum
+        acc += alloc[k]
+        cum[k] = acc
     for p in range(u_arm.size):
-        u, arm, acc = u_arm[p], 0, 0.0
+        u, arm = u_arm[p], 0
         for k in range(k_n - 1):
-            acc += alloc[k]
-            arm += 1 if u >= acc else 0
+            arm += 1 if u >= cum[k] else 0
         n[arm] += 1
         s[arm] += 1 if u_out[p] < truth[arm] else 0
 
