@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infantall.design.adaptive.config import TrialSpec
-from infantall.design.adaptive.kernel import BetaCache, Workspace, beta_posterior, new_workspace
+from infantall.design.adaptive.kernel import BetaCache, Workspace, beta_posterior, room
 
 __all__ = ["simulate_binary_compiled"]
 
@@ -165,15 +165,9 @@ def _one_trial(
     trial: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]],
     scratch: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
     work: Workspace,
-) -> tuple[
-    tuple[int, int, int, int, float],
-    NDArray[np.int64],
-    tuple[FloatArray, FloatArray],
-    Workspace,
-]:
-    """Simulate one trial; (decision, selected, stop look, patients, max P(better)), cache."""
+) -> tuple[int, int, int, int, float]:
+    """Simulate one trial: (decision, selected, stop look, patients, max P(better))."""
     alloc0, truth, control, thresholds, rules = design
-    index, meta, store = cache
     n, s, active = trial
     alloc, better, best, ones = scratch
     alloc[:] = alloc0
@@ -186,8 +180,8 @@ def _one_trial(
         _enrol(flat[arm_at : arm_at + m], flat[out_at : out_at + m], alloc, truth, n, s)
         previous = looks[j]
         need_best = rules[0] and j < last
-        meta, store, work = beta_posterior(
-            (index, meta, store),
+        beta_posterior(
+            cache,
             s,
             n - s,
             prior,
@@ -200,9 +194,9 @@ def _one_trial(
         code, sel, top = _decide(better, active, control, thresholds)
         max_better = max(max_better, top)
         if code >= 0 or j == last:
-            return (code if code >= 0 else _MAX, sel, j, looks[j], max_better), meta, store, work
+            return code if code >= 0 else _MAX, sel, j, looks[j], max_better
         _allocate(best if need_best else ones, active, control, rules, alloc)
-    return (_MAX, -1, last, looks[last], max_better), meta, store, work
+    return _MAX, -1, last, looks[last], max_better
 
 
 @numba.njit(cache=True)
@@ -217,28 +211,25 @@ def _trials(
     out: tuple[
         NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_], FloatArray, NDArray[np.int64]
     ],
-) -> tuple[NDArray[np.int64], tuple[FloatArray, FloatArray]]:
-    """Every trial of the block; per-trial results into ``out``, returns the cache."""
+    work: Workspace,
+    resume: tuple[int, int],
+) -> int:
+    """Trials from ``resume[0]`` on, results into ``out``; returns where it stopped (the
+    block size when done, else a trial for which the cache had no room for ``resume[1]``
+    more values: nothing of that trial was written)."""
     n, s, active, max_better, codes = out
     index, meta, store = cache
     k_n = n.shape[1]
     scratch = (np.empty(k_n), np.empty(k_n), np.empty(k_n), np.ones(k_n))
-    work = new_workspace(k_n)
-    for t in range(draws[2]):
-        res, meta, store, work = _one_trial(
-            draws,
-            t,
-            looks,
-            design,
-            (index, meta, store),
-            prior,
-            (n[t], s[t], active[t]),
-            scratch,
-            work,
+    for t in range(resume[0], draws[2]):
+        if not room(index, meta, store[0].size, looks.size * k_n, resume[1]):
+            return t
+        res = _one_trial(
+            draws, t, looks, design, cache, prior, (n[t], s[t], active[t]), scratch, work
         )
         codes[t, 0], codes[t, 1], codes[t, 2], codes[t, 3] = res[0], res[1], res[2], res[3]
         max_better[t] = res[4]
-    return meta, store
+    return draws[2]
 
 
 def _cache(spec: TrialSpec) -> BetaCache:
@@ -287,6 +278,14 @@ def simulate_binary_compiled(
     )
     with _LOCK:
         cache = _cache(spec)
-        meta, store = _trials((flat, starts, size), looks, design, cache.state(), cache.prior, out)
-        cache.keep(meta, store)
+        work = cache.workspace(k)
+        need = looks.size * k * cache.max_nodes
+        done = 0
+        while done < size:
+            state = cache.state()
+            done = _trials(
+                (flat, starts, size), looks, design, state, cache.prior, out, work, (done, need)
+            )
+            if done < size:
+                cache.grow()
     return out

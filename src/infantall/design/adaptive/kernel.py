@@ -43,7 +43,7 @@ __all__ = [
     "Workspace",
     "beta_posterior",
     "cached_beta_probabilities",
-    "new_workspace",
+    "room",
 ]
 
 #: Scratch arrays of :func:`beta_posterior`: cache rows, CDF panel, two sums.
@@ -119,39 +119,30 @@ def _range(a: float, b: float, h: float) -> tuple[int, int]:
 
 
 @numba.njit(cache=True)
-def _grow(buf: NDArray[np.float64], need: int) -> NDArray[np.float64]:
-    if need <= buf.size:
-        return buf
-    out = np.empty(max(need, 2 * buf.size))
-    out[: buf.size] = buf
-    return out
-
-
-@numba.njit(cache=True)
 def _entry(
     index: Dict,
     meta: NDArray[np.int64],
     store: tuple[NDArray[np.float64], NDArray[np.float64]],
     key: int,
     ab: tuple[float, float, float],
-) -> tuple[int, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    """Cache row of (pair, level) ``key`` (created if new): (row, meta, (dens, cdf))."""
-    found = index.get(key, -1)
-    if found >= 0:
-        return found, meta, store
+) -> int:
+    """Cache row of a new (pair, level) ``key``; the caller made room (:func:`room`)."""
     a, b, h = ab
     row = len(index)
-    if row >= meta.shape[0]:
-        bigger = np.empty((2 * meta.shape[0], 3), dtype=np.int64)
-        bigger[: meta.shape[0]] = meta
-        meta = bigger
     off = meta[row - 1, 2] + meta[row - 1, 1] if row > 0 else 0
     i0, n = _range(a, b, h)
-    dens, cdf = _grow(store[0], off + n), _grow(store[1], off + n)
-    _fill(a, b, h, i0, dens[off : off + n], cdf[off : off + n])
+    _fill(a, b, h, i0, store[0][off : off + n], store[1][off : off + n])
     meta[row, 0], meta[row, 1], meta[row, 2] = i0, n, off
     index[key] = row
-    return row, meta, (dens, cdf)
+    return row
+
+
+@numba.njit(cache=True)
+def room(index: Dict, meta: NDArray[np.int64], store_size: int, rows: int, values: int) -> bool:
+    """Whether the cache can take ``rows`` more entries holding ``values`` more values."""
+    used = len(index)
+    end = meta[used - 1, 2] + meta[used - 1, 1] if used > 0 else 0
+    return used + rows <= meta.shape[0] and end + values <= store_size
 
 
 @numba.njit(cache=True)
@@ -194,17 +185,15 @@ def _sums(
     need_best: bool,
     sums: tuple[NDArray[np.float64], NDArray[np.float64]],
     work: NDArray[np.float64],
-) -> NDArray[np.float64]:
+) -> None:
     """Trapezoid sums (without the factor h) for the active arms (cache rows ``arms``;
     ``ctrl`` is the control's position among them) into ``sums`` (P(better), P(best));
-    returns the workspace (reallocated when too small)."""
+    ``work`` is wide enough (:attr:`BetaCache.panel_width`)."""
     dens, cdf = store
     lo, hi = 1 << 60, -(1 << 60)
     for k in range(arms.size):
         lo = min(lo, meta[arms[k], 0])
         hi = max(hi, meta[arms[k], 0] + meta[arms[k], 1])
-    if work.shape[1] < hi - lo:
-        work = np.empty((work.shape[0], 2 * (hi - lo)))
     panel = work[: arms.size, : hi - lo]
     _panel(meta, cdf, arms, lo, panel)
     better, best = sums
@@ -219,7 +208,6 @@ def _sums(
         if not need_best:
             continue
         best[k] = _best_sum(dens[off : off + n], panel[:, start : start + n], k, prod)
-    return work
 
 
 @numba.njit(cache=True)
@@ -250,14 +238,10 @@ def beta_posterior(
     need_best: bool,
     out: tuple[NDArray[np.float64], NDArray[np.float64]],
     work: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
-) -> tuple[
-    NDArray[np.int64],
-    tuple[NDArray[np.float64], NDArray[np.float64]],
-    tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
-]:
+) -> None:
     """P(better than control) and P(best) of one trial into ``out``.
 
-    Returns the cache's arrays and the workspace (either may have been reallocated).
+    The cache must have room for one entry per arm (:func:`room`).
     """
     index, meta, store = cache
     a0, b0, stride = prior
@@ -273,13 +257,13 @@ def beta_posterior(
         if active[k]:
             key = (lev * stride + s[k]) * stride + f[k]
             found = index.get(key, -1)
-            if found < 0:  # new (pair, level): the arrays may be reallocated
-                found, meta, store = _entry(index, meta, store, key, (a0 + s[k], b0 + f[k], h))
+            if found < 0:
+                found = _entry(index, meta, store, key, (a0 + s[k], b0 + f[k], h))
             rows[n_act] = found
             ctrl = n_act if k == control else ctrl
             n_act += 1
     better, best = work[2], work[3]
-    panel = _sums(meta, store, rows[:n_act], ctrl, need_best, (better, best), panel)
+    _sums(meta, store, rows[:n_act], ctrl, need_best, (better, best), panel)
     i = 0
     for k in range(s.size):
         out[0][k], out[1][k] = 0.0, 0.0
@@ -287,25 +271,34 @@ def beta_posterior(
             out[0][k], out[1][k] = better[i] * h, best[i] * h
             i += 1
     out[0][control] = 0.5
-    return meta, store, (rows, panel, better, best)
 
 
 class BetaCache:
     """Per-process cache of Beta densities and CDFs on the node ladder, for one prior.
 
-    Its content is a pure function of (prior, pair, level), so results never depend on
-    what an earlier run left in it; it is reset past ``max_values`` stored values.
+        Its content is a pure function of (prior, pair, level), so results never depend on
+        what an earlier run left in it; it is reset past ``max_values`` stored values. The
+    compiled code never reallocates it: callers check :func:`room` before a trial and call
+    :meth:`grow` when there is not enough.
     """
 
     def __init__(self, a0: float, b0: float, stride: int, max_values: int = 20_000_000) -> None:
         self.prior = (float(a0), float(b0), int(stride))
         self.max_values = max_values
+        # bounds for counts below ``stride``: the finest step (the narrowest posterior is
+        # Beta(a0 + n/2, b0 + n/2) at n = stride - 1), the widest range of one posterior, and
+        # the spread of posterior means on the logit scale
+        h_min = H0 * R ** -int(_level(math.sqrt(4.0 / (a0 + b0 + stride))))
+        widest = 2.0 * max(SPAN * math.sqrt(1.0 / a0 + 1.0 / b0), TAIL_LOG / min(a0, b0))
+        spread = math.log((a0 + stride) * (b0 + stride) / (a0 * b0))
+        self.max_nodes = int(widest / h_min) + 3
+        self.panel_width = int((widest + spread) / h_min) + 3
         self.reset()
 
     def reset(self) -> None:
         self.index = Dict.empty(key_type=types.int64, value_type=types.int64)
         self.meta = np.zeros((1024, 3), dtype=np.int64)
-        self.store = (np.empty(65_536), np.empty(65_536))
+        self.store = (np.empty(1 << 18), np.empty(1 << 18))
 
     def state(
         self,
@@ -314,52 +307,50 @@ class BetaCache:
             self.reset()
         return self.index, self.meta, self.store
 
-    def keep(
-        self, meta: NDArray[np.int64], store: tuple[NDArray[np.float64], NDArray[np.float64]]
-    ) -> None:
+    def grow(self) -> None:
+        """Double the room (entries are kept)."""
+        meta = np.zeros((2 * self.meta.shape[0], 3), dtype=np.int64)
+        meta[: self.meta.shape[0]] = self.meta
+        size = 2 * self.store[0].size
+        store = (np.empty(size), np.empty(size))
+        store[0][: self.store[0].size] = self.store[0]
+        store[1][: self.store[1].size] = self.store[1]
         self.meta, self.store = meta, store
 
-
-@numba.njit(cache=True)
-def new_workspace(
-    k_n: int,
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Scratch arrays of :func:`beta_posterior` for ``k_n`` arms (grown when needed)."""
-    return np.empty(k_n, dtype=np.int64), np.empty((k_n + 1, 256)), np.empty(k_n), np.empty(k_n)
+    def workspace(
+        self, k_n: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Scratch arrays of :func:`beta_posterior` for ``k_n`` arms."""
+        return (
+            np.empty(k_n, dtype=np.int64),
+            np.empty((k_n + 1, self.panel_width)),
+            np.empty(k_n),
+            np.empty(k_n),
+        )
 
 
 @numba.njit(cache=True)
 def _rows(
     cache: tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]],
-    s: NDArray[np.int64],
-    f: NDArray[np.int64],
+    counts: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]],
     prior: tuple[float, float, int],
-    active: NDArray[np.bool_],
     control: int,
     need_best: bool,
-) -> tuple[
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.int64],
-    tuple[NDArray[np.float64], NDArray[np.float64]],
-]:
-    better = np.empty(s.shape)
-    best = np.empty(s.shape)
+    out: tuple[NDArray[np.float64], NDArray[np.float64]],
+    work: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    resume: tuple[int, int],
+) -> int:
+    """Rows from ``resume[0]`` on; returns where it stopped (the row count when done, else a
+    row for which the cache had no room for ``resume[1]`` more values)."""
+    s, f, active = counts
     index, meta, store = cache
-    work = new_workspace(s.shape[1])
-    for t in range(s.shape[0]):
-        meta, store, work = beta_posterior(
-            (index, meta, store),
-            s[t],
-            f[t],
-            prior,
-            active[t],
-            control,
-            need_best,
-            (better[t], best[t]),
-            work,
+    for t in range(resume[0], s.shape[0]):
+        if not room(index, meta, store[0].size, s.shape[1], resume[1]):
+            return t
+        beta_posterior(
+            cache, s[t], f[t], prior, active[t], control, need_best, (out[0][t], out[1][t]), work
         )
-    return better, best, meta, store
+    return int(s.shape[0])
 
 
 def cached_beta_probabilities(
@@ -374,15 +365,28 @@ def cached_beta_probabilities(
     """(P(better than control), P(best) or None) of Beta(a0 + s, b0 + f) posteriors.
 
     Rows are trials, columns arms; only active arms are compared (P = 0 for the others).
+    Counts must be below the cache's ``stride``.
     """
-    better, best, meta, store = _rows(
-        cache.state(),
+    counts = (
         np.ascontiguousarray(successes, dtype=np.int64),
         np.ascontiguousarray(failures, dtype=np.int64),
-        cache.prior,
         np.ascontiguousarray(active, dtype=np.bool_),
-        int(control),
-        bool(need_best),
     )
-    cache.keep(meta, store)
-    return better, (best if need_best else None)
+    out = (np.empty(counts[0].shape), np.empty(counts[0].shape))
+    work = cache.workspace(counts[0].shape[1])
+    need = counts[0].shape[1] * cache.max_nodes
+    done = 0
+    while done < counts[0].shape[0]:
+        done = _rows(
+            cache.state(),
+            counts,
+            cache.prior,
+            int(control),
+            bool(need_best),
+            out,
+            work,
+            (done, need),
+        )
+        if done < counts[0].shape[0]:
+            cache.grow()
+    return out[0], (out[1] if need_best else None)
