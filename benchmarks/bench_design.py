@@ -6,13 +6,17 @@ a control floor and a cap, superiority and futility rules, quadrature posteriors
 Named baseline: :func:`infantall.design.adaptive.reference.simulate_trials_loop`, the same
 rules written one trial at a time and one patient at a time (scalar draws, posterior
 probabilities per trial), run as shipped before issue 19: with the float32 grid quadrature
-(``posterior.method = "grid"``). The vectorised engine uses the float64 exact posterior
-probabilities (closed form and exact-CDF quadrature compiled with numba). It runs
-BASELINE_N trials and is extrapolated per trial; the ratio
+(``posterior.method = "grid"``). The engine runs this design in the compiled per-trial
+kernel (``design/adaptive/compiled.py``) with float64 posterior probabilities from a cache of
+Beta densities and CDFs on a ladder of logit grids (``design/adaptive/kernel.py``). The loop
+runs BASELINE_N trials and is extrapolated per trial; the ratio
 printed is (per-trial loop time x N) / vectorised time for N trials, in wall-clock and in CPU
 time (CPU time is robust on a shared, loaded machine). A second baseline, printed apart, is
-the same loop with Monte-Carlo posteriors as adaptr draws them. Scale-out: the same N trials on a
-local Dask cluster of 1 and of 2 single-threaded worker processes. Run with ``make bench``.
+the same loop with Monte-Carlo posteriors as adaptr draws them. Scale-out: N_DASK trials on a
+local Dask cluster of 1 and of 2 single-threaded worker processes (more trials than N: 10,000
+now take a fraction of a second, less than Dask's own start-up). Accuracy: the kernel's
+posterior probabilities against the float64 exact ones of ``design/adaptive/exact.py`` on
+ACC_ROWS random well-conditioned 4-arm rows. Run with ``make bench``.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from infantall.design.adaptive import load_spec, run_trials
+from infantall.design.adaptive.exact import beta_probabilities
+from infantall.design.adaptive.kernel import BetaCache, cached_beta_probabilities
 from infantall.design.adaptive.reference import simulate_trials_loop
 
 SPEC = load_spec(
@@ -36,6 +43,8 @@ SHIPPED = SPEC.model_copy(
     update={"posterior": SPEC.posterior.model_copy(update={"method": "grid"})}
 )
 N = 10_000
+N_DASK = 100_000
+ACC_ROWS = 20_000
 BASELINE_N = 300
 MC_N = 100
 SEED = 20261121
@@ -118,29 +127,61 @@ def clusters() -> Iterator[dict[int, Any]]:
         cluster.close()
 
 
+def _warm() -> None:
+    run_trials(SPEC, 200, SEED)
+
+
 def test_dask_one_worker(benchmark: Any, clusters: dict[int, Any]) -> None:
-    """N trials on a local Dask cluster with 1 worker process."""
+    """N_DASK trials on a local Dask cluster with 1 worker process."""
+    clusters[1].run(_warm)  # every worker loads the compiled kernels outside timing
     res = benchmark.pedantic(
-        lambda: run_trials(SPEC, N, SEED, client=clusters[1]), rounds=3, iterations=1
+        lambda: run_trials(SPEC, N_DASK, SEED, client=clusters[1]), rounds=3, iterations=1
     )
-    assert res.outcomes.n_total.size == N
+    assert res.outcomes.n_total.size == N_DASK
     RESULTS["dask1_s"] = benchmark.stats.stats.min
 
 
 def test_dask_two_workers_and_scaleout(benchmark: Any, clusters: dict[int, Any]) -> None:
-    """N trials on 2 worker processes; prints the speed-up over 1 worker."""
+    """N_DASK trials on 2 worker processes; prints the speed-up over 1 worker."""
+    clusters[2].run(_warm)
     res = benchmark.pedantic(
-        lambda: run_trials(SPEC, N, SEED, client=clusters[2]), rounds=3, iterations=1
+        lambda: run_trials(SPEC, N_DASK, SEED, client=clusters[2]), rounds=3, iterations=1
     )
     local = run_trials(SPEC, 2000, SEED)
     assert res.outcomes.n_total[:2000].tolist() == local.outcomes.n_total.tolist()
     two = benchmark.stats.stats.min
     print(
-        f"\nDask scale-out, {N:,} trials: 1 worker {RESULTS['dask1_s']:.2f} s, 2 workers "
-        f"{two:.2f} s -> speed-up {RESULTS['dask1_s'] / two:.2f}x "
-        f"(in-process run {RESULTS.get('vectorised_wall_s', float('nan')):.2f} s)"
+        f"\nDask scale-out, {N_DASK:,} trials: 1 worker {RESULTS['dask1_s']:.2f} s, 2 workers "
+        f"{two:.2f} s -> speed-up {RESULTS['dask1_s'] / two:.2f}x"
     )
     assert two < 10.0 * RESULTS["dask1_s"]
+
+
+def test_posterior_accuracy_against_exact(benchmark: Any) -> None:
+    """Largest |kernel - exact float64| over ACC_ROWS rows (the issue asks <= 1e-6); times
+    the kernel on them, from an empty cache."""
+    rng = np.random.default_rng(SEED)
+    n = rng.integers(2, 400, (ACC_ROWS, 4))
+    s = np.clip(rng.binomial(n, rng.uniform(0.05, 0.95, (ACC_ROWS, 4))), 1, n - 1)
+    active = rng.random((ACC_ROWS, 4)) > 0.1
+    active[:, 0] = True
+    cached_beta_probabilities(s[:10], n[:10] - s[:10], active[:10], 0, BetaCache(1, 1, 401))
+    better, best = benchmark.pedantic(
+        lambda: cached_beta_probabilities(s, n - s, active, 0, BetaCache(1.0, 1.0, 401)),
+        rounds=1,
+        iterations=1,
+    )
+    ref_better, ref_best = beta_probabilities(1.0 + s, 1.0 + n - s, active, 0)
+    assert best is not None and ref_best is not None
+    exp = active.copy()
+    exp[:, 0] = False
+    err_better = float(np.abs(np.where(exp, better - ref_better, 0.0)).max())
+    err_best = float(np.abs(best - ref_best).max())
+    print(
+        f"\nposterior accuracy, {ACC_ROWS:,} rows: max |P(better) - exact| {err_better:.1e}, "
+        f"max |P(best) - exact| {err_best:.1e}"
+    )
+    assert max(err_better, err_best) < 1e-6
 
 
 if __name__ == "__main__":  # quick manual run without pytest-benchmark

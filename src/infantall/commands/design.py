@@ -349,6 +349,16 @@ def accrual_table(
     )
 
 
+_CLUSTER_OPTION = typer.Option(
+    None,
+    "--cluster-option",
+    help="key=value for the batch cluster (queue, walltime, account...; jobs=N batch jobs).",
+)
+_CHECKPOINT = typer.Option(
+    None, "--checkpoint", help="Directory of finished blocks: a rerun resumes from it."
+)
+
+
 @design_app.command("simulate")
 def simulate(
     config: Path = _CONFIG_ARG,
@@ -356,6 +366,12 @@ def simulate(
     seed: int = typer.Option(2026, "--seed"),
     workers: int | None = typer.Option(None, "--workers", help="Local Dask worker processes."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address."),
+    cluster: str | None = typer.Option(
+        None, "--cluster", help="Run on a batch cluster: slurm or pbs (needs infantall[hpc])."
+    ),
+    cluster_option: list[str] | None = _CLUSTER_OPTION,
+    checkpoint: Path | None = _CHECKPOINT,
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     calibrate: float | None = typer.Option(
         None, "--calibrate", help="First calibrate the superiority threshold to this type-I error."
     ),
@@ -365,25 +381,37 @@ def simulate(
     fmt: Format = FormatOption,
 ) -> None:
     """Simulate an adaptive multi-arm trial and print its operating characteristics."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from infantall.design.adaptive import calibrate_superiority, load_spec, run_trials
+    from infantall.design.adaptive.cluster import parse_options
 
-    if workers is not None and scheduler is not None:
-        fail("give --workers or --scheduler, not both")
+    if sum(x is not None for x in (workers, scheduler, cluster)) > 1:
+        fail("give only one of --workers, --scheduler, --cluster")
+    console = Console(stderr=True)
     try:
         spec = load_spec(config)
         if trials < 1:
             raise InvalidInputError("--trials", "must be >= 1", "out_of_range")
-        options: dict[str, Any] = {"workers": workers, "scheduler": scheduler}
+        batch = parse_options(cluster_option or [])
+        options: dict[str, Any] = {
+            "workers": workers,
+            "scheduler": scheduler,
+            "cluster": cluster,
+            "cluster_jobs": int(batch.pop("jobs", 1)),
+            "cluster_options": batch,
+            "checkpoint": checkpoint,
+        }
         meta: dict[str, Any] = {"design": spec.name, "seed": seed}
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            console=console,
             transient=True,
-            disable=fmt is not Format.table,
+            disable=quiet or not console.is_terminal,
         ) as bar:
             if calibrate is not None:
                 task = bar.add_task("calibrating", total=trials)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from infantall.design.adaptive.compiled import simulate_binary_compiled
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.mixture_prior import control_mixture
 from infantall.design.adaptive.posterior import posterior_probabilities
@@ -216,9 +217,43 @@ def _looks(spec: TrialSpec) -> list[float]:
     return [float(v) for v in (a.patients if a.patients is not None else a.years or [])]
 
 
+def _binary_compiled(spec: TrialSpec, size: int, rng: np.random.Generator) -> TrialOutcomes:
+    """Binary outcome, quadrature posteriors, no equivalence rule: the compiled kernel."""
+    alloc0 = _State(spec, 1).alloc[0]
+    n, s, active, max_better, codes = simulate_binary_compiled(spec, size, rng, alloc0)
+    n_total = codes[:, 3].astype(np.int32)
+    rate = spec.accrual_per_year
+    prior = spec.prior
+    return TrialOutcomes(
+        decision=codes[:, 0].astype(np.int8),
+        selected=codes[:, 1].astype(np.int16),
+        stop_look=codes[:, 2].astype(np.int16),
+        n_total=n_total,
+        n_arm=n.astype(np.int32),
+        duration=n_total / rate + spec.outcome_lag_years
+        if rate is not None
+        else np.full(size, np.nan),
+        estimate=(prior.beta_a + s) / (prior.beta_a + prior.beta_b + n),
+        dropped=~active,
+        max_better=max_better,
+    )
+
+
 def _simulate_binary(
-    spec: TrialSpec, size: int, rng: np.random.Generator, mc_rng: np.random.Generator
+    spec: TrialSpec,
+    size: int,
+    rng: np.random.Generator,
+    mc_rng: np.random.Generator,
+    *,
+    compiled: bool = True,
 ) -> TrialOutcomes:
+    if (
+        compiled
+        and spec.posterior.method == "quadrature"
+        and spec.decisions.equivalence is None
+        and spec.prior.control_mixture is None  # the kernel knows single Beta priors only
+    ):
+        return _binary_compiled(spec, size, rng)
     k = spec.n_arms
     truth = np.array([arm.p for arm in spec.arms], dtype=float)
     prior = spec.prior

@@ -36,6 +36,10 @@ __all__ = ["beta_probabilities", "gamma_probabilities"]
 #: that is the density of a maximum, narrower than one posterior: measured on 4 arms, a
 #: step of 0.7 sd leaves 5e-9, 0.5 sd 1e-14 (tests/design/test_adaptive_exact.py).
 STEP_SD = 0.5
+#: Largest step on the eta scale whatever the sd: a logit-Beta density with a parameter near
+#: or below 1 is skewed and analytic only in a narrow strip; at 0.5 sd a Beta(0.5, 252) arm
+#: left P(best) off by 3e-6 (tests/design/test_adaptive_kernel.py checks such rows).
+MAX_STEP = 0.35
 #: Fewest trapezoid nodes.
 MIN_NODES = 32
 #: Half-width of the integration range in posterior standard deviations.
@@ -215,7 +219,7 @@ def _eta_range(
         lo = min(lo, mean - left)
         hi = max(hi, mean + right)
         sd_min = min(sd_min, sd)
-    span_nodes = int(math.ceil((hi - lo) / (STEP_SD * sd_min)))  # noqa: RUF046
+    span_nodes = int(math.ceil((hi - lo) / min(STEP_SD * sd_min, MAX_STEP)))  # noqa: RUF046
     nodes = max(MIN_NODES, span_nodes + 1)
     return lo, hi, nodes
 

@@ -9,23 +9,67 @@ small (``dask/distributed#2181``: 100,000 tiny tasks take a minute before any wo
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from infantall.design.adaptive.cluster import build_cluster
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.engine import TrialOutcomes, simulate_block
 from infantall.design.adaptive.results import SimulationResult
 from infantall.errors import InvalidInputError
 
-__all__ = ["BLOCK_SIZE", "block_plan", "run_trials"]
+__all__ = ["BLOCK_SIZE", "Checkpoint", "block_plan", "run_trials"]
 
 #: Trials per block (the unit of reproducibility and of parallel work).
 BLOCK_SIZE = 1000
 
 Progress = Callable[[int], None]
+Plan = list[tuple[int, np.random.SeedSequence]]
+Done = Callable[[int, TrialOutcomes], None]
+
+
+class Checkpoint:
+    """Block results on disk, one ``.npz`` file per finished block.
+
+    A file is named by block index, block size, a digest of the specification and block
+    size, and the seed (``block-000003-n1000-3f2a...-seed7.npz``); a rerun with the same
+    arguments loads the finished blocks and simulates only the others, giving the same
+    outcomes as an uninterrupted run. Files are written to a temporary name and renamed,
+    so an interrupted write never leaves a half file under a block's name.
+    """
+
+    def __init__(
+        self, directory: str | Path, spec: TrialSpec, seed: np.random.SeedSequence, block_size: int
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        text = f"{spec.model_dump_json()}|block_size={block_size}"
+        self.digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        spawn = "-".join(str(k) for k in seed.spawn_key)
+        self.seed = f"{seed.entropy}{'-' + spawn if spawn else ''}"
+
+    def path(self, index: int, size: int) -> Path:
+        name = f"block-{index:06d}-n{size}-{self.digest}-seed{self.seed}.npz"
+        return self.directory / name
+
+    def load(self, index: int, size: int) -> TrialOutcomes | None:
+        path = self.path(index, size)
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            return TrialOutcomes(*(data[f] for f in TrialOutcomes.__slots__))
+
+    def save(self, index: int, size: int, part: TrialOutcomes) -> None:
+        path = self.path(index, size)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **{f: getattr(part, f) for f in TrialOutcomes.__slots__})
+        os.replace(tmp, path)
 
 
 def block_plan(
@@ -42,36 +86,23 @@ def block_plan(
     return list(zip(sizes, root.spawn(n_blocks), strict=True))
 
 
-def _run_local(
-    spec: TrialSpec, plan: list[tuple[int, np.random.SeedSequence]], progress: Progress | None
-) -> list[TrialOutcomes]:
-    parts = []
-    for size, ss in plan:
-        parts.append(simulate_block(spec, size, ss))
-        if progress is not None:
-            progress(size)
-    return parts
+def _run_local(spec: TrialSpec, plan: dict[int, tuple[int, Any]], done: Done) -> None:
+    for i, (size, ss) in plan.items():
+        done(i, simulate_block(spec, size, ss))
 
 
-def _run_dask(
-    spec: TrialSpec,
-    plan: list[tuple[int, np.random.SeedSequence]],
-    client: Any,
-    progress: Progress | None,
-) -> list[TrialOutcomes]:
+def _run_dask(spec: TrialSpec, plan: dict[int, tuple[int, Any]], client: Any, done: Done) -> None:
     from distributed import as_completed
 
     # the specification is small: send it with each task (scattering it under a content
     # key races with the release of an earlier run's future: "lost dependencies")
-    futures = [client.submit(simulate_block, spec, size, ss, pure=False) for size, ss in plan]
-    order = {f.key: i for i, f in enumerate(futures)}
-    parts: list[TrialOutcomes | None] = [None] * len(futures)
-    for fut in as_completed(futures):  # type: ignore[no-untyped-call]
-        i = order[fut.key]
-        parts[i] = fut.result()
-        if progress is not None:
-            progress(plan[i][0])
-    return [p for p in parts if p is not None]
+    futures = {
+        i: client.submit(simulate_block, spec, size, ss, pure=False)
+        for i, (size, ss) in plan.items()
+    }
+    order = {f.key: i for i, f in futures.items()}
+    for fut in as_completed(list(futures.values())):  # type: ignore[no-untyped-call]
+        done(order[fut.key], fut.result())
 
 
 def run_trials(
@@ -83,6 +114,10 @@ def run_trials(
     client: Any = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    cluster: str | None = None,
+    cluster_options: dict[str, Any] | None = None,
+    cluster_jobs: int = 1,
+    checkpoint: str | Path | None = None,
     progress: Progress | None = None,
 ) -> SimulationResult:
     """Simulate ``n_trials`` trials of ``spec``.
@@ -95,47 +130,88 @@ def run_trials(
         Start a local Dask cluster with this many single-threaded worker processes.
     scheduler
         Address of a running Dask scheduler (``tcp://host:8786``).
+    cluster, cluster_options, cluster_jobs
+        ``"slurm"`` or ``"pbs"``: a dask-jobqueue cluster built with ``cluster_options``
+        (``queue``, ``walltime``, ``account``, ``memory``...) and scaled to ``cluster_jobs``
+        batch jobs (:mod:`infantall.design.adaptive.cluster`).
+    checkpoint
+        A directory where each finished block is written; blocks found there are not
+        simulated again (:class:`Checkpoint`).
     progress
         Called with the number of trials finished after each block.
 
     The same ``(spec, n_trials, seed, block_size)`` gives bit-identical outcomes whether run
-    locally, on ``workers`` processes or on a scheduler.
+    locally, on ``workers`` processes, on a scheduler or a batch cluster, in one go or
+    resumed from a checkpoint.
     """
     plan = block_plan(n_trials, seed, block_size)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    store = None if checkpoint is None else Checkpoint(checkpoint, spec, root, block_size)
+    parts: dict[int, TrialOutcomes] = {}
+
+    def done(i: int, part: TrialOutcomes) -> None:
+        parts[i] = part
+        if store is not None:
+            store.save(i, plan[i][0], part)
+        if progress is not None:
+            progress(plan[i][0])
+
+    todo: dict[int, tuple[int, Any]] = {}
+    for i, (size, ss) in enumerate(plan):
+        found = None if store is None else store.load(i, size)
+        if found is None:
+            todo[i] = (size, ss)
+        else:
+            parts[i] = found
+            if progress is not None:
+                progress(size)
     if client is not None:
-        parts = _run_dask(spec, plan, client, progress)
-    elif scheduler is not None or workers is not None:
-        parts = _with_client(spec, plan, workers, scheduler, progress)
+        _run_dask(spec, todo, client, done)
+    elif scheduler is not None or workers is not None or cluster is not None:
+        backend = {"workers": workers, "scheduler": scheduler, "cluster": cluster}
+        _with_client(spec, todo, backend, (cluster_options or {}, cluster_jobs), done)
     else:
-        parts = _run_local(spec, plan, progress)
+        _run_local(spec, todo, done)
     seed_repr = seed.entropy if isinstance(seed, np.random.SeedSequence) else seed
     return SimulationResult(
         spec=spec,
         n_trials=n_trials,
         seed=int(seed_repr) if isinstance(seed_repr, int) else 0,
         block_size=block_size,
-        outcomes=TrialOutcomes.concatenate(parts),
+        outcomes=TrialOutcomes.concatenate([parts[i] for i in range(len(plan))]),
     )
 
 
 def _with_client(
     spec: TrialSpec,
-    plan: list[tuple[int, np.random.SeedSequence]],
-    workers: int | None,
-    scheduler: str | None,
-    progress: Progress | None,
-) -> list[TrialOutcomes]:
+    plan: dict[int, tuple[int, Any]],
+    backend: dict[str, Any],
+    batch: tuple[dict[str, Any], int],
+    done: Done,
+) -> None:
     from distributed import Client, LocalCluster
 
-    if scheduler is not None:
+    if backend["scheduler"] is not None:
+        address = backend["scheduler"]
         try:
-            client = Client(scheduler, timeout="3s")  # type: ignore[no-untyped-call]
+            client = Client(address, timeout="3s")  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise InvalidInputError(
-                "scheduler", f"cannot reach a Dask scheduler at {scheduler}: {exc}", "unreachable"
+                "scheduler", f"cannot reach a Dask scheduler at {address}: {exc}", "unreachable"
             ) from exc
         with client:
-            return _run_dask(spec, plan, client, progress)
+            _run_dask(spec, plan, client, done)
+        return
+    if backend["cluster"] is not None:
+        options, jobs = batch
+        if jobs < 1:
+            raise InvalidInputError("cluster_jobs", "must be >= 1", "out_of_range")
+        with build_cluster(backend["cluster"], options) as hpc:
+            hpc.scale(jobs=jobs)
+            with Client(hpc) as client:  # type: ignore[no-untyped-call]
+                _run_dask(spec, plan, client, done)
+        return
+    workers = backend["workers"]
     if workers is None or workers < 1:
         raise InvalidInputError("workers", "must be >= 1", "out_of_range")
     with (
@@ -148,4 +224,4 @@ def _with_client(
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
-        return _run_dask(spec, plan, client, progress)
+        _run_dask(spec, plan, client, done)
