@@ -140,6 +140,7 @@ INVOCATIONS: dict[str, list[str]] = {
     "trial show": [],
     "trial interim": [],
     "trial replay": [],
+    "trial run-due": [],
 }
 #: the password each registry command runs with (the editor's after add-user)
 EDITOR = {"registry import", "registry export", "registry quality"}

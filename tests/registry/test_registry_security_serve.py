@@ -45,7 +45,7 @@ def test_serve_refuses_default_secrets_outside_development(
 
 
 def test_serve_settings_by_flag_and_environment(clean_env: pytest.MonkeyPatch) -> None:
-    from infantall.commands.registry import _serve_settings
+    from infantall.commands.serve import _serve_settings
 
     assert _serve_settings(True, None).environment == "development"
     clean_env.delenv("INFANTALL_ENVIRONMENT", raising=False)

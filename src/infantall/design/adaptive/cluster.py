@@ -9,7 +9,6 @@ Install the extra first: ``pip install 'infantall[hpc]'``.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from infantall.errors import InvalidInputError
@@ -52,7 +51,8 @@ def build_cluster(kind: str, options: dict[str, Any] | None = None) -> Any:
             "--cluster", f"must be one of {', '.join(CLUSTER_KINDS)}, got {kind!r}", "invalid"
         )
     try:
-        jobqueue = importlib.import_module("dask_jobqueue")
+        # optional extra 'hpc', imported only when a cluster is asked for
+        import dask_jobqueue as jobqueue
     except ImportError:
         raise InvalidInputError(
             "--cluster",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-import infantall.design.adaptive.engine as base
+import infantall.design.adaptive.outcomes as base
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.tte import model
 from infantall.design.adaptive.tte.cure import cure_survival_draws
