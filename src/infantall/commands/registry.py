@@ -421,8 +421,5 @@ def dictionary(fmt: Format = FormatOption) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``registry`` and ``serve`` (:mod:`infantall.commands.serve`) to the root command."""
-    from infantall.commands.serve import serve
-
+    """Add ``registry`` to the root command (``serve``: :mod:`infantall.commands.serve`)."""
     app.add_typer(registry_app)
-    app.command("serve")(serve)

@@ -10,7 +10,7 @@ import typer
 from infantall.commands._output import fail
 from infantall.commands.registry import DatabaseOption
 
-__all__ = ["serve"]
+__all__ = ["register", "serve"]
 
 
 def _serve_settings(dev: bool, database_url: str | None) -> Any:
@@ -97,3 +97,8 @@ def serve(
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the root command."""
+    app.command("serve")(serve)
