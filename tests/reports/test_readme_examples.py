@@ -46,7 +46,8 @@ def test_every_shell_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert outputs["report"].strip() == "report.html"
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert RESEARCH_DISCLAIMER in html
-    assert 'src="data:image/png;base64,' in html
+    assert '<svg role="img"' in html  # figures inline as SVG (with their downloads)
+    assert 'href="data:image/png;base64,' in html
 
 
 def test_python_example_runs() -> None:
