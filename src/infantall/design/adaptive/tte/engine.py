@@ -28,6 +28,7 @@ from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.tte import model
 from infantall.design.adaptive.tte.cure import cure_survival_draws
 from infantall.design.adaptive.tte.hierarchy import borrow_log_hr
+from infantall.design.adaptive.tte.mixture import ControlMixture
 from infantall.design.adaptive.tte.predictor import (
     NEG,
     POS,
@@ -37,7 +38,7 @@ from infantall.design.adaptive.tte.predictor import (
     draw_link,
     interval_stats,
 )
-from infantall.design.adaptive.tte.spec import arm_hazards
+from infantall.design.adaptive.tte.spec import HistoricalPrior, MixturePrior, arm_hazards
 
 __all__ = ["simulate_tte_block"]
 
@@ -67,13 +68,42 @@ class _Design:
         self.link_shape = shape.reshape(self.g, self.j).copy()
         self.link_rate = rate.reshape(self.g, self.j).copy()
         hist = tte.control_prior
-        if hist is not None:
+        if isinstance(hist, HistoricalPrior):
             shape[self.control] = np.asarray(hist.events)
             rate[self.control] = np.asarray(hist.events) / np.asarray(hist.hazards)
+        #: the control's Gamma-mixture prior (one stratum: strata are refused with it)
+        self.mix = ControlMixture(hist.components) if isinstance(hist, MixturePrior) else None
         self.prior_shape = shape.reshape(self.g, self.j)
         self.prior_rate = rate.reshape(self.g, self.j)
         if self.day is None:
             self.link_shape, self.link_rate = self.prior_shape, self.prior_rate
+
+    def matched(self, d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Matched Gamma (..., arms, strata) of each cumulative hazard at the horizon from
+        events and exposure (..., groups, intervals); the mixture control by its exact
+        posterior moments per interval."""
+        lead = d.shape[:-2]
+        full = (*lead, self.k, self.s, self.j)
+        a, b = (self.prior_shape + d).reshape(full), (self.prior_rate + e).reshape(full)
+        sh, rt = model.matched_gamma(a, b, self.w)
+        if self.mix is not None:
+            c = self.control
+            mean, var = self.mix.moments(
+                d.reshape(full)[..., c, 0, :], e.reshape(full)[..., c, 0, :]
+            )
+            sh[..., c, 0], rt[..., c, 0] = model.matched_moments(mean, var, self.w)
+        return sh, rt
+
+    def pooled(self, d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Matched Gamma (..., arms) with the strata pooled."""
+        if self.s == 1:
+            sh, rt = self.matched(d, e)
+            return sh[..., 0], rt[..., 0]
+        lead = d.shape[:-2]
+        full = (*lead, self.k, self.s, self.j)
+        a = (self.prior_shape + d).reshape(full).sum(axis=-2)
+        b = (self.prior_rate + e).reshape(full).sum(axis=-2)
+        return model.matched_gamma(a, b, self.w)
 
 
 def _inverse_hazard(cuts: FloatArray, hazards: FloatArray, unit: FloatArray) -> FloatArray:
@@ -109,12 +139,10 @@ def _generate(
     return entry, times, neg, stratum, u_arm
 
 
-def _quantity(des: _Design, a: FloatArray, b: FloatArray) -> FloatArray:
-    """Decision quantity per arm from Gamma posteriors (..., groups, intervals)."""
-    lead = a.shape[:-2]
-    sh, rt = model.matched_gamma(
-        a.reshape(*lead, des.k, des.s, des.j), b.reshape(*lead, des.k, des.s, des.j), des.w
-    )
+def _quantity(des: _Design, d: FloatArray, e: FloatArray) -> FloatArray:
+    """Decision quantity per arm from events and exposure (..., groups, intervals)."""
+    lead = d.shape[:-2]
+    sh, rt = des.matched(d, e)
     c = des.control
     if des.tte.strata is not None:
         st = des.tte.strata
@@ -134,13 +162,10 @@ def _quantity(des: _Design, a: FloatArray, b: FloatArray) -> FloatArray:
 
 
 def _best(
-    des: _Design, a: FloatArray, b: FloatArray, active: NDArray[np.bool_], rng: np.random.Generator
+    des: _Design, d: FloatArray, e: FloatArray, active: NDArray[np.bool_], rng: np.random.Generator
 ) -> FloatArray:
     """P(best) per arm, averaged over the leading completions axis if any (strata pooled)."""
-    lead = a.shape[:-2]
-    a4 = a.reshape(*lead, des.k, des.s, des.j).sum(axis=-2)
-    b4 = b.reshape(*lead, des.k, des.s, des.j).sum(axis=-2)
-    sh, rt = model.matched_gamma(a4, b4, des.w)
+    sh, rt = des.pooled(d, e)
     if sh.ndim == 2:
         return model.prob_best(sh, rt, active, des.tte.best_draws, rng)
     m = sh.shape[1]
@@ -180,8 +205,8 @@ class _Look:
         )
         self.d = d.reshape(-1, des.g, 3, des.j)
         self.e = e.reshape(-1, des.g, 3, des.j)
-        self.a = des.prior_shape + self.d.sum(axis=2)
-        self.b = des.prior_rate + self.e.sum(axis=2)
+        self.d_all = self.d.sum(axis=2)
+        self.e_all = self.e.sum(axis=2)
 
     def n_known(self, des: _Design) -> tuple[FloatArray, FloatArray]:
         """MRD-negative and MRD-positive counts per (trial, group)."""
@@ -195,7 +220,9 @@ class _Look:
     def link(self, des: _Design, draws: int, rng: np.random.Generator) -> LinkPosterior:
         """Posterior draws of the link model."""
         if des.day is None:
-            return draw_link(self.d, self.e, des.link_shape, des.link_rate, None, None, draws, rng)
+            out = draw_link(self.d, self.e, des.link_shape, des.link_rate, None, None, draws, rng)
+            self._mixture_link(des, out, rng)
+            return out
         d, e = self.d, self.e
         pooled = des.tte.predictor is not None and des.tte.predictor.link == "pooled"
         if pooled:  # one set of hazards per stratum and status, shared by the arms
@@ -210,6 +237,16 @@ class _Look:
             link.hazards = link.hazards[:, :, np.arange(des.g) % des.s]
         return link
 
+    def _mixture_link(self, des: _Design, link: LinkPosterior, rng: np.random.Generator) -> None:
+        """Without an imputing predictor the link is the arms' own posterior: the mixture
+        control's hazards are drawn from its mixture posterior."""
+        if des.mix is not None:
+            c = des.control * des.s
+            draws = link.hazards.shape[1]
+            link.hazards[:, :, c, 0, :] = des.mix.draw(
+                self.d_all[:, c], self.e_all[:, c], draws, rng
+            )
+
 
 def _imputed(
     des: _Design, look: _Look, link: LinkPosterior, rng: np.random.Generator
@@ -222,7 +259,7 @@ def _imputed(
         des.cuts, look.follow, look.x, look.ev, look.status, look.group,
         look.enrolled, cens, link.head(draws), rng,
     )  # fmt: skip
-    return des.prior_shape + d, des.prior_rate + e
+    return d, e
 
 
 def _final_time(des: _Design, look: _Look, sim_entry: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -275,11 +312,11 @@ def _predictive(
         look.ev & ~future, status, group, include,
         t_final[:, None] - sim_entry, link.head(pp.draws), rng, also=also,
     )  # fmt: skip
-    final = _quantity(des, des.prior_shape + out[0], des.prior_rate + out[1])
+    final = _quantity(des, out[0], out[1])
     ppos = np.asarray((final > pp.success).mean(axis=1), dtype=float)
     if also is None:
         return ppos, None
-    return ppos, (des.prior_shape + out[2], des.prior_rate + out[3])
+    return ppos, (out[2], out[3])
 
 
 class _Trials:
@@ -314,9 +351,7 @@ class _Trials:
         self.n_arm[idx] = n_arm
         self.n_total[idx] = n_arm.sum(axis=1)
         self.duration[idx] = look.t
-        a = look.a.reshape(-1, des.k, des.s, des.j).sum(axis=2)
-        b = look.b.reshape(-1, des.k, des.s, des.j).sum(axis=2)
-        sh, rt = model.matched_gamma(a, b, des.w)
+        sh, rt = des.pooled(look.d_all, look.e_all)
         self.estimate[idx] = (rt / (rt + 1.0)) ** sh
 
     def decide(
@@ -407,7 +442,7 @@ def _analyse(
         a, b = imputed if imputed is not None else _imputed(des, look, link, rng)
         better = _quantity(des, a, b).mean(axis=1)
     else:
-        a, b = look.a, look.b
+        a, b = look.d_all, look.e_all
         better = _quantity(des, a, b)
     active_before = trials.active[idx].copy()
     trials.decide(idx, j, better, ppos)
