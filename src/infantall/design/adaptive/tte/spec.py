@@ -18,9 +18,9 @@ import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 __all__ = [
     "CureAnalysis",
@@ -119,9 +119,9 @@ def _read_prior_file(path: str) -> tuple[list[Any], Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"control_prior.file: cannot read {path} as JSON ({exc})") from None
+        raise ValueError(f"file: cannot read {path} as JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("endpoint_type") != "tte":
-        raise ValueError("control_prior.file: not a time-to-event prior (endpoint_type: tte)")
+        raise ValueError("file: not a time-to-event prior (endpoint_type: tte)")
     rows = data.get("intervals") or []
     comps = [r.get("robust", r.get("mixture")) for r in rows if isinstance(r, dict)]
     return comps, data.get("cuts")
@@ -152,16 +152,29 @@ class MixturePrior(_Model):
     @model_validator(mode="after")
     def _check(self) -> MixturePrior:
         if not self.intervals or any(not comps for comps in self.intervals):
-            raise ValueError("control_prior.intervals: one non-empty mixture per interval")
+            raise ValueError("intervals: one non-empty mixture per interval")
         for j, comps in enumerate(self.intervals):
             if abs(sum(c.weight for c in comps) - 1.0) > 1e-6:
-                raise ValueError(f"control_prior.intervals[{j}]: weights must add up to 1")
+                raise ValueError(f"intervals[{j}]: weights must add up to 1")
         return self
 
     @property
     def components(self) -> list[list[tuple[float, float, float]]]:
         """``(weight, shape, rate)`` per component and interval."""
         return [[(c.weight, c.shape, c.rate) for c in comps] for comps in self.intervals]
+
+
+def _prior_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "gamma" if "hazards" in value or "events" in value else "mixture"
+    return "gamma" if isinstance(value, HistoricalPrior) else "mixture"
+
+
+#: ``{hazards, events}`` (one Gamma per interval) or a Gamma mixture per interval.
+ControlPrior = Annotated[
+    Annotated[HistoricalPrior, Tag("gamma")] | Annotated[MixturePrior, Tag("mixture")],
+    Discriminator(_prior_kind),
+]
 
 
 class Predictor(_Model):
@@ -243,7 +256,7 @@ class TteSpec(_Model):
     delta: float = Field(default=0.0, ge=0.0, lt=1.0)
     prior_shape: float = Field(default=0.1, gt=0.0)
     prior_rate: float = Field(default=0.1, gt=0.0)
-    control_prior: HistoricalPrior | MixturePrior | None = None
+    control_prior: ControlPrior | None = None
     predictor: Predictor | None = None
     predictive: Predictive | None = None
     strata: Strata | None = None
