@@ -40,7 +40,7 @@ from infantall.design.adaptive.tte.predictor import (
 )
 from infantall.design.adaptive.tte.spec import HistoricalPrior, MixturePrior, arm_hazards
 
-__all__ = ["simulate_tte_block"]
+__all__ = ["control_prior_ess", "simulate_tte_block"]
 
 FloatArray = NDArray[np.float64]
 _SUP, _FUT, _MAX = 0, 1, 3
@@ -473,6 +473,13 @@ def _analyse_cure(
     best = (ranked[:, None, :] == np.arange(des.k)[None, :, None]).mean(axis=2)
     r = des.spec.randomisation
     trials.reallocate(idx, best if r.adaptive else np.ones_like(better))
+
+
+def control_prior_ess(spec: TrialSpec) -> list[float] | None:
+    """ELIR effective sample size in events per interval of a Gamma-mixture control prior
+    (None without one)."""
+    mix = _Design(spec).mix if spec.tte is not None else None
+    return None if mix is None else [float(v) for v in mix.ess_elir()]
 
 
 def simulate_tte_block(
