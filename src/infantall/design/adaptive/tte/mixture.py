@@ -13,8 +13,10 @@ Intervals with fewer components are padded with zero-weight components.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
@@ -29,7 +31,7 @@ FloatArray = NDArray[np.float64]
 class ControlMixture:
     """Gamma-mixture prior per interval: arrays ``(intervals, components)``."""
 
-    __slots__ = ("log_weight", "rate", "shape")
+    __slots__ = ("const", "log_weight", "rate", "shape")
 
     def __init__(self, intervals: Sequence[Sequence[tuple[float, float, float]]]) -> None:
         k = max(len(comps) for comps in intervals)
@@ -43,6 +45,8 @@ class ControlMixture:
         weight /= weight.sum(axis=1, keepdims=True)
         with np.errstate(divide="ignore"):
             self.log_weight = np.log(weight)
+        #: the data-free part of each component's log posterior weight
+        self.const = self.log_weight - special.gammaln(self.shape) + self.shape * np.log(self.rate)
 
     def posterior(self, d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Posterior weights, shapes and rates ``(..., intervals, components)`` from events
@@ -61,11 +65,10 @@ class ControlMixture:
 
     def moments(self, d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Posterior mean and variance of each interval's hazard ``(..., intervals)``."""
-        pi, a, b = self.posterior(d, e)
-        m = a / b
-        mean = np.sum(pi * m, axis=-1)
-        var = np.sum(pi * (a / b**2), axis=-1) + np.sum(pi * (m - mean[..., None]) ** 2, axis=-1)
-        return np.asarray(mean, dtype=float), np.asarray(var, dtype=float)
+        dd = np.ascontiguousarray(d, dtype=float).reshape(-1, d.shape[-1])
+        ee = np.ascontiguousarray(e, dtype=float).reshape(-1, e.shape[-1])
+        mean, var = _moments(self.const, self.shape, self.rate, dd, ee)
+        return mean.reshape(d.shape), var.reshape(d.shape)
 
     def draw(
         self, d: FloatArray, e: FloatArray, draws: int, rng: np.random.Generator
@@ -92,3 +95,41 @@ class ControlMixture:
             )
             out.append(gamma_ess_elir(mix))
         return np.asarray(out, dtype=float)
+
+
+@numba.njit(cache=True, nogil=True)
+def _moments(
+    const: FloatArray, shape: FloatArray, rate: FloatArray, d: FloatArray, e: FloatArray
+) -> tuple[FloatArray, FloatArray]:  # pragma: no cover - compiled
+    """Posterior mean and variance per (row, interval): the conjugate mixture update of
+    :meth:`ControlMixture.posterior` in one pass (weights normalised by log-sum-exp)."""
+    rows, j_n = d.shape
+    k_n = shape.shape[1]
+    mean = np.empty((rows, j_n))
+    var = np.empty((rows, j_n))
+    lw = np.empty(k_n)
+    for r in range(rows):
+        for j in range(j_n):
+            top = -np.inf
+            for k in range(k_n):
+                a = shape[j, k] + d[r, j]
+                lw[k] = const[j, k] + math.lgamma(a) - a * math.log(rate[j, k] + e[r, j])
+                top = max(top, lw[k])
+            total = 0.0
+            for k in range(k_n):
+                lw[k] = math.exp(lw[k] - top)
+                total += lw[k]
+            m1 = 0.0
+            m2 = 0.0
+            for k in range(k_n):
+                b = rate[j, k] + e[r, j]
+                pi = lw[k] / total
+                m1 += pi * ((shape[j, k] + d[r, j]) / b)
+                m2 += pi * ((shape[j, k] + d[r, j]) / (b * b))
+            spread = 0.0
+            for k in range(k_n):
+                b = rate[j, k] + e[r, j]
+                spread += lw[k] / total * ((shape[j, k] + d[r, j]) / b - m1) ** 2
+            mean[r, j] = m1
+            var[r, j] = m2 + spread
+    return mean, var

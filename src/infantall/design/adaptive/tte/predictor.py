@@ -272,7 +272,9 @@ def complete_follow_up(
     cc = np.stack([cens, np.broadcast_to(cens2, cens.shape)])
     m_n = link.hazards.shape[1]
     n = int(_draws(follow, x, ev, inc, cc, m_n, m2).sum())
-    rand = np.stack([rng.standard_exponential(n), rng.random(n)])
+    rand = np.empty((2, n))
+    rng.standard_exponential(out=rand[0])
+    rng.random(out=rand[1])
     d, e, d0, e0 = _complete(
         cuts, follow, x, ev, status, group, inc, cc, m2,
         np.ascontiguousarray(link.hazards), np.ascontiguousarray(link.p_negative), rand,
