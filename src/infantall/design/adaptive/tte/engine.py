@@ -27,6 +27,7 @@ import infantall.design.adaptive.engine as base
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.tte import model
 from infantall.design.adaptive.tte.cure import cure_survival_draws
+from infantall.design.adaptive.tte.data import generate
 from infantall.design.adaptive.tte.hierarchy import borrow_log_hr
 from infantall.design.adaptive.tte.mixture import ControlMixture
 from infantall.design.adaptive.tte.predictor import (
@@ -38,7 +39,7 @@ from infantall.design.adaptive.tte.predictor import (
     draw_link,
     interval_stats,
 )
-from infantall.design.adaptive.tte.spec import HistoricalPrior, MixturePrior, arm_hazards
+from infantall.design.adaptive.tte.spec import HistoricalPrior, MixturePrior
 
 __all__ = ["control_prior_ess", "simulate_tte_block"]
 
@@ -104,39 +105,6 @@ class _Design:
         a = (self.prior_shape + d).reshape(full).sum(axis=-2)
         b = (self.prior_rate + e).reshape(full).sum(axis=-2)
         return model.matched_gamma(a, b, self.w)
-
-
-def _inverse_hazard(cuts: FloatArray, hazards: FloatArray, unit: FloatArray) -> FloatArray:
-    cum = np.concatenate([[0.0], np.cumsum(hazards[:-1] * np.diff(cuts))])
-    piece = np.searchsorted(cum, unit, side="right") - 1
-    return np.asarray(cuts[piece] + (unit - cum[piece]) / hazards[piece], dtype=float)
-
-
-def _generate(
-    des: _Design, size: int, rng: np.random.Generator
-) -> tuple[FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.int64], FloatArray]:
-    """Entry times, event times and MRD negativity under every arm, strata, arm uniforms."""
-    spec, tte = des.spec, des.tte
-    n = int(spec.max_patients or 0)
-    entry = np.cumsum(rng.exponential(1.0 / float(spec.accrual_per_year or 1.0), (size, n)), 1)
-    unit = rng.standard_exponential((size, n))
-    u_mrd, u_cure, u_str, u_arm = (rng.random((size, n)) for _ in range(4))
-    stratum = np.zeros((size, n), dtype=np.int64)
-    mult = np.ones((size, n))
-    if tte.strata is not None:
-        edges = np.cumsum(tte.strata.proportions)[:-1]
-        stratum = (u_str[..., None] >= edges).sum(axis=2).astype(np.int64)
-        mult = np.asarray(tte.strata.hazard_multipliers)[stratum]
-    times = np.empty((size, n, des.k))
-    neg = np.empty((size, n, des.k), dtype=bool)
-    for k, arm in enumerate(spec.arms):
-        h_neg, h_pos, p_neg = arm_hazards(tte, arm)
-        t_neg = _inverse_hazard(des.cuts, np.asarray(h_neg), unit / mult)
-        t_pos = _inverse_hazard(des.cuts, np.asarray(h_pos), unit / mult)
-        neg[..., k] = u_mrd < p_neg
-        cure = 0.0 if arm.tte is None else arm.tte.cure_fraction
-        times[..., k] = np.where(u_cure < cure, np.inf, np.where(neg[..., k], t_neg, t_pos))
-    return entry, times, neg, stratum, u_arm
 
 
 def _quantity(des: _Design, d: FloatArray, e: FloatArray) -> FloatArray:
@@ -491,7 +459,7 @@ def simulate_tte_block(
     ``mc_rng``.
     """
     des = _Design(spec)
-    entry, times, negs, stratum, u_arm = _generate(des, size, rng)
+    entry, times, negs, stratum, u_arm = generate(des.spec, des.cuts, size, rng)
     tau = _analysis_times(spec, entry)
     window = (entry[:, :, None] > tau[:, None, :]).sum(axis=2)
     arm = np.full(entry.shape, -1, dtype=np.intp)
