@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from infantall.design.adaptive import run_trials, spec_from_dict
+from infantall.design.adaptive import calibrate_superiority, load_spec, run_trials, spec_from_dict
 from infantall.design.adaptive.tte import engine as tte_engine
 from infantall.design.adaptive.tte.mixture import ControlMixture
+from infantall.design.adaptive.tte.spec import MixturePrior
 from infantall.design.borrowing.gamma_mixture import GammaMixture
 from infantall.errors import InvalidInputError
 
@@ -194,3 +195,25 @@ def test_prior_file_with_other_intervals_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as err:
         spec_from_dict(copy.deepcopy(_spec({"file": str(path)})))
     assert "control_prior.cuts" in str(err.value)
+
+
+@pytest.mark.slow
+def test_example_with_the_robust_prior_keeps_the_predictors_gain() -> None:
+    """The Interfant-21-like example (robust MAP control prior): at equal calibrated type-I
+    error the MRD predictor shortens the trial under the alternative and does not cost power.
+    Margins: 1,000-trial runs gave 1.97 vs 2.58 years and power 0.331 vs 0.277; with 500
+    trials the SE of a mean duration is about 0.04 years and of a power about 0.021."""
+    import runpy
+
+    root = Path(__file__).resolve().parents[2]
+    mod = runpy.run_path(str(root / "examples" / "design" / "interfant21_like_oc.py"))
+    spec = load_spec(root / "examples" / "design" / "interfant21-like.yaml")
+    assert isinstance(spec.tte.control_prior, MixturePrior)  # type: ignore[union-attr]
+    out = {}
+    for label, design in (("mrd", spec), ("efs", mod["_without_predictor"](spec))):
+        cal = calibrate_superiority(design, 0.05, 500, seed=1)
+        out[label] = run_trials(design.with_threshold(cal.threshold), 500, 3)
+    alt_mrd = out["mrd"].operating_characteristics()
+    alt_efs = out["efs"].operating_characteristics()
+    assert alt_mrd.expected_duration < alt_efs.expected_duration - 0.3
+    assert alt_mrd.prob_superiority > alt_efs.prob_superiority - 0.05
