@@ -217,3 +217,32 @@ def test_example_with_the_robust_prior_keeps_the_predictors_gain() -> None:
     alt_efs = out["efs"].operating_characteristics()
     assert alt_mrd.expected_duration < alt_efs.expected_duration - 0.3
     assert alt_mrd.prob_superiority > alt_efs.prob_superiority - 0.05
+
+
+def test_predictive_link_draws_the_control_from_its_mixture_posterior() -> None:
+    """Without an imputing predictor the predictive completions use the arms' own posteriors:
+    the control's hazard draws have the mixture posterior's mean and variance."""
+    spec = spec_from_dict(
+        _spec(_inline(MIX), predictive={"draws": 20, "success": 0.9, "futility": 0.05})
+    )
+    des = tte_engine._Design(spec)
+    rng = np.random.default_rng(8)
+    n = 30
+    entry = np.cumsum(rng.exponential(0.1, (1, n)), axis=1)
+    arm = (np.arange(n) % 2)[None, :].astype(np.intp)
+    t_ev = rng.exponential(1.5, (1, n))
+    neg = np.ones((1, n), dtype=bool)
+    look = tte_engine._Look(
+        des, entry[:, -1] + 0.8, entry, arm, t_ev, neg, np.zeros((1, n), dtype=np.int64)
+    )
+    link = look.link(des, 100_000, np.random.default_rng(9))
+    lam = link.hazards[0, :, 0, 0, :]
+    mean, var = des.mix.moments(look.d_all[:, 0], look.e_all[:, 0])  # type: ignore[union-attr]
+    se = np.sqrt(var[0] / lam.shape[0])
+    assert np.all(np.abs(lam.mean(axis=0) - mean[0]) < 4 * se)
+    assert np.all(np.abs(lam.var(axis=0) / var[0] - 1.0) < 0.04)
+    # the experimental arm keeps its plain Gamma posterior
+    a = des.prior_shape[1] + look.d_all[0, 1]
+    b = des.prior_rate[1] + look.e_all[0, 1]
+    lam_e = link.hazards[0, :, 1, 0, :]
+    assert np.all(np.abs(lam_e.mean(axis=0) - a / b) < 4 * np.sqrt(a / b**2 / lam_e.shape[0]))
