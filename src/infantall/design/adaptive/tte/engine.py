@@ -193,14 +193,12 @@ class _Look:
             return out
         d, e = self.d, self.e
         pooled = des.tte.predictor is not None and des.tte.predictor.link == "pooled"
-        if pooled:  # one set of hazards per stratum and status, shared by the arms
-            shape = (d.shape[0], des.k, des.s, 3, des.j)
-            d = np.broadcast_to(d.reshape(shape).sum(axis=1, keepdims=True), shape)
-            e = np.broadcast_to(e.reshape(shape).sum(axis=1, keepdims=True), shape)
-            d, e = d.reshape(self.d.shape), e.reshape(self.e.shape)
-        link = draw_link(
-            d, e, des.link_shape, des.link_rate, des.tte.day_index, self.n_known(des), draws, rng
-        )
+        shape, rate = des.link_shape, des.link_rate
+        if pooled:  # one set of hazards per stratum and status, shared by the arms: drawn once
+            full = (d.shape[0], des.k, des.s, 3, des.j)
+            d, e = d.reshape(full).sum(axis=1), e.reshape(full).sum(axis=1)
+            shape, rate = shape[: des.s], rate[: des.s]  # the vague link prior, same per arm
+        link = draw_link(d, e, shape, rate, des.tte.day_index, self.n_known(des), draws, rng)
         if pooled:
             link.hazards = link.hazards[:, :, np.arange(des.g) % des.s]
         return link

@@ -318,7 +318,8 @@ def draw_link(
     ``d, e``: (trials, groups, 3 levels, intervals) observed statistics by MRD level;
     ``prior_shape, prior_rate``: (groups, intervals). With ``day_index`` None there is no
     predictor: one status, all levels pooled. ``n_known``: numbers of MRD-negative and
-    MRD-positive patients per (trial, group).
+    MRD-positive patients per (trial, group'), where the groups' of P(MRD negative) may
+    be finer than the hazards' (a pooled link: hazards per stratum, P per arm and stratum).
     """
     b_n, g_n = d.shape[0], d.shape[1]
     if day_index is None:
@@ -337,5 +338,5 @@ def draw_link(
     if n_known is None:
         n_known = (np.zeros((b_n, g_n)), np.zeros((b_n, g_n)))
     neg, pos = n_known
-    p = rng.beta(1.0 + neg[:, None, :], 1.0 + pos[:, None, :], size=(b_n, draws, g_n))
+    p = rng.beta(1.0 + neg[:, None, :], 1.0 + pos[:, None, :], size=(b_n, draws, neg.shape[1]))
     return LinkPosterior(lam, p)
