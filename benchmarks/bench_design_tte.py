@@ -3,7 +3,8 @@
 Design: ``examples/design/interfant21-like.yaml`` (3 arms, interims after 50, 80, 110, 140
 patients and a final analysis, piecewise-exponential posteriors on 5 intervals, MRD measured
 at 3 months with 8 multiple imputations per interim, predictive probability of success from
-12 completions per interim, response-adaptive randomisation).
+12 completions per interim, response-adaptive randomisation, the control arm's robust MAP
+Gamma-mixture prior of KMT2A-r EFS with 7 components per interval).
 
 Named baseline, in the same run: the one-rate-per-arm time-to-event path it replaces
 (``infantall.design.adaptive.engine``'s conjugate exponential, no predictor, no predictive

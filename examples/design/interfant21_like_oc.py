@@ -17,6 +17,7 @@ from pathlib import Path
 
 from infantall.design.adaptive import calibrate_superiority, load_spec, run_trials
 from infantall.design.adaptive.config import TrialSpec
+from infantall.design.adaptive.tte.engine import control_prior_ess
 
 HERE = Path(__file__).parent
 TARGET = 0.05
@@ -37,6 +38,10 @@ def main(trials: int) -> None:
         f"{'E[N] H0':>9}{'E[N] H1':>9}{'E[yrs] H0':>10}{'E[yrs] H1':>10}"
     )
     print(f"{spec.name}: {trials} trials per run, type-I error calibrated to {TARGET}")
+    ess = control_prior_ess(spec)
+    if ess is not None:
+        per = ", ".join(f"{v:.1f}" for v in ess)
+        print(f"control prior: robust MAP Gamma mixture, ESS {sum(ess):.1f} events (ELIR: {per})")
     print(header)
     for label, design in (
         ("MRD imputed", spec),

@@ -13,6 +13,7 @@ from infantall.design.adaptive import calibrate_superiority, run_trials, spec_fr
 from infantall.design.adaptive.engine import simulate_block
 from infantall.design.adaptive.tte import engine as tte_engine
 from infantall.design.adaptive.tte import model
+from infantall.design.adaptive.tte.data import generate
 from infantall.design.tte_posterior import piecewise_posterior
 from infantall.errors import InvalidInputError
 
@@ -227,7 +228,7 @@ def test_pooled_link_shares_hazards_across_arms(link: str) -> None:
     spec = spec_from_dict(data)
     des = tte_engine._Design(spec)
     rng = np.random.default_rng(4)
-    entry, times, negs, stratum, _u = tte_engine._generate(des, 3, rng)
+    entry, times, negs, stratum, _u = generate(des.spec, des.cuts, 3, rng)
     arm = np.tile([0, 1], 10)[None].repeat(3, axis=0)
     t_ev = np.take_along_axis(times, arm[..., None], axis=2)[..., 0]
     neg = np.take_along_axis(negs, arm[..., None], axis=2)[..., 0]

@@ -27,7 +27,9 @@ import infantall.design.adaptive.outcomes as base
 from infantall.design.adaptive.config import TrialSpec
 from infantall.design.adaptive.tte import model
 from infantall.design.adaptive.tte.cure import cure_survival_draws
+from infantall.design.adaptive.tte.data import generate
 from infantall.design.adaptive.tte.hierarchy import borrow_log_hr
+from infantall.design.adaptive.tte.mixture import ControlMixture
 from infantall.design.adaptive.tte.predictor import (
     NEG,
     POS,
@@ -37,9 +39,9 @@ from infantall.design.adaptive.tte.predictor import (
     draw_link,
     interval_stats,
 )
-from infantall.design.adaptive.tte.spec import arm_hazards
+from infantall.design.adaptive.tte.spec import HistoricalPrior, MixturePrior
 
-__all__ = ["simulate_tte_block"]
+__all__ = ["control_prior_ess", "simulate_tte_block"]
 
 FloatArray = NDArray[np.float64]
 _SUP, _FUT, _MAX = 0, 1, 3
@@ -67,54 +69,48 @@ class _Design:
         self.link_shape = shape.reshape(self.g, self.j).copy()
         self.link_rate = rate.reshape(self.g, self.j).copy()
         hist = tte.control_prior
-        if hist is not None:
+        if isinstance(hist, HistoricalPrior):
             shape[self.control] = np.asarray(hist.events)
             rate[self.control] = np.asarray(hist.events) / np.asarray(hist.hazards)
+        #: the control's Gamma-mixture prior (one stratum: strata are refused with it)
+        self.mix = ControlMixture(hist.components) if isinstance(hist, MixturePrior) else None
         self.prior_shape = shape.reshape(self.g, self.j)
         self.prior_rate = rate.reshape(self.g, self.j)
         if self.day is None:
             self.link_shape, self.link_rate = self.prior_shape, self.prior_rate
 
+    def matched(self, d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Matched Gamma (..., arms, strata) of each cumulative hazard at the horizon from
+        events and exposure (..., groups, intervals); the mixture control by its exact
+        posterior moments per interval."""
+        lead = d.shape[:-2]
+        full = (*lead, self.k, self.s, self.j)
+        a, b = (self.prior_shape + d).reshape(full), (self.prior_rate + e).reshape(full)
+        sh, rt = model.matched_gamma(a, b, self.w)
+        if self.mix is not None:
+            c = self.control
+            mean, var = self.mix.moments(
+                d.reshape(full)[..., c, 0, :], e.reshape(full)[..., c, 0, :]
+            )
+            sh[..., c, 0], rt[..., c, 0] = model.matched_moments(mean, var, self.w)
+        return sh, rt
 
-def _inverse_hazard(cuts: FloatArray, hazards: FloatArray, unit: FloatArray) -> FloatArray:
-    cum = np.concatenate([[0.0], np.cumsum(hazards[:-1] * np.diff(cuts))])
-    piece = np.searchsorted(cum, unit, side="right") - 1
-    return np.asarray(cuts[piece] + (unit - cum[piece]) / hazards[piece], dtype=float)
-
-
-def _generate(
-    des: _Design, size: int, rng: np.random.Generator
-) -> tuple[FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.int64], FloatArray]:
-    """Entry times, event times and MRD negativity under every arm, strata, arm uniforms."""
-    spec, tte = des.spec, des.tte
-    n = int(spec.max_patients or 0)
-    entry = np.cumsum(rng.exponential(1.0 / float(spec.accrual_per_year or 1.0), (size, n)), 1)
-    unit = rng.standard_exponential((size, n))
-    u_mrd, u_cure, u_str, u_arm = (rng.random((size, n)) for _ in range(4))
-    stratum = np.zeros((size, n), dtype=np.int64)
-    mult = np.ones((size, n))
-    if tte.strata is not None:
-        edges = np.cumsum(tte.strata.proportions)[:-1]
-        stratum = (u_str[..., None] >= edges).sum(axis=2).astype(np.int64)
-        mult = np.asarray(tte.strata.hazard_multipliers)[stratum]
-    times = np.empty((size, n, des.k))
-    neg = np.empty((size, n, des.k), dtype=bool)
-    for k, arm in enumerate(spec.arms):
-        h_neg, h_pos, p_neg = arm_hazards(tte, arm)
-        t_neg = _inverse_hazard(des.cuts, np.asarray(h_neg), unit / mult)
-        t_pos = _inverse_hazard(des.cuts, np.asarray(h_pos), unit / mult)
-        neg[..., k] = u_mrd < p_neg
-        cure = 0.0 if arm.tte is None else arm.tte.cure_fraction
-        times[..., k] = np.where(u_cure < cure, np.inf, np.where(neg[..., k], t_neg, t_pos))
-    return entry, times, neg, stratum, u_arm
+    def pooled(self, d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Matched Gamma (..., arms) with the strata pooled."""
+        if self.s == 1:
+            sh, rt = self.matched(d, e)
+            return sh[..., 0], rt[..., 0]
+        lead = d.shape[:-2]
+        full = (*lead, self.k, self.s, self.j)
+        a = (self.prior_shape + d).reshape(full).sum(axis=-2)
+        b = (self.prior_rate + e).reshape(full).sum(axis=-2)
+        return model.matched_gamma(a, b, self.w)
 
 
-def _quantity(des: _Design, a: FloatArray, b: FloatArray) -> FloatArray:
-    """Decision quantity per arm from Gamma posteriors (..., groups, intervals)."""
-    lead = a.shape[:-2]
-    sh, rt = model.matched_gamma(
-        a.reshape(*lead, des.k, des.s, des.j), b.reshape(*lead, des.k, des.s, des.j), des.w
-    )
+def _quantity(des: _Design, d: FloatArray, e: FloatArray) -> FloatArray:
+    """Decision quantity per arm from events and exposure (..., groups, intervals)."""
+    lead = d.shape[:-2]
+    sh, rt = des.matched(d, e)
     c = des.control
     if des.tte.strata is not None:
         st = des.tte.strata
@@ -134,13 +130,10 @@ def _quantity(des: _Design, a: FloatArray, b: FloatArray) -> FloatArray:
 
 
 def _best(
-    des: _Design, a: FloatArray, b: FloatArray, active: NDArray[np.bool_], rng: np.random.Generator
+    des: _Design, d: FloatArray, e: FloatArray, active: NDArray[np.bool_], rng: np.random.Generator
 ) -> FloatArray:
     """P(best) per arm, averaged over the leading completions axis if any (strata pooled)."""
-    lead = a.shape[:-2]
-    a4 = a.reshape(*lead, des.k, des.s, des.j).sum(axis=-2)
-    b4 = b.reshape(*lead, des.k, des.s, des.j).sum(axis=-2)
-    sh, rt = model.matched_gamma(a4, b4, des.w)
+    sh, rt = des.pooled(d, e)
     if sh.ndim == 2:
         return model.prob_best(sh, rt, active, des.tte.best_draws, rng)
     m = sh.shape[1]
@@ -180,8 +173,8 @@ class _Look:
         )
         self.d = d.reshape(-1, des.g, 3, des.j)
         self.e = e.reshape(-1, des.g, 3, des.j)
-        self.a = des.prior_shape + self.d.sum(axis=2)
-        self.b = des.prior_rate + self.e.sum(axis=2)
+        self.d_all = self.d.sum(axis=2)
+        self.e_all = self.e.sum(axis=2)
 
     def n_known(self, des: _Design) -> tuple[FloatArray, FloatArray]:
         """MRD-negative and MRD-positive counts per (trial, group)."""
@@ -195,20 +188,30 @@ class _Look:
     def link(self, des: _Design, draws: int, rng: np.random.Generator) -> LinkPosterior:
         """Posterior draws of the link model."""
         if des.day is None:
-            return draw_link(self.d, self.e, des.link_shape, des.link_rate, None, None, draws, rng)
+            out = draw_link(self.d, self.e, des.link_shape, des.link_rate, None, None, draws, rng)
+            self._mixture_link(des, out, rng)
+            return out
         d, e = self.d, self.e
         pooled = des.tte.predictor is not None and des.tte.predictor.link == "pooled"
-        if pooled:  # one set of hazards per stratum and status, shared by the arms
-            shape = (d.shape[0], des.k, des.s, 3, des.j)
-            d = np.broadcast_to(d.reshape(shape).sum(axis=1, keepdims=True), shape)
-            e = np.broadcast_to(e.reshape(shape).sum(axis=1, keepdims=True), shape)
-            d, e = d.reshape(self.d.shape), e.reshape(self.e.shape)
-        link = draw_link(
-            d, e, des.link_shape, des.link_rate, des.tte.day_index, self.n_known(des), draws, rng
-        )
+        shape, rate = des.link_shape, des.link_rate
+        if pooled:  # one set of hazards per stratum and status, shared by the arms: drawn once
+            full = (d.shape[0], des.k, des.s, 3, des.j)
+            d, e = d.reshape(full).sum(axis=1), e.reshape(full).sum(axis=1)
+            shape, rate = shape[: des.s], rate[: des.s]  # the vague link prior, same per arm
+        link = draw_link(d, e, shape, rate, des.tte.day_index, self.n_known(des), draws, rng)
         if pooled:
             link.hazards = link.hazards[:, :, np.arange(des.g) % des.s]
         return link
+
+    def _mixture_link(self, des: _Design, link: LinkPosterior, rng: np.random.Generator) -> None:
+        """Without an imputing predictor the link is the arms' own posterior: the mixture
+        control's hazards are drawn from its mixture posterior."""
+        if des.mix is not None:
+            c = des.control * des.s
+            draws = link.hazards.shape[1]
+            link.hazards[:, :, c, 0, :] = des.mix.draw(
+                self.d_all[:, c], self.e_all[:, c], draws, rng
+            )
 
 
 def _imputed(
@@ -222,7 +225,7 @@ def _imputed(
         des.cuts, look.follow, look.x, look.ev, look.status, look.group,
         look.enrolled, cens, link.head(draws), rng,
     )  # fmt: skip
-    return des.prior_shape + d, des.prior_rate + e
+    return d, e
 
 
 def _final_time(des: _Design, look: _Look, sim_entry: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -275,11 +278,11 @@ def _predictive(
         look.ev & ~future, status, group, include,
         t_final[:, None] - sim_entry, link.head(pp.draws), rng, also=also,
     )  # fmt: skip
-    final = _quantity(des, des.prior_shape + out[0], des.prior_rate + out[1])
+    final = _quantity(des, out[0], out[1])
     ppos = np.asarray((final > pp.success).mean(axis=1), dtype=float)
     if also is None:
         return ppos, None
-    return ppos, (des.prior_shape + out[2], des.prior_rate + out[3])
+    return ppos, (out[2], out[3])
 
 
 class _Trials:
@@ -314,9 +317,7 @@ class _Trials:
         self.n_arm[idx] = n_arm
         self.n_total[idx] = n_arm.sum(axis=1)
         self.duration[idx] = look.t
-        a = look.a.reshape(-1, des.k, des.s, des.j).sum(axis=2)
-        b = look.b.reshape(-1, des.k, des.s, des.j).sum(axis=2)
-        sh, rt = model.matched_gamma(a, b, des.w)
+        sh, rt = des.pooled(look.d_all, look.e_all)
         self.estimate[idx] = (rt / (rt + 1.0)) ** sh
 
     def decide(
@@ -407,7 +408,7 @@ def _analyse(
         a, b = imputed if imputed is not None else _imputed(des, look, link, rng)
         better = _quantity(des, a, b).mean(axis=1)
     else:
-        a, b = look.a, look.b
+        a, b = look.d_all, look.e_all
         better = _quantity(des, a, b)
     active_before = trials.active[idx].copy()
     trials.decide(idx, j, better, ppos)
@@ -440,6 +441,13 @@ def _analyse_cure(
     trials.reallocate(idx, best if r.adaptive else np.ones_like(better))
 
 
+def control_prior_ess(spec: TrialSpec) -> list[float] | None:
+    """ELIR effective sample size in events per interval of a Gamma-mixture control prior
+    (None without one)."""
+    mix = _Design(spec).mix if spec.tte is not None else None
+    return None if mix is None else [float(v) for v in mix.ess_elir()]
+
+
 def simulate_tte_block(
     spec: TrialSpec, size: int, rng: np.random.Generator, mc_rng: np.random.Generator
 ) -> base.TrialOutcomes:
@@ -449,7 +457,7 @@ def simulate_tte_block(
     ``mc_rng``.
     """
     des = _Design(spec)
-    entry, times, negs, stratum, u_arm = _generate(des, size, rng)
+    entry, times, negs, stratum, u_arm = generate(des.spec, des.cuts, size, rng)
     tau = _analysis_times(spec, entry)
     window = (entry[:, :, None] > tau[:, None, :]).sum(axis=2)
     arm = np.full(entry.shape, -1, dtype=np.intp)

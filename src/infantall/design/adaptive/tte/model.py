@@ -24,6 +24,7 @@ from scipy import special
 __all__ = [
     "horizon_weights",
     "matched_gamma",
+    "matched_moments",
     "prob_best",
     "prob_better",
     "prob_better_by",
@@ -51,6 +52,16 @@ def matched_gamma(
     mean = np.sum(weights * shape / rate, axis=-1)
     var = np.sum(weights**2 * shape / rate**2, axis=-1)
     return mean**2 / var, mean / var
+
+
+def matched_moments(
+    mean: FloatArray, var: FloatArray, weights: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Gamma (shape, rate) with the mean and variance of ``sum_j w_j lambda_j`` from each
+    independent ``lambda_j``'s mean and variance (any distribution; reduces the last axis)."""
+    m = np.sum(weights * mean, axis=-1)
+    v = np.sum(weights**2 * var, axis=-1)
+    return m**2 / v, m / v
 
 
 def prob_better(a_k: FloatArray, b_k: FloatArray, a_c: FloatArray, b_c: FloatArray) -> FloatArray:

@@ -15,8 +15,13 @@ piecewise-exponential distribution after ``f`` under one posterior draw of the l
 per completion; the completed times are censored at a given time per patient and reduced to
 events and exposure per interval. Used for multiple imputation at an interim (censoring at
 the horizon) and for the predictive completion of the trial (censoring at the final analysis).
-The kernels are compiled with numba; the random numbers come from numpy generators, so the
-results are reproducible from the block's seed.
+The kernels are compiled with numba. Per draw the event time is the closed-form inverse of
+the residual cumulative hazard (one pass over the intervals from ``f``), and the exposure is
+added branch-free per interval; the part of each patient's data that does not depend on the
+draw (observed follow-up up to ``f``, or the whole patient when its completed data are known)
+is counted once. The unit exponentials and uniforms come in bulk from the numpy generator
+(numba's per-call generator was half the kernel's time), so the results are reproducible from
+the block's seed.
 """
 
 from __future__ import annotations
@@ -78,28 +83,10 @@ def interval_stats(
 
 
 @numba.njit(cache=True, nogil=True)
-def _residual(
-    haz: FloatArray, b: int, m: int, g: int, st: int, cuts: FloatArray, f: float, unit: float
-) -> float:  # pragma: no cover - compiled
-    pos = f
-    rem = unit
-    j_n = cuts.size
-    for j in range(j_n):
-        end = cuts[j + 1] if j + 1 < j_n else np.inf
-        if end <= pos:
-            continue
-        h = haz[b, m, g, st, j]
-        if end == np.inf or rem <= h * (end - pos):
-            return float(pos + rem / h)
-        rem -= h * (end - pos)
-        pos = end
-    return np.inf
-
-
-@numba.njit(cache=True, nogil=True)
-def _accumulate(
+def _walk(
     d: FloatArray, e: FloatArray, row: int, cuts: FloatArray, y: float, event: bool
 ) -> None:  # pragma: no cover - compiled
+    """Add follow-up ``[0, y)`` (and an event at ``y``) to the statistics of ``row``."""
     j_n = cuts.size
     for j in range(j_n):
         start = cuts[j]
@@ -112,6 +99,75 @@ def _accumulate(
             break
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _residual(
+    haz: FloatArray,
+    b: int,
+    m: int,
+    g: int,
+    st: int,
+    ends: FloatArray,
+    jf: int,
+    f: float,
+    unit: float,
+) -> tuple[float, int]:  # pragma: no cover - compiled
+    """Event time after ``f`` (in interval ``jf``) from a unit exponential, and its interval:
+    the closed-form inverse of the residual cumulative hazard, interval by interval."""
+    pos, rem = f, unit
+    for j in range(jf, ends.size):
+        h = haz[b, m, g, st, j]
+        need = h * (ends[j] - pos)
+        if rem <= need:
+            return pos + rem / h, j
+        rem -= need
+        pos = ends[j]
+    return np.inf, ends.size - 1  # pragma: no cover - the last interval is open
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tail(
+    d: FloatArray,
+    e: FloatArray,
+    row: int,
+    cuts: FloatArray,
+    ends: FloatArray,
+    jf: int,
+    f: float,
+    t: float,
+    jt: int,
+    c: float,
+) -> None:  # pragma: no cover - compiled
+    """Add follow-up ``[f, min(t, c))`` and an event if ``t <= c`` (branch-free exposure)."""
+    y = min(t, c)
+    for j in range(jf, ends.size):
+        e[row, j] += max(0.0, min(y, ends[j]) - max(f, cuts[j]))
+    if t <= c:
+        d[row, jt] += 1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _draws(
+    follow: FloatArray,
+    x: FloatArray,
+    ev: BoolArray,
+    include: BoolArray,
+    cens: FloatArray,
+    m_n: int,
+    m2: int,
+) -> IntArray:  # pragma: no cover - compiled
+    """Number of draws each patient needs (0 when its completed data are known)."""
+    b_n, p_n = x.shape
+    out = np.zeros((b_n, p_n), dtype=np.int64)
+    for b in range(b_n):
+        for i in range(p_n):
+            f = follow[b, i]
+            if include[0, b, i] and not (ev[b, i] or cens[0, b, i] <= f):
+                out[b, i] = m_n
+            elif include[1, b, i] and not (ev[b, i] or cens[1, b, i] <= f):
+                out[b, i] = m2
+    return out
+
+
 @numba.njit(cache=True, nogil=True)
 def _known(
     d0: FloatArray,
@@ -121,12 +177,14 @@ def _known(
     x: float,
     ev: bool,
     c: float,
-    follow: float,
+    f: float,
 ) -> bool:  # pragma: no cover - compiled
-    """Count a patient whose completed data do not depend on the draw; True if it does."""
-    if ev or c <= follow:
-        _accumulate(d0, e0, row, cuts, min(x, c), ev and x <= c)
+    """Count what does not depend on the draw: the whole patient if its completed data are
+    known (returns False), else its follow-up up to ``f`` (returns True)."""
+    if ev or c <= f:
+        _walk(d0, e0, row, cuts, min(x, c), ev and x <= c)
         return False
+    _walk(d0, e0, row, cuts, f, False)
     return True
 
 
@@ -143,42 +201,44 @@ def _complete(
     m2: int,
     haz: FloatArray,
     pneg: FloatArray,
-    seed: int,
+    rand: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:  # pragma: no cover - compiled
     """Completions of the patients ``include[0]`` censored at ``cens[0]`` (all draws) and,
     from the same draws, of ``include[1]`` at ``cens[1]`` (first ``m2`` draws); the part that
-    does not depend on the draw apart."""
-    np.random.seed(seed)
+    does not depend on the draw apart. ``rand[0]`` (unit exponentials) and ``rand[1]``
+    (uniforms, for an unknown MRD status) are consumed in order, one of each per draw."""
     b_n, p_n = x.shape
     m_n, g_n, s_n, j_n = haz.shape[1], haz.shape[2], haz.shape[3], cuts.size
-    cens1, cens2 = cens[0], cens[1]
+    ends = np.empty(j_n)
+    ends[:-1] = cuts[1:]
+    ends[-1] = np.inf
     d = np.zeros((2, b_n * m_n * g_n, j_n))
     e = np.zeros((2, b_n * m_n * g_n, j_n))
     d0 = np.zeros((2, b_n * g_n, j_n))
     e0 = np.zeros((2, b_n * g_n, j_n))
-    d_a, e_a, d_b, e_b = d[0], e[0], d[1], e[1]
-    d0_a, e0_a, d0_b, e0_b = d0[0], e0[0], d0[1], e0[1]
+    k = 0
     for b in range(b_n):
         for i in range(p_n):
-            g = group[b, i]
-            f = follow[b, i]
+            g, f, xi, evi = group[b, i], follow[b, i], x[b, i], ev[b, i]
+            c1, c2 = cens[0, b, i], cens[1, b, i]
             row0 = b * g_n + g
-            one = include[0, b, i] and _known(
-                d0_a, e0_a, row0, cuts, x[b, i], ev[b, i], cens1[b, i], f
-            )
-            two = include[1, b, i] and _known(
-                d0_b, e0_b, row0, cuts, x[b, i], ev[b, i], cens2[b, i], f
-            )
+            one = include[0, b, i] and _known(d0[0], e0[0], row0, cuts, xi, evi, c1, f)
+            two = include[1, b, i] and _known(d0[1], e0[1], row0, cuts, xi, evi, c2, f)
+            jf = 0
+            while jf + 1 < j_n and cuts[jf + 1] <= f:
+                jf += 1
+            unknown = status[b, i] == UNKNOWN or status[b, i] >= s_n
             for m in range(m_n if one else (m2 if two else 0)):
                 st = status[b, i]
-                if st == UNKNOWN or st >= s_n:
-                    st = 0 if np.random.random() < pneg[b, m, g] else min(1, s_n - 1)
-                t = _residual(haz, b, m, g, st, cuts, f, np.random.exponential())
+                if unknown:
+                    st = 0 if rand[1, k] < pneg[b, m, g] else min(1, s_n - 1)
+                t, jt = _residual(haz, b, m, g, st, ends, jf, f, rand[0, k])
+                k += 1
                 row = (b * m_n + m) * g_n + g
                 if one:
-                    _accumulate(d_a, e_a, row, cuts, min(t, cens1[b, i]), t <= cens1[b, i])
+                    _tail(d[0], e[0], row, cuts, ends, jf, f, t, jt, c1)
                 if two and m < m2:
-                    _accumulate(d_b, e_b, row, cuts, min(t, cens2[b, i]), t <= cens2[b, i])
+                    _tail(d[1], e[1], row, cuts, ends, jf, f, t, jt, c2)
     return d, e, d0, e0
 
 
@@ -203,17 +263,23 @@ def complete_follow_up(
     :data:`UNKNOWN`; ``cens``: where each completed time is censored. ``also = (include2,
     cens2, m2)`` returns, from the same draws, a second completion of the patients
     ``include2`` censored at ``cens2`` over the first ``m2`` draws (events and exposure after
-    the first pair). The kernel's own generator is seeded from ``rng``, so the result is
-    reproducible from ``rng``'s state.
+    the first pair). The unit exponentials and uniforms are drawn from ``rng`` in bulk (one
+    of each per patient and draw that needs one), so the result is reproducible from
+    ``rng``'s state.
     """
-    seed = int(rng.integers(0, 2**31 - 1))
     include2, cens2, m2 = also if also is not None else (np.zeros_like(include), cens, 0)
+    inc = np.stack([include, include2])
+    cc = np.stack([cens, np.broadcast_to(cens2, cens.shape)])
+    m_n = link.hazards.shape[1]
+    n = int(_draws(follow, x, ev, inc, cc, m_n, m2).sum())
+    rand = np.empty((2, n))
+    rng.standard_exponential(out=rand[0])
+    rng.random(out=rand[1])
     d, e, d0, e0 = _complete(
-        cuts, follow, x, ev, status, group, np.stack([include, include2]),
-        np.stack([cens, np.broadcast_to(cens2, cens.shape)]), m2,
-        link.hazards, link.p_negative, seed,
+        cuts, follow, x, ev, status, group, inc, cc, m2,
+        np.ascontiguousarray(link.hazards), np.ascontiguousarray(link.p_negative), rand,
     )  # fmt: skip
-    b_n, m_n, g_n, j_n = x.shape[0], link.hazards.shape[1], link.hazards.shape[2], cuts.size
+    b_n, g_n, j_n = x.shape[0], link.hazards.shape[2], cuts.size
     out = []
     for k, m in ((0, m_n), (1, m2)):
         dk = d[k].reshape(b_n, m_n, g_n, j_n)[:, :m] + d0[k].reshape(b_n, 1, g_n, j_n)
@@ -252,7 +318,8 @@ def draw_link(
     ``d, e``: (trials, groups, 3 levels, intervals) observed statistics by MRD level;
     ``prior_shape, prior_rate``: (groups, intervals). With ``day_index`` None there is no
     predictor: one status, all levels pooled. ``n_known``: numbers of MRD-negative and
-    MRD-positive patients per (trial, group).
+    MRD-positive patients per (trial, group'), where the groups' of P(MRD negative) may
+    be finer than the hazards' (a pooled link: hazards per stratum, P per arm and stratum).
     """
     b_n, g_n = d.shape[0], d.shape[1]
     if day_index is None:
@@ -271,5 +338,5 @@ def draw_link(
     if n_known is None:
         n_known = (np.zeros((b_n, g_n)), np.zeros((b_n, g_n)))
     neg, pos = n_known
-    p = rng.beta(1.0 + neg[:, None, :], 1.0 + pos[:, None, :], size=(b_n, draws, g_n))
+    p = rng.beta(1.0 + neg[:, None, :], 1.0 + pos[:, None, :], size=(b_n, draws, neg.shape[1]))
     return LinkPosterior(lam, p)

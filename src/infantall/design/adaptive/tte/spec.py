@@ -15,14 +15,18 @@ Every error names its field and reason (pydantic messages turned into ``InvalidI
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 __all__ = [
     "CureAnalysis",
+    "GammaComponent",
     "HistoricalPrior",
+    "MixturePrior",
     "MrdLink",
     "Predictive",
     "Predictor",
@@ -99,6 +103,78 @@ class HistoricalPrior(_Model):
         _positive_list(self.hazards, "hazards")
         _positive_list(self.events, "events")
         return self
+
+
+class GammaComponent(_Model):
+    """One component ``weight * Gamma(shape, rate)`` of an interval's mixture prior."""
+
+    weight: float = Field(gt=0.0, le=1.0)
+    shape: float = Field(gt=0.0)
+    rate: float = Field(gt=0.0)
+
+
+def _read_prior_file(path: str) -> tuple[list[Any], Any]:
+    """Per interval the ``robust`` (else ``mixture``) components of a ``design prior
+    --endpoint-type tte --format json`` file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"file: cannot read {path} as JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("endpoint_type") != "tte":
+        raise ValueError("file: not a time-to-event prior (endpoint_type: tte)")
+    rows = data.get("intervals") or []
+    comps = [r.get("robust", r.get("mixture")) for r in rows if isinstance(r, dict)]
+    return comps, data.get("cuts")
+
+
+class MixturePrior(_Model):
+    """A Gamma-mixture prior per interval for the control arm (a robust MAP prior).
+
+    ``intervals``: one list of ``{weight, shape, rate}`` per analysis interval, as
+    ``infantall design prior --endpoint-type tte --format json`` prints them (``robust``, or
+    ``mixture`` for the non-robust MAP prior); or ``file``: that JSON file (a path absolute or
+    relative to the working directory), whose ``robust`` lists are used when present. The
+    engine updates each component conjugately (:mod:`.mixture`).
+    """
+
+    file: str | None = None
+    cuts: list[float] | None = None
+    intervals: list[list[GammaComponent]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("file") is not None and "intervals" not in data:
+            comps, cuts = _read_prior_file(str(data["file"]))
+            return {**data, "intervals": comps, "cuts": cuts}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> MixturePrior:
+        if not self.intervals or any(not comps for comps in self.intervals):
+            raise ValueError("intervals: one non-empty mixture per interval")
+        for j, comps in enumerate(self.intervals):
+            if abs(sum(c.weight for c in comps) - 1.0) > 1e-6:
+                raise ValueError(f"intervals[{j}]: weights must add up to 1")
+        return self
+
+    @property
+    def components(self) -> list[list[tuple[float, float, float]]]:
+        """``(weight, shape, rate)`` per component and interval."""
+        return [[(c.weight, c.shape, c.rate) for c in comps] for comps in self.intervals]
+
+
+def _prior_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "gamma" if "hazards" in value or "events" in value else "mixture"
+    return "gamma" if isinstance(value, HistoricalPrior) else "mixture"
+
+
+#: ``{hazards, events}`` (one Gamma per interval) or a Gamma mixture per interval.
+ControlPrior = Annotated[
+    Annotated[HistoricalPrior, Tag("gamma")] | Annotated[MixturePrior, Tag("mixture")],
+    Discriminator(_prior_kind),
+]
 
 
 class Predictor(_Model):
@@ -180,7 +256,7 @@ class TteSpec(_Model):
     delta: float = Field(default=0.0, ge=0.0, lt=1.0)
     prior_shape: float = Field(default=0.1, gt=0.0)
     prior_rate: float = Field(default=0.1, gt=0.0)
-    control_prior: HistoricalPrior | None = None
+    control_prior: ControlPrior | None = None
     predictor: Predictor | None = None
     predictive: Predictive | None = None
     strata: Strata | None = None
@@ -194,8 +270,7 @@ class TteSpec(_Model):
             raise ValueError("intervals: the first interval must start at 0")
         if any(b <= a for a, b in itertools.pairwise(c)):
             raise ValueError("intervals: interval starts must be strictly increasing")
-        if self.control_prior is not None and len(self.control_prior.hazards) != len(c):
-            raise ValueError("control_prior.hazards: needs one hazard per interval")
+        self._check_control_prior()
         if self.predictor is not None and self.predictor.day_years not in c:
             raise ValueError(
                 "predictor.day_years: must be one of the interval starts (the link model "
@@ -213,6 +288,28 @@ class TteSpec(_Model):
         if self.delta > 0 and self.strata is not None:
             raise ValueError("delta: a survival difference cannot be used with strata")
         return self
+
+    def _check_control_prior(self) -> None:
+        prior, n = self.control_prior, len(self.intervals)
+        if isinstance(prior, HistoricalPrior) and len(prior.hazards) != n:
+            raise ValueError("control_prior.hazards: needs one hazard per interval")
+        if not isinstance(prior, MixturePrior):
+            return
+        if len(prior.intervals) != n:
+            raise ValueError(
+                f"control_prior.intervals: needs one mixture per interval ({n}), "
+                f"got {len(prior.intervals)}"
+            )
+        if prior.cuts is not None and [float(v) for v in prior.cuts] != list(self.intervals):
+            raise ValueError(
+                f"control_prior.cuts: the prior's intervals {prior.cuts} differ from "
+                f"tte.intervals {list(self.intervals)}"
+            )
+        if self.strata is not None or self.cure_analysis is not None:
+            raise ValueError(
+                "control_prior: a Gamma-mixture prior is not available with strata or "
+                "cure_analysis (both pool or sample plain Gamma posteriors)"
+            )
 
     @property
     def n_intervals(self) -> int:
