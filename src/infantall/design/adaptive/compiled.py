@@ -27,6 +27,7 @@ __all__ = ["simulate_binary_compiled"]
 _SUP, _FUT, _MAX = 0, 1, 3
 _CACHES: dict[tuple[float, float, int], BetaCache] = {}
 _LOCK = threading.Lock()
+_BUFFER = [np.empty(0)]
 
 FloatArray = NDArray[np.float64]
 
@@ -105,26 +106,27 @@ def _allocate(
 
 @numba.njit(cache=True)
 def _enrol(
-    u_arm: FloatArray,
-    u_out: FloatArray,
+    u: FloatArray,
     alloc: FloatArray,
     truth: FloatArray,
     n: NDArray[np.int64],
     s: NDArray[np.int64],
 ) -> None:
-    """Patients with uniforms ``u_arm``, ``u_out``: arm by cumulative allocation, outcome."""
+    """Patients with uniforms ``u``: the arm by cumulative allocation, then the outcome from
+    the same draw (a success when ``u - start of the arm's interval < p x its width``)."""
     k_n = alloc.size
-    cum = np.empty(k_n - 1)
+    cum = np.empty(k_n)
     acc = 0.0
-    for k in range(k_n - 1):  # the same running sum as numpy's cumsum
+    for k in range(k_n):  # the same running sum as numpy's cumsum
         acc += alloc[k]
         cum[k] = acc
-    for p in range(u_arm.size):
-        u, arm = u_arm[p], 0
+    for p in range(u.size):
+        x, arm = u[p], 0
         for k in range(k_n - 1):
-            arm += 1 if u >= cum[k] else 0
+            arm += 1 if x >= cum[k] else 0
+        lo = cum[arm - 1] if arm > 0 else 0.0
         n[arm] += 1
-        s[arm] += 1 if u_out[p] < truth[arm] else 0
+        s[arm] += 1 if x - lo < truth[arm] * alloc[arm] else 0
 
 
 @numba.njit(cache=True)
@@ -172,12 +174,11 @@ def _one_trial(
     alloc, better, best, ones = scratch
     alloc[:] = alloc0
     max_better, previous, last = 0.0, 0, looks.size - 1
-    flat, starts, size = draws
+    flat, starts, _ = draws
     for j in range(looks.size):
         m = looks[j] - previous
-        arm_at = starts[j] + t * m
-        out_at = arm_at + size * m
-        _enrol(flat[arm_at : arm_at + m], flat[out_at : out_at + m], alloc, truth, n, s)
+        at = starts[j] + t * m
+        _enrol(flat[at : at + m], alloc, truth, n, s)
         previous = looks[j]
         need_best = rules[0] and j < last
         beta_posterior(
@@ -240,6 +241,14 @@ def _cache(spec: TrialSpec) -> BetaCache:
     return _CACHES[key]
 
 
+def _draws(size: int) -> FloatArray:
+    """A buffer of ``size`` floats, reused across blocks (a fresh one per block costs page
+    faults comparable to drawing the numbers); call under ``_LOCK``."""
+    if _BUFFER[0].size < size:
+        _BUFFER[0] = np.empty(size)
+    return _BUFFER[0][:size]
+
+
 def simulate_binary_compiled(
     spec: TrialSpec, size: int, rng: np.random.Generator, alloc0: FloatArray
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_], FloatArray, NDArray[np.int64]]:
@@ -250,16 +259,9 @@ def simulate_binary_compiled(
     """
     looks = np.asarray(spec.analyses.patients or [], dtype=np.int64)
     widths = np.diff(looks, prepend=0)
-    # the engine's draws: per analysis, arm uniforms then outcome uniforms for all trials,
-    # each a (trials, patients) C-ordered block of one flat buffer
-    flat = np.empty(2 * size * int(widths.sum()))
-    starts = np.zeros(widths.size, dtype=np.int64)
-    pos = 0
-    for j, m in enumerate(widths):
-        starts[j] = pos
-        for _ in range(2):
-            rng.random(out=flat[pos : pos + size * m].reshape(size, m))
-            pos += size * m
+    # the engine's draws: one uniform per patient, per analysis a (trials, patients)
+    # C-ordered block for all trials, the blocks one after another (one stream)
+    starts = np.concatenate([[0], np.cumsum(size * widths)[:-1]]).astype(np.int64)
     k = spec.n_arms
     r, d = spec.randomisation, spec.decisions
     design = (
@@ -277,6 +279,8 @@ def simulate_binary_compiled(
         np.zeros((size, 4), dtype=np.int64),
     )
     with _LOCK:
+        flat = _draws(size * int(widths.sum()))
+        rng.random(out=flat)
         cache = _cache(spec)
         work = cache.workspace(k)
         need = looks.size * k * cache.max_nodes
