@@ -112,21 +112,25 @@ def _enrol(
     n: NDArray[np.int64],
     s: NDArray[np.int64],
 ) -> None:
-    """Patients with uniforms ``u``: the arm by cumulative allocation, then the outcome from
-    the same draw (a success when ``u - start of the arm's interval < p x its width``)."""
+    """Patients with uniforms ``u``. Arm k takes the interval [lo_k, hi_k) of the cumulative
+    allocation (lo_0 = -inf, hi_last = +inf: the engine's count of ``u >= cum``), and its
+    patient succeeds when ``u < lo_k + p_k x alloc_k``. One pass per arm: integer counts
+    the compiler vectorises."""
     k_n = alloc.size
-    cum = np.empty(k_n)
     acc = 0.0
     for k in range(k_n):  # the same running sum as numpy's cumsum
+        lo = acc
         acc += alloc[k]
-        cum[k] = acc
-    for p in range(u.size):
-        x, arm = u[p], 0
-        for k in range(k_n - 1):
-            arm += 1 if x >= cum[k] else 0
-        lo = cum[arm - 1] if arm > 0 else 0.0
-        n[arm] += 1
-        s[arm] += 1 if x - lo < truth[arm] * alloc[arm] else 0
+        a = lo if k > 0 else -math.inf
+        b = acc if k < k_n - 1 else math.inf
+        thr = lo + truth[k] * alloc[k]
+        count, wins = 0, 0
+        for p in range(u.size):
+            inside = (u[p] >= a) & (u[p] < b)
+            count += inside
+            wins += inside & (u[p] < thr)
+        n[k] += count
+        s[k] += wins
 
 
 @numba.njit(cache=True)

@@ -268,13 +268,12 @@ def _simulate_binary(
         # fixed consumption of random numbers per trial (one uniform per patient), so that
         # a trial's data never depend on whether other trials stopped: calibration relies on
         # it. The uniform picks the arm by cumulative allocation; within the arm's interval
-        # [lo, lo + alloc) it is uniform again and gives the outcome: u - lo < p x alloc.
+        # [lo, lo + alloc) it is uniform again and gives the outcome: u < lo + p x alloc.
         u = rng.random((size, look - previous))
         cum = np.cumsum(state.alloc, axis=1)
         arm = (u[:, :, None] >= cum[:, None, :-1]).sum(axis=2)
-        lo = np.take_along_axis(np.pad(cum, ((0, 0), (1, 0)))[:, :-1], arm, axis=1)
-        width = np.take_along_axis(state.alloc, arm, axis=1)
-        win = u - lo < truth[arm] * width
+        thr = np.pad(cum, ((0, 0), (1, 0)))[:, :-1] + truth * state.alloc
+        win = u < np.take_along_axis(thr, arm, axis=1)
         flat = (rows * k + arm).ravel()
         counts = np.bincount(flat, minlength=size * k).reshape(size, k)
         wins = np.bincount(flat, weights=win.ravel(), minlength=size * k).reshape(size, k)

@@ -169,36 +169,57 @@ def _sums(
     Arm k's integrands vanish outside its own nodes and wherever another arm's CDF is 0 (left
     of that arm's stored nodes); right of its stored nodes a CDF is 1. The sums run over
     the nodes where the integrand can be non-zero only, multiplying by each other arm's
-    stored CDF where it is stored: the same products, in the same order, as over the whole
-    panel of nodes, without the exact zeros and the factors 1.
+    stored CDF where it is stored (no exact zeros, no factors 1), and add the terms in four
+    interleaved partial sums (:func:`_sum4`).
     """
-    dens, cdf = store
     better, best = sums
     for k in range(arms.size):
-        start, n, off = meta[arms[k], 0], meta[arms[k], 1], meta[arms[k], 2]
         # control against itself: the caller sets 0.5
-        better[k] = _better_sum(meta, cdf, dens, (start, n, off), arms[ctrl]) if k != ctrl else 0.0
+        better[k] = _better_sum(meta, store, arms[k], arms[ctrl], prod) if k != ctrl else 0.0
         best[k] = 0.0
         if need_best:
             best[k] = _best_sum(meta, store, arms, k, prod)
 
 
 @numba.njit(cache=True)
+def _sum4(x: NDArray[np.float64], size: int) -> float:
+    """x[0] + ... + x[size - 1] in four interleaved partial sums (no serial dependency
+    chain; the same order on every machine)."""
+    a0, a1, a2, a3 = 0.0, 0.0, 0.0, 0.0
+    end = size - size % 4
+    for g in range(0, end, 4):
+        a0 += x[g]
+        a1 += x[g + 1]
+        a2 += x[g + 2]
+        a3 += x[g + 3]
+    for g in range(end, size):
+        a0 += x[g]
+    return (a0 + a1) + (a2 + a3)
+
+
+@numba.njit(cache=True)
 def _better_sum(
     meta: NDArray[np.int64],
-    cdf: NDArray[np.float64],
-    dens: NDArray[np.float64],
-    node: tuple[int, int, int],
+    store: tuple[NDArray[np.float64], NDArray[np.float64]],
+    k_row: int,
     ctrl_row: int,
+    prod: NDArray[np.float64],
 ) -> float:
-    """sum_g dens_k(g) F_c(g) over arm k's nodes ``node`` = (first, count, offset)."""
-    start, n, off = node
+    """sum_g dens_k(g) F_c(g) over arm k's nodes (F_c = 1 right of its stored nodes)."""
+    dens, cdf = store
+    start, n, off = meta[k_row, 0], meta[k_row, 1], meta[k_row, 2]
     c_start, c_n, c_off = meta[ctrl_row, 0], meta[ctrl_row, 1], meta[ctrl_row, 2]
-    acc = 0.0
-    for g in range(max(start, c_start), start + n):
-        x = g - c_start
-        acc += dens[off + g - start] * (cdf[c_off + x] if x < c_n else 1.0)
-    return acc
+    lo = max(start, c_start)
+    width = start + n - lo
+    if width <= 0:
+        return 0.0
+    d0, c0 = off + lo - start, c_off + lo - c_start
+    both = max(min(width, c_start + c_n - lo), 0)
+    for g in range(both):
+        prod[g] = dens[d0 + g] * cdf[c0 + g]
+    for g in range(both, width):
+        prod[g] = dens[d0 + g]
+    return _sum4(prod, width)
 
 
 @numba.njit(cache=True)
@@ -229,10 +250,7 @@ def _best_sum(
             c0 = j_off + lo - j_start
             for g in range(min(width, j_start + j_n - lo)):
                 prod[g] *= cdf[c0 + g]
-    acc = 0.0
-    for g in range(width):
-        acc += prod[g]
-    return acc
+    return _sum4(prod, width)
 
 
 @numba.njit(cache=True)
