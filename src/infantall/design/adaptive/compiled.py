@@ -20,7 +20,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infantall.design.adaptive.config import TrialSpec
-from infantall.design.adaptive.kernel import BetaCache, Workspace, beta_posterior, room
+from infantall.design.adaptive.kernel import (
+    BetaCache,
+    Workspace,
+    best_after,
+    beta_posterior,
+    room,
+)
 
 __all__ = ["simulate_binary_compiled"]
 
@@ -176,6 +182,7 @@ def _one_trial(
     alloc0, truth, control, thresholds, rules = design
     n, s, active = trial
     alloc, better, best, ones = scratch
+    before = np.empty(active.size, dtype=np.bool_)
     alloc[:] = alloc0
     max_better, previous, last = 0.0, 0, looks.size - 1
     flat, starts, _ = draws
@@ -184,23 +191,19 @@ def _one_trial(
         at = starts[j] + t * m
         _enrol(flat[at : at + m], alloc, truth, n, s)
         previous = looks[j]
-        need_best = rules[0] and j < last
-        beta_posterior(
-            cache,
-            s,
-            n - s,
-            prior,
-            active,
-            control,
-            need_best,
-            (better, best),
-            work,
+        # P(best) sets the next allocation only: computed after the decision, for the
+        # trials that go on (none after the last analysis), with the arms active before it
+        before[:] = active
+        looked_up = beta_posterior(
+            cache, s, n - s, prior, active, control, False, (better, best), work
         )
         code, sel, top = _decide(better, active, control, thresholds)
         max_better = max(max_better, top)
         if code >= 0 or j == last:
             return code if code >= 0 else _MAX, sel, j, looks[j], max_better
-        _allocate(best if need_best else ones, active, control, rules, alloc)
+        if rules[0]:
+            best_after(cache, looked_up, before, best, work)
+        _allocate(best if rules[0] else ones, active, control, rules, alloc)
     return _MAX, -1, last, looks[last], max_better
 
 

@@ -41,6 +41,7 @@ from infantall.design.adaptive.exact import betainc
 __all__ = [
     "BetaCache",
     "Workspace",
+    "best_after",
     "beta_posterior",
     "cached_beta_probabilities",
     "room",
@@ -264,8 +265,9 @@ def beta_posterior(
     need_best: bool,
     out: tuple[NDArray[np.float64], NDArray[np.float64]],
     work: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
-) -> None:
-    """P(better than control) and P(best) of one trial into ``out``.
+) -> tuple[int, float]:
+    """P(better than control) and P(best) of one trial into ``out``; returns the number of
+    active arms and the step, for :func:`best_after` (P(best) later, from the same rows).
 
     The cache must have room for one entry per arm (:func:`room`).
     """
@@ -297,6 +299,31 @@ def beta_posterior(
             out[0][k], out[1][k] = better[i] * h, best[i] * h
             i += 1
     out[0][control] = 0.5
+    return n_act, h
+
+
+@numba.njit(cache=True)
+def best_after(
+    cache: tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]],
+    looked_up: tuple[int, float],
+    active: NDArray[np.bool_],
+    out: NDArray[np.float64],
+    work: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+) -> None:
+    """P(best) into ``out`` for the rows of the last :func:`beta_posterior` call on ``work``
+    (``looked_up`` is what it returned, ``active`` the arms it was given): the same sums as
+    ``need_best=True`` there, only when they are needed."""
+    _, meta, store = cache
+    n_act, h = looked_up
+    rows, prod, best = work[0][:n_act], work[1], work[3]
+    for i in range(n_act):
+        best[i] = _best_sum(meta, store, rows, i, prod)
+    i = 0
+    for k in range(active.size):
+        out[k] = 0.0
+        if active[k]:
+            out[k] = best[i] * h
+            i += 1
 
 
 class BetaCache:
