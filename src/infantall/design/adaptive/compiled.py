@@ -3,11 +3,13 @@
 The same rules as :class:`infantall.design.adaptive.engine._State` and
 :func:`~infantall.design.adaptive.engine.allocation_probabilities`, transcribed per trial:
 patients between two analyses are allocated with the probabilities of the last analysis
-(two uniforms per patient, drawn by numpy for every trial of the block as the vectorised
-engine draws them), then the posterior probabilities come from the cached quadrature of
+(one uniform per patient, drawn by numpy for every trial of the block as the vectorised
+engine draws them: it picks the arm and, within the arm's share, the outcome), then the
+posterior probabilities come from the cached quadrature of
 :mod:`infantall.design.adaptive.kernel`, then superiority, futility dropping and the next
-allocation. Used for binary designs with quadrature posteriors and no equivalence rule;
-the vectorised engine handles the rest.
+allocation. P(best) is computed only for trials that go on to another analysis. Used for
+binary designs with quadrature posteriors and no equivalence rule; the vectorised engine
+handles the rest.
 """
 
 from __future__ import annotations

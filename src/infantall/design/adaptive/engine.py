@@ -2,10 +2,10 @@
 
 All trials of a block advance together from analysis to analysis; the only Python loops are
 over analyses and arms. Patients between two analyses are allocated with the probabilities
-of the last analysis: for a binary outcome their counts per arm are one multinomial draw per
-trial and their successes one binomial draw per arm; for a time-to-event outcome each patient
-has an entry time (Poisson accrual), a unit-exponential variate turned into an event time
-under the arm's piecewise-exponential hazard, and an allocation uniform.
+of the last analysis: for a binary outcome one uniform per patient gives the arm (cumulative
+allocation) and, within that arm's share of [0, 1), the outcome; for a time-to-event outcome
+each patient has an entry time (Poisson accrual), a unit-exponential variate turned into an
+event time under the arm's piecewise-exponential hazard, and an allocation uniform.
 
 Each trial consumes a fixed amount of random numbers whatever happens in other trials, so a
 trial's data do not depend on whether its neighbours stopped (common random numbers across

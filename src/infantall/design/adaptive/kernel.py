@@ -21,7 +21,7 @@ in one compiled pass, and computes the posterior probabilities from a cache:
 Accuracy (tests/design/test_adaptive_kernel.py): within 1e-8 of the float64 exact
 probabilities of :mod:`infantall.design.adaptive.exact` (themselves checked against scipy).
 
-Random numbers are drawn by numpy exactly as by the vectorised engine (two uniforms per
+Random numbers are drawn by numpy exactly as by the vectorised engine (one uniform per
 patient, for every trial of the block, look by look), so a trial's data never depend on its
 neighbours and the outcomes equal the engine's for the same seed (tested).
 """
