@@ -151,3 +151,33 @@ def test_compiled_kernel_reproduces_the_vectorised_engine(changes: dict[str, Any
     np.testing.assert_allclose(fast.estimate, slow.estimate, rtol=0, atol=1e-15)
     np.testing.assert_allclose(fast.max_better, slow.max_better, rtol=0, atol=ATOL)
     assert len(set(fast.decision.tolist())) > 1  # the design exercises more than one rule
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "vectorised"])
+def test_one_uniform_per_patient_gives_each_arm_its_success_probability(compiled: bool) -> None:
+    # One uniform gives the arm and, rescaled within the arm's share, the outcome. Whatever
+    # the (adaptive, unequal) allocation, every patient of arm k must succeed with p_k:
+    # E[successes - p_k x patients] = 0, so the pooled rate over trials estimates p_k. A draw
+    # that reused the raw uniform for the outcome would give the last arm almost no success.
+    truth = [0.3, 0.5, 0.7, 0.9]
+    spec = _design(
+        arms=[
+            {"name": "control", "control": True, "p": truth[0]},
+            {"name": "A", "p": truth[1]},
+            {"name": "B", "p": truth[2]},
+            {"name": "C", "p": truth[3]},
+        ],
+        decisions={"superiority": 0.999999999},  # no futility rule: arms stay in
+    )
+    data, mc = np.random.SeedSequence(2026).spawn(2)
+    out = _simulate_binary(
+        spec, 1500, np.random.default_rng(data), np.random.default_rng(mc), compiled=compiled
+    )
+    n = out.n_arm.sum(axis=0).astype(float)
+    # successes from the estimates (a0 + s) / (a0 + b0 + n) with a Beta(1, 1) prior
+    s = np.rint(out.estimate * (out.n_arm + 2.0) - 1.0).sum(axis=0)
+    rate = s / n
+    se = np.sqrt(np.array(truth) * (1 - np.array(truth)) / n)
+    assert np.all(np.abs(rate - truth) < 4.0 * se), (rate, truth)
+    share = n / n.sum()
+    assert share[3] > 0.3 and share[1] < 0.2  # the allocation did adapt (unequal shares)

@@ -3,11 +3,13 @@
 The same rules as :class:`infantall.design.adaptive.engine._State` and
 :func:`~infantall.design.adaptive.engine.allocation_probabilities`, transcribed per trial:
 patients between two analyses are allocated with the probabilities of the last analysis
-(two uniforms per patient, drawn by numpy for every trial of the block as the vectorised
-engine draws them), then the posterior probabilities come from the cached quadrature of
+(one uniform per patient, drawn by numpy for every trial of the block as the vectorised
+engine draws them: it picks the arm and, within the arm's share, the outcome), then the
+posterior probabilities come from the cached quadrature of
 :mod:`infantall.design.adaptive.kernel`, then superiority, futility dropping and the next
-allocation. Used for binary designs with quadrature posteriors and no equivalence rule;
-the vectorised engine handles the rest.
+allocation. P(best) is computed only for trials that go on to another analysis. Used for
+binary designs with quadrature posteriors and no equivalence rule; the vectorised engine
+handles the rest.
 """
 
 from __future__ import annotations
@@ -20,13 +22,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infantall.design.adaptive.config import TrialSpec
-from infantall.design.adaptive.kernel import BetaCache, Workspace, beta_posterior, room
+from infantall.design.adaptive.kernel import (
+    BetaCache,
+    Workspace,
+    best_after,
+    beta_posterior,
+    room,
+)
 
 __all__ = ["simulate_binary_compiled"]
 
 _SUP, _FUT, _MAX = 0, 1, 3
 _CACHES: dict[tuple[float, float, int], BetaCache] = {}
 _LOCK = threading.Lock()
+_BUFFER = [np.empty(0)]
 
 FloatArray = NDArray[np.float64]
 
@@ -105,26 +114,31 @@ def _allocate(
 
 @numba.njit(cache=True)
 def _enrol(
-    u_arm: FloatArray,
-    u_out: FloatArray,
+    u: FloatArray,
     alloc: FloatArray,
     truth: FloatArray,
     n: NDArray[np.int64],
     s: NDArray[np.int64],
 ) -> None:
-    """Patients with uniforms ``u_arm``, ``u_out``: arm by cumulative allocation, outcome."""
+    """Patients with uniforms ``u``. Arm k takes the interval [lo_k, hi_k) of the cumulative
+    allocation (lo_0 = -inf, hi_last = +inf: the engine's count of ``u >= cum``), and its
+    patient succeeds when ``u < lo_k + p_k x alloc_k``. One pass per arm: integer counts
+    the compiler vectorises."""
     k_n = alloc.size
-    cum = np.empty(k_n - 1)
     acc = 0.0
-    for k in range(k_n - 1):  # the same running sum as numpy's cumsum
+    for k in range(k_n):  # the same running sum as numpy's cumsum
+        lo = acc
         acc += alloc[k]
-        cum[k] = acc
-    for p in range(u_arm.size):
-        u, arm = u_arm[p], 0
-        for k in range(k_n - 1):
-            arm += 1 if u >= cum[k] else 0
-        n[arm] += 1
-        s[arm] += 1 if u_out[p] < truth[arm] else 0
+        a = lo if k > 0 else -math.inf
+        b = acc if k < k_n - 1 else math.inf
+        thr = lo + truth[k] * alloc[k]
+        count, wins = 0, 0
+        for p in range(u.size):
+            inside = (u[p] >= a) & (u[p] < b)
+            count += inside
+            wins += inside & (u[p] < thr)
+        n[k] += count
+        s[k] += wins
 
 
 @numba.njit(cache=True)
@@ -170,32 +184,28 @@ def _one_trial(
     alloc0, truth, control, thresholds, rules = design
     n, s, active = trial
     alloc, better, best, ones = scratch
+    before = np.empty(active.size, dtype=np.bool_)
     alloc[:] = alloc0
     max_better, previous, last = 0.0, 0, looks.size - 1
-    flat, starts, size = draws
+    flat, starts, _ = draws
     for j in range(looks.size):
         m = looks[j] - previous
-        arm_at = starts[j] + t * m
-        out_at = arm_at + size * m
-        _enrol(flat[arm_at : arm_at + m], flat[out_at : out_at + m], alloc, truth, n, s)
+        at = starts[j] + t * m
+        _enrol(flat[at : at + m], alloc, truth, n, s)
         previous = looks[j]
-        need_best = rules[0] and j < last
-        beta_posterior(
-            cache,
-            s,
-            n - s,
-            prior,
-            active,
-            control,
-            need_best,
-            (better, best),
-            work,
+        # P(best) sets the next allocation only: computed after the decision, for the
+        # trials that go on (none after the last analysis), with the arms active before it
+        before[:] = active
+        looked_up = beta_posterior(
+            cache, s, n - s, prior, active, control, False, (better, best), work
         )
         code, sel, top = _decide(better, active, control, thresholds)
         max_better = max(max_better, top)
         if code >= 0 or j == last:
             return code if code >= 0 else _MAX, sel, j, looks[j], max_better
-        _allocate(best if need_best else ones, active, control, rules, alloc)
+        if rules[0]:
+            best_after(cache, looked_up, before, best, work)
+        _allocate(best if rules[0] else ones, active, control, rules, alloc)
     return _MAX, -1, last, looks[last], max_better
 
 
@@ -240,6 +250,14 @@ def _cache(spec: TrialSpec) -> BetaCache:
     return _CACHES[key]
 
 
+def _draws(size: int) -> FloatArray:
+    """A buffer of ``size`` floats, reused across blocks (a fresh one per block costs page
+    faults comparable to drawing the numbers); call under ``_LOCK``."""
+    if _BUFFER[0].size < size:
+        _BUFFER[0] = np.empty(size)
+    return _BUFFER[0][:size]
+
+
 def simulate_binary_compiled(
     spec: TrialSpec, size: int, rng: np.random.Generator, alloc0: FloatArray
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_], FloatArray, NDArray[np.int64]]:
@@ -250,16 +268,9 @@ def simulate_binary_compiled(
     """
     looks = np.asarray(spec.analyses.patients or [], dtype=np.int64)
     widths = np.diff(looks, prepend=0)
-    # the engine's draws: per analysis, arm uniforms then outcome uniforms for all trials,
-    # each a (trials, patients) C-ordered block of one flat buffer
-    flat = np.empty(2 * size * int(widths.sum()))
-    starts = np.zeros(widths.size, dtype=np.int64)
-    pos = 0
-    for j, m in enumerate(widths):
-        starts[j] = pos
-        for _ in range(2):
-            rng.random(out=flat[pos : pos + size * m].reshape(size, m))
-            pos += size * m
+    # the engine's draws: one uniform per patient, per analysis a (trials, patients)
+    # C-ordered block for all trials, the blocks one after another (one stream)
+    starts = np.concatenate([[0], np.cumsum(size * widths)[:-1]]).astype(np.int64)
     k = spec.n_arms
     r, d = spec.randomisation, spec.decisions
     design = (
@@ -277,6 +288,8 @@ def simulate_binary_compiled(
         np.zeros((size, 4), dtype=np.int64),
     )
     with _LOCK:
+        flat = _draws(size * int(widths.sum()))
+        rng.random(out=flat)
         cache = _cache(spec)
         work = cache.workspace(k)
         need = looks.size * k * cache.max_nodes

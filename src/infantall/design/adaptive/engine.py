@@ -2,10 +2,10 @@
 
 All trials of a block advance together from analysis to analysis; the only Python loops are
 over analyses and arms. Patients between two analyses are allocated with the probabilities
-of the last analysis: for a binary outcome their counts per arm are one multinomial draw per
-trial and their successes one binomial draw per arm; for a time-to-event outcome each patient
-has an entry time (Poisson accrual), a unit-exponential variate turned into an event time
-under the arm's piecewise-exponential hazard, and an allocation uniform.
+of the last analysis: for a binary outcome one uniform per patient gives the arm (cumulative
+allocation) and, within that arm's share of [0, 1), the outcome; for a time-to-event outcome
+each patient has an entry time (Poisson accrual), a unit-exponential variate turned into an
+event time under the arm's piecewise-exponential hazard, and an allocation uniform.
 
 Each trial consumes a fixed amount of random numbers whatever happens in other trials, so a
 trial's data do not depend on whether its neighbours stopped (common random numbers across
@@ -182,13 +182,15 @@ def _simulate_binary(
     looks = spec.analyses.patients or []
     rows = np.arange(size)[:, None]
     for j, look in enumerate(looks):
-        # fixed consumption of random numbers per trial (two uniforms per patient), so that
-        # a trial's data never depend on whether other trials stopped: calibration relies on it
-        u_arm = rng.random((size, look - previous))
-        u_out = rng.random((size, look - previous))
-        cum = np.cumsum(state.alloc, axis=1)[:, None, :-1]
-        arm = (u_arm[:, :, None] >= cum).sum(axis=2)
-        win = u_out < truth[arm]
+        # fixed consumption of random numbers per trial (one uniform per patient), so that
+        # a trial's data never depend on whether other trials stopped: calibration relies on
+        # it. The uniform picks the arm by cumulative allocation; within the arm's interval
+        # [lo, lo + alloc) it is uniform again and gives the outcome: u < lo + p x alloc.
+        u = rng.random((size, look - previous))
+        cum = np.cumsum(state.alloc, axis=1)
+        arm = (u[:, :, None] >= cum[:, None, :-1]).sum(axis=2)
+        thr = np.pad(cum, ((0, 0), (1, 0)))[:, :-1] + truth * state.alloc
+        win = u < np.take_along_axis(thr, arm, axis=1)
         flat = (rows * k + arm).ravel()
         counts = np.bincount(flat, minlength=size * k).reshape(size, k)
         wins = np.bincount(flat, weights=win.ravel(), minlength=size * k).reshape(size, k)

@@ -21,7 +21,7 @@ in one compiled pass, and computes the posterior probabilities from a cache:
 Accuracy (tests/design/test_adaptive_kernel.py): within 1e-8 of the float64 exact
 probabilities of :mod:`infantall.design.adaptive.exact` (themselves checked against scipy).
 
-Random numbers are drawn by numpy exactly as by the vectorised engine (two uniforms per
+Random numbers are drawn by numpy exactly as by the vectorised engine (one uniform per
 patient, for every trial of the block, look by look), so a trial's data never depend on its
 neighbours and the outcomes equal the engine's for the same seed (tested).
 """
@@ -41,12 +41,13 @@ from infantall.design.adaptive.exact import betainc
 __all__ = [
     "BetaCache",
     "Workspace",
+    "best_after",
     "beta_posterior",
     "cached_beta_probabilities",
     "room",
 ]
 
-#: Scratch arrays of :func:`beta_posterior`: cache rows, CDF panel, two sums.
+#: Scratch arrays of :func:`beta_posterior`: cache rows, a product buffer, two sums.
 Workspace = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
 #: Trapezoid step in units of the narrowest active posterior sd (before the ladder rounds
@@ -153,30 +154,6 @@ def _level(sd_min: float) -> int:
 
 
 @numba.njit(cache=True)
-def _panel(
-    meta: NDArray[np.int64],
-    cdf: NDArray[np.float64],
-    arms: NDArray[np.int64],
-    lo: int,
-    work: NDArray[np.float64],
-) -> None:
-    """CDFs of the active arms (cache rows ``arms``) at nodes ``lo + g`` into ``work``.
-
-    Outside its stored range an arm's CDF is 0 (left) or 1 (right).
-    """
-    m = work.shape[1]
-    for k in range(arms.size):
-        row = arms[k]
-        start, n, off = meta[row, 0] - lo, meta[row, 1], meta[row, 2]
-        for g in range(start):
-            work[k, g] = 0.0
-        for g in range(n):
-            work[k, start + g] = cdf[off + g]
-        for g in range(start + n, m):
-            work[k, g] = 1.0
-
-
-@numba.njit(cache=True)
 def _sums(
     meta: NDArray[np.int64],
     store: tuple[NDArray[np.float64], NDArray[np.float64]],
@@ -184,47 +161,97 @@ def _sums(
     ctrl: int,
     need_best: bool,
     sums: tuple[NDArray[np.float64], NDArray[np.float64]],
-    work: NDArray[np.float64],
+    prod: NDArray[np.float64],
 ) -> None:
     """Trapezoid sums (without the factor h) for the active arms (cache rows ``arms``;
     ``ctrl`` is the control's position among them) into ``sums`` (P(better), P(best));
-    ``work`` is wide enough (:attr:`BetaCache.panel_width`)."""
-    dens, cdf = store
-    lo, hi = 1 << 60, -(1 << 60)
-    for k in range(arms.size):
-        lo = min(lo, meta[arms[k], 0])
-        hi = max(hi, meta[arms[k], 0] + meta[arms[k], 1])
-    panel = work[: arms.size, : hi - lo]
-    _panel(meta, cdf, arms, lo, panel)
+    ``prod`` is at least as long as any stored range (:attr:`BetaCache.max_nodes`).
+
+    Arm k's integrands vanish outside its own nodes and wherever another arm's CDF is 0 (left
+    of that arm's stored nodes); right of its stored nodes a CDF is 1. The sums run over
+    the nodes where the integrand can be non-zero only, multiplying by each other arm's
+    stored CDF where it is stored (no exact zeros, no factors 1), and add the terms in four
+    interleaved partial sums (:func:`_sum4`).
+    """
     better, best = sums
-    prod = work[arms.size]
     for k in range(arms.size):
-        # arm k's integrands vanish outside its own range
-        start, n, off = meta[arms[k], 0] - lo, meta[arms[k], 1], meta[arms[k], 2]
-        acc = 0.0
-        for g in range(n):
-            acc += dens[off + g] * panel[ctrl, start + g]
-        better[k], best[k] = acc, 0.0
-        if not need_best:
-            continue
-        best[k] = _best_sum(dens[off : off + n], panel[:, start : start + n], k, prod)
+        # control against itself: the caller sets 0.5
+        better[k] = _better_sum(meta, store, arms[k], arms[ctrl], prod) if k != ctrl else 0.0
+        best[k] = 0.0
+        if need_best:
+            best[k] = _best_sum(meta, store, arms, k, prod)
+
+
+@numba.njit(cache=True)
+def _sum4(x: NDArray[np.float64], size: int) -> float:
+    """x[0] + ... + x[size - 1] in four interleaved partial sums (no serial dependency
+    chain; the same order on every machine)."""
+    a0, a1, a2, a3 = 0.0, 0.0, 0.0, 0.0
+    end = size - size % 4
+    for g in range(0, end, 4):
+        a0 += x[g]
+        a1 += x[g + 1]
+        a2 += x[g + 2]
+        a3 += x[g + 3]
+    for g in range(end, size):
+        a0 += x[g]
+    return (a0 + a1) + (a2 + a3)
+
+
+@numba.njit(cache=True)
+def _better_sum(
+    meta: NDArray[np.int64],
+    store: tuple[NDArray[np.float64], NDArray[np.float64]],
+    k_row: int,
+    ctrl_row: int,
+    prod: NDArray[np.float64],
+) -> float:
+    """sum_g dens_k(g) F_c(g) over arm k's nodes (F_c = 1 right of its stored nodes)."""
+    dens, cdf = store
+    start, n, off = meta[k_row, 0], meta[k_row, 1], meta[k_row, 2]
+    c_start, c_n, c_off = meta[ctrl_row, 0], meta[ctrl_row, 1], meta[ctrl_row, 2]
+    lo = max(start, c_start)
+    width = start + n - lo
+    if width <= 0:
+        return 0.0
+    d0, c0 = off + lo - start, c_off + lo - c_start
+    both = max(min(width, c_start + c_n - lo), 0)
+    for g in range(both):
+        prod[g] = dens[d0 + g] * cdf[c0 + g]
+    for g in range(both, width):
+        prod[g] = dens[d0 + g]
+    return _sum4(prod, width)
 
 
 @numba.njit(cache=True)
 def _best_sum(
-    dens: NDArray[np.float64], panel: NDArray[np.float64], k: int, prod: NDArray[np.float64]
+    meta: NDArray[np.int64],
+    store: tuple[NDArray[np.float64], NDArray[np.float64]],
+    arms: NDArray[np.int64],
+    k: int,
+    prod: NDArray[np.float64],
 ) -> float:
-    """sum_g dens[g] prod_{j != k} panel[j, g] (loops the compiler can vectorise)."""
-    for g in range(dens.size):
-        prod[g] = dens[g]
-    for j in range(panel.shape[0]):
+    """sum_g dens_k(g) prod_{j != k} F_j(g) (loops the compiler can vectorise)."""
+    dens, cdf = store
+    start, n, off = meta[arms[k], 0], meta[arms[k], 1], meta[arms[k], 2]
+    lo = start
+    for j in range(arms.size):
         if j != k:
-            for g in range(dens.size):
-                prod[g] *= panel[j, g]
-    acc = 0.0
-    for g in range(dens.size):
-        acc += prod[g]
-    return acc
+            lo = max(lo, meta[arms[j], 0])
+    hi = start + n
+    if lo >= hi:
+        return 0.0
+    width = hi - lo
+    d0 = off + lo - start
+    for g in range(width):
+        prod[g] = dens[d0 + g]
+    for j in range(arms.size):
+        if j != k:
+            j_start, j_n, j_off = meta[arms[j], 0], meta[arms[j], 1], meta[arms[j], 2]
+            c0 = j_off + lo - j_start
+            for g in range(min(width, j_start + j_n - lo)):
+                prod[g] *= cdf[c0 + g]
+    return _sum4(prod, width)
 
 
 @numba.njit(cache=True)
@@ -238,8 +265,9 @@ def beta_posterior(
     need_best: bool,
     out: tuple[NDArray[np.float64], NDArray[np.float64]],
     work: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
-) -> None:
-    """P(better than control) and P(best) of one trial into ``out``.
+) -> tuple[int, float]:
+    """P(better than control) and P(best) of one trial into ``out``; returns the number of
+    active arms and the step, for :func:`best_after` (P(best) later, from the same rows).
 
     The cache must have room for one entry per arm (:func:`room`).
     """
@@ -251,7 +279,7 @@ def beta_posterior(
             sd_min = min(sd_min, math.sqrt(1.0 / (a0 + s[k]) + 1.0 / (b0 + f[k])))
     lev = _level(sd_min)
     h = H0 * R ** (-lev)
-    rows, panel = work[0], work[1]
+    rows, prod = work[0], work[1]
     n_act, ctrl = 0, 0
     for k in range(s.size):
         if active[k]:
@@ -263,7 +291,7 @@ def beta_posterior(
             ctrl = n_act if k == control else ctrl
             n_act += 1
     better, best = work[2], work[3]
-    _sums(meta, store, rows[:n_act], ctrl, need_best, (better, best), panel)
+    _sums(meta, store, rows[:n_act], ctrl, need_best, (better, best), prod)
     i = 0
     for k in range(s.size):
         out[0][k], out[1][k] = 0.0, 0.0
@@ -271,6 +299,31 @@ def beta_posterior(
             out[0][k], out[1][k] = better[i] * h, best[i] * h
             i += 1
     out[0][control] = 0.5
+    return n_act, h
+
+
+@numba.njit(cache=True)
+def best_after(
+    cache: tuple[Dict, NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]]],
+    looked_up: tuple[int, float],
+    active: NDArray[np.bool_],
+    out: NDArray[np.float64],
+    work: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+) -> None:
+    """P(best) into ``out`` for the rows of the last :func:`beta_posterior` call on ``work``
+    (``looked_up`` is what it returned, ``active`` the arms it was given): the same sums as
+    ``need_best=True`` there, only when they are needed."""
+    _, meta, store = cache
+    n_act, h = looked_up
+    rows, prod, best = work[0][:n_act], work[1], work[3]
+    for i in range(n_act):
+        best[i] = _best_sum(meta, store, rows, i, prod)
+    i = 0
+    for k in range(active.size):
+        out[k] = 0.0
+        if active[k]:
+            out[k] = best[i] * h
+            i += 1
 
 
 class BetaCache:
@@ -286,13 +339,10 @@ class BetaCache:
         self.prior = (float(a0), float(b0), int(stride))
         self.max_values = max_values
         # bounds for counts below ``stride``: the finest step (the narrowest posterior is
-        # Beta(a0 + n/2, b0 + n/2) at n = stride - 1), the widest range of one posterior, and
-        # the spread of posterior means on the logit scale
+        # Beta(a0 + n/2, b0 + n/2) at n = stride - 1) and the widest range of one posterior
         h_min = H0 * R ** -int(_level(math.sqrt(4.0 / (a0 + b0 + stride))))
         widest = 2.0 * max(SPAN * math.sqrt(1.0 / a0 + 1.0 / b0), TAIL_LOG / min(a0, b0))
-        spread = math.log((a0 + stride) * (b0 + stride) / (a0 * b0))
         self.max_nodes = int(widest / h_min) + 3
-        self.panel_width = int((widest + spread) / h_min) + 3
         self.reset()
 
     def reset(self) -> None:
@@ -323,7 +373,7 @@ class BetaCache:
         """Scratch arrays of :func:`beta_posterior` for ``k_n`` arms."""
         return (
             np.empty(k_n, dtype=np.int64),
-            np.empty((k_n + 1, self.panel_width)),
+            np.empty(self.max_nodes),
             np.empty(k_n),
             np.empty(k_n),
         )
