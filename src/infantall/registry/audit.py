@@ -11,8 +11,10 @@ that :func:`install_chain` adds in :func:`infantall.registry.db.make_sessionmake
 position ``seq``, the SHA-256 of the previous link and of the row's canonical serialisation
 (:func:`canonical_row`: sorted keys, UTC ISO times, compact JSON). Appends are serialised
 (SQLite: the one writer; PostgreSQL: a transaction-scoped advisory lock), so the chain is a
-total order. :func:`verify_chain` recomputes it and names every changed, replaced, inserted
-or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
+total order. On PostgreSQL one statement takes the lock, reads the tail and inserts the
+links (hashed by the server with the same formula), so the lock is held for one round
+trip and the commit. :func:`verify_chain` recomputes it and names every changed, replaced,
+inserted or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
 outside the database (a rewrite of the whole chain then no longer matches the published
 anchors).
 """

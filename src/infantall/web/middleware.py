@@ -16,7 +16,8 @@
   patient value. The pages that show a patient's record (``/patients/<id>`` and its
   edit, events and history pages) are audited the same way. A rejected CSV import (any
   4xx answer to an authenticated ``POST /api/v1/import``) is an audit row
-  ``import_rejected`` with the status.
+  ``import_rejected`` with the status. The read rows of concurrent requests share one
+  commit (group commit); a request still ends only once its own row is committed.
 """
 
 from __future__ import annotations
