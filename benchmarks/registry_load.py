@@ -229,12 +229,10 @@ def _seed_chain(database: Database) -> None:
     prev, links = GENESIS_HASH, []
     with database.engine.begin() as conn:
         for seq, row in enumerate(conn.execute(query).mappings(), start=1):
-            digest = link_hash(prev, row)
-            day = row["at"].astimezone(dt.UTC).date()
+            day, digest = row["at"].astimezone(dt.UTC).date(), link_hash(prev, row)
             links.append(
-                {"seq": seq, "audit_id": row["id"], "day": day, "prev_hash": prev,
-                 "row_hash": digest}
-            )  # fmt: skip
+                dict(seq=seq, audit_id=row["id"], day=day, prev_hash=prev, row_hash=digest)
+            )
             prev = digest
         for start in range(0, len(links), BATCH):
             conn.execute(insert(AUDIT_CHAIN), links[start : start + BATCH])
