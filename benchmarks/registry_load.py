@@ -9,8 +9,8 @@ app with uvicorn, and drives it with ``--clients`` concurrent keep-alive connect
   re-validated by the domain model).
 
 It reports requests/s, p50/p99 latency and errors per phase, then checks that every
-acknowledged write is in the database, that it passes its integrity check, and that no
-response crossed sites. Usage::
+acknowledged write is in the database, that it passes its integrity check, that no
+response crossed sites and that the audit hash chain verifies. Usage::
 
     .venv/bin/python benchmarks/registry_load.py --backend sqlite
     .venv/bin/python benchmarks/registry_load.py --backend postgresql
@@ -43,7 +43,14 @@ from typing import Any
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
-from infantall.registry.audit import snapshot
+from infantall.registry.audit import (
+    AUDIT_CHAIN,
+    CHAINED_COLUMNS,
+    GENESIS_HASH,
+    link_hash,
+    snapshot,
+    verify_chain,
+)
 from infantall.registry.db import Database, integrity_check, upgrade_database
 from infantall.registry.models import AuditEntry, Event, Patient, Site, User
 from infantall.registry.security import hash_password, password_hasher
@@ -214,6 +221,23 @@ def _seed_batch(
         conn.execute(insert(AuditEntry), audits)
 
 
+def _seed_chain(database: Database) -> None:
+    """Chain the bulk-loaded audit rows (as migration 0002 chains an existing trail), so the
+    run starts from a 200,000-link chain and ``registry verify`` holds at the end."""
+    table = AuditEntry.__table__
+    query = select(*(table.c[name] for name in CHAINED_COLUMNS)).order_by(table.c.id)
+    prev, links = GENESIS_HASH, []
+    with database.engine.begin() as conn:
+        for seq, row in enumerate(conn.execute(query).mappings(), start=1):
+            day, digest = row["at"].astimezone(dt.UTC).date(), link_hash(prev, row)
+            links.append(
+                dict(seq=seq, audit_id=row["id"], day=day, prev_hash=prev, row_hash=digest)
+            )
+            prev = digest
+        for start in range(0, len(links), BATCH):
+            conn.execute(insert(AUDIT_CHAIN), links[start : start + BATCH])
+
+
 def _reset_sequences(database: Database) -> None:
     """PostgreSQL: move the id sequences past the bulk-loaded ids, refresh statistics."""
     if database.engine.dialect.name != "postgresql":
@@ -232,13 +256,15 @@ def _reset_sequences(database: Database) -> None:
 def seed(
     database: Database, settings: Any, n_patients: int, n_sites: int, rng: random.Random
 ) -> dict[str, list[str]]:
-    """Bulk-load sites, one editor per site, patients, one event each, and their audit rows."""
+    """Bulk-load sites, one editor per site, patients, one event each, their audit rows and
+    the rows' hash chain."""
     now = dt.datetime.now(dt.UTC)
     by_site: dict[str, list[str]] = {}
     _seed_accounts(database, settings, n_sites, now)
     for start in range(0, n_patients, BATCH):
         pids = range(start + 1, min(start + BATCH, n_patients) + 1)
         _seed_batch(database, pids, n_sites, rng, now, by_site)
+    _seed_chain(database)
     _reset_sequences(database)
     return by_site
 
@@ -445,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                     s.scalars(select(Event.registry_id).where(Event.registry_id.in_(list(acked))))
                 )
                 n_audit = s.scalar(select(text("count(*)")).select_from(AuditEntry.__table__))
+                chain_problems = len(verify_chain(s))
             result = {
                 "backend": args.backend,
                 "patients": args.patients,
@@ -455,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
                 "phases": [p.report() for p in phases],
                 "acknowledged_writes_missing": len(acked - stored),
                 "audit_rows": n_audit,
+                "audit_chain_problems": chain_problems,
                 "integrity_problems": integrity_check(database.engine),
             }
             print(json.dumps(result, indent=2))

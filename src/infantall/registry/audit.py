@@ -11,8 +11,10 @@ that :func:`install_chain` adds in :func:`infantall.registry.db.make_sessionmake
 position ``seq``, the SHA-256 of the previous link and of the row's canonical serialisation
 (:func:`canonical_row`: sorted keys, UTC ISO times, compact JSON). Appends are serialised
 (SQLite: the one writer; PostgreSQL: a transaction-scoped advisory lock), so the chain is a
-total order. :func:`verify_chain` recomputes it and names every changed, replaced, inserted
-or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
+total order. On PostgreSQL one statement takes the lock, reads the tail and inserts the
+links (hashed by the server with the same formula), so the lock is held for one round
+trip and the commit. :func:`verify_chain` recomputes it and names every changed, replaced,
+inserted or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
 outside the database (a rewrite of the whole chain then no longer matches the published
 anchors).
 """
@@ -213,9 +215,8 @@ CHAINED_COLUMNS = (
 #: Key of the PostgreSQL advisory lock that serialises appends to the chain.
 _CHAIN_LOCK = 7_311_402_614
 _PENDING = "infantall_audit_rows_to_chain"
-# Plain driver SQL (no parameters, no compilation): the tail is read on every audited
-# transaction, so its cost is the chain's cost.
-_PG_TAIL = f"SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})"  # lock, then read
+# Plain driver SQL (no compilation): the tail is read on every audited SQLite transaction
+# (the one writer holds the database, so no lock is needed).
 _TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
 
 
@@ -244,10 +245,8 @@ def _row_of(entry: AuditEntry) -> dict[str, Any]:
 
 
 def _chain_tail(session: Session) -> tuple[int, str]:
-    """(seq, hash) of the last link, with appends locked until this transaction ends."""
-    conn = session.connection()
-    tail = _PG_TAIL if conn.dialect.name == "postgresql" else _TAIL_SQL
-    last = conn.exec_driver_sql(tail).first()
+    """SQLite: (seq, hash) of the last link (this transaction holds the one writer)."""
+    last = session.connection().exec_driver_sql(_TAIL_SQL).first()
     return (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
 
 
@@ -263,17 +262,8 @@ def _discard(session: Session, *_: Any) -> None:
     session.info.pop(_PENDING, None)
 
 
-def chain_new_entries(session: Session) -> None:
-    """``before_commit``: append a chain link for every audit row of the transaction.
-
-    The chain is locked (PostgreSQL: advisory lock) only from here to the commit, so a long
-    transaction (an import) does not hold up other sites' audited writes while it runs.
-    """
-    session.flush()
-    rows = sorted(session.info.pop(_PENDING, []), key=lambda r: int(r["id"]))
-    if not rows:
-        return
-    seq, prev = _chain_tail(session)
+def _link_rows(rows: list[dict[str, Any]], seq: int, prev: str) -> list[dict[str, Any]]:
+    """The links of ``rows`` after the tail ``(seq, prev)``, hashed here."""
     links = []
     for row in rows:
         seq += 1
@@ -288,7 +278,60 @@ def chain_new_entries(session: Session) -> None:
             }
         )
         prev = digest
-    session.connection().execute(insert(AUDIT_CHAIN), links)
+    return links
+
+
+# PostgreSQL: lock, read the tail, hash and insert every link in ONE statement (one round
+# trip fewer under the chain lock than "read the tail, then insert"). The tail comes from the
+# VOLATILE function audit_chain_tail, which takes the advisory lock and then reads with a new
+# snapshot, so it sees every link committed before the lock. Each link's hash is computed by
+# PostgreSQL from the canonical serialisation made here (:func:`canonical_row`), with
+# exactly :func:`link_hash`'s formula: SHA-256 hex of ``prev_hash || '\n' || canonical`` in
+# UTF-8; verify_chain recomputes it in Python.
+_PG_APPEND = f"""
+WITH RECURSIVE tail AS MATERIALIZED (
+    SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})
+), rows AS (
+    SELECT r.audit_id, r.day, r.canonical, r.k
+    FROM unnest(%(ids)s::bigint[], %(days)s::date[], %(canonicals)s::text[])
+        WITH ORDINALITY AS r(audit_id, day, canonical, k)
+), links(k, seq, audit_id, day, prev_hash, row_hash) AS (
+    SELECT 0::bigint, coalesce((SELECT seq FROM tail), 0)::bigint, NULL::bigint, NULL::date,
+           NULL::varchar, coalesce((SELECT row_hash FROM tail), '{GENESIS_HASH}')::varchar
+    UNION ALL
+    SELECT r.k, l.seq + 1, r.audit_id, r.day, l.row_hash,
+           encode(sha256(convert_to(l.row_hash || E'\\n' || r.canonical, 'UTF8')), 'hex')::varchar
+    FROM links l JOIN rows r ON r.k = l.k + 1
+)
+INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash)
+SELECT seq, audit_id, day, prev_hash, row_hash FROM links WHERE k > 0 ORDER BY k
+"""
+
+
+def _append_postgresql(session: Session, rows: list[dict[str, Any]]) -> None:
+    params = {
+        "ids": [int(row["id"]) for row in rows],
+        "days": [row["at"].astimezone(dt.UTC).date() for row in rows],
+        "canonicals": [canonical_row(row) for row in rows],
+    }
+    session.connection().exec_driver_sql(_PG_APPEND, params)
+
+
+def chain_new_entries(session: Session) -> None:
+    """``before_commit``: append a chain link for every audit row of the transaction.
+
+    The chain is locked (PostgreSQL: advisory lock) only from here to the commit, so a long
+    transaction (an import) does not hold up other sites' audited writes while it runs.
+    """
+    session.flush()
+    rows = sorted(session.info.pop(_PENDING, []), key=lambda r: int(r["id"]))
+    if not rows:
+        return
+    if session.connection().dialect.name == "postgresql":
+        _append_postgresql(session, rows)
+        return
+    seq, prev = _chain_tail(session)
+    session.connection().execute(insert(AUDIT_CHAIN), _link_rows(rows, seq, prev))
 
 
 def install_chain(sessions: sessionmaker[Session]) -> None:

@@ -1,0 +1,102 @@
+"""Appending to the audit hash chain (issue 14, load figures).
+
+On PostgreSQL the links are now hashed and inserted by one statement under the chain lock
+(the tail is no longer read in a round trip of its own); the hashes must still be exactly
+:func:`link_hash`'s, link after link, for rows of any content, several rows per transaction
+and concurrent writers, or ``registry verify`` would fail on an untouched trail.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import select, update
+
+from infantall.registry import audit
+from infantall.registry.audit import AUDIT_CHAIN, CHAINED_COLUMNS, GENESIS_HASH, link_hash
+from infantall.registry.models import AuditEntry
+from infantall.registry.verify import verify_registry
+
+from .test_registry_chain import _attacker
+
+#: Reasons that exercise the canonical serialisation: non-ASCII, a newline, quotes, a
+#: backslash and a character outside the BMP.
+_REASONS = ["plain", "Müller – naïve “quoted”", 'two\nlines \\ and "q"', "😀"]
+
+
+def _write(database: Any, principal: Any, reasons: list[str]) -> None:
+    with database.write_sessions() as s:
+        for i, reason in enumerate(reasons):
+            audit.record(
+                s, principal, "note", "patient", f"P-{i}", new={"k": reason, "n": i},
+                reason=reason,
+            )  # fmt: skip
+        s.commit()
+
+
+def _links_and_rows(database: Any) -> tuple[list[Any], dict[int, dict[str, Any]]]:
+    with database.read_sessions() as s:
+        links = list(s.execute(select(AUDIT_CHAIN).order_by(AUDIT_CHAIN.c.seq)))
+        cols = [AuditEntry.__table__.c[name] for name in CHAINED_COLUMNS]
+        rows = {int(r["id"]): dict(r) for r in s.execute(select(*cols)).mappings()}
+    return links, rows
+
+
+def test_links_equal_python_hashes_for_any_content(registry: Any, seeded: Any) -> None:
+    _, database = registry
+    before, _ = _links_and_rows(database)
+    _write(database, seeded["editor_a"], _REASONS)  # five rows, one transaction
+    _write(database, seeded["editor_a"], ["single"])
+    links, rows = _links_and_rows(database)
+    assert len(links) == len(before) + len(_REASONS) + 1
+    prev = GENESIS_HASH
+    for expected_seq, link in enumerate(links, start=1):
+        assert link.seq == expected_seq
+        assert link.prev_hash == prev
+        assert link.row_hash == link_hash(prev, rows[link.audit_id])
+        assert link.day == rows[link.audit_id]["at"].date()
+        prev = link.row_hash
+    # the new rows are chained in id order
+    new_ids = [link.audit_id for link in links[len(before) :]]
+    assert new_ids == sorted(new_ids)
+    assert verify_registry(database).ok
+
+
+def test_concurrent_appends_make_one_unbroken_chain(registry: Any, seeded: Any) -> None:
+    _, database = registry
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for _ in range(5):
+                if database.write_lock is None:
+                    _write(database, seeded["editor_a"], [f"w{n}"] * (1 + n % 3))
+                else:
+                    with database.write_lock:
+                        _write(database, seeded["editor_a"], [f"w{n}"] * (1 + n % 3))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    links, rows = _links_and_rows(database)
+    assert [link.seq for link in links] == list(range(1, len(rows) + 1))
+    assert verify_registry(database).ok
+
+
+def test_a_row_changed_after_the_one_statement_append_is_named(registry: Any, seeded: Any) -> None:
+    _, database = registry
+    _write(database, seeded["editor_a"], _REASONS)
+    links, _ = _links_and_rows(database)
+    target = links[-2].audit_id
+    with _attacker(database) as conn:
+        conn.execute(update(AuditEntry).where(AuditEntry.id == target).values(reason="forged"))
+    report = verify_registry(database)
+    assert {(p["check"], p["kind"], p["id"]) for p in report.problems} == {
+        ("audit_chain", "changed", str(target))
+    }

@@ -1,0 +1,111 @@
+"""Read audits of concurrent requests share one commit (issue 14, load figures).
+
+Every successful read of a patient is an audit row. Under load the rows of requests that
+arrive while a commit is running are committed together by the next request to get the
+lock; each request still ends only after its own row is committed, a failed commit fails
+every request whose row it carried, and revoking a token still takes effect on the very
+next request (tokens are not cached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from infantall.registry.models import AuditEntry
+from infantall.registry.verify import verify_registry
+from infantall.web import middleware
+
+API = "/api/v1"
+PATIENT = {
+    "local_code": "GC-001",
+    "birth_date": "2024-03-01",
+    "diagnosis_date": "2024-06-15",
+    "kmt2a": "germline",
+}
+N = 12
+
+
+def _reads(database: Any) -> list[AuditEntry]:
+    with database.read_sessions() as s:
+        query = select(AuditEntry).where(AuditEntry.action == "read").order_by(AuditEntry.id)
+        return list(s.scalars(query))
+
+
+def _slow_batches(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> list[list[Any]]:
+    """Record each committed batch (after it is durable); slow, so that requests pile up."""
+    batches: list[list[Any]] = []
+    real = middleware._write_audit
+
+    def slow(database: Any, items: list[Any]) -> None:
+        time.sleep(0.05)
+        if fail:
+            raise RuntimeError("disk full")
+        real(database, items)
+        batches.append(list(items))
+
+    monkeypatch.setattr(middleware, "_write_audit", slow)
+    return batches
+
+
+async def _concurrent_reads(app: Any, rid: str, headers: dict[str, str]) -> list[Any]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+
+        async def one() -> Any:
+            try:
+                return await c.get(f"{API}/patients/{rid}", headers=headers)
+            except RuntimeError as exc:
+                return exc
+
+        return await asyncio.gather(*(one() for _ in range(N)))
+
+
+def _patient(client: Any, auth: dict[str, dict[str, str]]) -> str:
+    r = client.post(f"{API}/patients", json=PATIENT, headers=auth["editor_a"])
+    assert r.status_code == 201, r.text
+    return str(r.json()["registry_id"])
+
+
+def test_concurrent_reads_are_all_audited_in_shared_commits(
+    app: Any, client: Any, auth: dict[str, dict[str, str]], registry: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    _, database = registry
+    rid = _patient(client, auth)
+    batches = _slow_batches(monkeypatch)
+    answers = asyncio.run(_concurrent_reads(app, rid, auth["viewer_a"]))
+    assert [a.status_code for a in answers] == [200] * N
+    reads = _reads(database)
+    assert [(r.actor_username, r.entity_id) for r in reads] == [("viewer_a", rid)] * N
+    assert sum(len(b) for b in batches) == N
+    assert max(len(b) for b in batches) > 1  # shared commits
+    assert len(batches) < N
+    assert verify_registry(database).ok
+
+
+def test_a_failed_commit_fails_every_request_it_carried(
+    app: Any, client: Any, auth: dict[str, dict[str, str]], registry: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    _, database = registry
+    rid = _patient(client, auth)
+    _slow_batches(monkeypatch, fail=True)
+    answers = asyncio.run(_concurrent_reads(app, rid, auth["viewer_a"]))
+    assert all(isinstance(a, RuntimeError) and "disk full" in str(a) for a in answers)
+    assert _reads(database) == []
+
+
+def test_a_revoked_token_fails_on_the_next_request(
+    client: Any, auth: dict[str, dict[str, str]]
+) -> None:
+    rid = _patient(client, auth)
+    headers = auth["viewer_a"]
+    assert client.get(f"{API}/patients/{rid}", headers=headers).status_code == 200
+    assert client.post(f"{API}/auth/logout", headers=headers).status_code in (200, 204)
+    assert client.get(f"{API}/patients/{rid}", headers=headers).status_code == 401
