@@ -140,9 +140,8 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[in
         return []
     if _is_postgresql(session):
         ids = _next_ids(session, model.__tablename__, len(rows))
-        session.connection().execute(
-            insert(model.__table__), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
-        )
+        with_ids = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        session.connection().execute(insert(model.__table__), with_ids)
         return ids
     statement = insert(model).returning(model.id, sort_by_parameter_order=True)
     return list(session.scalars(statement, rows))
