@@ -90,8 +90,9 @@ MAX_STORED_PROBLEMS = 1000
 #: Pause after each batch so that other writers go first: on SQLite the requests queued on
 #: the process's write lock, on both backends the request threads of this process waiting
 #: for the interpreter (the job is pure Python between its round trips). This share of the
-#: time the batch took, at least the first and at most the second bound.
-_YIELD_SHARE = 0.2
+#: time the batch took (the first: SQLite, where others wait for the writer; the second:
+#: PostgreSQL), at least the first bound and at most the second.
+_YIELD_SHARE = (0.5, 0.2)
 _YIELD_SECONDS = 0.005
 _MAX_YIELD_SECONDS = 0.25
 
@@ -252,7 +253,8 @@ def _writer(
     if pause or database.write_lock is not None:
         # ``threading.Lock`` is not fair, nor is the interpreter lock: without a pause the
         # job would take them back before a waiting request's thread is even scheduled.
-        time.sleep(min(_MAX_YIELD_SECONDS, max(_YIELD_SECONDS, held * _YIELD_SHARE)))
+        share = _YIELD_SHARE[0] if database.write_lock is not None else _YIELD_SHARE[1]
+        time.sleep(min(_MAX_YIELD_SECONDS, max(_YIELD_SECONDS, held * share)))
 
 
 def _set(database: Database, job_id: str, **values: Any) -> None:
