@@ -178,7 +178,8 @@ def _audit_created(session: Session, principal: Principal, entity: str, model: A
 def _write(session: Session, principal: Principal, parsed: ParsedImport,
            records: list[str]) -> int:  # fmt: skip
     """Add ``records`` (patients, events, one audit row each) to ``session``; the number of
-    events. Patients and events go in one bulk INSERT each (no ORM object per row)."""
+    events. Patients and events go in one bulk insert each (no ORM object per row; see
+    :func:`_insert`), then their audit rows, patients first."""
     now = utcnow()
     common = {"created_at": now, "updated_at": now, "version": 1, "voided_at": None,
               "void_reason": None}  # fmt: skip
