@@ -87,9 +87,12 @@ ACTIVE_STATES = ("queued", "validating", "committing")
 ACTIVE_SQL = "state IN ('queued', 'validating', 'committing')"
 #: Problems stored with a rejected job (``problem_count`` counts them all).
 MAX_STORED_PROBLEMS = 1000
-#: Pause after each batch so that writers queued on the lock go first (SQLite): this share
-#: of the time the batch held the lock, at least the first and at most the second bound.
-_YIELD_SHARE = 0.5
+#: Pause after each batch so that other writers go first: on SQLite the requests queued on
+#: the process's write lock, on both backends the request threads of this process waiting
+#: for the interpreter (the job is pure Python between its round trips). This share of the
+#: time the batch took (the first: SQLite, where others wait for the writer; the second:
+#: PostgreSQL), at least the first bound and at most the second.
+_YIELD_SHARE = (0.5, 0.2)
 _YIELD_SECONDS = 0.005
 _MAX_YIELD_SECONDS = 0.25
 
@@ -234,9 +237,12 @@ def get_job(session: Session, principal: Principal, job_id: str) -> ImportJob:
 
 
 @contextlib.contextmanager
-def _writer(database: Database, principal: Principal | None = None) -> Iterator[Session]:
+def _writer(
+    database: Database, principal: Principal | None = None, pause: bool = False
+) -> Iterator[Session]:
     """A write session (kept to ``principal``'s site by row-level security on PostgreSQL),
-    holding the process's SQLite write lock for its lifetime only."""
+    holding the process's SQLite write lock for its lifetime only; with ``pause`` (or on
+    SQLite), a short pause follows (see :data:`_YIELD_SHARE`)."""
     lock = database.write_lock or contextlib.nullcontext()
     with lock, database.write_sessions() as session:
         held = time.perf_counter()
@@ -244,11 +250,11 @@ def _writer(database: Database, principal: Principal | None = None) -> Iterator[
             scope_session(session, principal)
         yield session
         held = time.perf_counter() - held
-    if database.write_lock is not None:
-        # ``threading.Lock`` is not fair: without a pause the job would take the lock back
-        # before a waiting request's thread is even scheduled. Pausing half as long as the
-        # batch held the lock leaves other writers at least a third of the writer's time.
-        time.sleep(min(_MAX_YIELD_SECONDS, max(_YIELD_SECONDS, held * _YIELD_SHARE)))
+    if pause or database.write_lock is not None:
+        # ``threading.Lock`` is not fair, nor is the interpreter lock: without a pause the
+        # job would take them back before a waiting request's thread is even scheduled.
+        share = _YIELD_SHARE[0] if database.write_lock is not None else _YIELD_SHARE[1]
+        time.sleep(min(_MAX_YIELD_SECONDS, max(_YIELD_SECONDS, held * share)))
 
 
 def _set(database: Database, job_id: str, **values: Any) -> None:
@@ -338,7 +344,7 @@ def _validate_and_commit(
         session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
 
     report = commit_batches(
-        lambda: _writer(database, principal), principal, parsed,
+        lambda: _writer(database, principal, pause=True), principal, parsed,
         batch_rows=settings.import_batch_rows, on_batch=on_batch, audit_new={"job": job_id},
     )  # fmt: skip
     if not report.ok:
