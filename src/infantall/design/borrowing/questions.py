@@ -43,13 +43,17 @@ __all__ = [
     "BorrowingPrior",
     "borrowing_prior",
     "borrowing_prior_from_options",
+    "norm_selector",
+    "read_data_csv",
     "studies_from_evidence",
+    "tau_text",
 ]
 
 NRule = Literal["se", "n"]
 
 
-def _norm(text: str) -> str:
+def norm_selector(text: str) -> str:
+    """An evidence selector (trial, population, endpoint) in its canonical spelling."""
     return text.strip().lower().replace("-", "_").replace(" ", "_")
 
 
@@ -81,8 +85,8 @@ def studies_from_evidence(
         }
     )
     rows = frame[
-        (frame["population"].astype(str).map(_norm) == _norm(population))
-        & (frame["endpoint"].astype(str).map(_norm) == _norm(endpoint))
+        (frame["population"].astype(str).map(norm_selector) == norm_selector(population))
+        & (frame["endpoint"].astype(str).map(norm_selector) == norm_selector(endpoint))
     ]
     if trials is None:
         if rows.empty:
@@ -202,7 +206,7 @@ class BorrowingPrior:
             ],
             "model": {
                 "mu_prior": f"normal:{self.map.mu_prior.mean:g}:{self.map.mu_prior.sd:g}",
-                "tau_prior": _tau_text(self.map.tau_prior),
+                "tau_prior": tau_text(self.map.tau_prior),
             },
         }
         if self.robust is not None:
@@ -214,7 +218,18 @@ class BorrowingPrior:
         return out
 
 
-def _tau_text(t: TauPrior) -> str:
+def read_data_csv(data: Path) -> pd.DataFrame:
+    """The ``--data`` CSV of historical studies, or a coded error naming ``--data``."""
+    if not data.is_file():
+        raise InvalidInputError("--data", f"{data}: no such file", "file_not_found")
+    try:
+        return pd.read_csv(data)
+    except (ValueError, OSError) as exc:
+        raise InvalidInputError("--data", f"{data}: not a CSV ({exc})", "bad_csv") from None
+
+
+def tau_text(t: TauPrior) -> str:
+    """A tau prior as the CLI writes it (``halfnormal:S``, ``halft:DF:S``, ...)."""
     return f"halft:{t.df:g}:{t.scale:g}" if t.kind == "halft" else f"{t.kind}:{t.scale:g}"
 
 
@@ -279,12 +294,7 @@ def borrowing_prior_from_options(
     if data is not None:
         if trials:
             raise InvalidInputError("--data", "give --data or --trial, not both", "conflict")
-        if not data.is_file():
-            raise InvalidInputError("--data", f"{data}: no such file", "file_not_found")
-        try:
-            frame = pd.read_csv(data)
-        except (ValueError, OSError) as exc:
-            raise InvalidInputError("--data", f"{data}: not a CSV ({exc})", "bad_csv") from None
+        frame = read_data_csv(data)
         return borrowing_prior(
             HistoricalStudies.from_frame(frame),
             mu_prior=mu,

@@ -30,6 +30,7 @@ from infantall.design.borrowing.gamma_mixture import (
     robustify_gamma,
 )
 from infantall.design.borrowing.prior import NormalPrior, TauPrior, parse_mu_prior, parse_tau_prior
+from infantall.design.borrowing.questions import norm_selector, read_data_csv, tau_text
 from infantall.design.borrowing.tte import IntervalMap, TteMapPrior, TteStudies, tte_map_prior
 from infantall.errors import InvalidInputError
 
@@ -43,10 +44,6 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 _PDF_NODES = 500
-
-
-def _norm(text: str) -> str:
-    return text.strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def parse_intervals(text: str, field: str = "--intervals") -> list[float]:
@@ -81,8 +78,8 @@ def tte_studies_from_evidence(
     if need - set(frame.columns):
         raise InvalidInputError("evidence", f"missing columns {sorted(need)}", "missing_columns")
     rows = frame[
-        (frame["population"].astype(str).map(_norm) == _norm(population))
-        & (frame["endpoint"].astype(str).map(_norm) == _norm(endpoint))
+        (frame["population"].astype(str).map(norm_selector) == norm_selector(population))
+        & (frame["endpoint"].astype(str).map(norm_selector) == norm_selector(endpoint))
     ]
     wanted = sorted(set(rows["trial_id"].astype(str))) if trials is None else list(trials)
     if not wanted:
@@ -134,7 +131,7 @@ def _float(value: Any) -> float | None:
 
 
 def _trial_rows(rows: pd.DataFrame, trial: str, n_rule: str) -> pd.DataFrame:
-    mine = rows[rows["trial_id"].astype(str).map(_norm) == _norm(trial)]
+    mine = rows[rows["trial_id"].astype(str).map(norm_selector) == norm_selector(trial)]
     h = pd.to_numeric(mine["horizon_years"], errors="coerce")
     s = pd.to_numeric(mine["estimate_pct"], errors="coerce")
     n = pd.to_numeric(mine["n"], errors="coerce").astype(float)
@@ -208,7 +205,7 @@ class TteBorrowingPrior:
             "ess": {k: float(sum(e[k] for e in self.ess)) for k in ("moment", "elir")},
             "model": {
                 "mu_prior": f"normal:{self.map.mu_prior.mean:g}:{self.map.mu_prior.sd:g}",
-                "tau_prior": _tau_text(self.map.tau_prior),
+                "tau_prior": tau_text(self.map.tau_prior),
                 "hazard_between_horizons": "constant (no extrapolation past a study's last)",
                 "n_effective": "S(1-S)/se^2 where an SE is given, else n",
             },
@@ -221,10 +218,6 @@ class TteBorrowingPrior:
         if self.sources is not None:
             out["sources"] = [dict(s) for s in self.sources]
         return out
-
-
-def _tau_text(t: TauPrior) -> str:
-    return f"halft:{t.df:g}:{t.scale:g}" if t.kind == "halft" else f"{t.kind}:{t.scale:g}"
 
 
 def _smooth_pdf(iv: IntervalMap) -> tuple[Any, float, float]:
@@ -300,12 +293,7 @@ def tte_borrowing_prior_from_options(
     if data is not None:
         if trials:
             raise InvalidInputError("--data", "give --data or --trial, not both", "conflict")
-        if not data.is_file():
-            raise InvalidInputError("--data", f"{data}: no such file", "file_not_found")
-        try:
-            frame = pd.read_csv(data)
-        except (ValueError, OSError) as exc:
-            raise InvalidInputError("--data", f"{data}: not a CSV ({exc})", "bad_csv") from None
+        frame = read_data_csv(data)
         return tte_borrowing_prior(
             TteStudies.from_frame(frame),
             cuts,
