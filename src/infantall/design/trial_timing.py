@@ -95,6 +95,13 @@ def predict_interim_times(
     rate = rng.gamma(n + PRIOR, 1.0 / (now_years + PRIOR), size=draws)
     gaps = rng.exponential(1.0, size=(draws, future[-1] - n)) / rate[:, None]
     waits = np.cumsum(gaps, axis=1)[:, [t - n - 1 for t in future]]
+    return _timing(future, waits, n, now_years, "patients")
+
+
+def _timing(
+    future: Sequence[int], waits: NDArray[np.float64], n: int, now_years: float, counts: str
+) -> InterimTiming:
+    """The median and the :data:`LEVEL` interval of each target's simulated waiting time."""
     q = np.quantile(waits, [0.5, (1 - LEVEL) / 2, (1 + LEVEL) / 2], axis=0)
     return InterimTiming(
         targets=tuple(future),
@@ -103,11 +110,8 @@ def predict_interim_times(
         upper=tuple(float(v) for v in q[2]),
         enrolled=n,
         years_observed=float(now_years),
+        counts=counts,
     )
-
-
-def _quantiles(waits: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.asarray(np.quantile(waits, [0.5, (1 - LEVEL) / 2, (1 + LEVEL) / 2], axis=0))
 
 
 def predict_event_times(
@@ -161,13 +165,4 @@ def predict_event_times(
     )
     times.sort(axis=1)
     waits = times[:, [t - d - 1 for t in future]]
-    q = _quantiles(waits)
-    return InterimTiming(
-        targets=tuple(future),
-        median=tuple(float(v) for v in q[0]),
-        lower=tuple(float(v) for v in q[1]),
-        upper=tuple(float(v) for v in q[2]),
-        enrolled=n,
-        years_observed=float(now_years),
-        counts="events",
-    )
+    return _timing(future, waits, n, now_years, "events")
