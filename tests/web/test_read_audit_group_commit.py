@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -72,6 +74,14 @@ def _patient(client: Any, auth: dict[str, dict[str, str]]) -> str:
     return str(r.json()["registry_id"])
 
 
+def _run_in_own_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on a fresh event loop in a thread of its own: in the whole suite the
+    browser tests' Playwright (sync API) keeps an event loop running in the main thread, where
+    ``asyncio.run`` is refused."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_concurrent_reads_are_all_audited_in_shared_commits(
     app: Any, client: Any, auth: dict[str, dict[str, str]], registry: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -79,7 +89,7 @@ def test_concurrent_reads_are_all_audited_in_shared_commits(
     _, database = registry
     rid = _patient(client, auth)
     batches = _slow_batches(monkeypatch)
-    answers = asyncio.run(_concurrent_reads(app, rid, auth["viewer_a"]))
+    answers = _run_in_own_loop(_concurrent_reads(app, rid, auth["viewer_a"]))
     assert [a.status_code for a in answers] == [200] * N
     reads = _reads(database)
     assert [(r.actor_username, r.entity_id) for r in reads] == [("viewer_a", rid)] * N
@@ -96,7 +106,7 @@ def test_a_failed_commit_fails_every_request_it_carried(
     _, database = registry
     rid = _patient(client, auth)
     _slow_batches(monkeypatch, fail=True)
-    answers = asyncio.run(_concurrent_reads(app, rid, auth["viewer_a"]))
+    answers = _run_in_own_loop(_concurrent_reads(app, rid, auth["viewer_a"]))
     assert all(isinstance(a, RuntimeError) and "disk full" in str(a) for a in answers)
     assert _reads(database) == []
 
