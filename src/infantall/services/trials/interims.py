@@ -102,13 +102,13 @@ def _run(
     session: Session,
     principal: Principal,
     trial: Trial,
+    spec: TrialSpec,
     look: int,
     day: dt.date,
     data_in: tuple[Sequence[float] | None, Sequence[float] | None] = (None, None),
 ) -> dict[str, Any]:
     """Run interim ``look`` with the design's rules and record it (not committed)."""
     code = trial.code
-    spec = spec_from_dict(current_spec(session, trial).spec)
     done = interims_of(session, trial)
     active = done[-1].result["active"] if done else [True] * spec.n_arms
     patients, successes = data_in
@@ -165,10 +165,11 @@ def record_interim(
     if not is_dmc(session, principal, trial):
         raise PermissionDeniedError("only the trial's DMC statistician runs interims", "not_dmc")
     day = as_of or dt.date.today()
-    look, why = _due(session, trial, spec_from_dict(current_spec(session, trial).spec), day)
+    spec = spec_from_dict(current_spec(session, trial).spec)
+    look, why = _due(session, trial, spec, day)
     if look < 0:
         raise InvalidInputError("look", why, "not_due")
-    result = _run(session, principal, trial, look, day, (patients, successes))
+    result = _run(session, principal, trial, spec, look, day, (patients, successes))
     commit(session)
     return result
 
@@ -188,12 +189,13 @@ def run_due_interims(
         return 0
     day = as_of or dt.date.today()
     actor = dataclasses.replace(principal, channel="auto")
+    spec = spec_from_dict(current_spec(session, trial).spec)  # frozen while interims run
     ran = 0
     while trial.status == "open":
-        look, _ = _due(session, trial, spec_from_dict(current_spec(session, trial).spec), day)
+        look, _ = _due(session, trial, spec, day)
         if look < 0:
             break
-        _run(session, actor, trial, look, day)
+        _run(session, actor, trial, spec, look, day)
         ran += 1
     commit(session)
     return ran
