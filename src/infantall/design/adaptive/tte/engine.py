@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 import infantall.design.adaptive.outcomes as base
 from infantall.design.adaptive.config import TrialSpec
-from infantall.design.adaptive.tte import model
+from infantall.design.adaptive.tte import fused, model
 from infantall.design.adaptive.tte.cure import cure_survival_draws
 from infantall.design.adaptive.tte.data import generate
 from infantall.design.adaptive.tte.hierarchy import borrow_log_hr
@@ -74,6 +74,8 @@ class _Design:
             rate[self.control] = np.asarray(hist.events) / np.asarray(hist.hazards)
         #: the control's Gamma-mixture prior (one stratum: strata are refused with it)
         self.mix = ControlMixture(hist.components) if isinstance(hist, MixturePrior) else None
+        self.mix_group = -1 if self.mix is None else self.control * self.s
+        self.mix_args = _mix_args(self.mix, self.j, int(spec.max_patients or 0))
         self.prior_shape = shape.reshape(self.g, self.j)
         self.prior_rate = rate.reshape(self.g, self.j)
         if self.day is None:
@@ -83,17 +85,11 @@ class _Design:
         """Matched Gamma (..., arms, strata) of each cumulative hazard at the horizon from
         events and exposure (..., groups, intervals); the mixture control by its exact
         posterior moments per interval."""
-        lead = d.shape[:-2]
-        full = (*lead, self.k, self.s, self.j)
-        a, b = (self.prior_shape + d).reshape(full), (self.prior_rate + e).reshape(full)
-        sh, rt = model.matched_gamma(a, b, self.w)
-        if self.mix is not None:
-            c = self.control
-            mean, var = self.mix.moments(
-                d.reshape(full)[..., c, 0, :], e.reshape(full)[..., c, 0, :]
-            )
-            sh[..., c, 0], rt[..., c, 0] = model.matched_moments(mean, var, self.w)
-        return sh, rt
+        full = (*d.shape[:-2], self.k, self.s)
+        sh, rt = fused.matched(
+            d, e, self.prior_shape, self.prior_rate, self.w, self.mix_group, self.mix_args
+        )
+        return sh.reshape(full), rt.reshape(full)
 
     def pooled(self, d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Matched Gamma (..., arms) with the strata pooled."""
@@ -107,10 +103,19 @@ class _Design:
         return model.matched_gamma(a, b, self.w)
 
 
-def _quantity(des: _Design, d: FloatArray, e: FloatArray) -> FloatArray:
-    """Decision quantity per arm from events and exposure (..., groups, intervals)."""
-    lead = d.shape[:-2]
-    sh, rt = des.matched(d, e)
+def _mix_args(
+    mix: ControlMixture | None, j: int, n: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The mixture prior's arrays for :func:`fused.matched` (placeholders without one)."""
+    if mix is None:
+        one = np.ones((j, 1))
+        return one, one, one, np.zeros((j, 1, 1))
+    return mix.const, mix.shape, mix.rate, fused.lgamma_table(mix.shape, n)
+
+
+def _quantity(des: _Design, sh: FloatArray, rt: FloatArray) -> FloatArray:
+    """Decision quantity per arm from the matched Gammas (..., arms, strata)."""
+    lead = sh.shape[:-2]
     c = des.control
     if des.tte.strata is not None:
         st = des.tte.strata
@@ -119,21 +124,26 @@ def _quantity(des: _Design, d: FloatArray, e: FloatArray) -> FloatArray:
             tau=st.log_hr_sd, mean_prior_sd=st.mean_prior_sd,
         )  # fmt: skip
         return eff.prob_benefit
+    if des.tte.delta <= 0:
+        return fused.prob_better(sh[..., 0], rt[..., 0], c)
     exp = np.arange(des.k) != c
     ak, bk, ac, bc = sh[..., exp, 0], rt[..., exp, 0], sh[..., c : c + 1, 0], rt[..., c : c + 1, 0]
     out = np.full((*lead, des.k), 0.5)
-    if des.tte.delta > 0:
-        out[..., exp] = model.prob_better_by(ak, bk, ac, bc, des.tte.delta)
-    else:
-        out[..., exp] = model.prob_better(ak, bk, ac, bc)
+    out[..., exp] = model.prob_better_by(ak, bk, ac, bc, des.tte.delta)
     return out
 
 
 def _best(
-    des: _Design, d: FloatArray, e: FloatArray, active: NDArray[np.bool_], rng: np.random.Generator
+    des: _Design,
+    d: FloatArray,
+    e: FloatArray,
+    matched: tuple[FloatArray, FloatArray],
+    active: NDArray[np.bool_],
+    rng: np.random.Generator,
 ) -> FloatArray:
-    """P(best) per arm, averaged over the leading completions axis if any (strata pooled)."""
-    sh, rt = des.pooled(d, e)
+    """P(best) per arm, averaged over the leading completions axis if any (strata pooled;
+    with one stratum the ``matched`` Gammas of ``d, e`` are used as they are)."""
+    sh, rt = (matched[0][..., 0], matched[1][..., 0]) if des.s == 1 else des.pooled(d, e)
     if sh.ndim == 2:
         return model.prob_best(sh, rt, active, des.tte.best_draws, rng)
     m = sh.shape[1]
@@ -267,8 +277,7 @@ def _predictive(
     )
     t_final, last_entry = _final_time(des, look, sim_entry)
     include = look.enrolled | (future & (sim_entry <= last_entry[:, None]))
-    u = rng.random(look.x.shape)
-    pick = (u[:, :, None] > np.cumsum(alloc, axis=1)[:, None, :-1]).sum(axis=2)
+    pick = _count_above(rng.random(look.x.shape), np.cumsum(alloc, axis=1)[:, :-1])
     group = np.where(future, pick * des.s + look.stratum, look.group)
     status = np.where(future, UNKNOWN, look.status)
     horizon = np.full(look.x.shape, des.tte.horizon_years)
@@ -278,7 +287,7 @@ def _predictive(
         look.ev & ~future, status, group, include,
         t_final[:, None] - sim_entry, link.head(pp.draws), rng, also=also,
     )  # fmt: skip
-    final = _quantity(des, out[0], out[1])
+    final = _quantity(des, *des.matched(out[0], out[1]))
     ppos = np.asarray((final > pp.success).mean(axis=1), dtype=float)
     if also is None:
         return ppos, None
@@ -372,6 +381,15 @@ class _Trials:
         )
 
 
+def _count_above(x: FloatArray, edges: FloatArray) -> NDArray[np.intp]:
+    """Per (trial, patient), how many of the trial's ``edges`` (trials, n) lie below ``x``
+    (one comparison per edge on the whole array: faster than a reduction over a short axis)."""
+    out = np.zeros(x.shape, dtype=np.intp)
+    for k in range(edges.shape[1]):
+        out += x > edges[:, k : k + 1]
+    return out
+
+
 def _analysis_times(spec: TrialSpec, entry: FloatArray) -> FloatArray:
     a = spec.analyses
     if a.patients is not None:
@@ -406,14 +424,16 @@ def _analyse(
         ppos, imputed = _predictive(des, look, trials.alloc[idx], link, rng, imputations=m)
     if link is not None and pred is not None:
         a, b = imputed if imputed is not None else _imputed(des, look, link, rng)
-        better = _quantity(des, a, b).mean(axis=1)
+        matched = des.matched(a, b)
+        better = _quantity(des, *matched).mean(axis=1)
     else:
         a, b = look.d_all, look.e_all
-        better = _quantity(des, a, b)
+        matched = des.matched(a, b)
+        better = _quantity(des, *matched)
     active_before = trials.active[idx].copy()
     trials.decide(idx, j, better, ppos)
     if adaptive:
-        best = _best(des, a, b, active_before, rng)
+        best = _best(des, a, b, matched, active_before, rng)
         trials.reallocate(idx, best)
     else:
         trials.reallocate(idx, np.ones_like(better))
@@ -459,12 +479,11 @@ def simulate_tte_block(
     des = _Design(spec)
     entry, times, negs, stratum, u_arm = generate(des.spec, des.cuts, size, rng)
     tau = _analysis_times(spec, entry)
-    window = (entry[:, :, None] > tau[:, None, :]).sum(axis=2)
+    window = _count_above(entry, tau)
     arm = np.full(entry.shape, -1, dtype=np.intp)
     trials = _Trials(des, size, tau.shape[1])
     for j in range(tau.shape[1]):
-        cum = np.cumsum(trials.alloc, axis=1)
-        pick = (u_arm[:, :, None] > cum[:, None, :-1]).sum(axis=2)
+        pick = _count_above(u_arm, np.cumsum(trials.alloc, axis=1)[:, :-1])
         arm = np.where(window == j, pick, arm)
         idx = np.flatnonzero(trials.running)
         if idx.size == 0:

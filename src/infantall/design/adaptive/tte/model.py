@@ -101,7 +101,7 @@ def prob_best(
     lam = rng.standard_gamma(shape[:, None, :], size=(shape.shape[0], draws, shape.shape[1]))
     lam = lam / rate[:, None, :]
     lam = np.where(active[:, None, :], lam, np.inf)
-    best = lam.argmin(axis=2)
     k = shape.shape[1]
-    counts = (best[:, :, None] == np.arange(k)).sum(axis=1)
+    best = lam.argmin(axis=2) + k * np.arange(shape.shape[0])[:, None]
+    counts = np.bincount(best.ravel(), minlength=shape.shape[0] * k).reshape(-1, k)
     return np.asarray(counts / draws, dtype=float)
