@@ -64,32 +64,34 @@ def _mixture_moments(
     j: int,
     d: float,
     e: float,
-    lw: FloatArray,
+    work: FloatArray,
 ) -> tuple[float, float]:  # pragma: no cover - compiled
-    """Posterior mean and variance of interval ``j``'s hazard under the mixture prior."""
+    """Posterior mean and variance of interval ``j``'s hazard under the mixture prior: the
+    weights normalised by log-sum-exp, then the mean, the mean within-component variance and
+    the spread of the component means in one pass."""
     const, shape, rate, table = mix
     k_n = shape.shape[1]
     top = -np.inf
     for k in range(k_n):
-        lw[k] = const[j, k] + _lgamma_at(table, j, k, shape[j, k], d)
-        lw[k] -= (shape[j, k] + d) * math.log(rate[j, k] + e)
-        top = max(top, lw[k])
+        a = shape[j, k] + d
+        b = rate[j, k] + e
+        work[0, k] = const[j, k] + _lgamma_at(table, j, k, shape[j, k], d) - a * math.log(b)
+        work[1, k] = a / b
+        work[2, k] = b
+        top = max(top, work[0, k])
     total = 0.0
-    for k in range(k_n):
-        lw[k] = math.exp(lw[k] - top)
-        total += lw[k]
     m1 = 0.0
-    m2 = 0.0
+    within = 0.0
+    square = 0.0
     for k in range(k_n):
-        b = rate[j, k] + e
-        pi = lw[k] / total
-        m1 += pi * ((shape[j, k] + d) / b)
-        m2 += pi * ((shape[j, k] + d) / (b * b))
-    spread = 0.0
-    for k in range(k_n):
-        b = rate[j, k] + e
-        spread += lw[k] / total * ((shape[j, k] + d) / b - m1) ** 2
-    return m1, m2 + spread
+        pi = math.exp(work[0, k] - top)
+        mean = work[1, k]
+        total += pi
+        m1 += pi * mean
+        within += pi * mean / work[2, k]
+        square += pi * mean * mean
+    m1 /= total
+    return m1, within / total + max(square / total - m1 * m1, 0.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -105,14 +107,14 @@ def _matched(
     rows, g_n, j_n = d.shape
     sh = np.empty((rows, g_n))
     rt = np.empty((rows, g_n))
-    lw = np.empty(mix[1].shape[1])
+    work = np.empty((3, mix[1].shape[1]))
     for r in range(rows):
         for g in range(g_n):
             mean = 0.0
             var = 0.0
             for j in range(j_n):
                 if g == mix_group:
-                    m, v = _mixture_moments(mix, j, d[r, g, j], e[r, g, j], lw)
+                    m, v = _mixture_moments(mix, j, d[r, g, j], e[r, g, j], work)
                 else:
                     b = prior_rate[g, j] + e[r, g, j]
                     m = (prior_shape[g, j] + d[r, g, j]) / b

@@ -17,6 +17,7 @@ Then
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
@@ -99,9 +100,24 @@ def prob_best(
     ``shape, rate`` are (trials, arms) matched Gammas of the cumulative hazard at the horizon.
     """
     lam = rng.standard_gamma(shape[:, None, :], size=(shape.shape[0], draws, shape.shape[1]))
-    lam = lam / rate[:, None, :]
-    lam = np.where(active[:, None, :], lam, np.inf)
-    k = shape.shape[1]
-    best = lam.argmin(axis=2) + k * np.arange(shape.shape[0])[:, None]
-    counts = np.bincount(best.ravel(), minlength=shape.shape[0] * k).reshape(-1, k)
+    counts = _count_best(lam, np.ascontiguousarray(rate, dtype=float), active)
     return np.asarray(counts / draws, dtype=float)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_best(
+    unit: FloatArray, rate: FloatArray, active: NDArray[np.bool_]
+) -> FloatArray:  # pragma: no cover - compiled
+    """How often each active arm has the smallest ``unit / rate`` (rows, draws, arms); the
+    first arm wins a tie, as ``argmin`` does."""
+    rows, draws, k_n = unit.shape
+    out = np.zeros((rows, k_n))
+    for r in range(rows):
+        for m in range(draws):
+            best, low = -1, np.inf
+            for k in range(k_n):
+                v = unit[r, m, k] / rate[r, k]
+                if active[r, k] and (v < low or best < 0):
+                    best, low = k, v
+            out[r, max(best, 0)] += 1.0
+    return out
