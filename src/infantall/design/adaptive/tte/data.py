@@ -3,6 +3,8 @@ event times and MRD status under every arm, strata and the uniforms that allocat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -40,10 +42,18 @@ def generate(
         mult = np.asarray(tte.strata.hazard_multipliers)[stratum]
     times = np.empty((size, n, k_n))
     neg = np.empty((size, n, k_n), dtype=bool)
+    scaled = unit / mult
+    seen: dict[tuple[float, ...], FloatArray] = {}  # arms often share hazards: invert once
+
+    def inverse(hazards: Sequence[float]) -> FloatArray:
+        key = tuple(float(h) for h in hazards)
+        if key not in seen:
+            seen[key] = _inverse_hazard(cuts, np.asarray(key), scaled)
+        return seen[key]
+
     for k, arm in enumerate(spec.arms):
         h_neg, h_pos, p_neg = arm_hazards(tte, arm)
-        t_neg = _inverse_hazard(cuts, np.asarray(h_neg), unit / mult)
-        t_pos = _inverse_hazard(cuts, np.asarray(h_pos), unit / mult)
+        t_neg, t_pos = inverse(h_neg), inverse(h_pos)
         neg[..., k] = u_mrd < p_neg
         cure = 0.0 if arm.tte is None else arm.tte.cure_fraction
         times[..., k] = np.where(u_cure < cure, np.inf, np.where(neg[..., k], t_neg, t_pos))
