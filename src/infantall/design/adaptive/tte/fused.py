@@ -188,11 +188,7 @@ def _betainc(a: float, b: float, x: float) -> float:  # pragma: no cover - compi
     if x >= 1.0:
         return 1.0
     log_front = (
-        a * math.log(x)
-        + b * math.log1p(-x)
-        + math.lgamma(a + b)
-        - math.lgamma(a)
-        - math.lgamma(b)
+        a * math.log(x) + b * math.log1p(-x) + math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
     )
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _fraction(a, b, x) / a

@@ -137,9 +137,10 @@ def _tail(
     jt: int,
     c: float,
 ) -> None:  # pragma: no cover - compiled
-    """Add follow-up ``[f, min(t, c))`` and an event if ``t <= c`` (branch-free exposure)."""
+    """Add follow-up ``[f, min(t, c))`` and an event if ``t <= c`` (branch-free exposure up
+    to ``t``'s interval ``jt``: nothing is added after it)."""
     y = min(t, c)
-    for j in range(jf, ends.size):
+    for j in range(jf, jt + 1):
         e[row, j] += max(0.0, min(y, ends[j]) - max(f, cuts[j]))
     if t <= c:
         d[row, jt] += 1.0
@@ -216,6 +217,7 @@ def _complete(
     e = np.zeros((2, b_n * m_n * g_n, j_n))
     d0 = np.zeros((2, b_n * g_n, j_n))
     e0 = np.zeros((2, b_n * g_n, j_n))
+    d_one, e_one, d_two, e_two = d[0], e[0], d[1], e[1]
     k = 0
     for b in range(b_n):
         for i in range(p_n):
@@ -236,9 +238,9 @@ def _complete(
                 k += 1
                 row = (b * m_n + m) * g_n + g
                 if one:
-                    _tail(d[0], e[0], row, cuts, ends, jf, f, t, jt, c1)
+                    _tail(d_one, e_one, row, cuts, ends, jf, f, t, jt, c1)
                 if two and m < m2:
-                    _tail(d[1], e[1], row, cuts, ends, jf, f, t, jt, c2)
+                    _tail(d_two, e_two, row, cuts, ends, jf, f, t, jt, c2)
     return d, e, d0, e0
 
 
