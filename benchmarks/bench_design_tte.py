@@ -10,12 +10,17 @@ Named baseline, in the same run: the one-rate-per-arm time-to-event path it repl
 (``infantall.design.adaptive.engine``'s conjugate exponential, no predictor, no predictive
 probabilities) on the same arms, analyses and accrual. Printed: trials per second in
 wall-clock and in CPU time (CPU time is robust on a shared, loaded machine), and the cost per
-trial relative to the baseline. Run with ``make bench``.
+trial relative to the baseline. Run with ``make bench``. Side by side with an older checkout
+(alternating fresh processes, CPU time): ``python benchmarks/bench_design_tte.py --old
+<checkout>/src [rounds]``.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,10 +78,40 @@ def test_tte_engine_with_predictor(benchmark: Any) -> None:
     assert cpu > 0
 
 
-if __name__ == "__main__":  # quick manual run without pytest-benchmark
-    run_trials(SPEC, 200, SEED)
-    for label, spec in (("baseline", BASELINE), ("tte engine", SPEC)):
-        c0, t0 = time.process_time(), time.perf_counter()
+def _cpu_rate(spec: Any, rounds: int) -> float:
+    """Best trials per CPU-second over ``rounds`` runs of N trials (kernels compiled first)."""
+    run_trials(spec, 200, SEED)
+    best = math.inf
+    for _ in range(rounds):
+        c0 = time.process_time()
         run_trials(spec, N, SEED)
-        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-        print(f"{label}: {N:,} trials {wall:.2f} s wall, {cpu:.2f} s CPU ({N / cpu:,.0f}/CPU-s)")
+        best = min(best, time.process_time() - c0)
+    return N / best
+
+
+def _side_by_side(old_src: str, rounds: int) -> None:
+    """Old code (``old_src`` on PYTHONPATH) and this code, alternating fresh processes: the
+    honest comparison on a loaded machine (CPU time, best of 2 runs per process)."""
+    here = str(Path(__file__).resolve().parents[1] / "src")
+    for r in range(rounds):
+        for label, src in (("old", old_src), ("new", here)):
+            env = {**os.environ, "PYTHONPATH": src}
+            out = subprocess.run(
+                [sys.executable, __file__, "--rate"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            load = os.getloadavg()[0]
+            print(f"round {r + 1} {label}: {out.stdout.strip()} trials/CPU-s (load {load:.1f})")
+
+
+if __name__ == "__main__":  # manual runs without pytest-benchmark
+    if sys.argv[1:2] == ["--rate"]:
+        print(f"{_cpu_rate(SPEC, 2):.0f}")
+    elif sys.argv[1:2] == ["--old"]:  # e.g. --old /path/to/previous/checkout/src
+        _side_by_side(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 3)
+    else:
+        for label, spec in (("baseline", BASELINE), ("tte engine", SPEC)):
+            print(f"{label}: {N:,} trials, {_cpu_rate(spec, 1):,.0f} trials/CPU-s")
