@@ -61,6 +61,7 @@ __all__ = [
     "ChainProblem",
     "DailyAnchor",
     "audit_entries",
+    "audit_row",
     "canonical_row",
     "chain_new_entries",
     "compare_anchors",
@@ -69,6 +70,7 @@ __all__ = [
     "install_chain",
     "link_hash",
     "record",
+    "record_many",
     "replay",
     "snapshot",
     "verify_chain",
@@ -119,8 +121,7 @@ def snapshot(entity: str, obj: Any) -> dict[str, Any]:
     }
 
 
-def record(
-    session: Session,
+def audit_row(
     principal: Principal | None,
     action: str,
     entity: str,
@@ -131,25 +132,64 @@ def record(
     new: dict[str, Any] | None = None,
     reason: str | None = None,
     username: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit row (all but ``id``): what :func:`record` stores."""
+    return {
+        "at": at or utcnow(),
+        "actor_id": principal.user_id if principal else None,
+        "actor_username": principal.username if principal else username,
+        "actor_role": principal.role.value if principal else None,
+        "actor_site_id": principal.site_id if principal else None,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "site_id": site_id,
+        "old": old,
+        "new": new,
+        "reason": reason,
+        "channel": principal.channel if principal else "api",
+    }
+
+
+def record(
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    **values: Any,
 ) -> AuditEntry:
-    """Add one audit row to ``session`` (committed with the change it describes)."""
-    entry = AuditEntry(
-        at=utcnow(),
-        actor_id=principal.user_id if principal else None,
-        actor_username=principal.username if principal else username,
-        actor_role=principal.role.value if principal else None,
-        actor_site_id=principal.site_id if principal else None,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        site_id=site_id,
-        old=old,
-        new=new,
-        reason=reason,
-        channel=principal.channel if principal else "api",
-    )
+    """Add one audit row to ``session`` (committed with the change it describes); keywords
+    as :func:`audit_row`."""
+    entry = AuditEntry(**audit_row(principal, action, entity, entity_id, **values))
     session.add(entry)
     return entry
+
+
+def record_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert audit rows (from :func:`audit_row`) with one Core insert; their ids.
+
+    No ORM object per row: the rows are queued for :func:`chain_new_entries` exactly as
+    :func:`_collect` queues flushed ORM rows, so they are chained at commit, in id order,
+    under the same chain lock, with the same hashes. PostgreSQL: the ids come from the
+    sequence first, and the rows go as one executemany (psycopg pipelines it); SQLite: one
+    ``INSERT ... RETURNING id`` (insertmanyvalues).
+    """
+    if not rows:
+        return []
+    session.flush()  # ORM rows added before these get their (lower) ids first
+    conn, table = session.connection(), AuditEntry.__table__
+    if conn.dialect.name == "postgresql":
+        ids = [int(i) for (i,) in conn.exec_driver_sql(_PG_NEXT_IDS, {"n": len(rows)})]
+        rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        conn.execute(insert(table), rows)
+    else:
+        returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = [int(i) for i in conn.execute(returning, rows).scalars()]
+        rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+    session.info.setdefault(_PENDING, []).extend(rows)
+    return ids
 
 
 def replay(entries: Iterable[AuditEntry]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -218,6 +258,9 @@ _PENDING = "infantall_audit_rows_to_chain"
 # Plain driver SQL (no compilation): the tail is read on every audited SQLite transaction
 # (the one writer holds the database, so no lock is needed).
 _TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
+_PG_NEXT_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, %(n)s)"
+)
 
 
 def _utc_iso(value: Any) -> Any:

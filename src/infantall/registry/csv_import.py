@@ -151,28 +151,22 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _snapshot(entity: str, model: Any, row: dict[str, Any], id_: int) -> dict[str, Any]:
-    """The audit snapshot of an inserted row (what ``audit.snapshot`` gives for its object)."""
-    return audit.snapshot(entity, SimpleNamespace(__table__=model.__table__, **row, id=id_))
-
-
 def _audit_created(session: Session, principal: Principal, entity: str, model: Any,
                    rows: list[dict[str, Any]], ids: list[int]) -> None:  # fmt: skip
-    """One ``create`` audit row per inserted row (chained at commit by the audit hook).
-
-    PostgreSQL: the audit rows get their ids from the sequence here, so that the flush
-    sends them as one executemany rather than a multi-row ``INSERT ... RETURNING``.
-    """
+    """One ``create`` audit row per inserted row, carrying its snapshot (what
+    ``audit.snapshot`` gives for its ORM object), all inserted by one
+    :func:`audit.record_many` and chained at commit by the audit hook."""
     if not rows:
         return
-    # The ids first: taking them after adding the entries would autoflush those.
-    audit_ids = _next_ids(session, "audit_log", len(rows)) if _is_postgresql(session) else None
-    for i, (row, id_) in enumerate(zip(rows, ids, strict=True)):
-        entry = audit.record(session, principal, "create", entity, row["registry_id"],
-                             site_id=principal.site_id, new=_snapshot(entity, model, row, id_),
-                             reason="CSV import")  # fmt: skip
-        if audit_ids is not None:
-            entry.id = audit_ids[i]
+    now = utcnow()
+    audit_rows = [
+        audit.audit_row(principal, "create", entity, row["registry_id"], site_id=principal.site_id,
+                        new=audit.snapshot(entity, SimpleNamespace(__table__=model.__table__,
+                                                                   **row, id=id_)),
+                        reason="CSV import", at=now)
+        for row, id_ in zip(rows, ids, strict=True)
+    ]  # fmt: skip
+    audit.record_many(session, audit_rows)
 
 
 def _write(session: Session, principal: Principal, parsed: ParsedImport,
