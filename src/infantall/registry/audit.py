@@ -72,6 +72,7 @@ __all__ = [
     "record",
     "record_many",
     "replay",
+    "row_snapshot",
     "snapshot",
     "verify_chain",
 ]
@@ -119,6 +120,12 @@ def snapshot(entity: str, obj: Any) -> dict[str, Any]:
         for col in obj.__table__.columns
         if col.key not in excluded
     }
+
+
+def row_snapshot(entity: str, table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`snapshot` of a row given as its column values (no ORM object)."""
+    excluded = _EXCLUDED.get(entity, frozenset())
+    return {key: _jsonable(row[key]) for key in table.columns.keys() if key not in excluded}
 
 
 def audit_row(
