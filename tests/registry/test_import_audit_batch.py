@@ -84,7 +84,9 @@ _ROW = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(batches=st.lists(st.lists(_ROW, min_size=1, max_size=6), min_size=1, max_size=3))
 def test_batched_audit_rows_chain_exactly_as_row_by_row(pair: Pair, batches: Any) -> None:
     """Property: for any rows (any text, JSON, time), one ``record_many`` per transaction

@@ -125,7 +125,9 @@ def snapshot(entity: str, obj: Any) -> dict[str, Any]:
 def row_snapshot(entity: str, table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`snapshot` of a row given as its column values (no ORM object)."""
     excluded = _EXCLUDED.get(entity, frozenset())
-    return {key: _jsonable(row[key]) for key in table.columns.keys() if key not in excluded}
+    return {
+        key: _jsonable(row[key]) for key in (c.key for c in table.columns) if key not in excluded
+    }
 
 
 def audit_row(
