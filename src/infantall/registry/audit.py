@@ -26,7 +26,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -188,7 +188,7 @@ def record_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     session.flush()  # ORM rows added before these get their (lower) ids first
-    conn, table = session.connection(), AuditEntry.__table__
+    conn, table = session.connection(), cast(Table, AuditEntry.__table__)
     if conn.dialect.name == "postgresql":
         ids = [int(i) for (i,) in conn.exec_driver_sql(_PG_NEXT_IDS, {"n": len(rows)})]
         rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
