@@ -13,7 +13,8 @@ position ``seq``, the SHA-256 of the previous link and of the row's canonical se
 (SQLite: the one writer; PostgreSQL: a transaction-scoped advisory lock), so the chain is a
 total order. On PostgreSQL one statement takes the lock, reads the tail and inserts the
 links (hashed by the server with the same formula), so the lock is held for one round
-trip and the commit. :func:`verify_chain` recomputes it and names every changed, replaced,
+trip and the commit. Rows inserted without ORM objects (:func:`record_many`, imports) are
+queued for the same hook. :func:`verify_chain` recomputes it and names every changed, replaced,
 inserted or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
 outside the database (a rewrite of the whole chain then no longer matches the published
 anchors).
