@@ -13,7 +13,8 @@ position ``seq``, the SHA-256 of the previous link and of the row's canonical se
 (SQLite: the one writer; PostgreSQL: a transaction-scoped advisory lock), so the chain is a
 total order. On PostgreSQL one statement takes the lock, reads the tail and inserts the
 links (hashed by the server with the same formula), so the lock is held for one round
-trip and the commit. :func:`verify_chain` recomputes it and names every changed, replaced,
+trip and the commit. Rows inserted without ORM objects (:func:`record_many`, imports) are
+queued for the same hook. :func:`verify_chain` recomputes it and names every changed, replaced,
 inserted or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
 outside the database (a rewrite of the whole chain then no longer matches the published
 anchors).
@@ -26,7 +27,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -61,6 +62,7 @@ __all__ = [
     "ChainProblem",
     "DailyAnchor",
     "audit_entries",
+    "audit_row",
     "canonical_row",
     "chain_new_entries",
     "compare_anchors",
@@ -69,7 +71,9 @@ __all__ = [
     "install_chain",
     "link_hash",
     "record",
+    "record_many",
     "replay",
+    "row_snapshot",
     "snapshot",
     "verify_chain",
 ]
@@ -119,8 +123,15 @@ def snapshot(entity: str, obj: Any) -> dict[str, Any]:
     }
 
 
-def record(
-    session: Session,
+def row_snapshot(entity: str, table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`snapshot` of a row given as its column values (no ORM object)."""
+    excluded = _EXCLUDED.get(entity, frozenset())
+    return {
+        key: _jsonable(row[key]) for key in (c.key for c in table.columns) if key not in excluded
+    }
+
+
+def audit_row(
     principal: Principal | None,
     action: str,
     entity: str,
@@ -131,25 +142,64 @@ def record(
     new: dict[str, Any] | None = None,
     reason: str | None = None,
     username: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit row (all but ``id``): what :func:`record` stores."""
+    return {
+        "at": at or utcnow(),
+        "actor_id": principal.user_id if principal else None,
+        "actor_username": principal.username if principal else username,
+        "actor_role": principal.role.value if principal else None,
+        "actor_site_id": principal.site_id if principal else None,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "site_id": site_id,
+        "old": old,
+        "new": new,
+        "reason": reason,
+        "channel": principal.channel if principal else "api",
+    }
+
+
+def record(
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    **values: Any,
 ) -> AuditEntry:
-    """Add one audit row to ``session`` (committed with the change it describes)."""
-    entry = AuditEntry(
-        at=utcnow(),
-        actor_id=principal.user_id if principal else None,
-        actor_username=principal.username if principal else username,
-        actor_role=principal.role.value if principal else None,
-        actor_site_id=principal.site_id if principal else None,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        site_id=site_id,
-        old=old,
-        new=new,
-        reason=reason,
-        channel=principal.channel if principal else "api",
-    )
+    """Add one audit row to ``session`` (committed with the change it describes); keywords
+    as :func:`audit_row`."""
+    entry = AuditEntry(**audit_row(principal, action, entity, entity_id, **values))
     session.add(entry)
     return entry
+
+
+def record_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert audit rows (from :func:`audit_row`) with one Core insert; their ids.
+
+    No ORM object per row: the rows are queued for :func:`chain_new_entries` exactly as
+    :func:`_collect` queues flushed ORM rows, so they are chained at commit, in id order,
+    under the same chain lock, with the same hashes. PostgreSQL: the ids come from the
+    sequence first, and the rows go as one executemany (psycopg pipelines it); SQLite: one
+    ``INSERT ... RETURNING id`` (insertmanyvalues).
+    """
+    if not rows:
+        return []
+    session.flush()  # ORM rows added before these get their (lower) ids first
+    conn, table = session.connection(), cast(Table, AuditEntry.__table__)
+    if conn.dialect.name == "postgresql":
+        ids = [int(i) for (i,) in conn.exec_driver_sql(_PG_NEXT_IDS, {"n": len(rows)})]
+        rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        conn.execute(insert(table), rows)
+    else:
+        returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = [int(i) for i in conn.execute(returning, rows).scalars()]
+        rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+    session.info.setdefault(_PENDING, []).extend(rows)
+    return ids
 
 
 def replay(entries: Iterable[AuditEntry]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -218,6 +268,9 @@ _PENDING = "infantall_audit_rows_to_chain"
 # Plain driver SQL (no compilation): the tail is read on every audited SQLite transaction
 # (the one writer holds the database, so no lock is needed).
 _TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
+_PG_NEXT_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, %(n)s)"
+)
 
 
 def _utc_iso(value: Any) -> Any:
