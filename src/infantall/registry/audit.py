@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from infantall.registry.access import Principal
+from infantall.registry.jsonnum import jsonb_stable
 from infantall.registry.models import (
     AuditEntry,
     Base,
@@ -155,8 +156,8 @@ def audit_row(
         "entity": entity,
         "entity_id": entity_id,
         "site_id": site_id,
-        "old": old,
-        "new": new,
+        "old": jsonb_stable(old),
+        "new": jsonb_stable(new),
         "reason": reason,
         "channel": principal.channel if principal else "api",
     }
