@@ -201,6 +201,7 @@ def _edit_page(
 @router.get("/patients/{pid}/edit")
 def edit_page(request: Request, pid: PatientId, user: PageUser, session: SessionDep) -> Response:
     """The correction form, filled with the current values."""
+    require_record_level(user, "open a patient's pages")
     patient = patient_service.get_patient(session, user, pid)
     return _edit_page(request, user, session, patient, patient_form_values(patient), [])
 
@@ -331,6 +332,7 @@ def add_event(
 
 
 def _find_event(session: Session, user: Principal, pid: str, eid: str) -> Any:
+    require_record_level(user, "open a patient's pages")
     for e in event_service.list_events(session, user, pid):
         if e.registry_id == eid:
             return e
