@@ -1,5 +1,6 @@
 """The coordinator reads the pooled view only: views without direct identifiers, and
-row-level security that keeps a coordinator's session off the base tables (PostgreSQL).
+row-level security that keeps a coordinator's session off the base tables (PostgreSQL);
+one-time TOTP enrolment codes (both backends).
 
 Revision ID: 0009
 Revises: 0008
@@ -23,11 +24,17 @@ with ``infantall.role`` and puts ``infantall_pooled`` first on its ``search_path
 transaction (``set_config(..., true)``), so the pooled export, the analysis dataset, the
 data-quality queries and ``/coordinator`` read through the views. ``risk_assignments``
 (protocol, group, decision; no identifier) stays readable by a coordinator's session.
-SQLite has no schemas, roles or row-level security: nothing happens there.
+SQLite has no schemas, roles or row-level security: the views and policies are
+PostgreSQL's only.
+
+``totp_enrolment_codes`` (both backends): the SHA-256 of a one-time code an administrator
+(or the command line on the server) issues so that an admin or coordinator account can
+enrol its second factor in production (:mod:`infantall.registry.totp`).
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
@@ -132,7 +139,32 @@ def _schema() -> str:
     return str(op.get_bind().exec_driver_sql("SELECT current_schema()").scalar_one())
 
 
+def _create_codes() -> None:
+    op.create_table(
+        "totp_enrolment_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("issued_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_totp_enrolment_codes_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["issued_by"], ["users.id"], name=op.f("fk_totp_enrolment_codes_issued_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_enrolment_codes")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_totp_enrolment_codes_code_hash")),
+    )
+    op.create_index(
+        op.f("ix_totp_enrolment_codes_user_id"), "totp_enrolment_codes", ["user_id"]
+    )
+
+
 def upgrade() -> None:
+    _create_codes()
     if op.get_bind().dialect.name != "postgresql":
         return
     schema = _schema()
@@ -153,8 +185,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    _set_policies(_policies_0006(_schema()))
-    op.execute(f"DROP SCHEMA IF EXISTS {POOLED_SCHEMA} CASCADE")
-    op.execute("DROP FUNCTION IF EXISTS infantall_rls_role()")
+    if op.get_bind().dialect.name == "postgresql":
+        _set_policies(_policies_0006(_schema()))
+        op.execute(f"DROP SCHEMA IF EXISTS {POOLED_SCHEMA} CASCADE")
+        op.execute("DROP FUNCTION IF EXISTS infantall_rls_role()")
+    op.drop_index(op.f("ix_totp_enrolment_codes_user_id"), table_name="totp_enrolment_codes")
+    op.drop_table("totp_enrolment_codes")
