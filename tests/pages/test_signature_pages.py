@@ -75,7 +75,9 @@ def test_a_coordinator_unlocks_by_registry_id_from_the_coordinator_page(login: L
     pid = _register(editor)
     url = f"/patients/{pid}"
     form = {"meaning": "reviewed", "content_digest": _digest(inv.get(url).text)}
-    assert post_form(inv, url, f"{url}/sign", {**form, "password": SEED_PASSWORD}).status_code == 303
+    assert (
+        post_form(inv, url, f"{url}/sign", {**form, "password": SEED_PASSWORD}).status_code == 303
+    )
     assert coord.get(url).status_code == 403  # pooled_only: no patient page
     page = coord.get("/coordinator").text
     assert 'action="/coordinator/unlock"' in page and "SIGN-001" not in page

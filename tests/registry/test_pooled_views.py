@@ -51,8 +51,8 @@ def as_app(registry: Any, seeded: Any, backend: str) -> Iterator[tuple[Database,
                     local_code=f"PV-{who}-{n}", birth_date=dt.date(2024, 1, 1 + n),
                     diagnosis_date=dt.date(2024, 3, 1 + n), notes="lives near the harbour",
                 ))  # fmt: skip
-                add_event(s, seeded[who], p.registry_id,
-                          SecondMalignancy(date=dt.date(2024, 9, 1), diagnosis="AML M5"))  # fmt: skip
+                second = SecondMalignancy(date=dt.date(2024, 9, 1), diagnosis="AML M5")
+                add_event(s, seeded[who], p.registry_id, second)
                 add_event(s, seeded[who], p.registry_id, LastContact(date=dt.date(2025, 1, 1)))
     role = f"infantall_app_{secrets.token_hex(4)}"
     done = CliRunner().invoke(app, ["registry", "init", "--app-role", role,

@@ -276,7 +276,6 @@ def _scope_checks(client: Any, auth: dict[str, dict[str, str]], role: str) -> No
     assert {p["site_code"] for p in listed} == scope
     other = "SITE-B" if role.endswith("_a") else "SITE-A"
     probe = client.get(f"{API}/patients", params={"site": other}, headers=auth[role]).json()
-    in_other = [p for p in listed if p["site_code"] == other]
     assert probe["total"] == 0
     exported = client.get(f"{API}/export", headers=auth[role]).text
     assert ("SITE-B" in exported) == ("SITE-B" in scope)

@@ -73,6 +73,7 @@ def test_openapi_documents_pooled_only(app: Any) -> None:
                  "/patients/{patient_id}/history", "/export"):  # fmt: skip
         forbidden = paths[API + path]["get"]["responses"]["403"]
         assert "application/problem+json" in forbidden["content"], path
-    assert "pooled_only" in paths[API + "/patients/{patient_id}"]["get"]["responses"]["403"][
-        "description"
-    ]
+    assert (
+        "pooled_only"
+        in paths[API + "/patients/{patient_id}"]["get"]["responses"]["403"]["description"]
+    )

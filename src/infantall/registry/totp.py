@@ -49,8 +49,8 @@ from infantall.registry.settings import RegistrySettings
 __all__ = [
     "ENROLMENT_CODE_HOURS",
     "ISSUER",
-    "EnrolmentCode",
     "STEP_SECONDS",
+    "EnrolmentCode",
     "TotpEnrolment",
     "decrypt_secret",
     "disable_totp",

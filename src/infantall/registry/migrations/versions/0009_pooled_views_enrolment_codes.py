@@ -113,7 +113,8 @@ def _policies(schema: str) -> dict[str, str]:
         "patients": f"{_NOT_COORDINATOR} AND ({_SITE_0006})",
         "events": f"{_NOT_COORDINATOR} AND ({by_patient.format(table='events')})",
         "risk_assignments": (
-            f"infantall_rls_role() = 'coordinator' OR ({by_patient.format(table='risk_assignments')})"
+            "infantall_rls_role() = 'coordinator' OR "
+            f"({by_patient.format(table='risk_assignments')})"
         ),
     }
 
@@ -158,9 +159,7 @@ def _create_codes() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_enrolment_codes")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_totp_enrolment_codes_code_hash")),
     )
-    op.create_index(
-        op.f("ix_totp_enrolment_codes_user_id"), "totp_enrolment_codes", ["user_id"]
-    )
+    op.create_index(op.f("ix_totp_enrolment_codes_user_id"), "totp_enrolment_codes", ["user_id"])
 
 
 def upgrade() -> None:
@@ -179,7 +178,8 @@ def upgrade() -> None:
         )
         op.execute(
             f"CREATE TRIGGER {view}_read_only INSTEAD OF INSERT OR UPDATE OR DELETE "
-            f"ON {POOLED_SCHEMA}.{view} FOR EACH ROW EXECUTE FUNCTION {POOLED_SCHEMA}.refuse_write()"
+            f"ON {POOLED_SCHEMA}.{view} FOR EACH ROW "
+            f"EXECUTE FUNCTION {POOLED_SCHEMA}.refuse_write()"
         )
     _set_policies(_policies(schema))
 
