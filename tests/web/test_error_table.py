@@ -68,11 +68,12 @@ def _raised_codes() -> set[str]:
     constants: dict[str, str] = {}
     for tree in trees.values():
         for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-                if isinstance(target, ast.Name) and _CONSTANT.match(target.id):
-                    if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                        constants[target.id] = node.value.value
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            target, value = node.targets[0], node.value
+            named = isinstance(target, ast.Name) and _CONSTANT.match(target.id)
+            if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                constants[ast.unparse(target)] = value.value
     found: set[str] = set()
     for tree in trees.values():
         found |= _codes_in(tree, constants)
