@@ -93,6 +93,11 @@ OTHER_OPS: dict[tuple[str, str], tuple[dict[str, int], Any]] = {
         {r: (409 if r == "admin" else 403) for r in ROLES},
         {"reason": "lost phone"},
     ),
+    # an admin issues a one-time TOTP enrolment code for another account
+    ("post", "/users/{username}/totp/enrolment-code"): (
+        {r: (201 if r == "admin" else 403) for r in ROLES},
+        None,
+    ),
     ("get", "/patients"): (_RECORD_READERS, None),
     ("post", "/patients"): (
         _EDITORS,
