@@ -174,7 +174,9 @@ def upgrade() -> None:
         select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
         op.execute(
             f"CREATE VIEW {POOLED_SCHEMA}.{view} WITH (security_barrier) AS "
-            f"SELECT {select} FROM {schema}.{view} WHERE infantall_rls_role() = 'coordinator'"
+            f"SELECT {select} FROM {schema}.{view} "
+            # a sub-select: evaluated once per query (an InitPlan), not once per row
+            "WHERE (SELECT infantall_rls_role()) = 'coordinator'"
         )
         op.execute(
             f"CREATE TRIGGER {view}_read_only INSTEAD OF INSERT OR UPDATE OR DELETE "
