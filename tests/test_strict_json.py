@@ -107,6 +107,7 @@ INVOCATIONS: dict[str, list[str]] = {
     "registry init": ["registry init --admin root {db}"],
     "registry add-site": ["registry add-site NL-AMC Amsterdam --user root {db}"],
     "registry add-user": ["registry add-user ed --role site_editor --site NL-AMC --user root {db}"],
+    "registry totp-code": ["registry totp-code ed {db}"],
     "registry import": ["registry import registry.csv --user ed {db}"],
     "registry export": ["registry export export.csv --user ed {db}"],
     "registry quality": ["registry quality --user ed {db}"],

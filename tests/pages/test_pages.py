@@ -388,10 +388,15 @@ def test_coordinator_view_is_pooled_and_deidentified(login: Login) -> None:
     assert "Accrual: 1 patients from 1 sites" in page.text
     assert "<code>missing_kmt2a</code>" in page.text
     assert login("editor_a").get("/coordinator").status_code == 403
-    # coordinators may also list every site's patients (the API's scope for them)
-    dashboard = login("coord").get("/dashboard").text
-    assert "All sites" in dashboard and "T-001" in dashboard and "SITE-A" in dashboard
-    assert len(re.findall(r'<img src="data:image/png;base64,', dashboard)) == 2
+    # coordinators read the pooled view only: no patient list, no patient page
+    coord = login("coord")
+    for path in ("/dashboard", f"/patients/{pid}", f"/patients/{pid}/events",
+                 f"/patients/{pid}/history", f"/patients/{pid}/edit",
+                 f"/patients/{pid}/events/E-0000000000000000/correct"):  # fmt: skip
+        refused = coord.get(path)
+        assert refused.status_code == 403, path
+        assert "pooled_only" in refused.text and "T-001" not in refused.text, path
+    assert 'href="/dashboard"' not in page.text
 
 
 def test_admin_sees_sites_and_users_but_no_patient_pages(login: Login) -> None:

@@ -68,3 +68,27 @@ def test_sign_lock_and_unlock_from_the_patient_page(login: Login) -> None:
     assert "This record is signed and locked." not in page
     assert "superseded by unlock U-" in page and "late lab result" in page
     assert f"{url}/edit" in page
+
+
+def test_a_coordinator_unlocks_by_registry_id_from_the_coordinator_page(login: Login) -> None:
+    editor, inv, coord = login("editor_a"), login("inv_a"), login("coord")
+    pid = _register(editor)
+    url = f"/patients/{pid}"
+    form = {"meaning": "reviewed", "content_digest": _digest(inv.get(url).text)}
+    assert (
+        post_form(inv, url, f"{url}/sign", {**form, "password": SEED_PASSWORD}).status_code == 303
+    )
+    assert coord.get(url).status_code == 403  # pooled_only: no patient page
+    page = coord.get("/coordinator").text
+    assert 'action="/coordinator/unlock"' in page and "SIGN-001" not in page
+    unknown = post_form(coord, "/coordinator", "/coordinator/unlock",
+                        {"pid": "not an id", "reason": "site asked"})  # fmt: skip
+    assert unknown.status_code == 404
+    done = post_form(coord, "/coordinator", "/coordinator/unlock",
+                     {"pid": pid, "reason": "site asked"})  # fmt: skip
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/coordinator?done=unlocked&unlocked={pid}"
+    assert f"Unlocked {pid}" in coord.get(done.headers["location"]).text
+    assert "superseded by unlock" in editor.get(url).text
+    again = post_form(coord, "/coordinator", "/coordinator/unlock", {"pid": pid, "reason": "r"})
+    assert again.status_code == 409  # not_locked

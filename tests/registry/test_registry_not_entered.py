@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -104,7 +105,9 @@ def test_migration_keeps_old_unknown_and_downgrade_restores_it(
         old = conn.execute(text("SELECT kmt2a, sex FROM patients WHERE registry_id = 'P-old'"))
         assert tuple(old.one()) == ("unknown", "unknown")
         conn.execute(text("UPDATE patients SET kmt2a = NULL WHERE registry_id = 'P-old'"))
-    command.downgrade(alembic_config(database.engine), "-1")  # undo 0008 (the head)
+    config = alembic_config(database.engine)
+    before_0008 = ScriptDirectory.from_config(config).get_revision("0008").down_revision
+    command.downgrade(config, str(before_0008))  # undo 0008 (and any revision after it)
     with database.engine.begin() as conn:
         back = conn.execute(text("SELECT kmt2a FROM patients WHERE registry_id = 'P-old'"))
         assert back.scalar() == "unknown"

@@ -1,7 +1,8 @@
 """PostgreSQL row-level security (migration 0006), the second wall behind the Python site
 checks (issue 14): connected as the least-privilege app role, a session scoped to a site
 sees and writes that site's patients, events and risk groups only, even by raw SQL; a
-coordinator's session reads every site; the setting never outlives its transaction.
+coordinator's session reads every site, through the pooled views without identifiers
+(migration 0009, tests/registry/test_pooled_views.py); the setting never outlives its transaction.
 SQLite has no row-level security (documented; the revision is a no-op there)."""
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ def test_coordinators_read_every_site_and_the_scope_does_not_leak(
     as_app: Database, seeded: Any
 ) -> None:
     with as_app.read_sessions() as s:
-        scope_session(s, seeded["coord"])
-        assert _codes(s) == {"RLS-editor_a", "RLS-editor_b"}
+        scope_session(s, seeded["coord"])  # every site, through the pooled view (0009)
+        assert _codes(s) == {None}
+        assert s.execute(text("SELECT count(DISTINCT site_id) FROM patients")).scalar_one() == 2
         scope_session(s, seeded["viewer_b"])  # the transaction already open is scoped too
         assert _codes(s) == {"RLS-editor_b"}
     for _ in range(3):  # pooled connections come back without a site

@@ -43,7 +43,7 @@ def test_register_read_and_list(client: Any, auth: dict[str, dict[str, str]]) ->
     assert p["version"] == 1
     got = client.get(f"{API}/patients/{p['registry_id']}", headers=auth["viewer_a"]).json()
     assert got == p
-    page = client.get(f"{API}/patients", params={"kmt2a": "rearranged"}, headers=auth["coord"])
+    page = client.get(f"{API}/patients", params={"kmt2a": "rearranged"}, headers=auth["inv_a"])
     assert page.json()["total"] == 1
     assert (
         client.get(f"{API}/patients", params={"sex": "male"}, headers=auth["viewer_a"]).json()[

@@ -6,6 +6,8 @@ production an admin or coordinator without a second factor cannot log in."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,13 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from typer.testing import CliRunner
 
-from infantall.registry.models import AuditEntry, User
+from infantall.cli import app as cli_app
+from infantall.registry.models import AuditEntry, TotpEnrolmentCode, User
 from infantall.registry.testing import SEED_PASSWORD, DatabaseTemplates
-from infantall.registry.totp import STEP_SECONDS
+from infantall.registry.totp import STEP_SECONDS, issue_enrolment_code
 
 API = "/api/v1"
 
@@ -34,10 +38,11 @@ def _code(secret: str, steps_ahead: int = 0) -> str:
     return pyotp.TOTP(secret).at(now + steps_ahead * STEP_SECONDS)
 
 
-def _enrol(client: Any, username: str) -> str:
-    r = client.post(
-        f"{API}/auth/totp/enrol", json={"username": username, "password": SEED_PASSWORD}
-    )
+def _enrol(client: Any, username: str, enrolment_code: str | None = None) -> str:
+    body = {"username": username, "password": SEED_PASSWORD}
+    if enrolment_code is not None:
+        body["enrolment_code"] = enrolment_code
+    r = client.post(f"{API}/auth/totp/enrol", json=body)
     assert r.status_code == 200, r.text
     secret: str = r.json()["secret"]
     r = client.post(
@@ -150,7 +155,15 @@ def production(backend: str, tmp_path: Path, templates: DatabaseTemplates) -> It
     with templates.database(backend, tmp_path, seeded=True, **overrides) as pair:
         settings, database = pair
         with TestClient(create_app(settings, database=database)) as client:
+            client.app_state = (settings, database)  # for the tests that read the database
             yield client
+
+
+def _issued(client: Any, username: str) -> str:
+    """An enrolment code for ``username`` from the server's command line (the bootstrap)."""
+    _, database = client.app_state
+    with database.write_sessions() as s:
+        return issue_enrolment_code(s, None, username).code
 
 
 def test_production_refuses_admin_and_coordinator_without_a_second_factor(
@@ -161,5 +174,96 @@ def test_production_refuses_admin_and_coordinator_without_a_second_factor(
         assert r.status_code == 403, r.text
         assert r.json()["code"] == "totp_enrolment_required"
     assert _login(production, "editor_a").status_code == 200  # optional for site roles
-    secret = _enrol(production, "coord")
+    secret = _enrol(production, "coord", _issued(production, "coord"))
     assert _login(production, "coord", _code(secret, 1)).status_code == 200
+
+
+def _enrol_status(client: Any, username: str, code: str | None = None) -> Any:
+    body = {"username": username, "password": SEED_PASSWORD}
+    if code is not None:
+        body["enrolment_code"] = code
+    return client.post(f"{API}/auth/totp/enrol", json=body)
+
+
+def _actions(client: Any, action: str) -> list[AuditEntry]:
+    _, database = client.app_state
+    with database.read_sessions() as s:
+        return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_production_enrolment_needs_a_one_time_code_from_another_admin(
+    production: Any,
+) -> None:
+    """A stolen password alone enrols nothing: without, with a wrong, an expired or a used
+    enrolment code the coordinator's enrolment is refused; with a fresh code issued by
+    another admin it is accepted; every step is audited."""
+    # nobody can log in as admin yet (no factor): the first admin's code comes from the CLI
+    admin_secret = _enrol(production, "admin", _issued(production, "admin"))
+    token = _login(production, "admin", _code(admin_secret, 1)).json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    missing = _enrol_status(production, "coord")
+    assert missing.status_code == 403 and missing.json()["code"] == "totp_enrolment_code_required"
+    wrong = _enrol_status(production, "coord", "0" * 24)
+    assert wrong.status_code == 403 and wrong.json()["code"] == "totp_enrolment_code_invalid"
+    own = production.post(f"{API}/users/admin/totp/enrolment-code", headers=admin)
+    assert own.status_code == 403 and own.json()["code"] == "totp_code_self_issued"
+    issued = production.post(f"{API}/users/coord/totp/enrolment-code", headers=admin)
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["enrolment_code"]
+    expires = dt.datetime.fromisoformat(issued.json()["expires_at"])
+    assert dt.timedelta(hours=23) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=24)
+    _, database = production.app_state
+    with database.read_sessions() as s:  # stored hashed only
+        stored = list(s.scalars(select(TotpEnrolmentCode.code_hash)))
+    assert code not in stored and hashlib.sha256(code.encode()).hexdigest() in stored
+    # a site editor cannot issue codes
+    editor = _login(production, "editor_a").json()["access_token"]
+    denied = production.post(f"{API}/users/coord/totp/enrolment-code",
+                             headers={"Authorization": f"Bearer {editor}"})  # fmt: skip
+    assert denied.status_code == 403
+    # the right code enrols once; the same code again is refused
+    ok = _enrol_status(production, "coord", code)
+    assert ok.status_code == 200, ok.text
+    used = _enrol_status(production, "coord", code)
+    assert used.status_code == 403 and used.json()["code"] == "totp_enrolment_code_invalid"
+    # an expired code is refused
+    late = production.post(f"{API}/users/coord/totp/enrolment-code", headers=admin).json()
+    with database.write_sessions() as s:
+        s.execute(update(TotpEnrolmentCode).values(expires_at=dt.datetime.now(dt.UTC)))
+        s.commit()
+    expired = _enrol_status(production, "coord", late["enrolment_code"])
+    assert expired.status_code == 403 and expired.json()["code"] == "totp_enrolment_code_invalid"
+    issued_rows = _actions(production, "totp_code_issued")
+    assert [r.actor_username for r in issued_rows] == ["(command line on the server)",
+                                                       "admin", "admin"]  # fmt: skip
+    assert len(_actions(production, "totp_code_used")) == 2  # admin (CLI code), coord
+    refused = [r.new["why"] for r in _actions(production, "totp_code_refused")]
+    assert refused == ["wrong", "used", "expired"]
+
+
+def test_a_new_code_replaces_the_old_one_and_site_roles_need_none(production: Any) -> None:
+    first, second = _issued(production, "coord"), _issued(production, "coord")
+    stale = _enrol_status(production, "coord", first)
+    assert stale.status_code == 403 and stale.json()["code"] == "totp_enrolment_code_invalid"
+    assert _enrol_status(production, "coord", second).status_code == 200
+    assert _enrol_status(production, "editor_a").status_code == 200  # optional factor: no code
+
+
+def test_outside_production_no_enrolment_code_is_needed(client: Any) -> None:
+    assert _enrol_status(client, "admin").status_code == 200
+
+
+def test_the_cli_issues_a_code_on_the_server(registry: Any) -> None:
+    settings, database = registry
+    done = CliRunner().invoke(cli_app, ["registry", "totp-code", "coord", "--database-url",
+                                        settings.database_url, "--format", "json"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    record = json.loads(done.output)[0]
+    assert record["username"] == "coord" and len(record["enrolment_code"]) == 24
+    with database.read_sessions() as s:
+        row = s.scalar(select(TotpEnrolmentCode))
+    assert row is not None and row.issued_by is None
+    assert row.code_hash == hashlib.sha256(record["enrolment_code"].encode()).hexdigest()
+    missing = CliRunner().invoke(cli_app, ["registry", "totp-code", "nobody",
+                                           "--database-url", settings.database_url])  # fmt: skip
+    assert missing.exit_code != 0 and "not_found" in missing.output

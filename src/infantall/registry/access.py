@@ -6,6 +6,13 @@ and sites but reads no patient data. An ``investigator`` reads its own site and 
 unlocks) its patients' data sets but never edits them; a coordinator may unlock any site's.
 Role checks (403) come before scope checks, and a record outside the caller's scope is
 reported exactly like a missing one (404).
+
+A coordinator reads the pooled view only (issue 14): no patient-level record with
+identifying values (site-local code, true dates, notes, the audit history) through the API
+or the pages — :func:`require_record_level` refuses it with 403 ``pooled_only``. What it
+keeps: the pooled, pseudonymised and date-shifted outputs (pooled export, analysis
+dataset, data-quality findings, ``/coordinator``) and, by registry id, a signed patient's
+signature state and its unlock. On PostgreSQL the database refuses it too (migration 0009).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from infantall.registry.errors import PermissionDeniedError
 from infantall.registry.models import Role
 
 __all__ = [
+    "POOLED_ONLY",
     "READ_ROLES",
     "SIGN_ROLES",
     "SITE_ROLES",
@@ -24,8 +32,12 @@ __all__ = [
     "Principal",
     "can_read_site",
     "can_write_site",
+    "require_record_level",
     "require_role",
 ]
+
+#: Error code of a patient-level read refused to a caller who reads the pooled view only.
+POOLED_ONLY = "pooled_only"
 
 #: Roles that read patient data (each within its scope).
 READ_ROLES = frozenset({Role.site_editor, Role.site_viewer, Role.coordinator, Role.investigator})
@@ -60,6 +72,18 @@ def require_role(principal: Principal, roles: frozenset[Role] | set[Role], actio
     """Raise :class:`PermissionDeniedError` unless the caller has one of ``roles``."""
     if principal.role not in roles:
         raise PermissionDeniedError(f"the role {principal.role.value} may not {action}")
+
+
+def require_record_level(principal: Principal, action: str) -> None:
+    """Raise :class:`PermissionDeniedError` (403 ``pooled_only``) when the caller reads the
+    pooled view only (coordinator) and ``action`` would show identifying patient values."""
+    if principal.role is Role.coordinator:
+        raise PermissionDeniedError(
+            f"pooled_only: a coordinator may not {action}; coordinators read the pooled, "
+            "de-identified view only (/coordinator, /api/v1/export/pooled, /api/v1/analysis/"
+            "dataset, /api/v1/quality)",
+            POOLED_ONLY,
+        )
 
 
 def can_read_site(principal: Principal, site_id: int) -> bool:

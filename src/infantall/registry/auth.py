@@ -226,8 +226,11 @@ def enrol_totp(
     hasher: PasswordHasher,
     username: str,
     password: str,
+    enrolment_code: str | None = None,
 ) -> totp.TotpEnrolment:
     """Start an enrolment: a new secret, shown once, pending until :func:`confirm_totp`.
+    Where the factor is required (admin and coordinator in production) the account also
+    needs a one-time ``enrolment_code`` from another administrator (spent here).
 
     Raises
     ------
@@ -235,6 +238,9 @@ def enrol_totp(
         Wrong credentials (one message, counted towards the lockout).
     ConflictError
         ``totp_already_enabled``: only an administrator can remove an enabled factor.
+    PermissionDeniedError
+        ``totp_enrolment_code_required`` / ``totp_enrolment_code_invalid`` (a wrong,
+        expired or used code counts towards the lockout too).
     """
     user = _check_password(session, settings, hasher, username, password)
     if user.totp_enabled:
@@ -243,6 +249,14 @@ def enrol_totp(
             "a second factor is already enabled: an administrator must disable it first",
             "totp_already_enabled",
         )
+    if totp.required_for(settings, Role(user.role)):
+        try:
+            totp.use_enrolment_code(session, user, enrolment_code)
+        except PermissionDeniedError:
+            if enrolment_code:
+                _count_failure(session, settings, user, utcnow())
+            session.commit()
+            raise
     enrolment = totp.new_enrolment(user.username)
     session.execute(
         update(User)

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: The newest migration; a database at this revision matches the models.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",

@@ -52,6 +52,7 @@ __all__ = [
     "Signature",
     "SignatureUnlock",
     "Site",
+    "TotpEnrolmentCode",
     "User",
     "utcnow",
 ]
@@ -164,6 +165,22 @@ class User(Base):
     # Optimistic concurrency: every UPDATE checks and bumps the version (stale -> 409).
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TotpEnrolmentCode(Base):
+    """A one-time code that lets an account enrol its second factor (migration 0009): only
+    its SHA-256 is stored; it expires and is used once."""
+
+    __tablename__ = "totp_enrolment_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The administrator who issued it; NULL: the command line on the server.
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiToken(Base):

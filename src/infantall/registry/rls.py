@@ -1,11 +1,14 @@
-"""PostgreSQL row-level security, set per session: the registry's second wall per site.
+"""PostgreSQL row-level security, set per session: the registry's second wall.
 
 Migration 0006 gives ``patients``, ``events`` and ``risk_assignments`` policies that read the
-session setting ``infantall.site_id``. :func:`scope_session` records the caller's site on a
-session and :func:`apply_site_scope` (a session hook installed by
+session setting ``infantall.site_id``; migration 0009 adds ``infantall.role``: a
+coordinator's session is refused every row of ``patients`` and ``events`` and reads them
+through the pooled views of schema ``infantall_pooled`` (no site-local code, notes or free
+text), which that session puts first on its ``search_path``. :func:`scope_session` records
+the caller's scope on a session and :func:`apply_site_scope` (a session hook installed by
 :func:`infantall.registry.db.make_sessionmaker`) sets it at the start of every transaction
 with ``set_config(..., true)``, the function form of ``SET LOCAL``: it lasts for that
-transaction only, so a pooled connection never carries one caller's site to the next.
+transaction only, so a pooled connection never carries one caller's scope to the next.
 """
 
 from __future__ import annotations
@@ -18,34 +21,49 @@ from sqlalchemy.orm import Session
 from infantall.registry.access import Principal
 from infantall.registry.models import Role
 
-__all__ = ["apply_site_scope", "scope_session"]
+__all__ = ["POOLED_SCHEMA", "apply_site_scope", "scope_session"]
 
-#: The session setting the row-level security policies of migration 0006 read.
-_SITE_SETTING = "SELECT set_config('infantall.site_id', :site, true)"
+#: The schema of the pooled views (migration 0009).
+POOLED_SCHEMA = "infantall_pooled"
+#: The session settings the policies of migrations 0006 and 0009 read, and the search
+#: path: the pooled views first for a coordinator, the base tables for everyone else.
+_SCOPE = f"""SELECT set_config('infantall.site_id', CAST(:site AS text), true),
+    set_config('infantall.role', CAST(:role AS text), true),
+    set_config('search_path',
+        CASE WHEN CAST(:role AS text) = 'coordinator' THEN '{POOLED_SCHEMA}, ' ELSE '' END
+        || regexp_replace(current_setting('search_path'), '^{POOLED_SCHEMA}, ', ''), true)"""
 
 
 def apply_site_scope(session: Session, _transaction: Any, connection: Any) -> None:
-    """Session hook (``after_begin``): the transaction just begun gets the session's site."""
+    """Session hook (``after_begin``): the transaction just begun gets the session's scope."""
     site = session.info.get("rls_site")
-    if site is not None:
-        connection.execute(text(_SITE_SETTING), {"site": site})
+    role = session.info.get("rls_role")
+    if site is not None or role is not None:
+        connection.execute(text(_SCOPE), {"site": site or "", "role": role or ""})
 
 
 def scope_session(session: Session, principal: Principal) -> None:
-    """Keep ``session`` to the caller's site by PostgreSQL row-level security (migration
-    0006), a second wall behind the Python checks: for a site-scoped caller (site editor,
-    site viewer) every transaction of the session starts with ``SET LOCAL
-    infantall.site_id`` (``set_config(..., true)``), so even a raw SQL select sees that
-    site's patients, events and risk groups only. Coordinators and admins read every site
-    (setting left empty). SQLite has no row-level security: a no-op there.
+    """Keep ``session`` to the caller's scope by PostgreSQL row-level security (migrations
+    0006 and 0009), a second wall behind the Python checks.
+
+    For a site-scoped caller (site editor, site viewer) every transaction of the session
+    starts with ``SET LOCAL infantall.site_id`` (``set_config(..., true)``), so even a raw
+    SQL select sees that site's patients, events and risk groups only. A coordinator's
+    session gets ``infantall.role = coordinator``: the base ``patients`` and ``events`` refuse
+    it every row, and ``infantall_pooled`` comes first on its ``search_path``, so the
+    registry's queries (pooled export, analysis dataset, data quality, ``/coordinator``, an
+    unlock) read every site through the pooled views, without identifiers. Admins and the
+    command line leave both settings empty. SQLite has no row-level security: a no-op there.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
     scoped = principal.role in (Role.site_editor, Role.site_viewer)
     site = str(principal.site_id) if scoped and principal.site_id is not None else None
-    if site is None:
-        session.info.pop("rls_site", None)
-    else:
-        session.info["rls_site"] = site
+    role = Role.coordinator.value if principal.role is Role.coordinator else None
+    for key, value in (("rls_site", site), ("rls_role", role)):
+        if value is None:
+            session.info.pop(key, None)
+        else:
+            session.info[key] = value
     if session.in_transaction():  # the transaction already begun gets it now
-        session.execute(text(_SITE_SETTING), {"site": site or ""})
+        session.execute(text(_SCOPE), {"site": site or "", "role": role or ""})

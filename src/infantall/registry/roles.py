@@ -10,6 +10,10 @@
   e-signature tables (``signatures``, ``signature_unlocks``): no UPDATE, DELETE or
   TRUNCATE (the triggers refuse them too, a second wall);
 * ``SELECT`` on ``alembic_version``; ``USAGE`` on the id sequences;
+* ``SELECT`` on the pooled views of schema ``infantall_pooled`` (migration 0009: what a
+  coordinator's session reads), and ``UPDATE`` on its ``patients`` view only so that an
+  unlock can row-lock the patient (``SELECT ... FOR UPDATE``; a trigger refuses every write
+  through the views);
 * ``NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT`` and not the owner: it can
   neither ``ALTER TABLE ... DISABLE TRIGGER`` (owner only) nor set
   ``session_replication_role`` (superuser only).
@@ -29,7 +33,7 @@ from sqlalchemy import Engine, text
 from infantall.errors import InvalidInputError
 from infantall.registry.models import Base
 
-__all__ = ["APPEND_ONLY_TABLES", "AppRoleGrant", "grant_app_role"]
+__all__ = ["APPEND_ONLY_TABLES", "POOLED_VIEWS", "AppRoleGrant", "grant_app_role"]
 
 #: Tables the app role may only read and append to.
 APPEND_ONLY_TABLES = (
@@ -41,6 +45,8 @@ APPEND_ONLY_TABLES = (
     "signatures",
     "signature_unlocks",
 )
+#: The pooled views of migration 0009 (schema ``infantall_pooled``).
+POOLED_VIEWS = ("infantall_pooled.patients", "infantall_pooled.events")
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -76,6 +82,16 @@ def _grants(role: str, schema: str, data: tuple[str, ...]) -> list[str]:
     statements += [f"GRANT SELECT, INSERT, UPDATE ON {t} TO {q}" for t in data]
     statements += [f"GRANT SELECT, INSERT ON {t} TO {q}" for t in APPEND_ONLY_TABLES]
     return statements
+
+
+def _pooled_grants(role: str) -> list[str]:
+    q = f'"{role}"'
+    return [
+        f"GRANT USAGE ON SCHEMA infantall_pooled TO {q}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA infantall_pooled FROM {q}",
+        *(f"GRANT SELECT ON {v} TO {q}" for v in POOLED_VIEWS),
+        f"GRANT UPDATE ON infantall_pooled.patients TO {q}",  # the row lock of an unlock
+    ]
 
 
 def grant_app_role(engine: Engine, role: str, password: str | None) -> AppRoleGrant:
@@ -120,6 +136,10 @@ def grant_app_role(engine: Engine, role: str, password: str | None) -> AppRoleGr
             quoted = conn.execute(text("SELECT quote_literal(:p)"), {"p": password}).scalar_one()
             conn.execute(text(f'ALTER ROLE "{role}" PASSWORD {quoted}'))
         conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"'))
-        for statement in _grants(role, schema, data):
+        statements = _grants(role, schema, data)
+        pooled = conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = 'infantall_pooled'"))
+        if pooled.first() is not None:  # migration 0009 and later
+            statements += _pooled_grants(role)
+        for statement in statements:
             conn.execute(text(statement))
     return AppRoleGrant(role, owner, created, data, APPEND_ONLY_TABLES)

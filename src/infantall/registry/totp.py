@@ -7,14 +7,24 @@ another account does not decrypt. A code is accepted within one 30-second step e
 of the server clock, and only for a step after the last one accepted (no replay). In
 production, administrators and coordinators must have an enabled second factor to log in
 (:func:`required_for`).
+
+Enrolment codes: in production an administrator or coordinator account enrols only with a
+one-time code that another administrator issued (:func:`issue_enrolment_code`; or the
+command line on the server, which bootstraps the first administrator), so that a stolen
+password alone cannot enrol the thief's factor. A code is random (96 bits), shown once,
+stored as its SHA-256 (a fast hash is enough for a random secret of that size, unlike a
+password), expires after :data:`ENROLMENT_CODE_HOURS` and is used once
+(:func:`use_enrolment_code`); issuing, using and refusing one are audited.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import hmac
 import os
+import secrets
 from dataclasses import dataclass
 
 import pyotp
@@ -27,20 +37,29 @@ from sqlalchemy.orm import Session
 
 from infantall.registry import audit
 from infantall.registry.access import Principal, require_role
-from infantall.registry.errors import AuthenticationError, ConflictError, NotFoundError
-from infantall.registry.models import Role, User, utcnow
+from infantall.registry.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from infantall.registry.models import Role, TotpEnrolmentCode, User, utcnow
 from infantall.registry.settings import RegistrySettings
 
 __all__ = [
+    "ENROLMENT_CODE_HOURS",
     "ISSUER",
     "STEP_SECONDS",
+    "EnrolmentCode",
     "TotpEnrolment",
     "decrypt_secret",
     "disable_totp",
     "encrypt_secret",
+    "issue_enrolment_code",
     "matching_step",
     "new_enrolment",
     "required_for",
+    "use_enrolment_code",
 ]
 
 #: The issuer shown by authenticator apps.
@@ -53,6 +72,21 @@ _PREFIX = "v1:"
 _NONCE = 12
 #: Roles that must use a second factor in production.
 _REQUIRED_ROLES = frozenset({Role.admin, Role.coordinator})
+
+
+#: Hours an enrolment code stays valid.
+ENROLMENT_CODE_HOURS = 24
+#: Actor named in the audit trail for a code issued on the server's command line.
+SERVER_CLI = "(command line on the server)"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentCode:
+    """A one-time enrolment code, shown once."""
+
+    username: str
+    code: str
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +192,107 @@ def disable_totp(session: Session, principal: Principal, username: str, reason: 
         reason=reason,
     )
     session.commit()
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.strip().encode("utf-8")).hexdigest()
+
+
+def issue_enrolment_code(
+    session: Session, principal: Principal | None, username: str, now: dt.datetime | None = None
+) -> EnrolmentCode:
+    """A one-time code with which ``username`` may enrol a second factor (audited;
+    committed). ``principal`` is another administrator, or None for the command line on the
+    server. Codes issued before for the account and not used stop working.
+
+    Raises
+    ------
+    PermissionDeniedError
+        Not an administrator; ``totp_code_self_issued`` for the administrator's own account
+        (another administrator, or the server's command line, must issue it).
+    NotFoundError
+        No such account.
+    """
+    if principal is not None:
+        require_role(principal, frozenset({Role.admin}), "issue enrolment codes")
+        if principal.username == username:
+            raise PermissionDeniedError(
+                "another administrator must issue your enrolment code", "totp_code_self_issued"
+            )
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError("no such user")
+    now = now or utcnow()
+    session.execute(
+        update(TotpEnrolmentCode)
+        .where(TotpEnrolmentCode.user_id == user.id, TotpEnrolmentCode.used_at.is_(None))
+        .where(TotpEnrolmentCode.expires_at > now)
+        .values(expires_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    code = secrets.token_hex(12)  # 96 random bits, 24 hex digits: typed once
+    expires = now + dt.timedelta(hours=ENROLMENT_CODE_HOURS)
+    row = TotpEnrolmentCode(user_id=user.id, code_hash=_code_hash(code),
+                            issued_by=principal.user_id if principal else None,
+                            created_at=now, expires_at=expires)  # fmt: skip
+    session.add(row)
+    session.flush()
+    audit.record(session, principal, "totp_code_issued", "user", str(user.id),
+                 new={"code": row.id, "expires_at": expires.isoformat()},
+                 username=None if principal else SERVER_CLI)  # fmt: skip
+    session.commit()
+    return EnrolmentCode(username=user.username, code=code, expires_at=expires)
+
+
+def _refusal(row: TotpEnrolmentCode | None, now: dt.datetime) -> str | None:
+    if row is None:
+        return "wrong"
+    if row.used_at is not None:
+        return "used"
+    expires = row.expires_at
+    return "expired" if expires <= now else None
+
+
+def use_enrolment_code(
+    session: Session, user: User, code: str | None, now: dt.datetime | None = None
+) -> None:
+    """Spend ``user``'s enrolment ``code`` (flushed with the audit row, not committed).
+
+    Raises
+    ------
+    PermissionDeniedError
+        ``totp_enrolment_code_required`` without a code; ``totp_enrolment_code_invalid``
+        for a wrong, expired or already used one (one answer for the three; the audit row
+        says which).
+    """
+    if not code:
+        raise PermissionDeniedError(
+            "this account enrols its second factor only with a one-time enrolment code "
+            "from another administrator (enrolment_code)",
+            "totp_enrolment_code_required",
+        )
+    now = now or utcnow()
+    row = session.scalar(
+        select(TotpEnrolmentCode).where(
+            TotpEnrolmentCode.code_hash == _code_hash(code), TotpEnrolmentCode.user_id == user.id
+        )
+    )
+    why = _refusal(row, now)
+    if why is None and row is not None:
+        spent = session.execute(  # used_at IS NULL again: of two requests at once, one wins
+            update(TotpEnrolmentCode)
+            .where(TotpEnrolmentCode.id == row.id, TotpEnrolmentCode.used_at.is_(None))
+            .values(used_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        why = None if getattr(spent, "rowcount", 0) == 1 else "used"
+    if why is not None or row is None:
+        audit.record(session, None, "totp_code_refused", "user", str(user.id),
+                     new={"why": why}, username=user.username)  # fmt: skip
+        raise PermissionDeniedError(
+            "the enrolment code is wrong, expired or already used: ask an administrator "
+            "for a new one",
+            "totp_enrolment_code_invalid",
+        )
+    audit.record(session, None, "totp_code_used", "user", str(user.id),
+                 new={"code": row.id}, username=user.username)  # fmt: skip

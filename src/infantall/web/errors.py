@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from infantall.registry.error_codes import REGISTRY_ERROR_CODES
 from infantall.registry.errors import LockedOutError, RegistryError, ValidationFailedError
 from infantall.registry.validation import errors_from_pydantic
 
@@ -116,7 +117,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string"},
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string"},
-        "code": {"type": "string"},
+        "code": {
+            "type": "string",
+            "description": "Stable error code: the table is x-error-codes (code -> status, "
+            "meaning); field codes of errors[] are the domain's",
+        },
         "errors": {"type": "array", "items": {"type": "object"}},
     },
 }
@@ -170,7 +175,13 @@ def document_problems(app: FastAPI) -> None:
             routes=app.routes,
         )
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas["Problem"] = PROBLEM_SCHEMA
+        schemas["Problem"] = {
+            **PROBLEM_SCHEMA,
+            "x-error-codes": {
+                code: {"status": status, "meaning": meaning}
+                for code, (status, meaning) in REGISTRY_ERROR_CODES.items()
+            },
+        }
         for item in schema.get("paths", {}).values():
             for method, operation in item.items():
                 if method in _BY_METHOD or method == "head":

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from infantall.registry.access import require_role
+from infantall.registry.access import require_record_level, require_role
 from infantall.registry.dictionary import dictionary_records
 from infantall.registry.models import AuditEntry, Role
 from infantall.registry.schemas import AuditPublic, RiskGroupPublic
@@ -81,9 +81,10 @@ def compute_risk_groups(
 def list_risk_groups(
     patient_id: PatientId, user: CurrentUser, session: SessionDep
 ) -> list[RiskGroupPublic]:
-    """The stored risk groups of a patient."""
+    """The stored risk groups of a patient. Coordinators: 403 ``pooled_only``."""
     from infantall.services import risk_groups as risk
 
+    require_record_level(user, "read a patient's risk groups")
     return risk.list_risk_groups(session, user, patient_id)
 
 
@@ -298,9 +299,11 @@ def import_job(
 
 @router.get("/export", tags=["import and export"], response_class=Response)
 def export(user: CurrentUser, session: SessionDep, format: ExportFormat = "csv") -> Response:
-    """Your scope in the import layout (plus registry id and site) as CSV or Parquet."""
+    """Your scope in the import layout (plus registry id and site) as CSV or Parquet.
+    Coordinators: 403 ``pooled_only`` (their export is ``/export/pooled``)."""
     from infantall.registry import io
 
+    require_record_level(user, "export identified patient records")
     table = io.export_table(session, user, format)
     return Response(
         io.table_bytes(table, format),

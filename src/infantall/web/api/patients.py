@@ -10,6 +10,7 @@ from infantall.domain import Event as DomainEvent
 from infantall.domain import KMT2AStatus, Sex
 from infantall.registry import events as event_service
 from infantall.registry import patients as patient_service
+from infantall.registry.access import require_record_level
 from infantall.registry.schemas import (
     AuditPublic,
     EventCorrect,
@@ -32,9 +33,14 @@ EventId = Annotated[str, Path(pattern=ID_PATTERN, description="Registry id, e.g.
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such record in your scope (missing or another site's)"}
 }
+_FORBIDDEN = (
+    "Your role may not do this; ``pooled_only``: coordinators read the pooled, "
+    "de-identified view only"
+)
+_READ: dict[int | str, dict[str, Any]] = {**_NOT_FOUND, 403: {"description": _FORBIDDEN}}
 
 
-@router.get("", response_model=PatientPage)
+@router.get("", response_model=PatientPage, responses={403: {"description": _FORBIDDEN}})
 def list_patients(
     user: CurrentUser,
     session: SessionDep,
@@ -51,7 +57,9 @@ def list_patients(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> PatientPage:
-    """Patients in your scope, filtered and paginated (``limit`` is capped by the server)."""
+    """Patients in your scope, filtered and paginated (``limit`` is capped by the server).
+    Coordinators: 403 ``pooled_only``."""
+    require_record_level(user, "list patients")
     filters = patient_service.PatientFilters(
         site_code=site,
         sex=sex.value if sex else None,
@@ -72,9 +80,10 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: SessionDep) 
     return patient_service.create_patient(session, user, body)
 
 
-@router.get("/{patient_id}", response_model=PatientPublic, responses=_NOT_FOUND)
+@router.get("/{patient_id}", response_model=PatientPublic, responses=_READ)
 def get_patient(patient_id: PatientId, user: CurrentUser, session: SessionDep) -> PatientPublic:
-    """One patient."""
+    """One patient. Coordinators: 403 ``pooled_only``."""
+    require_record_level(user, "read a patient record")
     return patient_service.get_patient(session, user, patient_id)
 
 
@@ -94,20 +103,23 @@ def void_patient(
     return patient_service.void_patient(session, user, patient_id, body)
 
 
-@router.get("/{patient_id}/history", response_model=list[AuditPublic], responses=_NOT_FOUND)
+@router.get("/{patient_id}/history", response_model=list[AuditPublic], responses=_READ)
 def patient_history(
     patient_id: PatientId, user: CurrentUser, session: SessionDep
 ) -> list[AuditPublic]:
-    """Every change of the patient and its events, oldest first, with old and new values."""
+    """Every change of the patient and its events, oldest first, with old and new values.
+    Coordinators: 403 ``pooled_only``."""
+    require_record_level(user, "read a patient's history")
     entries = patient_service.patient_history(session, user, patient_id)
     return [AuditPublic.model_validate(e, from_attributes=True) for e in entries]
 
 
-@router.get("/{patient_id}/events", response_model=list[EventPublic], responses=_NOT_FOUND)
+@router.get("/{patient_id}/events", response_model=list[EventPublic], responses=_READ)
 def list_events(
     patient_id: PatientId, user: CurrentUser, session: SessionDep, include_voided: bool = False
 ) -> list[EventPublic]:
-    """The patient's events in date order."""
+    """The patient's events in date order. Coordinators: 403 ``pooled_only``."""
+    require_record_level(user, "read a patient's events")
     return event_service.list_events(session, user, patient_id, include_voided=include_voided)
 
 

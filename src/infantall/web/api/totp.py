@@ -1,10 +1,12 @@
-"""The TOTP second factor: enrol (secret shown once), confirm, and an admin's disable."""
+"""The TOTP second factor: enrol (secret shown once), confirm, an admin's disable, and the
+one-time enrolment codes admins issue for admin and coordinator accounts (production)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from infantall.registry import auth as auth_service
@@ -29,10 +31,34 @@ class TotpEnrolRequest(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=256)]
 
 
+class TotpStartRequest(TotpEnrolRequest):
+    """Your username and password; for an admin or coordinator account in production, also
+    the one-time ``enrolment_code`` another administrator issued."""
+
+    enrolment_code: Annotated[
+        str | None, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")
+    ] = None
+
+
 class TotpConfirmRequest(TotpEnrolRequest):
     """Your username, password and a first code of the authenticator app."""
 
     code: TotpCode
+
+
+class EnrolmentCodePublic(BaseModel):
+    """A one-time enrolment code, shown only in this answer."""
+
+    username: str
+    enrolment_code: str
+    expires_at: dt.datetime
+
+
+_ENROL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "``totp_enrolment_code_required`` / ``totp_enrolment_code_invalid``"
+          " (admin and coordinator accounts in production)"},
+    409: {"description": "``totp_already_enabled``"},
+}  # fmt: skip
 
 
 class TotpEnrolment(BaseModel):
@@ -59,19 +85,24 @@ class TotpDisableRequest(BaseModel):
     reason: Reason
 
 
-@router.post("/auth/totp/enrol", response_model=TotpEnrolment)
+@router.post("/auth/totp/enrol", response_model=TotpEnrolment, responses=_ENROL_RESPONSES)
 def enrol(
     request: Request,
-    body: TotpEnrolRequest,
+    body: TotpStartRequest,
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
     limiter: LimiterDep,
 ) -> TotpEnrolment:
     """Start (or restart) an enrolment: a new secret, shown only in this answer and stored
-    encrypted. Confirm it with a first code. 409 ``totp_already_enabled`` once enabled."""
+    encrypted. Confirm it with a first code. 409 ``totp_already_enabled`` once enabled. In
+    production an admin or coordinator account also sends ``enrolment_code`` (403
+    ``totp_enrolment_code_required`` without, ``totp_enrolment_code_invalid`` for a wrong,
+    expired or used one), so that a stolen password alone enrols nothing."""
     limiter.check_login(client_address(request), body.username)
-    new = auth_service.enrol_totp(session, settings, hasher, body.username, body.password)
+    new = auth_service.enrol_totp(
+        session, settings, hasher, body.username, body.password, body.enrolment_code
+    )
     return TotpEnrolment(
         username=new.username, issuer=new.issuer, secret=new.secret, otpauth_uri=new.otpauth_uri
     )
@@ -103,3 +134,23 @@ def disable(
     """Remove an account's second factor (admin; audited with the reason)."""
     totp_service.disable_totp(session, user, username, body.reason)
     return TotpStatus(username=username, totp_enabled=False)
+
+
+@router.post(
+    "/users/{username}/totp/enrolment-code",
+    response_model=EnrolmentCodePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {"description": "Not an admin, or ``totp_code_self_issued``"}},
+)
+def enrolment_code(
+    user: CurrentUser,
+    session: SessionDep,
+    username: str = Path(pattern=CODE_PATTERN),
+) -> EnrolmentCodePublic:
+    """Issue a one-time code (valid 24 h, used once) with which ``username`` enrols its
+    second factor (admin; not for your own account; audited ``totp_code_issued``). Earlier
+    unused codes of the account stop working."""
+    issued = totp_service.issue_enrolment_code(session, user, username)
+    return EnrolmentCodePublic(
+        username=issued.username, enrolment_code=issued.code, expires_at=issued.expires_at
+    )

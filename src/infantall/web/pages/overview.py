@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -18,12 +18,12 @@ from infantall.domain import choices
 from infantall.domain.quality import FOLLOW_UP_OVERDUE_DAYS, QUALITY_QUERIES
 from infantall.outcomes.questions import clinical_order
 from infantall.registry import import_jobs, io
-from infantall.registry.access import Principal, require_role
+from infantall.registry.access import Principal, require_record_level, require_role
 from infantall.registry.csv_import import problems_csv
 from infantall.registry.dictionary import DATA_DICTIONARY
 from infantall.registry.export import template_csv
 from infantall.registry.models import Role
-from infantall.registry.text import CODE_PATTERN
+from infantall.registry.text import CODE_PATTERN, ID_PATTERN
 from infantall.web.deps import SessionDep, SettingsDep
 from infantall.web.pages.queries import (
     STATUSES,
@@ -170,6 +170,7 @@ def dashboard(
 ) -> Response:
     """Patients of the user's scope first (search, filters, sorting, pages of
     :data:`PAGE_SIZE`), then the counts and EFS/OS curves of every match."""
+    require_record_level(user, "open the patient list (their page is /coordinator)")
     protocol = _protocol(protocol)
     filters = DashboardFilters(q=q, risk_group=risk_group, kmt2a=kmt2a, status=status,
                                overdue=overdue)  # fmt: skip
@@ -207,8 +208,11 @@ def coordinator(
     session: SessionDep,
     settings: SettingsDep,
     protocol: Protocol = DEFAULT_PROTOCOL,
+    done: Annotated[Literal["unlocked", ""], Query()] = "",
+    unlocked: Annotated[str, Query(pattern=ID_PATTERN + "|^$")] = "",
 ) -> Response:
-    """Pooled, de-identified analyses of every site (coordinators)."""
+    """Pooled, de-identified analyses of every site (coordinators), and the form that
+    unlocks a signed patient by registry id (they have no patient page: ``pooled_only``)."""
     require_role(user, frozenset({Role.coordinator}), "see the pooled analyses")
     protocol = _protocol(protocol)
     key = settings.pseudonym_key.get_secret_value()
@@ -218,6 +222,8 @@ def coordinator(
         "protocol": protocol,
         "protocols": _protocols(),
         "queries": QUALITY_QUERIES,
+        "done": done,
+        "unlocked": unlocked,
     }
     return render(request, "coordinator.html", ctx, user=user, session=session)
 
@@ -226,6 +232,7 @@ def coordinator(
 def voided_page(request: Request, user: PageUser, session: SessionDep) -> Response:
     """Voided patients and voided events of the user's scope, with when and why."""
     require_role(user, VOIDED_ROLES, "see voided records")
+    require_record_level(user, "list voided patient records")
     ctx = {"records": voided_records(session, user)}
     return render(request, "voided.html", ctx, user=user, session=session)
 

@@ -19,7 +19,13 @@ from infantall.errors import InvalidInputError
 from infantall.registry import events as event_service
 from infantall.registry import patients as patient_service
 from infantall.registry import signatures as signature_service
-from infantall.registry.access import SIGN_ROLES, UNLOCK_ROLES, WRITE_ROLES, Principal
+from infantall.registry.access import (
+    SIGN_ROLES,
+    UNLOCK_ROLES,
+    WRITE_ROLES,
+    Principal,
+    require_record_level,
+)
 from infantall.registry.errors import ConflictError, ValidationFailedError
 from infantall.registry.schemas import (
     EventCorrect,
@@ -79,6 +85,7 @@ def _can_write(user: Principal) -> bool:
 
 
 def _base(session: Session, user: Principal, pid: str) -> dict[str, Any]:
+    require_record_level(user, "open a patient's pages")  # 403 pooled_only (coordinators)
     patient = patient_service.get_patient(session, user, pid)
     return {"patient": patient, "can_write": _can_write(user)}
 
@@ -194,6 +201,7 @@ def _edit_page(
 @router.get("/patients/{pid}/edit")
 def edit_page(request: Request, pid: PatientId, user: PageUser, session: SessionDep) -> Response:
     """The correction form, filled with the current values."""
+    require_record_level(user, "open a patient's pages")
     patient = patient_service.get_patient(session, user, pid)
     return _edit_page(request, user, session, patient, patient_form_values(patient), [])
 
@@ -324,6 +332,7 @@ def add_event(
 
 
 def _find_event(session: Session, user: Principal, pid: str, eid: str) -> Any:
+    require_record_level(user, "open a patient's pages")
     for e in event_service.list_events(session, user, pid):
         if e.registry_id == eid:
             return e
@@ -430,6 +439,7 @@ def void_event(
 @router.get("/patients/{pid}/history")
 def history_page(request: Request, pid: PatientId, user: PageUser, session: SessionDep) -> Response:
     """The audit history of the patient and its events (who, when, old → new, reason)."""
+    require_record_level(user, "open a patient's pages")
     entries = patient_service.patient_history(session, user, pid)
     ctx = _base(session, user, pid)
     ctx.update(tab="history", changes=audit_changes(entries))

@@ -7,12 +7,15 @@ error page with the service's message and status; nothing is signed or unlocked 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from infantall.registry import signatures as signature_service
+from infantall.registry.errors import NotFoundError
+from infantall.registry.models import Role
 from infantall.registry.signatures import SignRequest, UnlockRequest
 from infantall.registry.text import ID_PATTERN
 from infantall.web.deps import HasherDep, SessionDep, SettingsDep
@@ -52,4 +55,16 @@ def unlock(pid: PatientId, user: PageUser, form: CheckedForm, session: SessionDe
     data = validate_model(UnlockRequest, {"reason": str(form.get("reason") or "")})
     assert isinstance(data, UnlockRequest)
     signature_service.unlock_patient(session, user, pid, data)
+    if user.role is Role.coordinator:  # no patient page for the pooled view (pooled_only)
+        return redirect(f"/coordinator?done=unlocked&unlocked={pid}")
     return redirect(f"/patients/{pid}?done=unlocked")
+
+
+@router.post("/coordinator/unlock")
+def unlock_by_id(user: PageUser, form: CheckedForm, session: SessionDep) -> Response:
+    """Unlock a signed patient named by its registry id (the coordinator's form: they have
+    no patient page)."""
+    pid = str(form.get("pid") or "").strip()
+    if not re.fullmatch(ID_PATTERN, pid):
+        raise NotFoundError("no such patient")
+    return unlock(pid, user, form, session)
