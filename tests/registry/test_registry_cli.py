@@ -92,6 +92,13 @@ def test_registry_commands_end_to_end(registry: Any, tmp_path: Path) -> None:
         password="editor-password",
     )
     assert denied.exit_code != 0 and "may not export pooled data" in denied.output
+    identified = tmp_path / "identified.csv"
+    refused = _run(  # the coordinator reads the pooled view only, on the CLI too (issue 14)
+        runner, ["registry", "export", str(identified), "--user", "co", *url],
+        password="editor-password",
+    )  # fmt: skip
+    assert refused.exit_code != 0 and "pooled_only" in refused.output
+    assert not identified.exists()
     verify = _run(runner, ["registry", "verify", *url, "--format", "json"])
     assert verify.exit_code == 0, verify.output
     assert json.loads(verify.output)["summary"]["audit_replay"] == "ok"

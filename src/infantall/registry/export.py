@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from infantall.registry import audit
-from infantall.registry.access import Principal, require_role
+from infantall.registry.access import Principal, require_record_level, require_role
 from infantall.registry.deidentify import DeidOptions, date_shift_days, pseudonym
 from infantall.registry.dictionary import DATA_DICTIONARY, EVENT_COLUMNS, PATIENT_COLUMNS
 from infantall.registry.histories import scoped_rows
@@ -89,7 +89,10 @@ def template_csv() -> str:
 
 
 def export_table(session: Session, principal: Principal, fmt: str = "csv") -> pd.DataFrame:
-    """The caller's scope in the import layout (plus registry id and site); audited."""
+    """The caller's scope in the import layout (plus registry id and site); audited.
+    Coordinators: 403 ``pooled_only`` here, so that every presenter (API, pages, CLI) refuses
+    them the identified rows (their export is :func:`pooled_export`)."""
+    require_record_level(principal, "export identified patient records")
     patients, events = scoped_rows(session, principal)
     table = _integers(pd.DataFrame(_flat_rows(patients, events), columns=list(_COLUMNS)))
     _audit_export(session, principal, "full", fmt, len(patients))
