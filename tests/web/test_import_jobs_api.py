@@ -112,3 +112,22 @@ def test_restarting_the_server_fails_the_jobs_it_was_running(
         assert ended is not None and ended.state == "failed"
         assert ended.message is not None and "restarted" in ended.message
         assert "0 patients and 0 events were committed" in ended.message
+
+
+def test_a_file_over_the_sites_byte_limit_is_refused_by_name(
+    client: Any, auth: Any, app: Any, registry: Any
+) -> None:
+    """Over the site's limit: a problem naming the file and the limit, no job, nothing stored."""
+    text = _csv(10)
+    app.state.settings = app.state.settings.model_copy(
+        update={"import_site_limits": {"SITE-A": (len(text) - 1, 1000)}}
+    )
+    r = _post(client, auth["editor_a"], text)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == "import_too_large" and str(len(text) - 1) in body["detail"]
+    _, database = registry
+    with database.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ImportJob)) == 0
+        assert s.scalar(select(func.count()).select_from(Patient)) == 0

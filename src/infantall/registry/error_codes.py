@@ -76,6 +76,7 @@ REGISTRY_ERROR_CODES: dict[str, tuple[int, str]] = {
         "A stored history the domain refuses (per patient; a pseudonym for coordinators).",
     ),
     "import_rejected": (422, "An invalid CSV: nothing imported; errors lists every problem."),
+    "import_too_large": (422, "The CSV is larger than the site's byte limit: nothing imported."),
     "account_locked": (429, "Too many failed logins: the account is locked (Retry-After)."),
     "rate_limited": (429, "Too many requests from this client (Retry-After)."),
     "internal_error": (500, "An unexpected error (logged)."),

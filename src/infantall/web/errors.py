@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from infantall.errors import InvalidInputError
 from infantall.registry.error_codes import REGISTRY_ERROR_CODES
 from infantall.registry.errors import LockedOutError, RegistryError, ValidationFailedError
 from infantall.registry.validation import errors_from_pydantic
@@ -79,6 +80,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_failed(_: Request, exc: ValidationFailedError) -> JSONResponse:
         errors = [e.as_dict() for e in exc.errors]
         return problem(422, exc.message, exc.code, errors)
+
+    @app.exception_handler(InvalidInputError)
+    async def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:
+        # A service that checks one field raises this alone (e.g. an import over the site's
+        # byte limit): the same 422 problem as a validation failure, never a 500.
+        return problem(422, f"{exc.field}: {exc.reason}", exc.code, [exc.as_dict()])
 
     @app.exception_handler(LockedOutError)
     async def _locked(_: Request, exc: LockedOutError) -> JSONResponse:
