@@ -63,6 +63,11 @@ def test_coordinators_keep_the_pooled_outputs_and_the_unlock(
         assert r.status_code == 200, (path, r.text)
         assert CODE not in r.text and "harbour" not in r.text, path
     assert "2024-03-01" not in client.get(f"{API}/export/pooled?k=1", headers=h).text
+    # The record's content digest is the site's to see: a coordinator's view of the record
+    # (no local code or notes) would give another digest, so it gets none.
+    state = client.get(f"{API}/patients/{pid}/signatures", headers=h).json()
+    site = client.get(f"{API}/patients/{pid}/signatures", headers=auth["viewer_a"]).json()
+    assert state["content_digest"] is None and len(site["content_digest"]) == 64
     not_locked = client.post(f"{API}/patients/{pid}/unlock", json={"reason": "r"}, headers=h)
     assert not_locked.status_code == 409 and not_locked.json()["code"] == "not_locked"
 

@@ -32,6 +32,7 @@ from infantall.registry.models import (
     Event,
     Patient,
     RiskAssignment,
+    Role,
     Signature,
     SignatureUnlock,
     User,
@@ -112,11 +113,14 @@ class UnlockPublic(BaseModel):
 
 
 class SignatureState(BaseModel):
-    """A patient's lock, its current content digest and its signing history."""
+    """A patient's lock, its current content digest and its signing history.
+
+    ``content_digest`` is null for a coordinator: it reads the pooled view only, and a digest
+    of what that view shows (no local code, notes or free text) is not the record's."""
 
     patient_id: str
     locked: bool
-    content_digest: str
+    content_digest: str | None
     signatures: list[SignaturePublic]
     unlocks: list[UnlockPublic]
 
@@ -212,7 +216,10 @@ def _state(session: Session, patient: Patient) -> SignatureState:
 def signature_state(session: Session, principal: Principal, registry_id: str) -> SignatureState:
     """The lock and signing history of a patient in the caller's read scope."""
     patient, _ = load_patient(session, principal, registry_id, operation="read_signatures")
-    return _state(session, patient)
+    state = _state(session, patient)
+    if principal.role is Role.coordinator:
+        return state.model_copy(update={"content_digest": None})
+    return state
 
 
 def _refused(session: Session, principal: Principal, patient: Patient, meaning: str) -> None:
