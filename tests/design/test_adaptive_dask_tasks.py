@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import pytest
 
@@ -20,6 +21,7 @@ from infantall.design.adaptive import (
 )
 from infantall.design.adaptive.engine import TrialOutcomes
 from infantall.design.adaptive.runner import (
+    LOCAL_CLUSTER_CONFIG,
     MAX_BLOCKS_PER_TASK,
     TASKS_PER_THREAD,
     block_plan,
@@ -44,9 +46,7 @@ def clients() -> Iterator[dict[int, Any]]:
     from distributed import Client, LocalCluster
 
     made = {
-        n: LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=False, dashboard_address=":0"
-        )
+        n: LocalCluster(n_workers=n, threads_per_worker=1, processes=False, dashboard_address=":0")
         for n in (1, 2)
     }
     out = {n: Client(c) for n, c in made.items()}  # type: ignore[no-untyped-call]
@@ -113,15 +113,13 @@ def test_several_scenarios_in_one_run_are_each_their_own_run(clients: dict[int, 
 def test_calibrating_several_scenarios_at_once_matches_one_at_a_time(
     clients: dict[int, Any],
 ) -> None:
-    lower = SPEC.model_copy(
-        update={"arms": [a.model_copy(update={"p": 0.3}) for a in SPEC.arms]}
-    )
+    lower = SPEC.model_copy(update={"arms": [a.model_copy(update={"p": 0.3}) for a in SPEC.arms]})
     together = calibrate_scenarios([SPEC, lower], 0.1, 2000, seed=3, client=clients[2])
     for spec, cal in zip([SPEC, lower], together, strict=True):
         alone = calibrate_superiority(spec, 0.1, 2000, seed=3)
         assert cal == alone
         assert cal.type1_error <= 0.1
-    with pytest.raises(InvalidInputError, match="between 0 and 0.5"):
+    with pytest.raises(InvalidInputError, match=r"between 0 and 0\.5"):
         calibrate_scenarios([SPEC], 0.7, 100)
     with pytest.raises(InvalidInputError) as err:
         run_scenarios([], 100)
@@ -130,6 +128,9 @@ def test_calibrating_several_scenarios_at_once_matches_one_at_a_time(
 
 def test_one_local_cluster_serves_a_calibration_then_a_simulation() -> None:
     with dask_client(workers=1) as client:
+        # the worker process runs with the lean settings (no profiler, slower tick)
+        settings = client.run(lambda: {k: dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG})
+        assert list(settings.values()) == [LOCAL_CLUSTER_CONFIG]
         cal = calibrate_superiority(SPEC, 0.1, 1000, seed=2, client=client)
         res = run_trials(SPEC.with_threshold(cal.threshold), 1000, seed=3, client=client)
     assert cal == calibrate_superiority(SPEC, 0.1, 1000, seed=2)
