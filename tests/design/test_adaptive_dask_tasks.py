@@ -3,6 +3,7 @@ the bits stay those of the plain in-process run (the block is the unit of reprod
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,10 @@ from typing import Any
 import dask
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from infantall.cli import app
+from infantall.design import adaptive
 from infantall.design.adaptive import (
     calibrate_scenarios,
     calibrate_superiority,
@@ -138,3 +142,21 @@ def test_one_local_cluster_serves_a_calibration_then_a_simulation() -> None:
     with pytest.raises(InvalidInputError) as err, dask_client(workers=0):
         pass
     assert err.value.field == "workers"
+
+
+def test_cli_calibrates_and_simulates_on_one_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[dict[str, Any]] = []
+    real = adaptive.dask_client
+
+    def counting(**kwargs: Any) -> Any:
+        started.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(adaptive, "dask_client", counting)
+    args = ["design", "simulate", str(EXAMPLES / "pick-a-winner-binary.yaml"), "--trials", "1500",
+            "--calibrate", "0.1", "--format", "json"]  # fmt: skip
+    cli = CliRunner()
+    remote = cli.invoke(app, [*args, "--workers", "1"])
+    assert remote.exit_code == 0, remote.output
+    assert [s["workers"] for s in started] == [1]  # one cluster for both runs
+    assert json.loads(remote.stdout) == json.loads(cli.invoke(app, args).stdout)

@@ -158,17 +158,17 @@ def _run_local(jobs: list[tuple[TrialSpec, Todo]], done: Done) -> None:
             done(j, i, simulate_block(spec, size, ss))
 
 
-def _threads(client: Any, hint: int) -> int:
-    try:
-        return max(sum(client.nthreads().values()), hint, 1)
-    except (OSError, TimeoutError):
-        return max(hint, 1)
+def _threads(client: Any) -> int:
+    """Worker threads the run can count on: those connected, or the workers a local or batch
+    cluster was asked for (batch jobs may still be queued when the run starts)."""
+    requested = getattr(getattr(client, "cluster", None), "worker_spec", None)
+    return max(sum(client.nthreads().values()), len(requested or ()), 1)
 
 
-def _run_dask(jobs: list[tuple[TrialSpec, Todo]], client: Any, done: Done, hint: int = 1) -> None:
+def _run_dask(jobs: list[tuple[TrialSpec, Todo]], client: Any, done: Done) -> None:
     from distributed import as_completed
 
-    threads = _threads(client, hint)
+    threads = _threads(client)
     # the specification is small: send it with each task (scattering it under a content
     # key races with the release of an earlier run's future: "lost dependencies")
     tasks: dict[str, tuple[int, list[int]]] = {}
@@ -286,7 +286,6 @@ def run_scenarios(
     if client is not None:
         _run_dask(jobs, client, done)
     elif any(v is not None for v in backend.values()):
-        hint = cluster_jobs if cluster is not None else workers or 1
         with dask_client(
             workers=workers,
             scheduler=scheduler,
@@ -294,7 +293,7 @@ def run_scenarios(
             cluster_options=cluster_options,
             cluster_jobs=cluster_jobs,
         ) as made:
-            _run_dask(jobs, made, done, hint)
+            _run_dask(jobs, made, done)
     else:
         _run_local(jobs, done)
     seed_repr = seed.entropy if isinstance(seed, np.random.SeedSequence) else seed
