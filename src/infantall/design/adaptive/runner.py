@@ -56,15 +56,19 @@ TASKS_PER_THREAD = 4
 MAX_BLOCKS_PER_TASK = 25
 
 #: Dask settings of the local cluster ``--workers N`` starts. Measured idle, 2 workers, on this
-#: 2-core machine: the defaults cost 0.054 CPU-s/s in the client and scheduler and 0.035 in
-#: each worker (the 20 ms event-loop tick, the 10 ms statistical profiler, the GIL and system
-#: monitors), 6 % of the machine; these settings cut it to 0.022 and 0.009. The profiler and
-#: the monitors serve the dashboard, which these runs do not use; work stealing stays on.
+#: 2-core machine (loaded; CPU time): the defaults cost 0.048-0.054 CPU-s/s in the client
+#: process (scheduler and nannies live there) and 0.030-0.037 in each worker, 6 % of the
+#: machine: the 20 ms event-loop tick, the 10 ms statistical profiler, the GIL and system
+#: monitors, and each nanny's 100 ms memory check (a new psutil process object each time).
+#: With these settings 0.012-0.014 and 0.005-0.006. The profiler and monitors feed the
+#: dashboard, which these runs do not use; the nanny still stops a worker that runs out of
+#: memory, within a second; work stealing stays on.
 LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.gil.enabled": False,
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.admin.tick.interval": "200ms",
+    "distributed.worker.memory.monitor-interval": "1s",
 }
 
 Progress = Callable[[int], None]
@@ -162,7 +166,7 @@ def _threads(client: Any) -> int:
     """Worker threads the run can count on: those connected, or the workers a local or batch
     cluster was asked for (batch jobs may still be queued when the run starts)."""
     requested = getattr(getattr(client, "cluster", None), "worker_spec", None)
-    return max(sum(client.nthreads().values()), len(requested or ()), 1)
+    return int(max(sum(client.nthreads().values()), len(requested or ()), 1))
 
 
 def _run_dask(jobs: list[tuple[TrialSpec, Todo]], client: Any, done: Done) -> None:
