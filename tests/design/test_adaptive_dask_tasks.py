@@ -4,6 +4,7 @@ the bits stay those of the plain in-process run (the block is the unit of reprod
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,9 @@ def test_one_local_cluster_serves_a_calibration_then_a_simulation() -> None:
         # the worker process runs with the lean settings (no profiler, slower tick)
         settings = client.run(lambda: {k: dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG})
         assert list(settings.values()) == [LOCAL_CLUSTER_CONFIG]
+        # no malloc threshold of Dask's own in the worker (it made the TTE engine page-fault)
+        trim = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert list(trim.values()) == [os.environ.get("MALLOC_TRIM_THRESHOLD_")]
         cal = calibrate_superiority(SPEC, 0.1, 1000, seed=2, client=client)
         res = run_trials(SPEC.with_threshold(cal.threshold), 1000, seed=3, client=client)
     assert cal == calibrate_superiority(SPEC, 0.1, 1000, seed=2)
