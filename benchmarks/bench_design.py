@@ -12,9 +12,13 @@ Beta densities and CDFs on a ladder of logit grids (``design/adaptive/kernel.py`
 runs BASELINE_N trials and is extrapolated per trial; the ratio
 printed is (per-trial loop time x N) / vectorised time for N trials, in wall-clock and in CPU
 time (CPU time is robust on a shared, loaded machine). A second baseline, printed apart, is
-the same loop with Monte-Carlo posteriors as adaptr draws them. Scale-out: N_DASK trials on a
-local Dask cluster of 1 and of 2 single-threaded worker processes (more trials than N: 10,000
-now take a fraction of a second, less than Dask's own start-up). Accuracy: the kernel's
+the same loop with Monte-Carlo posteriors as adaptr draws them. Scale-out (``-k dask``): three
+workloads (N_DASK binary trials; N_TTE trials of examples/design/time-to-event.yaml; the
+calibration of len(CAL_RATES) scenarios x N_CAL trials), each run in-process (the named
+baseline) and through the same call on local Dask clusters of 1 and of 2 single-threaded
+worker processes (``dask_client``, what ``--workers N`` starts), alternating for DASK_ROUNDS
+rounds; it prints the fastest wall time and the CPU time of this process and of the workers,
+with the load average, and checks that every run gave the same bits. Accuracy: the kernel's
 posterior probabilities against the float64 exact ones of ``design/adaptive/exact.py`` on
 ACC_ROWS random well-conditioned 4-arm rows. Run with ``make bench``.
 """
