@@ -316,7 +316,8 @@ def run_scenarios(
             n_trials=n_trials,
             seed=int(seed_repr) if isinstance(seed_repr, int) else 0,
             block_size=block_size,
-            outcomes=TrialOutcomes.concatenate([parts[j][i] for i in range(len(plan))]),
+            # pop each scenario's blocks as it is joined: the peak is one copy, not two
+            outcomes=TrialOutcomes.concatenate([parts[j].pop(i) for i in range(len(plan))]),
         )
         for j, spec in enumerate(specs)
     ]
