@@ -171,6 +171,10 @@ def test_cluster_options_are_parsed_and_checked() -> None:
         parse_options(["queue"])
     with pytest.raises(InvalidInputError, match="whole number"):
         parse_options(["cores=two"])
+    assert parse_options(["nanny=false"]) == {"nanny": False}
+    assert parse_options(["nanny=Yes"]) == {"nanny": True}
+    with pytest.raises(InvalidInputError, match="true or false"):
+        parse_options(["nanny=maybe"])
     with pytest.raises(InvalidInputError, match="slurm, pbs"):
         build_cluster("lsf", {})
 
@@ -219,3 +223,12 @@ def test_progress_bar_is_off_when_not_a_terminal_or_quiet() -> None:
         assert result.exit_code == 0, result.output
         assert result.stderr == ""
         assert "Operating characteristics" in result.stdout
+
+
+def test_batch_workers_can_run_without_a_nanny() -> None:
+    pytest.importorskip("dask_jobqueue")
+    options = parse_options(["nanny=false"])
+    with build_cluster(
+        "slurm", {**options, "scheduler_options": {"host": "127.0.0.1", "dashboard_address": ":0"}}
+    ) as cluster:
+        assert "--no-nanny" in cluster.job_script()

@@ -7,6 +7,7 @@ commands so that ``infantall --help`` stays fast.
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -384,7 +385,7 @@ def simulate(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from infantall.design.adaptive import calibrate_superiority, load_spec, run_trials
+    from infantall.design.adaptive import calibrate_superiority, dask_client, load_spec, run_trials
     from infantall.design.adaptive.cluster import parse_options
 
     if sum(x is not None for x in (workers, scheduler, cluster)) > 1:
@@ -395,24 +396,31 @@ def simulate(
         if trials < 1:
             raise InvalidInputError("--trials", "must be >= 1", "out_of_range")
         batch = parse_options(cluster_option or [])
-        options: dict[str, Any] = {
-            "workers": workers,
-            "scheduler": scheduler,
-            "cluster": cluster,
-            "cluster_jobs": int(batch.pop("jobs", 1)),
-            "cluster_options": batch,
-            "checkpoint": checkpoint,
-        }
+        options: dict[str, Any] = {"checkpoint": checkpoint}
         meta: dict[str, Any] = {"design": spec.name, "seed": seed}
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=quiet or not console.is_terminal,
-        ) as bar:
+        with ExitStack() as stack:
+            if workers is not None or scheduler is not None or cluster is not None:
+                # one cluster for the calibration and the simulation (workers start once)
+                options["client"] = stack.enter_context(
+                    dask_client(
+                        workers=workers,
+                        scheduler=scheduler,
+                        cluster=cluster,
+                        cluster_jobs=int(batch.pop("jobs", 1)),
+                        cluster_options=batch,
+                    )
+                )
+            bar = stack.enter_context(
+                Progress(
+                    "[progress.description]{task.description}",
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=console,
+                    transient=True,
+                    disable=quiet or not console.is_terminal,
+                )
+            )
             if calibrate is not None:
                 task = bar.add_task("calibrating", total=trials)
                 cal = calibrate_superiority(

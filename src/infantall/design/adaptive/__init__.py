@@ -5,7 +5,11 @@ Modelled on adaptr's ``setup_trial`` -> ``run_trials`` -> ``check_performance`` 
 :meth:`SimulationResult.operating_characteristics` -> :func:`calibrate_superiority`.
 """
 
-from infantall.design.adaptive.calibration import Calibration, calibrate_superiority
+from infantall.design.adaptive.calibration import (
+    Calibration,
+    calibrate_scenarios,
+    calibrate_superiority,
+)
 from infantall.design.adaptive.config import TrialSpec, load_spec, spec_from_dict
 from infantall.design.adaptive.engine import (
     DECISIONS,
@@ -16,7 +20,13 @@ from infantall.design.adaptive.engine import (
 from infantall.design.adaptive.posterior import PosteriorProbabilities, posterior_probabilities
 from infantall.design.adaptive.reference import simulate_trial_loop
 from infantall.design.adaptive.results import OperatingCharacteristics, SimulationResult
-from infantall.design.adaptive.runner import BLOCK_SIZE, block_plan, run_trials
+from infantall.design.adaptive.runner import (
+    BLOCK_SIZE,
+    block_plan,
+    dask_client,
+    run_scenarios,
+    run_trials,
+)
 
 __all__ = [
     "BLOCK_SIZE",
@@ -29,9 +39,12 @@ __all__ = [
     "TrialSpec",
     "allocation_probabilities",
     "block_plan",
+    "calibrate_scenarios",
     "calibrate_superiority",
+    "dask_client",
     "load_spec",
     "posterior_probabilities",
+    "run_scenarios",
     "run_trials",
     "simulate_block",
     "simulate_trial_loop",
