@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
+from anyio import CancelScope, to_thread
 from argon2 import PasswordHasher
 from fastapi import Depends, Request
+from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
@@ -66,18 +69,41 @@ async def get_hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request: a reader for GET/HEAD, a writer otherwise."""
-    database: Database = request.app.state.database
-    if request.method in ("GET", "HEAD"):
-        with database.read_sessions() as session:
-            yield session
-    elif database.write_lock is None:
+def _writer_session(database: Database) -> Iterator[Session]:
+    """A writer session; on SQLite, after this process's writer lock."""
+    if database.write_lock is None:
         with database.write_sessions() as session:
             yield session
     else:
         with database.write_lock, database.write_sessions() as session:
             yield session
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this request: a reader for GET/HEAD, a writer otherwise.
+
+    A reader session is created on the event loop (creating one does no I/O: its connection
+    is checked out by the first query, in the thread that runs it), which spares a read two
+    hops to the thread pool (FastAPI runs a sync generator's entry and exit in threads).
+    Closing it ends its read transaction: on SQLite a local call that never waits (WAL
+    readers take no lock a writer holds), done inline; on PostgreSQL a round trip, done in
+    a thread. A writer session waits for the write lock, so it is opened and closed in
+    threads (FastAPI's own helper, exit shielded from cancellation).
+    """
+    database: Database = request.app.state.database
+    if request.method not in ("GET", "HEAD"):
+        async with contextmanager_in_threadpool(contextmanager(_writer_session)(database)) as s:
+            yield s
+        return
+    session = database.read_sessions()
+    try:
+        yield session
+    finally:
+        if database.read_engine.dialect.name == "sqlite":
+            session.close()
+        else:
+            with CancelScope(shield=True):
+                await to_thread.run_sync(session.close)
 
 
 async def get_limiter(request: Request) -> RateLimiter:
