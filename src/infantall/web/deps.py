@@ -171,6 +171,12 @@ def get_current_user(
         if request.method not in _SAFE_METHODS:
             require_same_origin(request)
     scope_session(session, principal)  # PostgreSQL row-level security: the caller's site
+    if request.method not in ("GET", "HEAD") and session.get_bind().dialect.name == "sqlite":
+        # The token check began a write transaction (BEGIN IMMEDIATE: SQLite's writer lock
+        # and the cross-process writer lock). End it here, so no writer waits for this
+        # request while it hops to the endpoint's thread; the endpoint's work begins a
+        # transaction of its own. The check still ran on this request, just before it.
+        session.rollback()
     request.state.principal = principal
     return principal
 
