@@ -3,8 +3,8 @@
 SQLite (the default) is opened in WAL mode with ``synchronous=FULL`` (acknowledged commits
 survive power loss: sqlite.org "PRAGMA synchronous"), foreign keys on and a busy timeout;
 its writers, in every process, queue on a writer lock file before ``BEGIN IMMEDIATE``
-(:mod:`infantall.registry.writer_lock`). PostgreSQL is used as is. Engines are built from settings by :func:`make_engine`, never at
-import time.
+(:mod:`infantall.registry.writer_lock`). PostgreSQL is used as is. Engines are built from
+settings by :func:`make_engine`, never at import time.
 """
 
 from __future__ import annotations

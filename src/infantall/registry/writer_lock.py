@@ -122,4 +122,3 @@ class WriterConnection(sqlite3.Connection):
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)
-
