@@ -33,6 +33,19 @@ class Phase:
     #: CPU seconds the app server (supervisor and workers) spent in the phase, if known.
     server_cpu: float | None = None
 
+    def merge(self, other: Phase) -> None:
+        """Add ``other`` (the same phase of another round) to this one."""
+        self.latencies += other.latencies
+        self.acked += other.acked
+        self.errors += other.errors
+        self.timeouts += other.timeouts
+        self.cross_site += other.cross_site
+        self.seconds += other.seconds
+        if self.server_cpu is None or other.server_cpu is None:
+            self.server_cpu = None
+        else:
+            self.server_cpu += other.server_cpu
+
     def report(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
 

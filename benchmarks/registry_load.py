@@ -14,6 +14,8 @@ response crossed sites and that the audit hash chain verifies. Usage::
 
     .venv/bin/python benchmarks/registry_load.py --backend sqlite
     .venv/bin/python benchmarks/registry_load.py --backend postgresql
+    # the code before (another checkout's src) and this code, alternating on one database:
+    PYTHONPATH=src .venv/bin/python benchmarks/registry_load.py --compare /work/main/src
 
 The HTTP client (``load_http.py``) is a minimal asyncio HTTP/1.1 keep-alive client written
 on purpose: on a 2-core machine a full client library (httpx) spends more CPU per request
@@ -244,9 +246,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(settings: Any, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings: Any, port: int, workers: int, pythonpath: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **({"PYTHONPATH": pythonpath} if pythonpath is not None else {}),
         "INFANTALL_ENVIRONMENT": "test",
         "INFANTALL_DATABASE_URL": settings.database_url,
         "INFANTALL_SECRET_KEY": settings.secret_key.get_secret_value(),
@@ -375,6 +380,28 @@ async def drive(
     return [reads, writes]
 
 
+def _rounds(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(label, PYTHONPATH) of each server run: this code once, or with ``--compare`` the
+    code before and this code alternating, ``--rounds`` times each (order swapped every
+    round, so neither always runs first)."""
+    if args.compare is None:
+        return [("after", None)]
+    pair = [("before", args.compare), ("after", None)]
+    return [run for i in range(args.rounds) for run in (pair if i % 2 == 0 else pair[::-1])]
+
+
+def _serve_and_drive(
+    settings: Any, by_site: dict[str, list[str]], args: argparse.Namespace, pythonpath: str | None
+) -> list[Phase]:
+    port = _free_port()
+    server = start_server(settings, port, args.workers, pythonpath)
+    try:
+        return asyncio.run(drive(server.pid, port, by_site, args.clients, args.seconds))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
@@ -383,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--compare",
+        metavar="PYTHONPATH",
+        help="also serve the code at this PYTHONPATH (the baseline, 'before') on the same "
+        "seeded database, alternating with this code",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --compare")
     args = parser.parse_args(argv)
     rng = random.Random(20261121)
     with tempfile.TemporaryDirectory() as tmp:
@@ -394,14 +428,18 @@ def main(argv: list[str] | None = None) -> int:
             by_site = seed(database, settings, args.patients, args.sites, rng)
             seeded_s = time.perf_counter() - t0
             print(f"seeded in {seeded_s:.0f} s", file=sys.stderr, flush=True)
-            port = _free_port()
-            server = start_server(settings, port, args.workers)
-            try:
-                phases = asyncio.run(drive(server.pid, port, by_site, args.clients, args.seconds))
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(30)
-            acked = set(phases[1].acked)
+            runs = _rounds(args)
+            results: dict[str, list[Phase]] = {}
+            for label, pythonpath in runs:
+                print(f"{label}: PYTHONPATH={pythonpath or 'unchanged'}", file=sys.stderr)
+                done = _serve_and_drive(settings, by_site, args, pythonpath)
+                if label in results:
+                    for mine, more in zip(results[label], done, strict=True):
+                        mine.merge(more)
+                else:
+                    results[label] = done
+            phases = results["after"]
+            acked = {rid for pair in results.values() for rid in pair[1].acked}
             with database.read_sessions() as s:
                 stored = set(
                     s.scalars(select(Event.registry_id).where(Event.registry_id.in_(list(acked))))
@@ -418,6 +456,11 @@ def main(argv: list[str] | None = None) -> int:
                 "workers": args.workers,
                 "seed_seconds": round(seeded_s, 1),
                 "phases": [p.report() for p in phases],
+                **(
+                    {"before": [p.report() for p in results["before"]], "rounds": args.rounds}
+                    if "before" in results
+                    else {}
+                ),
                 "acknowledged_writes_missing": len(acked - stored),
                 "audit_rows": n_audit,
                 "audit_chain_problems": chain_problems,
