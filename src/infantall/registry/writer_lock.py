@@ -1,10 +1,10 @@
 """A cross-process writer lock for SQLite: writers queue in the kernel instead of sleeping.
 
 SQLite admits one writer at a time. A writer that finds the database locked waits in
-SQLite's busy handler, which polls with sleeps growing to 100 ms (``sqliteDefaultBusy
-Callback``): with two uvicorn processes writing, a write can sleep up to 100 ms after the
-lock is already free, which is the write p99 of the load test. So every write connection
-of the registry takes an exclusive ``flock(2)`` on a lock file beside the database
+SQLite's busy handler, which polls with sleeps growing to 100 ms (sqlite.org,
+``sqlite3_busy_timeout``): with two uvicorn processes writing, a write can sleep up to
+100 ms after the lock is already free (the write p99 of the session-3 load test). So every
+write connection of the registry takes an exclusive ``flock(2)`` on a lock file beside the database
 (``<database>-writer.lock``) *before* ``BEGIN IMMEDIATE`` and drops it after ``COMMIT`` or
 ``ROLLBACK``: a waiting writer blocks in the kernel and wakes as soon as the holder
 releases, in any process. SQLite's own locking still holds underneath (other programs
