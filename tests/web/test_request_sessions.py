@@ -1,18 +1,22 @@
 """The database sessions of API requests (issue 14, load figures).
 
 A read's session is opened on the event loop and closed after the answer (inline on
-SQLite, in a thread on PostgreSQL); a write's token check ends its transaction before the
-endpoint runs. Neither may leak a pooled connection, leave SQLite's writer lock (or the
+SQLite, in a thread on PostgreSQL); on SQLite a write's token is checked on a reader
+session, before the endpoint's write begins. Neither may leak a pooled connection, leave SQLite's writer lock (or the
 cross-process writer lock file) held, or let a revoked token through on the next request.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
+
+from infantall.registry.models import ApiToken
+from infantall.registry.testing import SEED_PASSWORD
 
 API = "/api/v1"
 PATIENT = {
@@ -70,3 +74,22 @@ def test_a_revoked_token_fails_on_the_next_read_and_write(client: Any, auth: Any
     event = {"kind": "last_contact", "date": "2025-01-01"}
     answer = client.post(f"{API}/patients/{pid}/events", json=event, headers=auth["editor_a"])
     assert answer.status_code == 401
+
+
+def test_a_cookie_write_whose_session_expiry_slides_succeeds(client: Any, registry: Any) -> None:
+    """The sliding idle expiry of a session token is written by a short transaction of its
+    own; on a write request it must not wait for the request's own writer lock (on SQLite
+    it used to, until "database is locked" ten seconds later)."""
+    _, database = registry
+    origin = {"Origin": "http://testserver"}
+    login = {"username": "editor_a", "password": SEED_PASSWORD}
+    assert client.post(f"{API}/auth/session", json=login, headers=origin).status_code == 200
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    with database.write_sessions() as s:  # due to slide: it moves by more than a minute
+        s.execute(update(ApiToken).where(ApiToken.kind == "session").values(expires_at=soon))
+        s.commit()
+    answer = client.post(f"{API}/patients", json=PATIENT, headers=origin)
+    assert answer.status_code == 201, answer.text
+    with database.read_sessions() as s:
+        expires = s.scalar(select(ApiToken.expires_at).where(ApiToken.kind == "session"))
+    assert expires is not None and expires.replace(tzinfo=dt.UTC) > soon

@@ -154,6 +154,23 @@ def require_same_origin(request: Request) -> None:
         )
 
 
+def _check_token(request: Request, session: Session, token: str, channel: str) -> Principal:
+    """``authenticate`` the token, on SQLite write requests through a reader session.
+
+    On SQLite the request's writer session begins with ``BEGIN IMMEDIATE`` (the writer
+    lock): checking the token there would hold every other writer off while the request
+    hops to the endpoint's thread, and a session token's sliding expiry (written by its own
+    short transaction) would wait on that very lock until "database is locked". A reader
+    sees every committed revocation just the same; the endpoint's write begins after it.
+    """
+    settings: RegistrySettings = request.app.state.settings
+    if request.method in ("GET", "HEAD") or session.get_bind().dialect.name != "sqlite":
+        return authenticate(session, token, channel, settings)
+    database: Database = request.app.state.database
+    with database.read_sessions() as reader:
+        return authenticate(reader, token, channel, settings)
+
+
 def get_current_user(
     request: Request,
     session: SessionDep,
@@ -162,21 +179,15 @@ def get_current_user(
 ) -> Principal:
     """The caller, from ``Authorization: Bearer`` or else the session cookie (401 if none)."""
     if credentials is not None:
-        principal = authenticate(session, credentials.credentials, "api", settings)
+        principal = _check_token(request, session, credentials.credentials, "api")
     else:
         cookie = request.cookies.get(settings.session_cookie_name)
         if not cookie:
             raise AuthenticationError("missing credentials: send a bearer token or log in")
-        principal = authenticate(session, cookie, "ui", settings)
+        principal = _check_token(request, session, cookie, "ui")
         if request.method not in _SAFE_METHODS:
             require_same_origin(request)
     scope_session(session, principal)  # PostgreSQL row-level security: the caller's site
-    if request.method not in ("GET", "HEAD") and session.get_bind().dialect.name == "sqlite":
-        # The token check began a write transaction (BEGIN IMMEDIATE: SQLite's writer lock
-        # and the cross-process writer lock). End it here, so no writer waits for this
-        # request while it hops to the endpoint's thread; the endpoint's work begins a
-        # transaction of its own. The check still ran on this request, just before it.
-        session.rollback()
     request.state.principal = principal
     return principal
 
