@@ -2,8 +2,9 @@
 
 A read's session is opened on the event loop and closed after the answer (inline on
 SQLite, in a thread on PostgreSQL); on SQLite a write's token is checked on a reader
-session, before the endpoint's write begins. Neither may leak a pooled connection, leave SQLite's writer lock (or the
-cross-process writer lock file) held, or let a revoked token through on the next request.
+session, before the endpoint's write begins. Neither may leak a pooled connection, leave
+SQLite's writer lock (or the cross-process writer lock file) held, or let a revoked token
+through on the next request.
 """
 
 from __future__ import annotations
