@@ -14,10 +14,14 @@ response crossed sites and that the audit hash chain verifies. Usage::
 
     .venv/bin/python benchmarks/registry_load.py --backend sqlite
     .venv/bin/python benchmarks/registry_load.py --backend postgresql
+    # the code before (another checkout's src) and this code, alternating on one database:
+    PYTHONPATH=src .venv/bin/python benchmarks/registry_load.py --compare /work/main/src
 
-The HTTP client is a minimal asyncio HTTP/1.1 keep-alive client written here on purpose:
-on a 2-core machine a full client library (httpx) spends more CPU per request than the
-server and would measure the client instead of the registry.
+The HTTP client (``load_http.py``) is a minimal asyncio HTTP/1.1 keep-alive client written
+on purpose: on a 2-core machine a full client library (httpx) spends more CPU per request
+than the server and would measure the client instead of the registry. Each phase also
+reports the app server's CPU milliseconds per request (the figure that holds on a loaded
+machine).
 """
 
 from __future__ import annotations
@@ -31,12 +35,10 @@ import random
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,42 +57,11 @@ from infantall.registry.db import Database, integrity_check, upgrade_database
 from infantall.registry.models import AuditEntry, Event, Patient, Site, User
 from infantall.registry.security import hash_password, password_hasher
 from infantall.registry.testing import make_test_settings, postgres_url
+from load_http import PASSWORD, Conn, Phase, login, server_cpu_seconds
 
-PASSWORD = "load-test-password"
 #: Seconds after which a request counts as an error (and its connection is replaced).
 REQUEST_TIMEOUT = 30.0
 BATCH = 5000
-
-
-@dataclass
-class Phase:
-    """Latencies (s) and outcomes of one phase."""
-
-    name: str
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    timeouts: int = 0
-    cross_site: int = 0
-    acked: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def report(self) -> dict[str, Any]:
-        lat = sorted(self.latencies)
-
-        def pct(q: float) -> float:
-            return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0.0
-
-        return {
-            "phase": self.name,
-            "requests": len(lat),
-            "per_second": round(len(lat) / self.seconds, 1),
-            "p50_ms": round(pct(0.50), 2),
-            "p99_ms": round(pct(0.99), 2),
-            "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else 0.0,
-            "errors": self.errors,
-            "timeouts_or_dropped": self.timeouts,
-            "cross_site_rows": self.cross_site,
-        }
 
 
 def _database(backend: str, workdir: Path) -> tuple[Any, str | None]:
@@ -275,9 +246,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(settings: Any, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings: Any, port: int, workers: int, pythonpath: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **({"PYTHONPATH": pythonpath} if pythonpath is not None else {}),
         "INFANTALL_ENVIRONMENT": "test",
         "INFANTALL_DATABASE_URL": settings.database_url,
         "INFANTALL_SECRET_KEY": settings.secret_key.get_secret_value(),
@@ -312,44 +286,6 @@ def start_server(settings: Any, port: int, workers: int) -> subprocess.Popen[byt
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("server did not start")
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def request(
-        self, method: str, path: str, token: str, body: bytes = b""
-    ) -> tuple[int, bytes]:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        status = int(status_line.split()[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value.strip())
-        return status, await self.reader.readexactly(length)
-
-
-async def _login(port: int, username: str) -> str:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    conn = Conn(reader, writer)
-    body = json.dumps({"username": username, "password": PASSWORD}).encode()
-    status, payload = await conn.request("POST", "/api/v1/auth/login", "", body)
-    writer.close()
-    if status != 200:
-        raise SystemExit(f"login failed: {status} {payload[:200]!r}")
-    return str(json.loads(payload)["access_token"])
 
 
 async def _client(
@@ -396,6 +332,7 @@ async def _client(
 
 
 async def run_phase(
+    server_pid: int,
     port: int,
     tokens: dict[str, str],
     by_site: dict[str, list[str]],
@@ -407,6 +344,7 @@ async def run_phase(
     phase = Phase(kind)
     sites = sorted(by_site)
     until = time.perf_counter() + seconds
+    cpu0 = server_cpu_seconds(server_pid)
     start = time.perf_counter()
     await asyncio.gather(
         *[
@@ -424,19 +362,44 @@ async def run_phase(
         ]
     )
     phase.seconds = time.perf_counter() - start
+    cpu1 = server_cpu_seconds(server_pid)
+    if cpu0 is not None and cpu1 is not None:
+        phase.server_cpu = cpu1 - cpu0
     return phase
 
 
 async def drive(
-    port: int, by_site: dict[str, list[str]], clients: int, seconds: float
+    server_pid: int, port: int, by_site: dict[str, list[str]], clients: int, seconds: float
 ) -> list[Phase]:
-    tokens = {site: await _login(port, f"editor{site[1:]}") for site in by_site}
-    await run_phase(port, tokens, by_site, "read", clients, 2.0, 1)  # warm-up
-    reads = await run_phase(port, tokens, by_site, "read", clients, seconds, 2)
+    tokens = {site: await login(port, f"editor{site[1:]}") for site in by_site}
+    await run_phase(server_pid, port, tokens, by_site, "read", clients, 2.0, 1)  # warm-up
+    reads = await run_phase(server_pid, port, tokens, by_site, "read", clients, seconds, 2)
     print(json.dumps(reads.report()), file=sys.stderr, flush=True)
-    writes = await run_phase(port, tokens, by_site, "write", clients, seconds, 3)
+    writes = await run_phase(server_pid, port, tokens, by_site, "write", clients, seconds, 3)
     print(json.dumps(writes.report()), file=sys.stderr, flush=True)
     return [reads, writes]
+
+
+def _rounds(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(label, PYTHONPATH) of each server run: this code once, or with ``--compare`` the
+    code before and this code alternating, ``--rounds`` times each (order swapped every
+    round, so neither always runs first)."""
+    if args.compare is None:
+        return [("after", None)]
+    pair = [("before", args.compare), ("after", None)]
+    return [run for i in range(args.rounds) for run in (pair if i % 2 == 0 else pair[::-1])]
+
+
+def _serve_and_drive(
+    settings: Any, by_site: dict[str, list[str]], args: argparse.Namespace, pythonpath: str | None
+) -> list[Phase]:
+    port = _free_port()
+    server = start_server(settings, port, args.workers, pythonpath)
+    try:
+        return asyncio.run(drive(server.pid, port, by_site, args.clients, args.seconds))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--compare",
+        metavar="PYTHONPATH",
+        help="also serve the code at this PYTHONPATH (the baseline, 'before') on the same "
+        "seeded database, alternating with this code",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --compare")
     args = parser.parse_args(argv)
     rng = random.Random(20261121)
     with tempfile.TemporaryDirectory() as tmp:
@@ -458,14 +428,18 @@ def main(argv: list[str] | None = None) -> int:
             by_site = seed(database, settings, args.patients, args.sites, rng)
             seeded_s = time.perf_counter() - t0
             print(f"seeded in {seeded_s:.0f} s", file=sys.stderr, flush=True)
-            port = _free_port()
-            server = start_server(settings, port, args.workers)
-            try:
-                phases = asyncio.run(drive(port, by_site, args.clients, args.seconds))
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(30)
-            acked = set(phases[1].acked)
+            runs = _rounds(args)
+            results: dict[str, list[Phase]] = {}
+            for label, pythonpath in runs:
+                print(f"{label}: PYTHONPATH={pythonpath or 'unchanged'}", file=sys.stderr)
+                done = _serve_and_drive(settings, by_site, args, pythonpath)
+                if label in results:
+                    for mine, more in zip(results[label], done, strict=True):
+                        mine.merge(more)
+                else:
+                    results[label] = done
+            phases = results["after"]
+            acked = {rid for pair in results.values() for rid in pair[1].acked}
             with database.read_sessions() as s:
                 stored = set(
                     s.scalars(select(Event.registry_id).where(Event.registry_id.in_(list(acked))))
@@ -474,12 +448,19 @@ def main(argv: list[str] | None = None) -> int:
                 chain_problems = len(verify_chain(s))
             result = {
                 "backend": args.backend,
+                "code": os.environ.get("PYTHONPATH", ""),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
                 "patients": args.patients,
                 "sites": args.sites,
                 "clients": args.clients,
                 "workers": args.workers,
                 "seed_seconds": round(seeded_s, 1),
                 "phases": [p.report() for p in phases],
+                **(
+                    {"before": [p.report() for p in results["before"]], "rounds": args.rounds}
+                    if "before" in results
+                    else {}
+                ),
                 "acknowledged_writes_missing": len(acked - stored),
                 "audit_rows": n_audit,
                 "audit_chain_problems": chain_problems,

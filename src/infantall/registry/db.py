@@ -2,8 +2,9 @@
 
 SQLite (the default) is opened in WAL mode with ``synchronous=FULL`` (acknowledged commits
 survive power loss: sqlite.org "PRAGMA synchronous"), foreign keys on and a busy timeout;
-PostgreSQL is used as is. Engines are built from settings by :func:`make_engine`, never at
-import time.
+its writers, in every process, queue on a writer lock file before ``BEGIN IMMEDIATE``
+(:mod:`infantall.registry.writer_lock`). PostgreSQL is used as is. Engines are built from
+settings by :func:`make_engine`, never at import time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from infantall.registry import trials as _trials  # noqa: F401  (its tables join
 from infantall.registry.audit import install_chain
 from infantall.registry.rls import apply_site_scope, scope_session
 from infantall.registry.settings import RegistrySettings
+from infantall.registry.writer_lock import WriterConnection, lock_path_for, writer_lock_supported
 
 __all__ = [
     "HEAD_REVISION",
@@ -67,7 +69,19 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    dbapi_connection = conn.connection.dbapi_connection
+    if isinstance(dbapi_connection, WriterConnection):
+        dbapi_connection.begin_immediate()  # the cross-process writer lock, then BEGIN
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _writer_lock_on_connect(lock_path: str) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, WriterConnection):
+            dbapi_connection.open_writer_lock(lock_path)
+
+    return on_connect
 
 
 def _sqlite_begin_deferred(conn: Any) -> None:
@@ -85,14 +99,22 @@ def make_engine(
     On SQLite, ``immediate=True`` starts every transaction with ``BEGIN IMMEDIATE`` (a
     writer takes the lock up front and waits for it, instead of failing with "database is
     locked" when it upgrades a read snapshot); ``immediate=False`` is for read-only work,
-    which WAL lets run beside a writer.
+    which WAL lets run beside a writer. A writer engine on a database file also takes the
+    cross-process writer lock of :mod:`infantall.registry.writer_lock` before each
+    ``BEGIN IMMEDIATE`` (writers of all processes queue without SQLite's busy sleeps).
     """
     args = dict(connect_args or {})
     if settings.is_sqlite:
         args.setdefault("check_same_thread", False)
         args.setdefault("timeout", 10)
+        lock_path = lock_path_for(make_url(settings.database_url).database)
+        locked = immediate and lock_path is not None and writer_lock_supported()
+        if locked:
+            args.setdefault("factory", WriterConnection)
         engine = create_engine(settings.database_url, connect_args=args)
         event.listen(engine, "connect", _sqlite_on_connect)
+        if locked and lock_path is not None:
+            event.listen(engine, "connect", _writer_lock_on_connect(lock_path))
         begin = _sqlite_begin_immediate if immediate else _sqlite_begin_deferred
         event.listen(engine, "begin", begin)
         return engine

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
+from anyio import CancelScope, to_thread
 from argon2 import PasswordHasher
 from fastapi import Depends, Request
+from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
@@ -66,18 +69,41 @@ async def get_hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request: a reader for GET/HEAD, a writer otherwise."""
-    database: Database = request.app.state.database
-    if request.method in ("GET", "HEAD"):
-        with database.read_sessions() as session:
-            yield session
-    elif database.write_lock is None:
+def _writer_session(database: Database) -> Iterator[Session]:
+    """A writer session; on SQLite, after this process's writer lock."""
+    if database.write_lock is None:
         with database.write_sessions() as session:
             yield session
     else:
         with database.write_lock, database.write_sessions() as session:
             yield session
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this request: a reader for GET/HEAD, a writer otherwise.
+
+    A reader session is created on the event loop (creating one does no I/O: its connection
+    is checked out by the first query, in the thread that runs it), which spares a read two
+    hops to the thread pool (FastAPI runs a sync generator's entry and exit in threads).
+    Closing it ends its read transaction: on SQLite a local call that never waits (WAL
+    readers take no lock a writer holds), done inline; on PostgreSQL a round trip, done in
+    a thread. A writer session waits for the write lock, so it is opened and closed in
+    threads (FastAPI's own helper, exit shielded from cancellation).
+    """
+    database: Database = request.app.state.database
+    if request.method not in ("GET", "HEAD"):
+        async with contextmanager_in_threadpool(contextmanager(_writer_session)(database)) as s:
+            yield s
+        return
+    session = database.read_sessions()
+    try:
+        yield session
+    finally:
+        if database.read_engine.dialect.name == "sqlite":
+            session.close()
+        else:
+            with CancelScope(shield=True):
+                await to_thread.run_sync(session.close)
 
 
 async def get_limiter(request: Request) -> RateLimiter:
@@ -128,6 +154,23 @@ def require_same_origin(request: Request) -> None:
         )
 
 
+def _check_token(request: Request, session: Session, token: str, channel: str) -> Principal:
+    """``authenticate`` the token, on SQLite write requests through a reader session.
+
+    On SQLite the request's writer session begins with ``BEGIN IMMEDIATE`` (the writer
+    lock): checking the token there would hold every other writer off while the request
+    hops to the endpoint's thread, and a session token's sliding expiry (written by its own
+    short transaction) would wait on that very lock until "database is locked". A reader
+    sees every committed revocation just the same; the endpoint's write begins after it.
+    """
+    settings: RegistrySettings = request.app.state.settings
+    if request.method in ("GET", "HEAD") or session.get_bind().dialect.name != "sqlite":
+        return authenticate(session, token, channel, settings)
+    database: Database = request.app.state.database
+    with database.read_sessions() as reader:
+        return authenticate(reader, token, channel, settings)
+
+
 def get_current_user(
     request: Request,
     session: SessionDep,
@@ -136,12 +179,12 @@ def get_current_user(
 ) -> Principal:
     """The caller, from ``Authorization: Bearer`` or else the session cookie (401 if none)."""
     if credentials is not None:
-        principal = authenticate(session, credentials.credentials, "api", settings)
+        principal = _check_token(request, session, credentials.credentials, "api")
     else:
         cookie = request.cookies.get(settings.session_cookie_name)
         if not cookie:
             raise AuthenticationError("missing credentials: send a bearer token or log in")
-        principal = authenticate(session, cookie, "ui", settings)
+        principal = _check_token(request, session, cookie, "ui")
         if request.method not in _SAFE_METHODS:
             require_same_origin(request)
     scope_session(session, principal)  # PostgreSQL row-level security: the caller's site
