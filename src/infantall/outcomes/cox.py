@@ -40,6 +40,7 @@ from infantall.outcomes.km import kaplan_meier
 __all__ = ["CoxResult", "PHTestResult", "concordance_index", "cox_ph", "design_matrix"]
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 Ties = Literal["efron", "breslow"]
 
@@ -437,8 +438,7 @@ def _fit(
         infs = np.abs(u @ var)
         infinite = (infs > 1e-9) & (infs > np.sqrt(1e-9) * np.abs(beta))
     except np.linalg.LinAlgError:
-        var = np.full((p, p), np.nan)
-        infinite[:] = True
+        var, infinite = _inverse_of_the_rest(info, np.diag(start[2]))
     diag = np.diag(var)
     # or the variance exploded: SE more than 1e5 times its value at beta = 0
     infinite |= ~np.isfinite(diag) | (diag <= 0) | (diag * np.diag(start[2]) > _VAR_BLOWUP)
@@ -456,6 +456,26 @@ def _fit(
         )
         conv = False
     return beta, ll, info, var, iters, conv
+
+
+def _inverse_of_the_rest(info: FloatArray, info0: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Variance and diverging mask when the information is exactly singular at the end.
+
+    A coefficient running to +-infinity takes its information to 0 (exp underflows: the
+    matrix is singular in floating point, not only near it). Those coefficients (diagonal
+    below 1e-10 of its value at beta = 0) get no variance; the others get the inverse of
+    their own block, which is what the full inverse's block tends to as the information of
+    the diverging ones vanishes (their cross terms vanish with it).
+    """
+    p = info.shape[0]
+    keep = np.diag(info) > 1e-10 * info0
+    var = np.full((p, p), np.nan)
+    if keep.any():
+        try:
+            var[np.ix_(keep, keep)] = np.linalg.inv(info[np.ix_(keep, keep)])
+        except np.linalg.LinAlgError:
+            keep[:] = False
+    return var, ~keep
 
 
 def _rank(xc: FloatArray) -> int:

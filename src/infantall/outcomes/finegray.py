@@ -217,9 +217,13 @@ def _newton(fd: _FGData, p: int, max_iter: int) -> tuple[FloatArray, float, Floa
         if np.max(np.abs(step)) < 1e-12 * max(1.0, float(np.max(np.abs(beta)))):
             converged = True
             break
+    info0 = np.diag(_lik(fd, np.zeros(p))[2])
+    if (np.diag(info) <= 1e-10 * info0).any():
+        # the information of a coefficient vanished: it runs off (exp underflow may leave
+        # a finite sandwich variance, so this is checked on the information itself)
+        raise np.linalg.LinAlgError("information of a coefficient vanished")
     var = _crr_variance(fd, beta, info, aux)
     diag = np.diag(var)
-    info0 = np.diag(_lik(fd, np.zeros(p))[2])
     if not (np.isfinite(diag).all() and (diag > 0).all() and (diag * info0 < 1e10).all()):
         # a vanished information: the same situation as a singular matrix
         raise np.linalg.LinAlgError("information of a coefficient vanished")
