@@ -106,7 +106,7 @@ class _Design:
 def _mix_args(
     mix: ControlMixture | None, j: int, n: int
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The mixture prior's arrays for :func:`fused.matched` (placeholders without one)."""
+    """The mixture prior's arrays for :func:`fused.matched` (unused unit arrays without one)."""
     if mix is None:
         one = np.ones((j, 1))
         return one, one, one, np.zeros((j, 1, 1))
