@@ -48,14 +48,21 @@ def _create(s: Any, who: Any, rng: random.Random, n: int) -> None:
     )
 
 
-def _pick(s: Any, who: Any, rng: random.Random) -> Any:
-    page = patients.list_patients(s, who, patients.PatientFilters(include_voided=True), limit=500)
-    return rng.choice(page.items) if page.items else None
+def _pick(s: Any, principals: dict[str, Any], rng: random.Random) -> Any:
+    """A random patient of either site (each site's editor lists its own: a coordinator
+    reads the pooled view only)."""
+    flt = patients.PatientFilters(include_voided=True)
+    items = [
+        p
+        for site in ("editor_a", "editor_b")
+        for p in patients.list_patients(s, principals[site], flt, limit=500).items
+    ]
+    return rng.choice(items) if items else None
 
 
 def _step(s: Any, principals: dict[str, Any], rng: random.Random, n: int) -> None:
     who = principals[rng.choice(["editor_a", "editor_b", "viewer_a", "coord"])]
-    target = _pick(s, principals["coord"], rng)
+    target = _pick(s, principals, rng)
     op = rng.choice(
         ["create", "create", "update", "void", "event", "correct", "void_event", "risk", "user"]
     )

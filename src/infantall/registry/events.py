@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from infantall.domain import Event as DomainEvent
 from infantall.registry import audit
-from infantall.registry.access import Principal
+from infantall.registry.access import Principal, require_record_level
 from infantall.registry.errors import ConflictError, NotFoundError
 from infantall.registry.models import Event, Patient, utcnow
 from infantall.registry.patients import (
@@ -82,7 +82,9 @@ def _check_history(
 def list_events(
     session: Session, principal: Principal, patient_id: str, *, include_voided: bool = False
 ) -> list[EventPublic]:
-    """The events of a patient in the caller's scope, in date order."""
+    """The events of a patient in the caller's scope, in date order (coordinators: 403
+    ``pooled_only``)."""
+    require_record_level(principal, "read a patient's events")
     patient, _ = load_patient(session, principal, patient_id)
     query = select(Event).where(Event.patient_id == patient.id)
     if not include_voided:

@@ -29,6 +29,7 @@ from infantall.registry.access import (
     Principal,
     can_read_site,
     can_write_site,
+    require_record_level,
     require_role,
 )
 from infantall.registry.errors import ConflictError, NotFoundError, ValidationFailedError
@@ -277,7 +278,8 @@ def _commit_or_conflict(session: Session) -> None:
 
 
 def get_patient(session: Session, principal: Principal, registry_id: str) -> PatientPublic:
-    """One patient in the caller's scope."""
+    """One patient in the caller's scope (coordinators: 403 ``pooled_only``)."""
+    require_record_level(principal, "read a patient record")
     patient, code = load_patient(session, principal, registry_id)
     return patient_public(patient, code)
 
@@ -330,8 +332,10 @@ def list_patients(
     limit: int = 50,
     offset: int = 0,
 ) -> PatientPage:
-    """A page of patients in the caller's scope, newest registration last."""
+    """A page of patients in the caller's scope, newest registration last (coordinators:
+    403 ``pooled_only``)."""
     require_role(principal, READ_ROLES, "list patients")
+    require_record_level(principal, "list patients")
     f = filters or PatientFilters()
     base = _filtered(_scoped(principal, select(Patient, Site.code).join(Site)), f)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
@@ -440,7 +444,9 @@ def _void_row(
 
 
 def patient_history(session: Session, principal: Principal, registry_id: str) -> list[AuditEntry]:
-    """The audit rows of a patient and of its events, oldest first (viewing is audited)."""
+    """The audit rows of a patient and of its events, oldest first (viewing is audited;
+    coordinators: 403 ``pooled_only``)."""
+    require_record_level(principal, "read a patient's history")
     patient, _ = load_patient(session, principal, registry_id, operation="read_history")
     event_ids = list(
         session.scalars(select(Event.registry_id).where(Event.patient_id == patient.id))

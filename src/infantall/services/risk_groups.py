@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from infantall.errors import InvalidInputError
 from infantall.protocols import PROTOCOLS, stratify
 from infantall.registry import audit
-from infantall.registry.access import Principal
+from infantall.registry.access import Principal, require_record_level
 from infantall.registry.errors import ConflictError, ValidationFailedError
 from infantall.registry.histories import to_histories
 from infantall.registry.models import Event, RiskAssignment
@@ -95,7 +95,9 @@ def compute_risk_groups(
 def list_risk_groups(
     session: Session, principal: Principal, patient_id: str
 ) -> list[RiskGroupPublic]:
-    """Every stored risk group of a patient, newest last."""
+    """Every stored risk group of a patient, newest last (coordinators: 403
+    ``pooled_only``)."""
+    require_record_level(principal, "read a patient's risk groups")
     patient, _ = load_patient(session, principal, patient_id)
     rows = session.scalars(
         select(RiskAssignment)

@@ -10,7 +10,6 @@ from infantall.domain import Event as DomainEvent
 from infantall.domain import KMT2AStatus, Sex
 from infantall.registry import events as event_service
 from infantall.registry import patients as patient_service
-from infantall.registry.access import require_record_level
 from infantall.registry.schemas import (
     AuditPublic,
     EventCorrect,
@@ -59,7 +58,6 @@ def list_patients(
 ) -> PatientPage:
     """Patients in your scope, filtered and paginated (``limit`` is capped by the server).
     Coordinators: 403 ``pooled_only``."""
-    require_record_level(user, "list patients")
     filters = patient_service.PatientFilters(
         site_code=site,
         sex=sex.value if sex else None,
@@ -83,7 +81,6 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: SessionDep) 
 @router.get("/{patient_id}", response_model=PatientPublic, responses=_READ)
 def get_patient(patient_id: PatientId, user: CurrentUser, session: SessionDep) -> PatientPublic:
     """One patient. Coordinators: 403 ``pooled_only``."""
-    require_record_level(user, "read a patient record")
     return patient_service.get_patient(session, user, patient_id)
 
 
@@ -109,7 +106,6 @@ def patient_history(
 ) -> list[AuditPublic]:
     """Every change of the patient and its events, oldest first, with old and new values.
     Coordinators: 403 ``pooled_only``."""
-    require_record_level(user, "read a patient's history")
     entries = patient_service.patient_history(session, user, patient_id)
     return [AuditPublic.model_validate(e, from_attributes=True) for e in entries]
 
@@ -119,7 +115,6 @@ def list_events(
     patient_id: PatientId, user: CurrentUser, session: SessionDep, include_voided: bool = False
 ) -> list[EventPublic]:
     """The patient's events in date order. Coordinators: 403 ``pooled_only``."""
-    require_record_level(user, "read a patient's events")
     return event_service.list_events(session, user, patient_id, include_voided=include_voided)
 
 

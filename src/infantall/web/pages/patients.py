@@ -24,7 +24,6 @@ from infantall.registry.access import (
     UNLOCK_ROLES,
     WRITE_ROLES,
     Principal,
-    require_record_level,
 )
 from infantall.registry.errors import ConflictError, ValidationFailedError
 from infantall.registry.schemas import (
@@ -85,7 +84,6 @@ def _can_write(user: Principal) -> bool:
 
 
 def _base(session: Session, user: Principal, pid: str) -> dict[str, Any]:
-    require_record_level(user, "open a patient's pages")  # 403 pooled_only (coordinators)
     patient = patient_service.get_patient(session, user, pid)
     return {"patient": patient, "can_write": _can_write(user)}
 
@@ -201,7 +199,6 @@ def _edit_page(
 @router.get("/patients/{pid}/edit")
 def edit_page(request: Request, pid: PatientId, user: PageUser, session: SessionDep) -> Response:
     """The correction form, filled with the current values."""
-    require_record_level(user, "open a patient's pages")
     patient = patient_service.get_patient(session, user, pid)
     return _edit_page(request, user, session, patient, patient_form_values(patient), [])
 
@@ -332,7 +329,6 @@ def add_event(
 
 
 def _find_event(session: Session, user: Principal, pid: str, eid: str) -> Any:
-    require_record_level(user, "open a patient's pages")
     for e in event_service.list_events(session, user, pid):
         if e.registry_id == eid:
             return e
@@ -439,7 +435,6 @@ def void_event(
 @router.get("/patients/{pid}/history")
 def history_page(request: Request, pid: PatientId, user: PageUser, session: SessionDep) -> Response:
     """The audit history of the patient and its events (who, when, old → new, reason)."""
-    require_record_level(user, "open a patient's pages")
     entries = patient_service.patient_history(session, user, pid)
     ctx = _base(session, user, pid)
     ctx.update(tab="history", changes=audit_changes(entries))
