@@ -360,11 +360,14 @@ def authenticate(
     token: str,
     channel: str = "api",
     settings: RegistrySettings | None = None,
+    *,
+    slide: bool = True,
 ) -> Principal:
     """The caller that ``token`` authenticates.
 
     A session token's idle expiry slides forward on use (``settings``, else the defaults of
-    :class:`RegistrySettings`), written at most once a minute per session.
+    :class:`RegistrySettings`), written at most once a minute per session; ``slide=False``
+    leaves it (a caller that must not write, such as a read checked on the event loop).
 
     Raises
     ------
@@ -398,7 +401,7 @@ def authenticate(
     now = utcnow()
     if revoked_at is not None or expires_at <= now or not active:
         raise AuthenticationError("invalid or expired credentials")
-    if kind == "session":
+    if kind == "session" and slide:
         _slide_idle_expiry(session, _windows(settings), token_id, created_at, expires_at, now)
     return Principal(user_id, username, Role(role), site_id, token_id, channel)
 

@@ -80,5 +80,9 @@ REGISTRY_ERROR_CODES: dict[str, tuple[int, str]] = {
     "account_locked": (429, "Too many failed logins: the account is locked (Retry-After)."),
     "rate_limited": (429, "Too many requests from this client (Retry-After)."),
     "internal_error": (500, "An unexpected error (logged)."),
+    "audit_unavailable": (
+        503,
+        "A read's audit row could not be committed, so no data was sent: try again.",
+    ),
     "http_error": (400, "Another HTTP error (its status is the answer's)."),
 }

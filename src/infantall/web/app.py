@@ -16,6 +16,7 @@ from infantall.web.errors import document_problems, install_error_handlers
 from infantall.web.middleware import RequestGuard
 from infantall.web.pages import router as pages_router
 from infantall.web.ratelimit import RateLimiter
+from infantall.web.read_audit import AUDITED_READS
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -61,5 +62,5 @@ def create_app(
     install_docs(app, API_PREFIX)
     app.include_router(pages_router)
     app.add_middleware(RequestGuard, settings=settings, limiter=limiter)
-    document_problems(app)
+    document_problems(app, AUDITED_READS)
     return app

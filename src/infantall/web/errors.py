@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ _STATUS_TITLES = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 
@@ -152,9 +154,9 @@ def _problem_response(status: int) -> dict[str, Any]:
     }
 
 
-def _add_problems(operation: dict[str, Any], method: str) -> None:
+def _add_problems(operation: dict[str, Any], method: str, audited: bool = False) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    for status in (*_ALWAYS, *_BY_METHOD.get(method, ())):
+    for status in (*_ALWAYS, *_BY_METHOD.get(method, ()), *((503,) if audited else ())):
         key = str(status)
         existing = responses.get(key)
         documented = _problem_response(status)
@@ -163,13 +165,14 @@ def _add_problems(operation: dict[str, Any], method: str) -> None:
         responses[key] = documented
 
 
-def document_problems(app: FastAPI) -> None:
+def document_problems(app: FastAPI, audited_reads: re.Pattern[str] | None = None) -> None:
     """Document ``application/problem+json`` and every error status on every API operation.
 
     FastAPI documents only the success answer and a 422 in its own validation shape; the
     app answers every error as a problem (:func:`problem`), so the schema says so: each
     operation lists the guard's and authentication's answers (400, 401, 413, 415, 422,
-    429, 500) and, by method, 403/404/409, each with the ``Problem`` schema.
+    429, 500) and, by method, 403/404/409, each with the ``Problem`` schema; a GET whose
+    path matches ``audited_reads`` also 503 (its audit row could not be committed).
     """
 
     def openapi() -> dict[str, Any]:
@@ -189,10 +192,11 @@ def document_problems(app: FastAPI) -> None:
                 for code, (status, meaning) in REGISTRY_ERROR_CODES.items()
             },
         }
-        for item in schema.get("paths", {}).values():
+        for path, item in schema.get("paths", {}).items():
+            audited = audited_reads is not None and audited_reads.match(path) is not None
             for method, operation in item.items():
                 if method in _BY_METHOD or method == "head":
-                    _add_problems(operation, method)
+                    _add_problems(operation, method, audited and method == "get")
         if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)

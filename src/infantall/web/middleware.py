@@ -10,51 +10,29 @@
 * Every API response carries ``Cache-Control: no-store`` and ``X-Content-Type-Options:
   nosniff``: patient data must not stay in a browser's or a proxy's cache (HIPAA
   §164.312(a); OWASP ASVS v5 14.3.2).
-* Every successful read of patient-level data through the API (a patient, its events or
-  history, the patient list, exports and the analysis dataset) is an audit row ``read``
-  naming the caller, the record's id (when the path names one) and the path — never a
-  patient value. The pages that show a patient's record (``/patients/<id>`` and its
-  edit, events and history pages) are audited the same way. A rejected CSV import (any
-  4xx answer to an authenticated ``POST /api/v1/import``) is an audit row
-  ``import_rejected`` with the status. The read rows of concurrent requests share one
-  commit (group commit); a request still ends only once its own row is committed.
+* Reads of patient-level data are audited before their answer starts, and rejected CSV
+  imports after theirs (:mod:`infantall.web.read_audit`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
-import weakref
 from typing import Any
 
-from anyio import to_thread
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infantall.registry import audit
-from infantall.registry.access import Principal
-from infantall.registry.auth import authenticate
-from infantall.registry.db import Database
-from infantall.registry.errors import AuthenticationError
 from infantall.registry.settings import RegistrySettings
 from infantall.web.errors import problem
 from infantall.web.ratelimit import RateLimiter
+from infantall.web.read_audit import audit_rejected_import, audited_send
 
-__all__ = ["API_RESPONSE_HEADERS", "AUDITED_READS", "PAGE_READS", "RequestGuard"]
+__all__ = ["API_RESPONSE_HEADERS", "RequestGuard"]
 
 #: Headers added to every response under ``/api/``.
 API_RESPONSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
 )
-#: API paths whose successful GET reads patient-level data (audited); group 1 is the id.
-AUDITED_READS = re.compile(
-    r"^/api/v1/(?:patients(?:/([^/]+))?(?:/[a-z]+)?|export(?:/pooled)?|analysis/dataset)$"
-)
-#: Pages that show one patient's record (audited the same way); group 1 is the id.
-PAGE_READS = re.compile(r"^/patients/(P-[0-9a-f]{16})(?:/(?:edit|events|history))?$")
-
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: API paths whose body is not JSON (the CSV import).
 _RAW_BODY_SUFFIXES = ("/import",)
@@ -137,14 +115,14 @@ class RequestGuard:
             return
         path: str = scope["path"]
         status: list[int] = []
-        send = _watch(send, status, api=path.startswith("/api/"))
+        send = _watch(audited_send(scope, send), status, api=path.startswith("/api/"))
         scope.setdefault("state", {})
         if scope["method"] in _BODY_METHODS:
             await self._guard_body(scope, receive, send)
         else:
             await self.app(scope, receive, send)
         if status:
-            await _audit_after(scope, status[0])
+            await audit_rejected_import(scope, status[0])
 
     async def _guard_body(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -211,108 +189,3 @@ def _watch(send: Send, status: list[int], *, api: bool) -> Send:
         await send(message)
 
     return wrapped
-
-
-def _audit_row(scope: Scope, status: int) -> tuple[str, str, str | None] | None:
-    """(action, entity, record id) of the audit row this answer calls for, if any."""
-    path: str = scope["path"]
-    if scope["method"] == "GET" and status == 200:
-        match = AUDITED_READS.match(path) or PAGE_READS.match(path)
-        if match is not None:
-            entity = "dataset" if path.startswith(("/api/v1/export", "/api/v1/analysis")) else None
-            return ("read", entity or "patient", match[1])
-    elif scope["method"] == "POST" and path == "/api/v1/import" and 400 <= status < 500:
-        return ("import_rejected", "import", None)
-    return None
-
-
-def _page_principal(scope: Scope, database: Database) -> Principal | None:
-    """The caller of a page, from its session cookie (pages do not go through the API's
-    dependency that records it)."""
-    settings: RegistrySettings = scope["app"].state.settings
-    token = Request(scope).cookies.get(settings.session_cookie_name)
-    if not token:
-        return None
-    with database.read_sessions() as session:
-        try:
-            return authenticate(session, token, "ui", settings)
-        except AuthenticationError:
-            return None
-
-
-async def _audit_after(scope: Scope, status: int) -> None:
-    row = _audit_row(scope, status)
-    if row is None:
-        return
-    database: Database = scope["app"].state.database
-    principal = scope.get("state", {}).get("principal")
-    if not isinstance(principal, Principal):
-        if not PAGE_READS.match(scope["path"]):
-            return
-        principal = await to_thread.run_sync(_page_principal, scope, database)
-        if principal is None:
-            return
-    detail = {"path": scope["path"][:200], "status": status}
-    await _group_commit(database, (principal, row, detail))
-
-
-#: One audit row to write: the caller, (action, entity, record id) and the row's detail.
-_Pending = tuple[Principal, tuple[str, str, str | None], dict[str, Any]]
-
-
-class _Batch:
-    """The audit rows waiting for a commit in one event loop, and the lock that lets one
-    request at a time commit them."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.waiting: list[tuple[_Pending, asyncio.Future[None]]] = []
-
-
-_BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
-
-
-async def _group_commit(database: Database, item: _Pending) -> None:
-    """Write ``item``'s audit row and return once it is committed (group commit).
-
-    Requests queue on one lock per event loop; the holder commits, in one transaction, every
-    row queued so far (its own and those of requests still waiting), and a request whose row
-    a previous holder committed returns as soon as it gets the lock. So every request still
-    ends only after its own row is durable, and under load many reads share one commit
-    (one fsync on SQLite, one chain lock on PostgreSQL) instead of one commit each.
-    """
-    loop = asyncio.get_running_loop()
-    batch = _BATCHES.get(loop)
-    if batch is None:
-        batch = _BATCHES[loop] = _Batch()
-    done: asyncio.Future[None] = loop.create_future()
-    batch.waiting.append((item, done))
-    async with batch.lock:
-        if not done.done():
-            taken, batch.waiting = batch.waiting, []
-            try:
-                await to_thread.run_sync(_write_audit, database, [i for i, _ in taken])
-            except Exception as exc:
-                for _, fut in taken:
-                    fut.set_exception(exc)
-            else:
-                for _, fut in taken:
-                    fut.set_result(None)
-    await done
-
-
-def _write_audit(database: Database, items: list[_Pending]) -> None:
-    if database.write_lock is None:
-        _insert_rows(database, items)
-    else:
-        with database.write_lock:
-            _insert_rows(database, items)
-
-
-def _insert_rows(database: Database, items: list[_Pending]) -> None:
-    with database.write_sessions() as session:
-        for principal, (action, entity, record_id), detail in items:
-            audit.record(
-                session, principal, action, entity, record_id, site_id=principal.site_id, new=detail
-            )
-        session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from infantall.domain import Event as DomainEvent
 from infantall.domain import KMT2AStatus, Sex
@@ -21,7 +21,7 @@ from infantall.registry.schemas import (
     VoidRequest,
 )
 from infantall.registry.text import CODE_PATTERN, ID_PATTERN
-from infantall.web.deps import CurrentUser, IsoDate, SessionDep, SettingsDep
+from infantall.web.deps import CurrentUser, IsoDate, SessionDep, SettingsDep, run_read
 
 __all__ = ["router"]
 
@@ -79,9 +79,11 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: SessionDep) 
 
 
 @router.get("/{patient_id}", response_model=PatientPublic, responses=_READ)
-def get_patient(patient_id: PatientId, user: CurrentUser, session: SessionDep) -> PatientPublic:
+async def get_patient(
+    request: Request, patient_id: PatientId, user: CurrentUser, session: SessionDep
+) -> PatientPublic:
     """One patient. Coordinators: 403 ``pooled_only``."""
-    return patient_service.get_patient(session, user, patient_id)
+    return await run_read(request, patient_service.get_patient, session, user, patient_id)
 
 
 @router.patch("/{patient_id}", response_model=PatientPublic, responses=_NOT_FOUND)
