@@ -16,6 +16,8 @@ response crossed sites and that the audit hash chain verifies. Usage::
     .venv/bin/python benchmarks/registry_load.py --backend postgresql
     # the code before (another checkout's src) and this code, alternating on one database:
     PYTHONPATH=src .venv/bin/python benchmarks/registry_load.py --compare /work/main/src
+    # wrk as the client (wrk_driver.py):
+    .venv/bin/python benchmarks/registry_load.py --backend postgresql --driver wrk
 
 The HTTP client (``load_http.py``) is a minimal asyncio HTTP/1.1 keep-alive client written
 on purpose: on a 2-core machine a full client library (httpx) spends more CPU per request
@@ -45,6 +47,7 @@ from typing import Any
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
+import wrk_driver
 from infantall.registry.audit import (
     AUDIT_CHAIN,
     CHAINED_COLUMNS,
@@ -402,6 +405,52 @@ def _serve_and_drive(
         server.wait(30)
 
 
+def _serve_and_wrk(
+    database: Database,
+    settings: Any,
+    by_site: dict[str, list[str]],
+    args: argparse.Namespace,
+    pythonpath: str | None,
+) -> list[dict[str, Any]]:
+    """One server run driven by wrk: a 3-second warm-up, then reads, then writes."""
+    port = _free_port()
+    server = start_server(settings, port, args.workers, pythonpath)
+    try:
+
+        async def tokens() -> dict[str, str]:
+            return {site: await login(port, f"editor{site[1:]}") for site in by_site}
+
+        toks = asyncio.run(tokens())
+        scripts = {k: wrk_driver.lua_script(toks, by_site, k) for k in ("read", "write")}
+        wrk_driver.run_phase(port, scripts["read"], args.clients, 3)
+        phases = []
+        for kind in ("read", "write"):
+            done = wrk_driver.phase(
+                database, lambda: server_cpu_seconds(server.pid), port, scripts[kind], kind,
+                args.clients, args.seconds,
+            )  # fmt: skip
+            print(json.dumps(done), file=sys.stderr, flush=True)
+            phases.append(done)
+        return phases
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+
+def _wrk_runs(
+    database: Database, settings: Any, by_site: dict[str, list[str]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Every run of ``--driver wrk`` (each round reported apart: wrk gives percentiles,
+    not the latencies to pool)."""
+    runs = []
+    for label, pythonpath in _rounds(args):
+        print(f"{label}: PYTHONPATH={pythonpath or 'unchanged'}", file=sys.stderr)
+        runs.append(
+            {"code": label, "phases": _serve_and_wrk(database, settings, by_site, args, pythonpath)}
+        )
+    return {"driver": "wrk", "runs": runs}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
@@ -417,6 +466,13 @@ def main(argv: list[str] | None = None) -> int:
         "seeded database, alternating with this code",
     )
     parser.add_argument("--rounds", type=int, default=2, help="rounds of --compare")
+    parser.add_argument(
+        "--driver",
+        choices=["python", "wrk"],
+        default="python",
+        help="the load client: this package's asyncio client (checks every answer) or wrk "
+        "(far less CPU per request; checks made in the database, see wrk_driver.py)",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(20261121)
     with tempfile.TemporaryDirectory() as tmp:
@@ -428,6 +484,21 @@ def main(argv: list[str] | None = None) -> int:
             by_site = seed(database, settings, args.patients, args.sites, rng)
             seeded_s = time.perf_counter() - t0
             print(f"seeded in {seeded_s:.0f} s", file=sys.stderr, flush=True)
+            if args.driver == "wrk":
+                report = {
+                    "backend": args.backend,
+                    "patients": args.patients,
+                    "clients": args.clients,
+                    "workers": args.workers,
+                    "seed_seconds": round(seeded_s, 1),
+                    **_wrk_runs(database, settings, by_site, args),
+                }
+                with database.read_sessions() as s:
+                    report["audit_chain_problems"] = len(verify_chain(s))
+                report["integrity_problems"] = integrity_check(database.engine)
+                report["load_average"] = [round(x, 2) for x in os.getloadavg()]
+                print(json.dumps(report, indent=2))
+                return 0
             runs = _rounds(args)
             results: dict[str, list[Phase]] = {}
             for label, pythonpath in runs:

@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from infantall.registry import audit, totp
@@ -355,6 +355,25 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return _DUMMY[key]
 
 
+#: The token and its user, by the token's digest: built once, run on every request.
+_TOKEN = (
+    select(
+        ApiToken.id,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        ApiToken.kind,
+        ApiToken.created_at,
+        User.id,
+        User.username,
+        User.role,
+        User.site_id,
+        User.active,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+
+
 def authenticate(
     session: Session,
     token: str,
@@ -377,22 +396,7 @@ def authenticate(
     if not token or len(token) > 200:
         raise AuthenticationError("missing or malformed credentials")
     # Plain columns, not ORM entities: this runs on every request.
-    row = session.execute(
-        select(
-            ApiToken.id,
-            ApiToken.revoked_at,
-            ApiToken.expires_at,
-            ApiToken.kind,
-            ApiToken.created_at,
-            User.id,
-            User.username,
-            User.role,
-            User.site_id,
-            User.active,
-        )
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_digest(token))
-    ).first()
+    row = session.execute(_TOKEN, {"digest": token_digest(token)}).first()
     if row is None:
         raise AuthenticationError("invalid or expired credentials")
     token_id, revoked_at, expires_at, kind, created_at, user_id, username, role, site_id, active = (

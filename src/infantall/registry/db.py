@@ -153,6 +153,9 @@ class Database:
     #: SQLite admits one writer at a time; writers of this process queue on this lock
     #: instead of polling SQLite's busy handler (which sleeps up to 100 ms per retry).
     write_lock: threading.Lock | None = None
+    #: SQLite on a file with ``flock``: every write connection takes the cross-process
+    #: writer lock at ``BEGIN IMMEDIATE`` (:mod:`infantall.registry.writer_lock`).
+    file_locked: bool = False
 
     @classmethod
     def from_settings(
@@ -166,7 +169,11 @@ class Database:
             else engine
         )
         lock = threading.Lock() if settings.is_sqlite else None
-        return cls(engine, reader, make_sessionmaker(engine), make_sessionmaker(reader), lock)
+        path = lock_path_for(make_url(settings.database_url).database) if lock else None
+        file_locked = path is not None and writer_lock_supported()
+        return cls(
+            engine, reader, make_sessionmaker(engine), make_sessionmaker(reader), lock, file_locked
+        )
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -115,15 +115,11 @@ def add_event(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        principal,
-        "create",
-        "event",
-        registry_id,
-        site_id=patient.site_id,
-        new=audit.snapshot("event", row),
+    new = audit.snapshot("event", row)
+    entry = audit.audit_row(
+        principal, "create", "event", registry_id, site_id=patient.site_id, new=new
     )
+    audit.record_many(session, [entry])  # one Core insert: no ORM work in the critical section
     session.commit()
     return event_public(row, patient_id)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from infantall.registry.errors import ConflictError
@@ -24,7 +24,7 @@ __all__ = ["RECORD_LOCKED", "active_signature_ids", "ensure_unlocked", "supersed
 RECORD_LOCKED = "record_locked"
 
 
-def _floor(patient_id: int) -> Any:
+def _floor(patient_id: Any) -> Any:
     """The highest signature id an unlock of the patient supersedes (0 when none), as SQL."""
     return func.coalesce(
         select(func.max(SignatureUnlock.last_signature_id))
@@ -39,15 +39,21 @@ def superseded_up_to(session: Session, patient_id: int) -> int:
     return int(session.scalar(select(_floor(patient_id))) or 0)
 
 
+#: The ids of :func:`active_signature_ids`; built once (it runs in every write's
+#: critical section, where building the statement cost more than running it).
+_ACTIVE = (
+    select(Signature.id)
+    .where(
+        Signature.patient_id == bindparam("patient_id"),
+        Signature.id > _floor(bindparam("patient_id")),
+    )
+    .order_by(Signature.id)
+)
+
+
 def active_signature_ids(session: Session, patient_id: int) -> list[int]:
     """Ids of the patient's signatures that no unlock supersedes (the lock), oldest first."""
-    return list(
-        session.scalars(
-            select(Signature.id)
-            .where(Signature.patient_id == patient_id, Signature.id > _floor(patient_id))
-            .order_by(Signature.id)
-        )
-    )
+    return list(session.scalars(_ACTIVE, {"patient_id": patient_id}))
 
 
 def ensure_unlocked(session: Session, patient_id: int, registry_id: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -123,6 +123,21 @@ def _deny(
     return NotFoundError(NOT_FOUND_MESSAGE)
 
 
+#: The patient by registry id, with its site code; built once (a statement built per call
+#: costs more Python than running it: this runs inside every write's critical section).
+_PATIENT = (
+    select(Patient, Site.code)
+    .join(Site, Site.id == Patient.site_id)
+    .where(Patient.registry_id == bindparam("registry_id"))
+)
+_PATIENT_FOR_UPDATE = _PATIENT.with_for_update(of=Patient).execution_options(populate_existing=True)
+_ACTIVE_EVENTS = (
+    select(Event)
+    .where(Event.patient_id == bindparam("patient_id"), Event.voided_at.is_(None))
+    .order_by(Event.event_date, Event.id)
+)
+
+
 def load_patient(
     session: Session,
     principal: Principal,
@@ -151,17 +166,12 @@ def load_patient(
     """
     wanted = roles if roles is not None else (WRITE_ROLES if write else READ_ROLES)
     require_role(principal, wanted, f"{operation} patients")
-    query = (
-        select(Patient, Site.code)
-        .join(Site, Site.id == Patient.site_id)
-        .where(Patient.registry_id == registry_id)
-    )
-    if (write or roles is not None) and session.get_bind().dialect.name != "sqlite":
-        # Serialise every change of one patient's history: the row lock is held until
-        # commit, so a concurrent writer re-reads the history only after this one is stored
-        # (READ COMMITTED sees it then). SQLite serialises writers with BEGIN IMMEDIATE.
-        query = query.with_for_update(of=Patient).execution_options(populate_existing=True)
-    row = session.execute(query).first()
+    locked = (write or roles is not None) and session.get_bind().dialect.name != "sqlite"
+    # Serialise every change of one patient's history: the row lock is held until commit,
+    # so a concurrent writer re-reads the history only after this one is stored (READ
+    # COMMITTED sees it then). SQLite serialises writers with BEGIN IMMEDIATE.
+    query = _PATIENT_FOR_UPDATE if locked else _PATIENT
+    row = session.execute(query, {"registry_id": registry_id}).first()
     if row is None:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     patient, code = row
@@ -193,13 +203,7 @@ def _fields_of(p: Patient) -> dict[str, Any]:
 
 
 def _active_events(session: Session, patient_id: int) -> list[Event]:
-    return list(
-        session.scalars(
-            select(Event)
-            .where(Event.patient_id == patient_id, Event.voided_at.is_(None))
-            .order_by(Event.event_date, Event.id)
-        )
-    )
+    return list(session.scalars(_ACTIVE_EVENTS, {"patient_id": patient_id}))
 
 
 def _duplicate(session: Session, site_id: int, local_code: str, exclude: int | None) -> None:

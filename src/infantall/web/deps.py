@@ -76,7 +76,8 @@ async def get_hasher(request: Request) -> PasswordHasher:
 
 
 def _writer_session(database: Database) -> Iterator[Session]:
-    """A writer session; on SQLite, after this process's writer lock."""
+    """A writer session; on SQLite without the cross-process file lock, after this
+    process's writer lock."""
     if database.write_lock is None:
         with database.write_sessions() as session:
             yield session
@@ -85,17 +86,35 @@ def _writer_session(database: Database) -> Iterator[Session]:
             yield session
 
 
+def _locks_at_begin(database: Database) -> bool:
+    """Whether a writer session takes its lock only when its transaction begins: SQLite
+    with the file lock of :mod:`infantall.registry.writer_lock`, which every write
+    connection takes before ``BEGIN IMMEDIATE`` and drops at ``COMMIT`` or ``ROLLBACK``
+    (between this process's threads too)."""
+    return database.write_lock is not None and database.file_locked
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session for this request: a reader for GET/HEAD, a writer otherwise.
 
     A reader session is created on the event loop (creating one does no I/O: its connection
     is checked out by the first query, in the thread that runs it), which spares a read two
     hops to the thread pool (FastAPI runs a sync generator's entry and exit in threads).
-    It is closed by :func:`close_read_session`. A writer session waits for the write lock,
-    so it is opened and closed in threads (FastAPI's own helper, exit shielded from
-    cancellation).
+    It is closed by :func:`close_read_session`. A writer session on a SQLite file is also
+    made and closed on the event loop: it takes the cross-process writer lock only at
+    ``BEGIN IMMEDIATE``, in the endpoint's thread, and drops it at ``COMMIT``/``ROLLBACK``,
+    so creating it waits for nothing, and closing it is at most a local rollback. Other
+    writer sessions wait for a lock when made, so they are opened and closed in threads
+    (FastAPI's own helper, exit shielded from cancellation).
     """
     database: Database = request.app.state.database
+    if request.method not in ("GET", "HEAD") and _locks_at_begin(database):
+        session = database.write_sessions()
+        try:
+            yield session
+        finally:  # a rollback, if the endpoint did not commit: local, never waits
+            session.close()
+        return
     if request.method not in ("GET", "HEAD"):
         async with contextmanager_in_threadpool(contextmanager(_writer_session)(database)) as s:
             yield s
@@ -178,6 +197,14 @@ def require_same_origin(request: Request) -> None:
         )
 
 
+def _inline_token_check(request: Request) -> bool:
+    """Whether a bearer token is checked on the event loop: on SQLite, for reads and
+    writes alike (a write's token is checked through a reader session: a local indexed
+    read that never waits)."""
+    database: Database = request.app.state.database
+    return database.read_engine.dialect.name == "sqlite"
+
+
 def inline_reads(request: Request) -> bool:
     """Whether this request's database work runs on the event loop rather than in a thread.
 
@@ -248,11 +275,11 @@ async def get_current_user(
 ) -> Principal:
     """The caller, from ``Authorization: Bearer`` or else the session cookie (401 if none).
 
-    A bearer token of a read on SQLite is checked on the event loop (:func:`inline_reads`),
+    A bearer token on SQLite is checked on the event loop (:func:`_inline_token_check`),
     without sliding a session token's idle expiry (that is a write; the browser's cookie,
     which does slide, takes the thread pool). Everything else is checked in a thread.
     """
-    if credentials is not None and inline_reads(request):
+    if credentials is not None and _inline_token_check(request):
         return _caller(request, session, settings, credentials, False)
     return await to_thread.run_sync(_caller, request, session, settings, credentials, True)
 
