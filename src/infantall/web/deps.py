@@ -221,10 +221,26 @@ def inline_reads(request: Request) -> bool:
 
 
 async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
-    """``fn(*args)`` on the event loop when :func:`inline_reads`, else in the thread pool."""
+    """``fn(*args)`` on the event loop when :func:`inline_reads`, else in the thread pool.
+
+    ``fn`` must return the whole answer (no lazy loads after it): in the thread pool the
+    request's reader session is closed right after it, in the same thread (the round trip
+    of its ROLLBACK without a hop of its own).
+    """
     if inline_reads(request):
         return fn(*args)
-    return await to_thread.run_sync(fn, *args)
+    return await to_thread.run_sync(_then_release, request.scope, fn, args)
+
+
+def _then_release(scope: Scope, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+    try:
+        return fn(*args)
+    finally:
+        state = scope.get("state", {})
+        session: Session | None = state.get("read_session")
+        if session is not None:
+            state["read_session"] = None
+            session.close()
 
 
 def _check_token(
