@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-rows", type=int, default=200)
     parser.add_argument("--modes", default="job,single")
     parser.add_argument("--chain-cost", action="store_true")
+    parser.add_argument("--chain-rounds", type=int, default=5, help="rounds of --chain-cost")
     parser.add_argument("--pause-share", type=float, nargs=2, metavar=("SQLITE", "PG"),
                         help="pause after each batch as a share of its time (default: the "
                              "job's own)")  # fmt: skip
@@ -203,12 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         templates = DatabaseTemplates(Path(tmp))
         try:
-            for mode in args.modes.split(","):
+            for mode in filter(None, args.modes.split(",")):
                 out["runs"].append(run_mode(mode, args.backend, templates, Path(tmp), content,
                                             args.batch_rows))  # fmt: skip
                 print(json.dumps(out["runs"][-1]), file=sys.stderr, flush=True)
             if args.chain_cost:
-                out["chain"] = chain_cost(args.backend, templates, Path(tmp), 200, 5)
+                rounds = args.chain_rounds
+                out["chain"] = chain_cost(args.backend, templates, Path(tmp), 200, rounds)
         finally:
             templates.close()
     runs = {r["mode"]: r for r in out["runs"]}

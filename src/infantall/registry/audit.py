@@ -269,6 +269,11 @@ _PENDING = "infantall_audit_rows_to_chain"
 # Plain driver SQL (no compilation): the tail is read on every audited SQLite transaction
 # (the one writer holds the database, so no lock is needed).
 _TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
+# The links, as driver SQL too (inside every audited write's critical section; the day as
+# the ISO text SQLAlchemy's Date stores on SQLite).
+_SQLITE_LINKS_SQL = (
+    "INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?)"
+)
 _PG_NEXT_IDS = (
     "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, %(n)s)"
 )
@@ -385,7 +390,17 @@ def chain_new_entries(session: Session) -> None:
         _append_postgresql(session, rows)
         return
     seq, prev = _chain_tail(session)
-    session.connection().execute(insert(AUDIT_CHAIN), _link_rows(rows, seq, prev))
+    links = [
+        (
+            link["seq"],
+            link["audit_id"],
+            link["day"].isoformat(),
+            link["prev_hash"],
+            link["row_hash"],
+        )
+        for link in _link_rows(rows, seq, prev)
+    ]
+    session.connection().exec_driver_sql(_SQLITE_LINKS_SQL, links)
 
 
 def install_chain(sessions: sessionmaker[Session]) -> None:
