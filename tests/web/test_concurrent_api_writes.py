@@ -54,9 +54,9 @@ def test_deaths_sent_at_once_through_the_api_store_exactly_one(
     with database.read_sessions() as s:
         stored = list(
             s.scalars(
-                select(Event.registry_id).join(Patient).where(
-                    Patient.registry_id == rid, Event.kind == "death"
-                )
+                select(Event.registry_id)
+                .join(Patient)
+                .where(Patient.registry_id == rid, Event.kind == "death")
             )
         )
     accepted = [a.json()["registry_id"] for a in answers if a.status_code == 201]
