@@ -100,20 +100,29 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     A reader session is created on the event loop (creating one does no I/O: its connection
     is checked out by the first query, in the thread that runs it), which spares a read two
     hops to the thread pool (FastAPI runs a sync generator's entry and exit in threads).
-    It is closed by :func:`close_read_session`. A writer session on a SQLite file is also
-    made and closed on the event loop: it takes the cross-process writer lock only at
-    ``BEGIN IMMEDIATE``, in the endpoint's thread, and drops it at ``COMMIT``/``ROLLBACK``,
-    so creating it waits for nothing, and closing it is at most a local rollback. Other
-    writer sessions wait for a lock when made, so they are opened and closed in threads
-    (FastAPI's own helper, exit shielded from cancellation).
+    It is closed by :func:`close_read_session`. A writer session is also made on the event
+    loop, on PostgreSQL and on a SQLite file: there it takes the cross-process writer lock
+    only at ``BEGIN IMMEDIATE``, in the endpoint's thread, and drops it at
+    ``COMMIT``/``ROLLBACK``, so making it waits for nothing. Once the endpoint has committed,
+    closing it does no I/O and is done inline; a transaction left open (the endpoint
+    raised) is rolled back in a thread on PostgreSQL (a round trip), inline on SQLite (a
+    local call). A SQLite writer without the file lock waits for this process's lock when
+    made, so it is opened and closed in threads (FastAPI's own helper, exit shielded from
+    cancellation).
     """
     database: Database = request.app.state.database
-    if request.method not in ("GET", "HEAD") and _locks_at_begin(database):
+    if request.method not in ("GET", "HEAD") and (
+        database.write_lock is None or _locks_at_begin(database)
+    ):
         session = database.write_sessions()
         try:
             yield session
-        finally:  # a rollback, if the endpoint did not commit: local, never waits
-            session.close()
+        finally:
+            if database.write_lock is None and session.in_transaction():
+                with CancelScope(shield=True):
+                    await to_thread.run_sync(session.close)
+            else:
+                session.close()
         return
     if request.method not in ("GET", "HEAD"):
         async with contextmanager_in_threadpool(contextmanager(_writer_session)(database)) as s:
