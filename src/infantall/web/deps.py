@@ -133,8 +133,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if request.state.read_session is not None:
-            await close_read_session(request.scope)
+        await close_read_session(request.scope)
+
+
+def _take_read_session(scope: Scope) -> Session | None:
+    """The request's reader session, if still open; it is the caller's to close."""
+    state = scope.get("state", {})
+    session: Session | None = state.get("read_session")
+    state["read_session"] = None
+    return session
 
 
 async def close_read_session(scope: Scope) -> None:
@@ -146,11 +153,9 @@ async def close_read_session(scope: Scope) -> None:
     that never waits (WAL readers take no lock a writer holds), done inline; on PostgreSQL
     a round trip, done in a thread, shielded from cancellation.
     """
-    state = scope.get("state", {})
-    session: Session | None = state.get("read_session")
+    session = _take_read_session(scope)
     if session is None:
         return
-    state["read_session"] = None
     if session.get_bind().dialect.name == "sqlite":
         session.close()
     else:
@@ -245,10 +250,8 @@ def _then_release(scope: Scope, fn: Callable[..., _T], args: tuple[Any, ...]) ->
     try:
         return fn(*args)
     finally:
-        state = scope.get("state", {})
-        session: Session | None = state.get("read_session")
+        session = _take_read_session(scope)
         if session is not None:
-            state["read_session"] = None
             session.close()
 
 
