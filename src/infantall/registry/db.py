@@ -175,6 +175,14 @@ class Database:
             engine, reader, make_sessionmaker(engine), make_sessionmaker(reader), lock, file_locked
         )
 
+    @property
+    def process_write_lock(self) -> threading.Lock | None:
+        """The lock a writer session of this process must hold for its whole life: SQLite
+        without the file lock only. With it (a database file with ``flock``), every write
+        connection takes the cross-process lock at ``BEGIN IMMEDIATE`` and drops it at
+        ``COMMIT``/``ROLLBACK``, between this process's threads too; PostgreSQL locks rows."""
+        return None if self.file_locked else self.write_lock
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

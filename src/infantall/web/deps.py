@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
@@ -75,23 +76,10 @@ async def get_hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
-def _writer_session(database: Database) -> Iterator[Session]:
-    """A writer session; on SQLite without the cross-process file lock, after this
-    process's writer lock."""
-    if database.write_lock is None:
-        with database.write_sessions() as session:
-            yield session
-    else:
-        with database.write_lock, database.write_sessions() as session:
-            yield session
-
-
-def _locks_at_begin(database: Database) -> bool:
-    """Whether a writer session takes its lock only when its transaction begins: SQLite
-    with the file lock of :mod:`infantall.registry.writer_lock`, which every write
-    connection takes before ``BEGIN IMMEDIATE`` and drops at ``COMMIT`` or ``ROLLBACK``
-    (between this process's threads too)."""
-    return database.write_lock is not None and database.file_locked
+def _locked_writer_session(lock: threading.Lock, database: Database) -> Iterator[Session]:
+    """A writer session held under this process's writer ``lock``."""
+    with lock, database.write_sessions() as session:
+        yield session
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -111,22 +99,22 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     cancellation).
     """
     database: Database = request.app.state.database
-    if request.method not in ("GET", "HEAD") and (
-        database.write_lock is None or _locks_at_begin(database)
-    ):
+    if request.method not in ("GET", "HEAD"):
+        lock = database.process_write_lock
+        if lock is not None:
+            held = contextmanager(_locked_writer_session)(lock, database)
+            async with contextmanager_in_threadpool(held) as s:
+                yield s
+            return
         session = database.write_sessions()
         try:
             yield session
         finally:
-            if database.write_lock is None and session.in_transaction():
+            if _on_sqlite(database) or not session.in_transaction():
+                session.close()
+            else:
                 with CancelScope(shield=True):
                     await to_thread.run_sync(session.close)
-            else:
-                session.close()
-        return
-    if request.method not in ("GET", "HEAD"):
-        async with contextmanager_in_threadpool(contextmanager(_writer_session)(database)) as s:
-            yield s
         return
     session = database.read_sessions()
     request.state.read_session = session  # released early by the read audit
@@ -211,12 +199,15 @@ def require_same_origin(request: Request) -> None:
         )
 
 
+def _on_sqlite(database: Database) -> bool:
+    return database.read_engine.dialect.name == "sqlite"
+
+
 def _inline_token_check(request: Request) -> bool:
     """Whether a bearer token is checked on the event loop: on SQLite, for reads and
     writes alike (a write's token is checked through a reader session: a local indexed
     read that never waits)."""
-    database: Database = request.app.state.database
-    return database.read_engine.dialect.name == "sqlite"
+    return _on_sqlite(request.app.state.database)
 
 
 def inline_reads(request: Request) -> bool:
@@ -228,10 +219,7 @@ def inline_reads(request: Request) -> bool:
     measured with py-spy). On PostgreSQL every query is a round trip, and any write may wait
     for a lock, so those run in the thread pool.
     """
-    if request.method not in ("GET", "HEAD"):
-        return False
-    database: Database = request.app.state.database
-    return database.read_engine.dialect.name == "sqlite"
+    return request.method in ("GET", "HEAD") and _on_sqlite(request.app.state.database)
 
 
 async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:

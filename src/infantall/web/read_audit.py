@@ -190,10 +190,11 @@ async def _group_commit(database: Database, item: _Pending) -> None:
 
 
 def _write_audit(database: Database, items: list[_Pending]) -> None:
-    if database.write_lock is None:
+    lock = database.process_write_lock
+    if lock is None:
         _insert_rows(database, items)
     else:
-        with database.write_lock:
+        with lock:
             _insert_rows(database, items)
 
 
