@@ -190,7 +190,11 @@ async def _group_commit(database: Database, item: _Pending) -> None:
 
 
 def _write_audit(database: Database, items: list[_Pending]) -> None:
-    lock = database.process_write_lock
+    # Under this process's SQLite lock even where the file lock would do (unlike a request's
+    # writer session, :attr:`Database.process_write_lock`): without it, patient reads ran
+    # 5-10 % slower in alternating wrk runs (1,044/991 against 1,094/1,104 reads/s); why
+    # was not found.
+    lock = database.write_lock
     if lock is None:
         _insert_rows(database, items)
     else:
