@@ -20,12 +20,15 @@ from typer.testing import CliRunner
 
 from infantall.cli import app
 from infantall.domain import LastContact
+from infantall.registry.auth import authenticate, login
 from infantall.registry.db import HEAD_REVISION, Database, current_revision
+from infantall.registry.errors import AuthenticationError
 from infantall.registry.events import add_event
 from infantall.registry.patients import create_patient
 from infantall.registry.rls import scope_session
 from infantall.registry.schemas import PatientCreate
-from infantall.registry.testing import make_test_settings
+from infantall.registry.security import password_hasher
+from infantall.registry.testing import SEED_ACCOUNTS, SEED_PASSWORD, make_test_settings
 
 
 @pytest.fixture
@@ -108,3 +111,52 @@ def test_coordinators_read_every_site_and_the_scope_does_not_leak(
     for _ in range(3):  # pooled connections come back without a site
         with as_app.read_sessions() as s:
             assert _codes(s) == {"RLS-editor_a", "RLS-editor_b"}
+
+
+_SETTINGS = text(
+    "SELECT current_setting('infantall.site_id', true), current_setting('infantall.role', true),"
+    " current_setting('search_path')"
+)
+
+
+def test_the_token_lookup_sets_exactly_the_scope_of_scope_session(
+    as_app: Database, seeded: Any, registry: Any
+) -> None:
+    """On PostgreSQL the token lookup also sets the caller's scope (one round trip instead
+    of two per request); for every seeded role it sets the very settings ``scope_session``
+    sets, and the session's later transactions keep them."""
+    settings, database = registry
+    hasher = password_hasher(settings)
+    with database.write_sessions() as s:
+        tokens = {
+            u: login(s, settings, hasher, username=u, password=SEED_PASSWORD).token
+            for u in SEED_ACCOUNTS
+        }
+    assert {seeded[u].role.value for u in tokens} >= {
+        "site_editor", "site_viewer", "coordinator", "admin", "investigator"
+    }  # fmt: skip
+    for username, token in tokens.items():
+        with as_app.read_sessions() as folded:
+            principal = authenticate(folded, token, scope=True)
+            scope_session(folded, principal, applied=True)
+            by_lookup = tuple(folded.execute(_SETTINGS).one())
+            codes = _codes(folded)
+            folded.commit()  # the next transaction gets the scope from the session hook
+            assert tuple(folded.execute(_SETTINGS).one()) == by_lookup, username
+        with as_app.read_sessions() as plain:
+            scope_session(plain, authenticate(plain, token))
+            assert tuple(plain.execute(_SETTINGS).one()) == by_lookup, username
+            assert _codes(plain) == codes, username
+        if username in ("editor_a", "viewer_a"):
+            assert codes == {"RLS-editor_a"}, username
+        if username == "coord":
+            assert codes == {None}  # the pooled view: no local codes
+
+
+def test_a_refused_token_leaves_no_scope_behind(as_app: Database, seeded: Any) -> None:
+    """A token the lookup does not find sets nothing; the pooled connection comes back
+    unscoped (the settings are local to the rolled-back transaction)."""
+    with as_app.read_sessions() as s, pytest.raises(AuthenticationError):
+        authenticate(s, "not-a-token", scope=True)
+    with as_app.read_sessions() as s:
+        assert _codes(s) == {"RLS-editor_a", "RLS-editor_b"}

@@ -143,15 +143,19 @@ def record_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 
     No ORM object per row: the rows are queued for :func:`chain_new_entries` exactly as
     :func:`_collect` queues flushed ORM rows, so they are chained at commit, in id order,
-    under the same chain lock, with the same hashes. PostgreSQL: the ids come from the
-    sequence first, and the rows go as one executemany (psycopg pipelines it); SQLite: one
-    ``INSERT ... RETURNING id`` (insertmanyvalues).
+    under the same chain lock, with the same hashes. PostgreSQL: one row is one
+    ``INSERT ... RETURNING id``; for more, the ids come from the sequence first and the rows
+    go as one executemany (psycopg pipelines it); SQLite: one ``INSERT ... RETURNING id``
+    (insertmanyvalues).
     """
     if not rows:
         return []
     session.flush()  # ORM rows added before these get their (lower) ids first
     conn, table = session.connection(), cast(Table, AuditEntry.__table__)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(rows) == 1:  # one round trip, not two
+        ids = [int(conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one())]
+        rows = [{**rows[0], "id": ids[0]}]
+    elif conn.dialect.name == "postgresql":
         ids = [int(i) for (i,) in conn.exec_driver_sql(_PG_NEXT_IDS, {"n": len(rows)})]
         rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
         conn.execute(insert(table), rows)
@@ -312,7 +316,7 @@ WITH RECURSIVE tail AS MATERIALIZED (
     SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})
 ), rows AS (
     SELECT r.audit_id, r.day, r.canonical, r.k
-    FROM unnest(%(ids)s::bigint[], %(days)s::date[], %(canonicals)s::text[])
+    FROM unnest(%(ids)b::bigint[], %(days)b::date[], %(canonicals)b::text[])
         WITH ORDINALITY AS r(audit_id, day, canonical, k)
 ), links(k, seq, audit_id, day, prev_hash, row_hash) AS (
     SELECT 0::bigint, coalesce((SELECT seq FROM tail), 0)::bigint, NULL::bigint, NULL::date,

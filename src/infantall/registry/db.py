@@ -15,12 +15,13 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,13 +119,52 @@ def make_engine(
         begin = _sqlite_begin_immediate if immediate else _sqlite_begin_deferred
         event.listen(engine, "begin", begin)
         return engine
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         connect_args=args,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection that sat unused this long is pinged before it is reused.
+IDLE_PING_SECONDS = 1.0
+_CHECKED_IN = "infantall_checked_in"
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only after it sat idle ``IDLE_PING_SECONDS``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one round trip more per request,
+    though under load a connection is back in use within milliseconds. This is its
+    pessimistic disconnect handling with a time condition, in the form SQLAlchemy documents
+    for a custom ping (a ``checkout`` listener raising ``DisconnectionError``): a connection
+    the server dropped while it sat in the pool (a restart, an idle timeout, a terminated
+    backend) fails its ping, the pool replaces it with a new one and invalidates every older
+    connection. A drop between two uses less than ``IDLE_PING_SECONDS`` apart surfaces on the
+    request's first query instead, which SQLAlchemy also reads as a disconnect and answers
+    by invalidating the pool. A connection never checked in (fresh) is not pinged.
+    """
+    dialect = engine.dialect
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_CHECKED_IN)
+        if last is None or time.monotonic() - last < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None):
+                raise exc.InvalidatePoolError(f"pooled connection lost while idle: {err}") from err
+            raise
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, literal_column, text
 from sqlalchemy.orm import Session
 
 from infantall.registry.access import Principal
 from infantall.registry.models import Role
 
-__all__ = ["POOLED_SCHEMA", "apply_site_scope", "scope_session"]
+__all__ = ["POOLED_SCHEMA", "apply_site_scope", "scope_columns", "scope_session"]
 
 #: The schema of the pooled views (migration 0009).
 POOLED_SCHEMA = "infantall_pooled"
@@ -42,7 +42,43 @@ def apply_site_scope(session: Session, _transaction: Any, connection: Any) -> No
         connection.execute(text(_SCOPE), {"site": site or "", "role": role or ""})
 
 
-def scope_session(session: Session, principal: Principal) -> None:
+def _scope_of(principal: Principal) -> tuple[str | None, str | None]:
+    """(site, role) settings of ``principal``: the site for a site-scoped caller (site
+    editor, site viewer), the role for a coordinator, neither for anyone else."""
+    scoped = principal.role in (Role.site_editor, Role.site_viewer)
+    site = str(principal.site_id) if scoped and principal.site_id is not None else None
+    role = Role.coordinator.value if principal.role is Role.coordinator else None
+    return site, role
+
+
+def scope_columns() -> tuple[ColumnElement[Any], ...]:
+    """The scope of :func:`scope_session`, set by a query of the ``users`` row itself.
+
+    Added to the token lookup of :func:`infantall.registry.auth.authenticate` on
+    PostgreSQL, these columns set the three settings of ``_SCOPE`` from the caller's own
+    ``users`` row in the same round trip, by exactly :func:`_scope_of`'s rule (a test
+    compares the two for every role). A token that is then refused (revoked, expired, an
+    inactive account) leaves a scope set in a transaction that runs no other query.
+    """
+    scoped = ", ".join(f"'{r.value}'" for r in (Role.site_editor, Role.site_viewer))
+    coordinator = Role.coordinator.value
+    site = (
+        f"CASE WHEN users.role IN ({scoped}) AND users.site_id IS NOT NULL "
+        "THEN CAST(users.site_id AS text) ELSE '' END"
+    )
+    role = f"CASE WHEN users.role = '{coordinator}' THEN '{coordinator}' ELSE '' END"
+    path = (
+        f"CASE WHEN users.role = '{coordinator}' THEN '{POOLED_SCHEMA}, ' ELSE '' END "
+        f"|| regexp_replace(current_setting('search_path'), '^{POOLED_SCHEMA}, ', '')"
+    )
+    return (
+        literal_column(f"set_config('infantall.site_id', {site}, true)"),
+        literal_column(f"set_config('infantall.role', {role}, true)"),
+        literal_column(f"set_config('search_path', {path}, true)"),
+    )
+
+
+def scope_session(session: Session, principal: Principal, *, applied: bool = False) -> None:
     """Keep ``session`` to the caller's scope by PostgreSQL row-level security (migrations
     0006 and 0009), a second wall behind the Python checks.
 
@@ -54,16 +90,17 @@ def scope_session(session: Session, principal: Principal) -> None:
     registry's queries (pooled export, analysis dataset, data quality, ``/coordinator``, an
     unlock) read every site through the pooled views, without identifiers. Admins and the
     command line leave both settings empty. SQLite has no row-level security: a no-op there.
+
+    ``applied``: the transaction already begun has this scope (its token lookup set it with
+    :func:`scope_columns`), so only the later transactions of the session need it.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    scoped = principal.role in (Role.site_editor, Role.site_viewer)
-    site = str(principal.site_id) if scoped and principal.site_id is not None else None
-    role = Role.coordinator.value if principal.role is Role.coordinator else None
+    site, role = _scope_of(principal)
     for key, value in (("rls_site", site), ("rls_role", role)):
         if value is None:
             session.info.pop(key, None)
         else:
             session.info[key] = value
-    if session.in_transaction():  # the transaction already begun gets it now
+    if session.in_transaction() and not applied:  # the transaction already begun gets it now
         session.execute(text(_SCOPE), {"site": site or "", "role": role or ""})

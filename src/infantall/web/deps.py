@@ -256,7 +256,8 @@ def _check_token(
     """
     settings: RegistrySettings = request.app.state.settings
     if request.method in ("GET", "HEAD") or session.get_bind().dialect.name != "sqlite":
-        return authenticate(session, token, channel, settings, slide=slide)
+        # On PostgreSQL the lookup also sets the row-level-security scope (one round trip).
+        return authenticate(session, token, channel, settings, slide=slide, scope=True)
     database: Database = request.app.state.database
     with database.read_sessions() as reader:
         return authenticate(reader, token, channel, settings, slide=slide)
@@ -278,7 +279,9 @@ def _caller(
         principal = _check_token(request, session, cookie, "ui", slide=slide)
         if request.method not in _SAFE_METHODS:
             require_same_origin(request)
-    scope_session(session, principal)  # PostgreSQL row-level security: the caller's site
+    # PostgreSQL row-level security: the token lookup set the caller's scope in this
+    # transaction; the session's later transactions get it from here.
+    scope_session(session, principal, applied=True)
     request.state.principal = principal
     return principal
 

@@ -239,10 +239,12 @@ def page_user(request: Request, session: SessionDep, settings: SettingsDep) -> P
     if not token:
         raise LoginRequiredError(next_path)
     try:
-        principal = authenticate(session, token, "ui")
+        principal = authenticate(session, token, "ui", scope=True)
     except AuthenticationError:
         raise LoginRequiredError(next_path) from None
-    scope_session(session, principal)  # PostgreSQL row-level security: the caller's site
+    # PostgreSQL row-level security: set by the token lookup for this transaction, kept
+    # here for the session's later ones.
+    scope_session(session, principal, applied=True)
     return principal
 
 
