@@ -119,7 +119,8 @@ def add_event(
     entry = audit.audit_row(
         principal, "create", "event", registry_id, site_id=patient.site_id, new=new
     )
-    audit.record_many(session, [entry])  # one Core insert: no ORM work in the critical section
+    # Inserted and chained at the commit (PostgreSQL: with its link, in one statement).
+    audit.record_at_commit(session, entry)
     session.commit()
     return event_public(row, patient_id)
 

@@ -243,15 +243,11 @@ def create_patient(session: Session, principal: Principal, data: PatientCreate) 
     )
     session.add(patient)
     _flush_or_conflict(session)
-    audit.record(
-        session,
-        principal,
-        "create",
-        "patient",
-        registry_id,
-        site_id=patient.site_id,
+    # Inserted and chained at the commit (PostgreSQL: with its link, in one statement).
+    audit.record_at_commit(session, audit.audit_row(
+        principal, "create", "patient", registry_id, site_id=patient.site_id,
         new=audit.snapshot("patient", patient),
-    )
+    ))  # fmt: skip
     _commit_or_conflict(session)
     return patient_public(patient, code, warnings)
 
@@ -390,17 +386,10 @@ def update_patient(
         setattr(patient, key, value)
     patient.updated_at = utcnow()
     _flush_or_conflict(session)
-    audit.record(
-        session,
-        principal,
-        "update",
-        "patient",
-        registry_id,
-        site_id=patient.site_id,
-        old=old,
-        new=audit.snapshot("patient", patient),
-        reason=data.reason,
-    )
+    audit.record_at_commit(session, audit.audit_row(
+        principal, "update", "patient", registry_id, site_id=patient.site_id, old=old,
+        new=audit.snapshot("patient", patient), reason=data.reason,
+    ))  # fmt: skip
     _commit_or_conflict(session)
     return patient_public(patient, code, warnings)
 
@@ -433,17 +422,10 @@ def _void_row(
     row.void_reason = data.reason
     row.updated_at = row.voided_at
     _flush_or_conflict(session)
-    audit.record(
-        session,
-        principal,
-        "void",
-        entity,
-        record_id,
-        site_id=site_id,
-        old=old,
-        new=audit.snapshot(entity, row),
-        reason=data.reason,
-    )
+    audit.record_at_commit(session, audit.audit_row(
+        principal, "void", entity, record_id, site_id=site_id, old=old,
+        new=audit.snapshot(entity, row), reason=data.reason,
+    ))  # fmt: skip
     session.commit()
 
 

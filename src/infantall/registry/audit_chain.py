@@ -1,0 +1,341 @@
+"""The audit trail's hash chain: its table, the canonical serialisation of a row, and the
+session hooks that link every audit row at commit (re-exported by
+:mod:`infantall.registry.audit`, which documents the chain and verifies it).
+
+Rows reach the chain three ways: ORM rows (:func:`infantall.registry.audit.record`) when
+flushed, Core rows (:func:`record_many`) when inserted, and rows deferred to the commit
+(:func:`record_at_commit`). On PostgreSQL a transaction whose only audit row is deferred
+inserts it and its link in one statement at commit, one round trip fewer on every
+single-event write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    text,
+)
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from infantall.registry.models import AuditEntry, Base, JSONType, UTCDateTime
+
+__all__ = [
+    "AUDIT_CHAIN",
+    "CHAINED_COLUMNS",
+    "GENESIS_HASH",
+    "canonical_row",
+    "chain_new_entries",
+    "insert_unchained",
+    "install_chain",
+    "link_hash",
+    "record_at_commit",
+    "record_many",
+]
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+#: One link per audit row (created by migration 0002; append-only like ``audit_log``).
+AUDIT_CHAIN = Table(
+    "audit_chain",
+    Base.metadata,
+    Column("seq", _ID, primary_key=True, autoincrement=False),
+    Column("audit_id", _ID, nullable=False, unique=True),
+    Column("day", Date(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+#: The ``prev_hash`` of the first link.
+GENESIS_HASH = "0" * 64
+#: Columns of an audit row that its hash covers (all of them).
+CHAINED_COLUMNS = (
+    "id",
+    "at",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "actor_site_id",
+    "action",
+    "entity",
+    "entity_id",
+    "site_id",
+    "old",
+    "new",
+    "reason",
+    "channel",
+)
+#: Key of the PostgreSQL advisory lock that serialises appends to the chain.
+_CHAIN_LOCK = 7_311_402_614
+_PENDING = "infantall_audit_rows_to_chain"
+#: Audit rows not yet inserted: :func:`record_at_commit` defers them to the commit hook.
+_DEFERRED = "infantall_audit_rows_at_commit"
+# Plain driver SQL (no compilation): the tail is read on every audited SQLite transaction
+# (the one writer holds the database, so no lock is needed).
+_TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
+# The links, as driver SQL too (inside every audited write's critical section; the day as
+# the ISO text SQLAlchemy's Date stores on SQLite).
+_SQLITE_LINKS_SQL = (
+    "INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?)"
+)
+_PG_NEXT_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, %(n)s)"
+)
+
+
+def _utc_iso(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # stored UTC without zone (SQLite text)
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat()
+    return value
+
+
+def canonical_row(row: Mapping[str, Any]) -> str:
+    """The canonical serialisation of an audit row: compact JSON, sorted keys, UTC times."""
+    values = {name: _utc_iso(row.get(name)) for name in CHAINED_COLUMNS}
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def link_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the previous link's hash and the row's canonical serialisation."""
+    payload = prev_hash + "\n" + canonical_row(row)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _row_of(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in CHAINED_COLUMNS}
+
+
+def _chain_tail(session: Session) -> tuple[int, str]:
+    """SQLite: (seq, hash) of the last link (this transaction holds the one writer)."""
+    last = session.connection().exec_driver_sql(_TAIL_SQL).first()
+    return (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
+
+
+def _collect(session: Session, _flush_context: Any = None) -> None:
+    """``after_flush``: remember the audit rows this flush inserted (no SQL here)."""
+    rows = [_row_of(obj) for obj in session.new if isinstance(obj, AuditEntry)]
+    if rows:
+        session.info.setdefault(_PENDING, []).extend(rows)
+
+
+def _discard(session: Session, *_: Any) -> None:
+    """``after_rollback``: rolled-back audit rows are not chained."""
+    session.info.pop(_PENDING, None)
+
+
+def _drop_deferred(session: Session, previous: SessionTransaction) -> None:
+    """``after_soft_rollback`` of the outermost transaction: deferred rows are not inserted
+    (this fires even when the transaction had not reached the database yet)."""
+    if previous.parent is None and not previous.nested:
+        session.info.pop(_DEFERRED, None)
+
+
+def _link_rows(rows: list[dict[str, Any]], seq: int, prev: str) -> list[dict[str, Any]]:
+    """The links of ``rows`` after the tail ``(seq, prev)``, hashed here."""
+    links = []
+    for row in rows:
+        seq += 1
+        digest = link_hash(prev, row)
+        links.append(
+            {
+                "seq": seq,
+                "audit_id": row["id"],
+                "day": row["at"].astimezone(dt.UTC).date(),
+                "prev_hash": prev,
+                "row_hash": digest,
+            }
+        )
+        prev = digest
+    return links
+
+
+# PostgreSQL: lock, read the tail, hash and insert every link in ONE statement (one round
+# trip fewer under the chain lock than "read the tail, then insert"). The tail comes from the
+# VOLATILE function audit_chain_tail, which takes the advisory lock and then reads with a new
+# snapshot, so it sees every link committed before the lock. Each link's hash is computed by
+# PostgreSQL from the canonical serialisation made here (:func:`canonical_row`), with
+# exactly :func:`link_hash`'s formula: SHA-256 hex of ``prev_hash || '\n' || canonical`` in
+# UTF-8; verify_chain recomputes it in Python.
+_PG_APPEND = f"""
+WITH RECURSIVE tail AS MATERIALIZED (
+    SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})
+), rows AS (
+    SELECT r.audit_id, r.day, r.canonical, r.k
+    FROM unnest(%(ids)b::bigint[], %(days)b::date[], %(canonicals)b::text[])
+        WITH ORDINALITY AS r(audit_id, day, canonical, k)
+), links(k, seq, audit_id, day, prev_hash, row_hash) AS (
+    SELECT 0::bigint, coalesce((SELECT seq FROM tail), 0)::bigint, NULL::bigint, NULL::date,
+           NULL::varchar, coalesce((SELECT row_hash FROM tail), '{GENESIS_HASH}')::varchar
+    UNION ALL
+    SELECT r.k, l.seq + 1, r.audit_id, r.day, l.row_hash,
+           encode(sha256(convert_to(l.row_hash || E'\\n' || r.canonical, 'UTF8')), 'hex')::varchar
+    FROM links l JOIN rows r ON r.k = l.k + 1
+)
+INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash)
+SELECT seq, audit_id, day, prev_hash, row_hash FROM links WHERE k > 0 ORDER BY k
+"""
+
+
+def _append_postgresql(session: Session, rows: list[dict[str, Any]]) -> None:
+    params = {
+        "ids": [int(row["id"]) for row in rows],
+        "days": [row["at"].astimezone(dt.UTC).date() for row in rows],
+        "canonicals": [canonical_row(row) for row in rows],
+    }
+    session.connection().exec_driver_sql(_PG_APPEND, params)
+
+
+def chain_new_entries(session: Session) -> None:
+    """``before_commit``: append a chain link for every audit row of the transaction.
+
+    The chain is locked (PostgreSQL: advisory lock) only from here to the commit, so a long
+    transaction (an import) does not hold up other sites' audited writes while it runs.
+    Rows deferred by :func:`record_at_commit` are inserted here: on PostgreSQL a lone one
+    together with its link (:func:`_insert_and_link_postgresql`), else as :func:`record_many`.
+    """
+    session.flush()
+    deferred = session.info.pop(_DEFERRED, [])
+    postgresql = session.connection().dialect.name == "postgresql"
+    if postgresql and len(deferred) == 1 and not session.info.get(_PENDING):
+        _insert_and_link_postgresql(session, deferred[0])
+        return
+    if deferred:
+        record_many(session, deferred)
+    rows = sorted(session.info.pop(_PENDING, []), key=lambda r: int(r["id"]))
+    if not rows:
+        return
+    if postgresql:
+        _append_postgresql(session, rows)
+        return
+    seq, prev = _chain_tail(session)
+    links = [
+        (
+            link["seq"],
+            link["audit_id"],
+            link["day"].isoformat(),
+            link["prev_hash"],
+            link["row_hash"],
+        )
+        for link in _link_rows(rows, seq, prev)
+    ]
+    session.connection().exec_driver_sql(_SQLITE_LINKS_SQL, links)
+
+
+def record_at_commit(session: Session, row: dict[str, Any]) -> None:
+    """Queue one audit row (from :func:`infantall.registry.audit.audit_row`) to be inserted
+    and chained when ``session`` commits (the last thing a write does); a rollback drops it.
+    It has no id until then."""
+    if not session.in_transaction():  # so that a rollback, even before any SQL, drops it
+        session.begin()
+    session.info.setdefault(_DEFERRED, []).append(row)
+
+
+def insert_unchained(session: Session) -> None:
+    """Insert the rows deferred to the commit, and link none: what a session without
+    :func:`install_chain`'s hooks needs before it commits (the baseline of the chain-cost
+    benchmark, ``benchmarks/import_load.py --chain-cost``)."""
+    rows = session.info.pop(_DEFERRED, [])
+    if rows:
+        record_many(session, rows)
+    session.info.pop(_PENDING, None)
+
+
+#: The marker that :func:`_around_id` splits a canonical serialisation at.
+_ID_MARK = -1
+
+
+def _around_id(row: Mapping[str, Any]) -> tuple[str, str]:
+    """:func:`canonical_row` of ``row`` before and after the value of its ``id``, which the
+    database assigns: ``head + str(id) + tail`` is the canonical row. The top-level ``"id"``
+    is the first one (sorted keys: only scalar values come before it), and JSON writes an
+    integer as PostgreSQL's ``bigint::text`` does (plain decimal digits)."""
+    marked = canonical_row({**row, "id": _ID_MARK})
+    head, found, tail = marked.partition(f',"id":{_ID_MARK},')
+    if not found:  # pragma: no cover - the canonical form always has the key
+        raise AssertionError("canonical row without its id")
+    return head + ',"id":', "," + tail
+
+
+_INSERTED = [c for c in CHAINED_COLUMNS if c != "id"]
+# PostgreSQL: insert a lone audit row and link it in ONE statement (at commit, under the
+# chain lock, as _PG_APPEND): the row gets its id from the sequence in the data-modifying
+# CTE, and the server hashes head || id || tail, the canonical row (_around_id).
+_PG_INSERT_AND_LINK = text(
+    f"""
+WITH ins AS (
+    INSERT INTO audit_log ({", ".join(_INSERTED)})
+    VALUES ({", ".join(":" + c for c in _INSERTED)})
+    RETURNING id
+)
+INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash)
+SELECT coalesce(t.seq, 0) + 1, ins.id, :day, coalesce(t.row_hash, '{GENESIS_HASH}'),
+    encode(sha256(convert_to(coalesce(t.row_hash, '{GENESIS_HASH}') || E'\\n' || :head
+        || CAST(ins.id AS text) || :tail, 'UTF8')), 'hex')
+FROM ins LEFT JOIN audit_chain_tail({_CHAIN_LOCK}) AS t ON true
+RETURNING audit_id"""
+).bindparams(
+    bindparam("at", type_=UTCDateTime()),
+    bindparam("old", type_=JSONType),
+    bindparam("new", type_=JSONType),
+    bindparam("day", type_=Date()),
+    bindparam("head", type_=String()),
+    bindparam("tail", type_=String()),
+)
+
+
+def _insert_and_link_postgresql(session: Session, row: dict[str, Any]) -> int:
+    head, tail = _around_id(row)
+    params = {c: row.get(c) for c in _INSERTED}
+    params.update(day=row["at"].astimezone(dt.UTC).date(), head=head, tail=tail)
+    return int(session.connection().execute(_PG_INSERT_AND_LINK, params).scalar_one())
+
+
+def install_chain(sessions: sessionmaker[Session]) -> None:
+    """Chain every audit row written through ``sessions`` (flush, rollback and commit
+    hooks); :func:`infantall.registry.db.make_sessionmaker` installs it."""
+    event.listen(sessions, "after_flush", _collect)
+    event.listen(sessions, "after_rollback", _discard)
+    event.listen(sessions, "after_soft_rollback", _drop_deferred)
+    event.listen(sessions, "before_commit", chain_new_entries)
+
+
+def record_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert audit rows (from :func:`audit_row`) with one Core insert; their ids.
+
+    No ORM object per row: the rows are queued for :func:`chain_new_entries` exactly as
+    :func:`_collect` queues flushed ORM rows, so they are chained at commit, in id order,
+    under the same chain lock, with the same hashes. PostgreSQL: one row is one
+    ``INSERT ... RETURNING id``; for more, the ids come from the sequence first and the rows
+    go as one executemany (psycopg pipelines it); SQLite: one ``INSERT ... RETURNING id``
+    (insertmanyvalues).
+    """
+    if not rows:
+        return []
+    session.flush()  # ORM rows added before these get their (lower) ids first
+    conn, table = session.connection(), cast(Table, AuditEntry.__table__)
+    if conn.dialect.name == "postgresql" and len(rows) == 1:  # one round trip, not two
+        ids = [int(conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one())]
+        rows = [{**rows[0], "id": ids[0]}]
+    elif conn.dialect.name == "postgresql":
+        ids = [int(i) for (i,) in conn.exec_driver_sql(_PG_NEXT_IDS, {"n": len(rows)})]
+        rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        conn.execute(insert(table), rows)
+    else:
+        returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = [int(i) for i in conn.execute(returning, rows).scalars()]
+        rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+    session.info.setdefault(_PENDING, []).extend(rows)
+    return ids
