@@ -261,12 +261,17 @@ def start_server(
         "INFANTALL_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
         "INFANTALL_DB_POOL_SIZE": "20",
     }
+    # `infantall serve`'s factory; code from before it existed is served by create_app.
+    app_py = (
+        Path(pythonpath or Path(__file__).resolve().parents[1] / "src") / "infantall/web/app.py"
+    )
+    factory = "serve_app" if "def serve_app(" in app_py.read_text() else "create_app"
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "infantall.web.app:create_app",
+            f"infantall.web.app:{factory}",
             "--factory",
             "--host",
             "127.0.0.1",

@@ -150,7 +150,7 @@ def test_serve_starts_uvicorn_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert result.exit_code == 0, result.output
     assert calls == [
         {
-            "target": "infantall.web.app:create_app",
+            "target": "infantall.web.app:serve_app",
             "factory": True,
             "host": "127.0.0.1",
             "port": 8123,

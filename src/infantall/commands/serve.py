@@ -87,7 +87,7 @@ def serve(
     os.environ["INFANTALL_ENVIRONMENT"] = settings.environment
     os.environ["INFANTALL_DATABASE_URL"] = settings.database_url
     uvicorn.run(
-        "infantall.web.app:create_app",
+        "infantall.web.app:serve_app",
         factory=True,
         host=host,
         port=port,

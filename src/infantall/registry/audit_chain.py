@@ -220,8 +220,23 @@ def chain_new_entries(session: Session) -> None:
     if postgresql:
         _append_postgresql(session, rows)
         return
-    seq, prev = _chain_tail(session)
-    links = [
+    _append_sqlite(session, rows)
+
+
+#: SQLite: the tail of the chain as this process last linked it, per database URL. Only a
+#: guess: the first link is inserted only if the stored tail is still exactly this one.
+_SQLITE_TAILS: dict[str, tuple[int, str]] = {}
+# The first link after a guessed tail (seq, hash): inserted only if the stored chain ends at
+# that very link, checked in the same statement (two lookups by primary key).
+_SQLITE_LINK_AFTER_SQL = (
+    "INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash) SELECT ?, ?, ?, ?, ? "
+    "WHERE coalesce((SELECT max(seq) FROM audit_chain), 0) = ? "
+    f"AND coalesce((SELECT row_hash FROM audit_chain WHERE seq = ?), '{GENESIS_HASH}') = ?"
+)
+
+
+def _sqlite_links(rows: list[dict[str, Any]], seq: int, prev: str) -> list[tuple[Any, ...]]:
+    return [
         (
             link["seq"],
             link["audit_id"],
@@ -231,7 +246,30 @@ def chain_new_entries(session: Session) -> None:
         )
         for link in _link_rows(rows, seq, prev)
     ]
-    session.connection().exec_driver_sql(_SQLITE_LINKS_SQL, links)
+
+
+def _append_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Link ``rows`` after the tail (this transaction holds the one writer).
+
+    The tail this process linked last saves reading it (a statement per audited write, in
+    the writer's critical section); the first link checks it in its own statement. If
+    another process, or a rolled-back transaction, left the stored tail elsewhere, nothing
+    is inserted and the tail is read as before.
+    """
+    conn = session.connection()
+    key = str(conn.engine.url)
+    guess = _SQLITE_TAILS.get(key)
+    if guess is not None:
+        links = _sqlite_links(rows, *guess)
+        seq, prev = guess
+        if conn.exec_driver_sql(_SQLITE_LINK_AFTER_SQL, (*links[0], seq, seq, prev)).rowcount:
+            if len(links) > 1:
+                conn.exec_driver_sql(_SQLITE_LINKS_SQL, links[1:])
+            _SQLITE_TAILS[key] = (links[-1][0], links[-1][4])
+            return
+    links = _sqlite_links(rows, *_chain_tail(session))
+    conn.exec_driver_sql(_SQLITE_LINKS_SQL, links)
+    _SQLITE_TAILS[key] = (links[-1][0], links[-1][4])
 
 
 def record_at_commit(session: Session, row: dict[str, Any]) -> None:
