@@ -262,9 +262,8 @@ def start_server(
         "INFANTALL_DB_POOL_SIZE": "20",
     }
     # `infantall serve`'s factory; code from before it existed is served by create_app.
-    app_py = (
-        Path(pythonpath or Path(__file__).resolve().parents[1] / "src") / "infantall/web/app.py"
-    )
+    src = Path(pythonpath.split(os.pathsep)[0]) if pythonpath else Path(__file__).parents[1] / "src"
+    app_py = src / "infantall/web/app.py"
     factory = "serve_app" if "def serve_app(" in app_py.read_text() else "create_app"
     proc = subprocess.Popen(
         [
