@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from infantall.registry import audit
@@ -63,18 +64,29 @@ def test_links_equal_python_hashes_for_any_content(registry: Any, seeded: Any) -
     assert verify_registry(database).ok
 
 
-def test_concurrent_appends_make_one_unbroken_chain(registry: Any, seeded: Any) -> None:
+@pytest.mark.parametrize("deferred", [False, True], ids=["flushed", "deferred"])
+def test_concurrent_appends_make_one_unbroken_chain(
+    registry: Any, seeded: Any, deferred: bool
+) -> None:
+    """Rows flushed before the commit (several per transaction) and rows deferred to it
+    (one per transaction: on PostgreSQL inserted with their links in one statement)."""
     _, database = registry
     errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        if deferred:
+            _write_at_commit(database, seeded["editor_a"], [f"w{n}"])
+        else:
+            _write(database, seeded["editor_a"], [f"w{n}"] * (1 + n % 3))
 
     def writer(n: int) -> None:
         try:
             for _ in range(5):
                 if database.write_lock is None:
-                    _write(database, seeded["editor_a"], [f"w{n}"] * (1 + n % 3))
+                    write(n)
                 else:
                     with database.write_lock:
-                        _write(database, seeded["editor_a"], [f"w{n}"] * (1 + n % 3))
+                        write(n)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -165,32 +177,6 @@ def test_deferred_rows_beside_other_rows_and_a_rollback(registry: Any, seeded: A
     assert verify_registry(database).ok
 
 
-def test_concurrent_deferred_writes_make_one_unbroken_chain(registry: Any, seeded: Any) -> None:
-    _, database = registry
-    errors: list[BaseException] = []
-
-    def writer(n: int) -> None:
-        try:
-            for _ in range(5):
-                if database.write_lock is None:
-                    _write_at_commit(database, seeded["editor_a"], [f"w{n}"])
-                else:
-                    with database.write_lock:
-                        _write_at_commit(database, seeded["editor_a"], [f"w{n}"])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    links, rows = _links_and_rows(database)
-    assert [link.seq for link in links] == list(range(1, len(rows) + 1))
-    assert verify_registry(database).ok
-
-
 def test_the_canonical_row_splits_around_its_id() -> None:
     """head + str(id) + tail is the canonical row, whatever the row's other values hold."""
     import datetime as dt
@@ -212,8 +198,6 @@ def test_a_wrong_guess_of_the_sqlite_tail_is_never_linked_after(
     """SQLite links after the tail this process wrote last, checked by the insert itself: a
     guess another process or a rolled-back commit made wrong (behind, ahead, another hash)
     inserts nothing, and the tail is read instead."""
-    import pytest
-
     from infantall.registry import audit_chain
 
     if backend != "sqlite":
