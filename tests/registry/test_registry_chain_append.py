@@ -190,27 +190,3 @@ def test_the_canonical_row_splits_around_its_id() -> None:
             head, tail = _around_id(row)
             for id_ in (1, 42, 9_007_199_254_740_993):
                 assert head + str(id_) + tail == canonical_row({**row, "id": id_})
-
-
-def test_a_wrong_guess_of_the_sqlite_tail_is_never_linked_after(
-    registry: Any, seeded: Any, backend: str
-) -> None:
-    """SQLite links after the tail this process wrote last, checked by the insert itself: a
-    guess another process or a rolled-back commit made wrong (behind, ahead, another hash)
-    inserts nothing, and the tail is read instead."""
-    from infantall.registry import audit_chain
-
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL reads the tail under its lock in the same statement")
-    _, database = registry
-    _write_at_commit(database, seeded["editor_a"], ["first"])
-    key = str(database.engine.url)
-    seq, row_hash = audit_chain._SQLITE_TAILS[key]
-    links, _ = _links_and_rows(database)
-    assert (seq, row_hash) == (links[-1].seq, links[-1].row_hash)
-    for guess in ((seq - 1, links[-2].row_hash), (seq + 1, "f" * 64), (seq, "0" * 64)):
-        audit_chain._SQLITE_TAILS[key] = guess
-        _write_at_commit(database, seeded["editor_a"], ["after a wrong guess", "and one more"])
-        assert verify_registry(database).ok
-    links, rows = _links_and_rows(database)
-    assert [link.seq for link in links] == list(range(1, len(rows) + 1))

@@ -37,6 +37,7 @@ __all__ = [
     "AUDIT_CHAIN",
     "CHAINED_COLUMNS",
     "GENESIS_HASH",
+    "SQLITE_SHA256",
     "canonical_row",
     "chain_new_entries",
     "insert_unchained",
@@ -44,6 +45,7 @@ __all__ = [
     "link_hash",
     "record_at_commit",
     "record_many",
+    "sqlite_sha256",
 ]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -81,14 +83,18 @@ _CHAIN_LOCK = 7_311_402_614
 _PENDING = "infantall_audit_rows_to_chain"
 #: Audit rows not yet inserted: :func:`record_at_commit` defers them to the commit hook.
 _DEFERRED = "infantall_audit_rows_at_commit"
-# Plain driver SQL (no compilation): the tail is read on every audited SQLite transaction
-# (the one writer holds the database, so no lock is needed).
-_TAIL_SQL = "SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
-# The links, as driver SQL too (inside every audited write's critical section; the day as
-# the ISO text SQLAlchemy's Date stores on SQLite).
-_SQLITE_LINKS_SQL = (
-    "INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?)"
-)
+#: SQLite has no SHA-256: every connection of the registry's engines gets this function
+#: (:func:`infantall.registry.db.make_engine`), so a link is hashed inside its INSERT.
+SQLITE_SHA256 = "infantall_sha256"
+# SQLite: one statement per link reads the tail, hashes and inserts (the one writer holds
+# the database, so nothing moves in between), as driver SQL: no compilation in every audited
+# write's critical section. The day is the ISO text SQLAlchemy's Date stores on SQLite.
+_SQLITE_LINK_SQL = f"""
+INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash)
+SELECT coalesce(t.seq, 0) + 1, ?, ?, coalesce(t.row_hash, '{GENESIS_HASH}'),
+    {SQLITE_SHA256}(coalesce(t.row_hash, '{GENESIS_HASH}') || char(10) || ?)
+FROM (SELECT 1) AS one
+LEFT JOIN (SELECT seq, row_hash FROM audit_chain ORDER BY seq DESC LIMIT 1) AS t ON 1"""
 _PG_NEXT_IDS = (
     "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, %(n)s)"
 )
@@ -114,14 +120,14 @@ def link_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def sqlite_sha256(text: str) -> str:
+    """SHA-256 (hex) of ``text`` in UTF-8: the SQL function :data:`SQLITE_SHA256`, which
+    hashes a link exactly as :func:`link_hash` (``prev || char(10) || canonical``)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _row_of(entry: AuditEntry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in CHAINED_COLUMNS}
-
-
-def _chain_tail(session: Session) -> tuple[int, str]:
-    """SQLite: (seq, hash) of the last link (this transaction holds the one writer)."""
-    last = session.connection().exec_driver_sql(_TAIL_SQL).first()
-    return (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
 
 
 def _collect(session: Session, _flush_context: Any = None) -> None:
@@ -141,25 +147,6 @@ def _drop_deferred(session: Session, previous: SessionTransaction) -> None:
     (this fires even when the transaction had not reached the database yet)."""
     if previous.parent is None and not previous.nested:
         session.info.pop(_DEFERRED, None)
-
-
-def _link_rows(rows: list[dict[str, Any]], seq: int, prev: str) -> list[dict[str, Any]]:
-    """The links of ``rows`` after the tail ``(seq, prev)``, hashed here."""
-    links = []
-    for row in rows:
-        seq += 1
-        digest = link_hash(prev, row)
-        links.append(
-            {
-                "seq": seq,
-                "audit_id": row["id"],
-                "day": row["at"].astimezone(dt.UTC).date(),
-                "prev_hash": prev,
-                "row_hash": digest,
-            }
-        )
-        prev = digest
-    return links
 
 
 # PostgreSQL: lock, read the tail, hash and insert every link in ONE statement (one round
@@ -223,53 +210,14 @@ def chain_new_entries(session: Session) -> None:
     _append_sqlite(session, rows)
 
 
-#: SQLite: the tail of the chain as this process last linked it, per database URL. Only a
-#: guess: the first link is inserted only if the stored tail is still exactly this one.
-_SQLITE_TAILS: dict[str, tuple[int, str]] = {}
-# The first link after a guessed tail (seq, hash): inserted only if the stored chain ends at
-# that very link, checked in the same statement (two lookups by primary key).
-_SQLITE_LINK_AFTER_SQL = (
-    "INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash) SELECT ?, ?, ?, ?, ? "
-    "WHERE coalesce((SELECT max(seq) FROM audit_chain), 0) = ? "
-    f"AND coalesce((SELECT row_hash FROM audit_chain WHERE seq = ?), '{GENESIS_HASH}') = ?"
-)
-
-
-def _sqlite_links(rows: list[dict[str, Any]], seq: int, prev: str) -> list[tuple[Any, ...]]:
-    return [
-        (
-            link["seq"],
-            link["audit_id"],
-            link["day"].isoformat(),
-            link["prev_hash"],
-            link["row_hash"],
-        )
-        for link in _link_rows(rows, seq, prev)
-    ]
-
-
 def _append_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Link ``rows`` after the tail (this transaction holds the one writer).
-
-    The tail this process linked last saves reading it (a statement per audited write, in
-    the writer's critical section); the first link checks it in its own statement. If
-    another process, or a rolled-back transaction, left the stored tail elsewhere, nothing
-    is inserted and the tail is read as before.
-    """
-    conn = session.connection()
-    key = str(conn.engine.url)
-    guess = _SQLITE_TAILS.get(key)
-    if guess is not None:
-        links = _sqlite_links(rows, *guess)
-        seq, prev = guess
-        if conn.exec_driver_sql(_SQLITE_LINK_AFTER_SQL, (*links[0], seq, seq, prev)).rowcount:
-            if len(links) > 1:
-                conn.exec_driver_sql(_SQLITE_LINKS_SQL, links[1:])
-            _SQLITE_TAILS[key] = (links[-1][0], links[-1][4])
-            return
-    links = _sqlite_links(rows, *_chain_tail(session))
-    conn.exec_driver_sql(_SQLITE_LINKS_SQL, links)
-    _SQLITE_TAILS[key] = (links[-1][0], links[-1][4])
+    """Link ``rows`` in id order, one statement each (executed in order, each after the
+    link before it)."""
+    params = [
+        (int(row["id"]), row["at"].astimezone(dt.UTC).date().isoformat(), canonical_row(row))
+        for row in rows
+    ]
+    session.connection().exec_driver_sql(_SQLITE_LINK_SQL, params)
 
 
 def record_at_commit(session: Session, row: dict[str, Any]) -> None:
