@@ -33,7 +33,6 @@ def test_serve_app_freezes_the_startup_objects(served_env: Any) -> None:
         app = serve_app()
         frozen = gc.get_freeze_count()
         assert frozen > 10_000  # the package, its libraries and the app
-        assert gc.collect() >= 0 and gc.get_freeze_count() == frozen  # collections skip them
         app.state.database.dispose()
         gc.unfreeze()
         create_app().state.database.dispose()  # built in-process: nothing frozen
