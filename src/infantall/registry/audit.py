@@ -11,13 +11,16 @@ that :func:`install_chain` adds in :func:`infantall.registry.db.make_sessionmake
 position ``seq``, the SHA-256 of the previous link and of the row's canonical serialisation
 (:func:`canonical_row`: sorted keys, UTC ISO times, compact JSON). Appends are serialised
 (SQLite: the one writer; PostgreSQL: a transaction-scoped advisory lock), so the chain is a
-total order. On PostgreSQL one statement takes the lock, reads the tail and inserts the
-links (hashed by the server with the same formula), so the lock is held for one round
-trip and the commit. Rows inserted without ORM objects (:func:`record_many`, imports) are
-queued for the same hook. :func:`verify_chain` recomputes it and names every changed, replaced,
-inserted or missing row by id; :func:`daily_anchors` gives the last hash of each UTC day, to publish
-outside the database (a rewrite of the whole chain then no longer matches the published
-anchors).
+total order. The links are hashed by the database with the same formula, in the statement
+that inserts them (PostgreSQL: one statement takes the lock, reads the tail and inserts the
+links, so the lock is held for one round trip and the commit; SQLite: one statement per link
+with the SQL function ``infantall_sha256``). Rows inserted without ORM objects
+(:func:`record_many`, imports) are queued for the same hook, and a write's row deferred to
+its commit (:func:`record_at_commit`) is, on PostgreSQL, inserted with its link in one
+statement. The chain's code is :mod:`infantall.registry.audit_chain`. :func:`verify_chain`
+recomputes the chain and names every changed, replaced, inserted or missing row by id;
+:func:`daily_anchors` gives the last hash of each UTC day, to publish outside the database
+(a rewrite of the whole chain then no longer matches the published anchors).
 """
 
 from __future__ import annotations

@@ -155,7 +155,9 @@ def _drop_deferred(session: Session, previous: SessionTransaction) -> None:
 # snapshot, so it sees every link committed before the lock. Each link's hash is computed by
 # PostgreSQL from the canonical serialisation made here (:func:`canonical_row`), with
 # exactly :func:`link_hash`'s formula: SHA-256 hex of ``prev_hash || '\n' || canonical`` in
-# UTF-8; verify_chain recomputes it in Python.
+# UTF-8; verify_chain recomputes it in Python. The arrays go in binary (``%(...)b``): in
+# text format psycopg escapes every element's quotes and backslashes one by one (0.25 ms per
+# write for one canonical row, measured with cProfile).
 _PG_APPEND = f"""
 WITH RECURSIVE tail AS MATERIALIZED (
     SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})
