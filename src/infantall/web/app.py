@@ -76,7 +76,7 @@ def serve_app() -> FastAPI:
     A worker starts with about 300,000 objects tracked by the collector (the package, its
     libraries, the app). A full collection walks them all: about 130 ms on the reference
     machine, and under load (``benchmarks/registry_load.py``) each such collection stalled
-    every request in flight on that worker, the source of the write p99. ``gc.freeze()``
+    every request in flight on that worker: a part of the write p99. ``gc.freeze()``
     (Python's documented remedy for long-lived startup objects) moves them to a permanent
     generation that collections skip; objects made while serving are collected as before.
     Only the served process freezes: tests and the demo build many apps in one process.
