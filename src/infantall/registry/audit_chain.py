@@ -45,7 +45,7 @@ __all__ = [
     "link_hash",
     "record_at_commit",
     "record_many",
-    "sqlite_sha256",
+    "sha256_hex",
 ]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -116,13 +116,12 @@ def canonical_row(row: Mapping[str, Any]) -> str:
 
 def link_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the previous link's hash and the row's canonical serialisation."""
-    payload = prev_hash + "\n" + canonical_row(row)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return sha256_hex(prev_hash + "\n" + canonical_row(row))
 
 
-def sqlite_sha256(text: str) -> str:
-    """SHA-256 (hex) of ``text`` in UTF-8: the SQL function :data:`SQLITE_SHA256`, which
-    hashes a link exactly as :func:`link_hash` (``prev || char(10) || canonical``)."""
+def sha256_hex(text: str) -> str:
+    """SHA-256 (hex) of ``text`` in UTF-8: the hash of :func:`link_hash`, and on SQLite the
+    SQL function :data:`SQLITE_SHA256` (``prev || char(10) || canonical``, the same payload)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -145,7 +144,7 @@ def _discard(session: Session, *_: Any) -> None:
 def _drop_deferred(session: Session, previous: SessionTransaction) -> None:
     """``after_soft_rollback`` of the outermost transaction: deferred rows are not inserted
     (this fires even when the transaction had not reached the database yet)."""
-    if previous.parent is None and not previous.nested:
+    if previous.parent is None:
         session.info.pop(_DEFERRED, None)
 
 

@@ -29,7 +29,7 @@ from infantall.errors import InvalidInputError
 from infantall.registry import import_jobs as _import_jobs  # noqa: F401  (joins Base.metadata)
 from infantall.registry import trials as _trials  # noqa: F401  (its tables join Base.metadata)
 from infantall.registry.audit import install_chain
-from infantall.registry.audit_chain import SQLITE_SHA256, sqlite_sha256
+from infantall.registry.audit_chain import SQLITE_SHA256, sha256_hex
 from infantall.registry.rls import apply_site_scope, scope_session
 from infantall.registry.settings import RegistrySettings
 from infantall.registry.writer_lock import WriterConnection, lock_path_for, writer_lock_supported
@@ -65,7 +65,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # that writers take the lock at BEGIN IMMEDIATE and never deadlock on upgrade.
     dbapi_connection.isolation_level = None
     # The audit chain's links are hashed inside their INSERT (audit_chain._SQLITE_LINK_SQL).
-    dbapi_connection.create_function(SQLITE_SHA256, 1, sqlite_sha256, deterministic=True)
+    dbapi_connection.create_function(SQLITE_SHA256, 1, sha256_hex, deterministic=True)
     cursor = dbapi_connection.cursor()
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(pragma)

@@ -25,13 +25,28 @@ __all__ = ["POOLED_SCHEMA", "apply_site_scope", "scope_columns", "scope_session"
 
 #: The schema of the pooled views (migration 0009).
 POOLED_SCHEMA = "infantall_pooled"
-#: The session settings the policies of migrations 0006 and 0009 read, and the search
-#: path: the pooled views first for a coordinator, the base tables for everyone else.
-_SCOPE = f"""SELECT set_config('infantall.site_id', CAST(:site AS text), true),
-    set_config('infantall.role', CAST(:role AS text), true),
-    set_config('search_path',
-        CASE WHEN CAST(:role AS text) = 'coordinator' THEN '{POOLED_SCHEMA}, ' ELSE '' END
-        || regexp_replace(current_setting('search_path'), '^{POOLED_SCHEMA}, ', ''), true)"""
+#: The roles kept to their own site (``infantall.site_id``).
+_SITE_SCOPED = (Role.site_editor, Role.site_viewer)
+
+
+def _settings(site: str, role: str) -> tuple[str, str, str]:
+    """The ``set_config`` calls of a scope, given SQL for its site and role (``''`` for
+    none): the session settings the policies of migrations 0006 and 0009 read, and the
+    search path, the pooled views first for a coordinator, the base tables for everyone
+    else. One template for :data:`_SCOPE` (bound values) and :func:`scope_columns` (the
+    caller's ``users`` row)."""
+    path = (
+        f"CASE WHEN {role} = '{Role.coordinator.value}' THEN '{POOLED_SCHEMA}, ' ELSE '' END "
+        f"|| regexp_replace(current_setting('search_path'), '^{POOLED_SCHEMA}, ', '')"
+    )
+    return (
+        f"set_config('infantall.site_id', {site}, true)",
+        f"set_config('infantall.role', {role}, true)",
+        f"set_config('search_path', {path}, true)",
+    )
+
+
+_SCOPE = "SELECT " + ", ".join(_settings("CAST(:site AS text)", "CAST(:role AS text)"))
 
 
 def apply_site_scope(session: Session, _transaction: Any, connection: Any) -> None:
@@ -45,7 +60,7 @@ def apply_site_scope(session: Session, _transaction: Any, connection: Any) -> No
 def _scope_of(principal: Principal) -> tuple[str | None, str | None]:
     """(site, role) settings of ``principal``: the site for a site-scoped caller (site
     editor, site viewer), the role for a coordinator, neither for anyone else."""
-    scoped = principal.role in (Role.site_editor, Role.site_viewer)
+    scoped = principal.role in _SITE_SCOPED
     site = str(principal.site_id) if scoped and principal.site_id is not None else None
     role = Role.coordinator.value if principal.role is Role.coordinator else None
     return site, role
@@ -60,22 +75,14 @@ def scope_columns() -> tuple[ColumnElement[Any], ...]:
     compares the two for every role). A token that is then refused (revoked, expired, an
     inactive account) leaves a scope set in a transaction that runs no other query.
     """
-    scoped = ", ".join(f"'{r.value}'" for r in (Role.site_editor, Role.site_viewer))
+    scoped = ", ".join(f"'{r.value}'" for r in _SITE_SCOPED)
     coordinator = Role.coordinator.value
     site = (
         f"CASE WHEN users.role IN ({scoped}) AND users.site_id IS NOT NULL "
         "THEN CAST(users.site_id AS text) ELSE '' END"
     )
     role = f"CASE WHEN users.role = '{coordinator}' THEN '{coordinator}' ELSE '' END"
-    path = (
-        f"CASE WHEN users.role = '{coordinator}' THEN '{POOLED_SCHEMA}, ' ELSE '' END "
-        f"|| regexp_replace(current_setting('search_path'), '^{POOLED_SCHEMA}, ', '')"
-    )
-    return (
-        literal_column(f"set_config('infantall.site_id', {site}, true)"),
-        literal_column(f"set_config('infantall.role', {role}, true)"),
-        literal_column(f"set_config('search_path', {path}, true)"),
-    )
+    return tuple(literal_column(call) for call in _settings(site, role))
 
 
 def scope_session(session: Session, principal: Principal, *, applied: bool = False) -> None:
