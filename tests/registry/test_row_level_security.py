@@ -147,8 +147,10 @@ def test_the_token_lookup_sets_exactly_the_scope_of_scope_session(
             scope_session(plain, authenticate(plain, token))
             assert tuple(plain.execute(_SETTINGS).one()) == by_lookup, username
             assert _codes(plain) == codes, username
-        if username in ("editor_a", "viewer_a"):
+        if username in ("editor_a", "viewer_a", "inv_a"):
             assert codes == {"RLS-editor_a"}, username
+        if username in ("editor_b", "viewer_b", "inv_b"):
+            assert codes == {"RLS-editor_b"}, username
         if username == "coord":
             assert codes == {None}  # the pooled view: no local codes
 

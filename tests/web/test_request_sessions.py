@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import time
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -94,3 +95,62 @@ def test_a_cookie_write_whose_session_expiry_slides_succeeds(client: Any, regist
     with database.read_sessions() as s:
         expires = s.scalar(select(ApiToken.expires_at).where(ApiToken.kind == "session"))
     assert expires is not None and expires.replace(tzinfo=dt.UTC) > soon
+
+
+def _drop_every_connection(settings: Any) -> None:
+    """End every server backend connected to the test database but this one (the pool's
+    connections all die while they sit checked in), and wait until they are gone."""
+    from sqlalchemy import create_engine
+
+    admin = create_engine(settings.database_url, isolation_level="AUTOCOMMIT")
+    others = text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+    try:
+        with admin.connect() as conn:
+            pids = list(conn.execute(others).scalars())
+            assert pids, "the app's pool holds no connection"
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            for _ in range(100):
+                if not list(conn.execute(others).scalars()):
+                    return
+                time.sleep(0.02)
+            raise AssertionError("the backends did not end")
+    finally:
+        admin.dispose()
+
+
+def test_a_connection_lost_under_a_request_is_a_503_and_the_next_request_works(
+    client: Any, auth: Any, registry: Any, backend: str, monkeypatch: Any
+) -> None:
+    """A pooled PostgreSQL connection dropped by the server within the idle-ping window
+    fails the request that finds it: ``503 database_unavailable`` with ``Retry-After``
+    (not a 500), and the pool reconnects for the next one."""
+    if backend != "postgresql":
+        import pytest
+
+        pytest.skip("SQLite opens a local file: no connection to lose")
+    from infantall.registry import db
+
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)  # no ping: the drop is found by use
+    settings, _ = registry
+    created = client.post(f"{API}/patients", json=PATIENT, headers=auth["editor_a"])
+    pid = created.json()["registry_id"]
+    event = {"kind": "last_contact", "date": "2025-01-01"}
+    for method, path, body in (
+        ("GET", f"{API}/patients/{pid}", None),
+        ("POST", f"{API}/patients/{pid}/events", event),
+    ):
+        assert client.get(f"{API}/patients/{pid}", headers=auth["editor_a"]).status_code == 200
+        _drop_every_connection(settings)
+        lost = client.request(method, path, json=body, headers=auth["editor_a"])
+        assert lost.status_code == 503, (method, lost.text)
+        assert lost.json()["code"] == "database_unavailable"
+        assert lost.headers["retry-after"] == "1"
+        assert lost.headers["content-type"] == "application/problem+json"
+        again = client.request(method, path, json=body, headers=auth["editor_a"])
+        assert again.status_code in (200, 201), (method, again.text)
+    events = client.get(f"{API}/patients/{pid}/events", headers=auth["editor_a"]).json()
+    assert len(events) == 1  # the write that met the lost connection stored nothing

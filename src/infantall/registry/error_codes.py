@@ -84,5 +84,9 @@ REGISTRY_ERROR_CODES: dict[str, tuple[int, str]] = {
         503,
         "A read's audit row could not be committed, so no data was sent: try again.",
     ),
+    "database_unavailable": (
+        503,
+        "The connection to the database was lost (the pool reconnects): try again.",
+    ),
     "http_error": (400, "Another HTTP error (its status is the answer's)."),
 }

@@ -18,15 +18,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, literal_column, text
 from sqlalchemy.orm import Session
 
-from infantall.registry.access import Principal
+from infantall.registry.access import SITE_ROLES, Principal
 from infantall.registry.models import Role
 
 __all__ = ["POOLED_SCHEMA", "apply_site_scope", "scope_columns", "scope_session"]
 
 #: The schema of the pooled views (migration 0009).
 POOLED_SCHEMA = "infantall_pooled"
-#: The roles kept to their own site (``infantall.site_id``).
-_SITE_SCOPED = (Role.site_editor, Role.site_viewer)
+#: The roles kept to their own site (``infantall.site_id``): the Python checks' site roles
+#: (:data:`infantall.registry.access.SITE_ROLES`), so the two walls cannot drift apart.
+_SITE_SCOPED = tuple(sorted(SITE_ROLES, key=lambda r: r.value))
 
 
 def _settings(site: str, role: str) -> tuple[str, str, str]:
@@ -59,7 +60,7 @@ def apply_site_scope(session: Session, _transaction: Any, connection: Any) -> No
 
 def _scope_of(principal: Principal) -> tuple[str | None, str | None]:
     """(site, role) settings of ``principal``: the site for a site-scoped caller (site
-    editor, site viewer), the role for a coordinator, neither for anyone else."""
+    editor, site viewer, investigator), the role for a coordinator, neither for anyone else."""
     scoped = principal.role in _SITE_SCOPED
     site = str(principal.site_id) if scoped and principal.site_id is not None else None
     role = Role.coordinator.value if principal.role is Role.coordinator else None
@@ -89,9 +90,9 @@ def scope_session(session: Session, principal: Principal, *, applied: bool = Fal
     """Keep ``session`` to the caller's scope by PostgreSQL row-level security (migrations
     0006 and 0009), a second wall behind the Python checks.
 
-    For a site-scoped caller (site editor, site viewer) every transaction of the session
-    starts with ``SET LOCAL infantall.site_id`` (``set_config(..., true)``), so even a raw
-    SQL select sees that site's patients, events and risk groups only. A coordinator's
+    For a site-scoped caller (site editor, site viewer, investigator) every transaction of
+    the session starts with ``SET LOCAL infantall.site_id`` (``set_config(..., true)``), so
+    even a raw SQL select sees that site's patients, events and risk groups only. A coordinator's
     session gets ``infantall.role = coordinator``: the base ``patients`` and ``events`` refuse
     it every row, and ``infantall_pooled`` comes first on its ``search_path``, so the
     registry's queries (pooled export, analysis dataset, data quality, ``/coordinator``, an

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infantall.errors import InvalidInputError
@@ -75,6 +76,24 @@ def request_errors(raw: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [e.as_dict() for e in errors_from_pydantic(raw)]
 
 
+async def _database_lost(request: Request, exc: DBAPIError) -> JSONResponse:
+    """503 ``database_unavailable`` for a lost connection; any other database error goes on
+    to the handler of the unexpected (500).
+
+    A pooled PostgreSQL connection the server dropped less than ``db.IDLE_PING_SECONDS``
+    after its last use is found by the query that uses it; SQLAlchemy then invalidates the
+    pool, so a retry gets a fresh connection. That is the server's passing state, not a
+    fault of the request.
+    """
+    if not exc.connection_invalidated:
+        raise exc
+    _log.warning("a database connection was lost: %s", type(exc.orig).__name__)
+    detail = "the connection to the database was lost; try again"
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        detail += " after reading the record: a change lost at its commit may be stored"
+    return problem(503, detail, "database_unavailable", headers={"Retry-After": "1"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map registry errors, request validation and HTTP errors to problem responses."""
 
@@ -110,6 +129,8 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, str(exc.detail), code, headers=headers)
 
+    app.add_exception_handler(DBAPIError, _database_lost)  # type: ignore[arg-type]
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         _log.exception("unexpected error", exc_info=exc)
@@ -135,8 +156,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 #: Answers any API operation may give, whatever its route: the request guard (400, 413,
-#: 415, 429), authentication (401) and the unexpected (500).
-_ALWAYS = (400, 401, 413, 415, 422, 429, 500)
+#: 415, 429), authentication (401), the unexpected (500) and a lost database connection
+#: (503 ``database_unavailable``).
+_ALWAYS = (400, 401, 413, 415, 422, 429, 500, 503)
 #: Answers of operations that name a record or act on one.
 _BY_METHOD = {
     "get": (403, 404),
