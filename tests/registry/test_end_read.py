@@ -1,0 +1,100 @@
+"""How a reader session ends on PostgreSQL (:func:`infantall.registry.db.end_read`).
+
+psycopg forgets a connection's prepared statements at every ``ROLLBACK``; a read that only
+read is therefore committed, so its connection keeps them (the server then parses and plans
+a request's queries once per connection, not once per request). Anything that may have
+written, or that failed, is still rolled back. PostgreSQL only: SQLite sessions close as
+before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+
+from infantall.registry.db import Database, end_read
+from infantall.registry.models import Patient
+from infantall.registry.patients import create_patient, get_patient
+from infantall.registry.schemas import PatientCreate
+
+
+@pytest.fixture
+def pg(registry: Any, seeded: Any, backend: str) -> tuple[Database, Any, str]:
+    if backend != "postgresql":
+        pytest.skip("prepared statements and their loss at ROLLBACK are psycopg's")
+    _, database = registry
+    editor = seeded["editor_a"]
+    with database.write_sessions() as s:
+        created = create_patient(s, editor, PatientCreate(
+            local_code="ER-1", birth_date=dt.date(2024, 1, 1), diagnosis_date=dt.date(2024, 3, 1)
+        ))  # fmt: skip
+    return database, editor, created.registry_id
+
+
+def _endings(database: Database) -> list[str]:
+    seen: list[str] = []
+    event.listen(database.engine, "commit", lambda _c: seen.append("COMMIT"))
+    event.listen(database.engine, "rollback", lambda _c: seen.append("ROLLBACK"))
+    return seen
+
+
+def test_a_clean_read_commits_and_the_connection_keeps_its_prepared_statements(
+    pg: tuple[Database, Any, str],
+) -> None:
+    database, editor, pid = pg
+    database.engine.dispose()  # one fresh connection, used by every read below in turn
+    seen = _endings(database)
+    for _ in range(8):  # psycopg prepares a query at its 5th execution on a connection
+        session = database.read_sessions()
+        assert get_patient(session, editor, pid).local_code == "ER-1"
+        end_read(session)
+    assert seen == ["COMMIT"] * 8
+    with database.read_sessions() as s:
+        names = s.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert any("FROM patients" in n for n in names), names
+
+
+def test_a_read_that_flushed_a_change_is_rolled_back_not_committed(
+    pg: tuple[Database, Any, str],
+) -> None:
+    database, _, pid = pg
+    session = database.read_sessions()
+    patient = session.execute(
+        text("SELECT id FROM patients WHERE registry_id = :p"), {"p": pid}
+    ).scalar_one()
+    row = session.get(Patient, patient)
+    assert row is not None
+    row.notes = "written by a reader"
+    session.flush()  # the change reached the server inside the read transaction
+    seen = _endings(database)
+    end_read(session)
+    assert seen == ["ROLLBACK"]
+    with database.read_sessions() as s:
+        stored = s.execute(text("SELECT notes FROM patients WHERE id = :i"), {"i": patient})
+        assert stored.scalar_one() != "written by a reader"
+    unflushed = database.read_sessions()
+    row = unflushed.get(Patient, patient)
+    assert row is not None
+    seen.clear()
+    row.notes = "pending in a reader"
+    end_read(unflushed)  # pending changes: rolled back, never flushed by a commit
+    assert seen == ["ROLLBACK"]
+    with database.read_sessions() as s:
+        stored = s.execute(text("SELECT notes FROM patients WHERE id = :i"), {"i": patient})
+        assert stored.scalar_one() != "pending in a reader"
+
+
+def test_a_read_whose_statement_failed_is_rolled_back(pg: tuple[Database, Any, str]) -> None:
+    database, _, _ = pg
+    seen = _endings(database)
+    session = database.read_sessions()
+    with pytest.raises(DBAPIError):
+        session.execute(text("SELECT 1 / 0"))
+    end_read(session)
+    assert seen == ["ROLLBACK"]
+    with database.read_sessions() as s:  # the pool hands out a working connection afterwards
+        assert s.execute(text("SELECT 1")).scalar_one() == 1
