@@ -94,6 +94,28 @@ def server_cpu_seconds(pid: int) -> float | None:
     return total
 
 
+def database_cpu_seconds() -> float | None:
+    """User + system CPU seconds of every process named ``postgres`` on this machine (the
+    local PostgreSQL server: its backends, WAL writer and the rest), or None if there is
+    none. Only meaningful where the server runs beside the benchmark, as here; backends
+    that end during a phase take their CPU with them (the pool keeps its connections)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        name, rest = text.split("(", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            found = True
+    return total if found else None
+
+
 class Conn:
     """One keep-alive HTTP/1.1 connection."""
 

@@ -60,7 +60,7 @@ from infantall.registry.db import Database, integrity_check, upgrade_database
 from infantall.registry.models import AuditEntry, Event, Patient, Site, User
 from infantall.registry.security import hash_password, password_hasher
 from infantall.registry.testing import make_test_settings, postgres_url
-from load_http import PASSWORD, Conn, Phase, login, server_cpu_seconds
+from load_http import PASSWORD, Conn, Phase, database_cpu_seconds, login, server_cpu_seconds
 
 #: Seconds after which a request counts as an error (and its connection is replaced).
 REQUEST_TIMEOUT = 30.0
@@ -432,6 +432,7 @@ def _serve_and_wrk(
             done = wrk_driver.phase(
                 database, lambda: server_cpu_seconds(server.pid), port, scripts[kind], kind,
                 args.clients, args.seconds,
+                database_cpu_seconds if args.backend == "postgresql" else None,
             )  # fmt: skip
             print(json.dumps(done), file=sys.stderr, flush=True)
             phases.append(done)

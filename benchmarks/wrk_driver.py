@@ -111,12 +111,17 @@ def phase(
     kind: str,
     clients: int,
     seconds: float,
+    database_cpu: Any = None,
 ) -> dict[str, Any]:
-    """A measured phase with its database checks and the server's CPU per request."""
+    """A measured phase with its database checks and the server's CPU per request (and,
+    given ``database_cpu``, the local PostgreSQL server's)."""
     events0, reads0 = _counts(database)
+    db0 = database_cpu() if database_cpu else None
     cpu0, t0 = server_cpu(), time.perf_counter()
     raw = run_phase(port, script, clients, seconds)
     cpu1, wall = server_cpu(), time.perf_counter() - t0
+    db1 = database_cpu() if database_cpu else None
+    db_cpu = (db1 - db0) if db0 is not None and db1 is not None else None
     events1, reads1 = _counts(database)
     ok = raw["requests"] - raw["status_errors"]
     stored = events1 - events0 if kind == "write" else reads1 - reads0
@@ -137,6 +142,9 @@ def phase(
         "stored_minus_answered": stored - ok,
         "server_cpu_ms_per_request": round(cpu * 1000 / raw["requests"], 3)
         if cpu is not None and raw["requests"]
+        else None,
+        "database_cpu_ms_per_request": round(db_cpu * 1000 / raw["requests"], 3)
+        if db_cpu is not None and raw["requests"]
         else None,
         "wall_seconds": round(wall, 1),
     }
