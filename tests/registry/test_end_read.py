@@ -1,10 +1,11 @@
-"""How a reader session ends on PostgreSQL (:func:`infantall.registry.db.end_read`).
+"""How a reader session ends on PostgreSQL (:func:`infantall.registry.db.end_read`, the
+``close`` of :class:`infantall.registry.db.ReadSession`).
 
 psycopg forgets a connection's prepared statements at every ``ROLLBACK``; a read that only
 read is therefore committed, so its connection keeps them (the server then parses and plans
 a request's queries once per connection, not once per request). Anything that may have
-written, or that failed, is still rolled back. PostgreSQL only: SQLite sessions close as
-before.
+written (any statement but a SELECT, flushed or not), or that failed, is still rolled back.
+PostgreSQL only: SQLite sessions close as before.
 """
 
 from __future__ import annotations
@@ -98,3 +99,35 @@ def test_a_read_whose_statement_failed_is_rolled_back(pg: tuple[Database, Any, s
     assert seen == ["ROLLBACK"]
     with database.read_sessions() as s:  # the pool hands out a working connection afterwards
         assert s.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_a_reader_closed_by_its_context_manager_commits_a_clean_read(
+    pg: tuple[Database, Any, str],
+) -> None:
+    database, editor, pid = pg
+    seen = _endings(database)
+    with database.read_sessions() as session:
+        assert get_patient(session, editor, pid).local_code == "ER-1"
+    assert seen == ["COMMIT"]
+
+
+def test_a_statement_that_may_write_is_rolled_back_even_without_a_flush(
+    pg: tuple[Database, Any, str],
+) -> None:
+    """A Core or text statement writes without an ORM flush; any statement but a SELECT
+    marks the transaction, and the reader's close rolls it back."""
+    database, _, pid = pg
+    seen = _endings(database)
+    with database.read_sessions() as session:
+        session.execute(
+            text("UPDATE patients SET notes = 'raw write by a reader' WHERE registry_id = :p"),
+            {"p": pid},
+        )
+    assert seen == ["ROLLBACK"]
+    seen.clear()
+    with database.read_sessions() as session:
+        stored = session.execute(
+            text("SELECT notes FROM patients WHERE registry_id = :p"), {"p": pid}
+        ).scalar_one()
+    assert stored != "raw write by a reader"
+    assert seen == ["COMMIT"]  # the mark ended with the transaction that made it

@@ -30,6 +30,7 @@ from infantall.registry import import_jobs as _import_jobs  # noqa: F401  (joins
 from infantall.registry import trials as _trials  # noqa: F401  (its tables join Base.metadata)
 from infantall.registry.audit import install_chain
 from infantall.registry.audit_chain import SQLITE_SHA256, sha256_hex
+from infantall.registry.read_session import ReadSession, end_read, track_writes
 from infantall.registry.rls import apply_site_scope, scope_session
 from infantall.registry.settings import RegistrySettings
 from infantall.registry.writer_lock import WriterConnection, lock_path_for, writer_lock_supported
@@ -38,6 +39,7 @@ __all__ = [
     "HEAD_REVISION",
     "BackupFile",
     "Database",
+    "ReadSession",
     "alembic_config",
     "backup_database",
     "current_revision",
@@ -171,64 +173,20 @@ def _ping_after_idle(engine: Engine) -> None:
     event.listen(engine, "checkout", checkout)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, *, reads: bool = False) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (API responses read them),
     chain every audit row they write (:func:`infantall.registry.audit.install_chain`) and,
     on PostgreSQL, keep a site-scoped caller to its site by row-level security
-    (:func:`scope_session`)."""
-    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    (:func:`scope_session`). ``reads``: the reader sessions; on PostgreSQL they end a
+    transaction that only read with ``COMMIT`` (:func:`end_read`)."""
+    postgresql = engine.dialect.name == "postgresql"
+    session_class = ReadSession if reads and postgresql else Session
+    maker = sessionmaker(bind=engine, expire_on_commit=False, class_=session_class)
     install_chain(maker)
-    if engine.dialect.name == "postgresql":
+    if postgresql:
         event.listen(maker, "after_begin", apply_site_scope)
-        event.listen(maker, "after_flush", _mark_written)
-        event.listen(maker, "after_transaction_end", _forget_written)
+        track_writes(engine)
     return maker
-
-
-#: ``Session.info`` key: the session's transaction has flushed (it may have written).
-_WRITTEN = "infantall_flushed"
-
-
-def _mark_written(session: Session, _flush_context: Any) -> None:
-    session.info[_WRITTEN] = True
-
-
-def _forget_written(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        session.info.pop(_WRITTEN, None)
-
-
-def end_read(session: Session) -> None:
-    """End a reader session: commit a clean PostgreSQL read transaction, then close.
-
-    psycopg forgets every prepared statement of a connection at ``ROLLBACK`` (and
-    deallocates them on the server: a round trip), and ``Session.close()`` ends a
-    transaction with ``ROLLBACK``. Reads share the pool with writes on PostgreSQL, so
-    closing every read that way meant no statement was ever prepared: the server parsed and
-    planned each query of each request (0.51 ms of PostgreSQL CPU per API read of a patient
-    against 0.21 ms with the reads committed, one connection, 3,000 reads). A transaction
-    that only read commits to the same effect. Anything else is rolled back, as before: a
-    transaction that flushed (it may have written), one with unflushed changes, one the
-    server has aborted (an error), and every SQLite session (the sqlite3 module keeps its
-    own statement cache).
-    """
-    try:
-        if _clean_read(session):
-            session.commit()
-    finally:
-        session.close()
-
-
-def _clean_read(session: Session) -> bool:
-    if session.get_bind().dialect.name != "postgresql" or not session.in_transaction():
-        return False
-    if session.info.get(_WRITTEN) or session.new or session.dirty or session.deleted:
-        return False
-    from psycopg.pq import TransactionStatus  # the PostgreSQL driver (only reached there)
-
-    connection = session.connection().connection.dbapi_connection
-    status = None if connection is None else connection.info.transaction_status
-    return status == TransactionStatus.INTRANS  # not INERROR: a failed statement rolls back
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +222,12 @@ class Database:
         path = lock_path_for(make_url(settings.database_url).database) if lock else None
         file_locked = path is not None and writer_lock_supported()
         return cls(
-            engine, reader, make_sessionmaker(engine), make_sessionmaker(reader), lock, file_locked
+            engine,
+            reader,
+            make_sessionmaker(engine),
+            make_sessionmaker(reader, reads=True),
+            lock,
+            file_locked,
         )
 
     @property

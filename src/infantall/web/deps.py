@@ -29,7 +29,7 @@ from starlette.types import Scope
 
 from infantall.registry.access import Principal
 from infantall.registry.auth import authenticate
-from infantall.registry.db import Database, end_read, scope_session
+from infantall.registry.db import Database, scope_session
 from infantall.registry.errors import AuthenticationError, PermissionDeniedError
 from infantall.registry.settings import RegistrySettings
 from infantall.web.ratelimit import RateLimiter
@@ -118,12 +118,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         return
     session = database.read_sessions()
     request.state.read_session = session  # released early by the read audit
-    ended = False
     try:
         yield session
-        ended = True
     finally:
-        await close_read_session(request.scope, committed=ended)
+        await close_read_session(request.scope)
 
 
 def _take_read_session(scope: Scope) -> Session | None:
@@ -134,16 +132,15 @@ def _take_read_session(scope: Scope) -> Session | None:
     return session
 
 
-async def close_read_session(scope: Scope, *, committed: bool = True) -> None:
+async def close_read_session(scope: Scope) -> None:
     """End the request's reader session, if it has one still open.
 
     The audit of a read (:mod:`infantall.web.read_audit`) calls this once the answer is
     built, before it waits for its audit commit, so that a read does not hold a pooled
     connection while it waits. Closing ends the read transaction: on SQLite a local call
     that never waits (WAL readers take no lock a writer holds), done inline; on PostgreSQL
-    a round trip, done in a thread, shielded from cancellation. ``committed``: the request
-    succeeded, so a clean PostgreSQL read transaction ends with ``COMMIT``
-    (:func:`infantall.registry.db.end_read`); after an error it is rolled back.
+    a round trip, done in a thread, shielded from cancellation (a clean PostgreSQL read
+    ends with ``COMMIT``: :class:`infantall.registry.db.ReadSession`).
     """
     session = _take_read_session(scope)
     if session is None:
@@ -152,7 +149,7 @@ async def close_read_session(scope: Scope, *, committed: bool = True) -> None:
         session.close()
     else:
         with CancelScope(shield=True):
-            await to_thread.run_sync(end_read if committed else Session.close, session)
+            await to_thread.run_sync(session.close)
 
 
 async def get_limiter(request: Request) -> RateLimiter:
@@ -240,16 +237,11 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
 
 def _then_release(scope: Scope, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
     try:
-        answer = fn(*args)
-    except BaseException:
+        return fn(*args)
+    finally:
         session = _take_read_session(scope)
         if session is not None:
-            session.close()
-        raise
-    session = _take_read_session(scope)
-    if session is not None:
-        end_read(session)  # PostgreSQL: COMMIT keeps the connection's prepared statements
-    return answer
+            session.close()  # PostgreSQL: COMMIT for a clean read (db.ReadSession)
 
 
 def _check_token(
