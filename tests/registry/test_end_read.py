@@ -131,3 +131,19 @@ def test_a_statement_that_may_write_is_rolled_back_even_without_a_flush(
         ).scalar_one()
     assert stored != "raw write by a reader"
     assert seen == ["COMMIT"]  # the mark ended with the transaction that made it
+
+
+def test_a_session_level_setting_is_never_committed_by_a_reader(
+    pg: tuple[Database, Any, str],
+) -> None:
+    """``set_config(..., false)`` lasts for the connection once committed: a reader that ran
+    one is rolled back, so the pooled connection does not carry it to the next caller."""
+    database, _, _ = pg
+    database.engine.dispose()  # one connection, reused below
+    seen = _endings(database)
+    with database.read_sessions() as session:
+        session.execute(text("SELECT set_config('infantall.probe', 'leaked', false)"))
+    assert seen == ["ROLLBACK"]
+    with database.read_sessions() as session:
+        probe = session.execute(text("SELECT current_setting('infantall.probe', true)"))
+        assert probe.scalar_one() in (None, "")
