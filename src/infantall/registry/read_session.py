@@ -60,11 +60,12 @@ def _forget_write(conn: Any) -> None:
 def end_read(session: Session) -> None:
     """End a reader session: commit a clean PostgreSQL read transaction, then close.
 
-    Measured: 0.51 ms of PostgreSQL CPU per API read of a patient with ``ROLLBACK``, 0.21 ms
-    with ``COMMIT`` (one connection, 3,000 reads). Rolled back, as before: a transaction that
-    ran any statement but a read-only ``SELECT`` (:func:`_read_only`), one with unflushed
-    changes, one the server has aborted (an error) or whose connection was lost, and every
-    SQLite session (the sqlite3 module keeps its own statement cache).
+    Measured by ``benchmarks/pg_read_cpu.py`` (both endings, one connection, one run): 0.43
+    ms of PostgreSQL CPU per patient read with ``ROLLBACK``, 0.16 ms with ``COMMIT``. Rolled
+    back, as before: a transaction that ran any statement but a read-only ``SELECT``
+    (:func:`_read_only`), one with unflushed changes, one the server has aborted (an error) or
+    whose connection was lost, and every SQLite session (the sqlite3 module keeps its own
+    statement cache).
     """
     try:
         if _clean_read(session):
