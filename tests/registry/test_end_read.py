@@ -1,4 +1,4 @@
-"""How a reader session ends on PostgreSQL (:func:`infantall.registry.db.end_read`, the
+"""How a reader session ends on PostgreSQL (:func:`infantall.registry.read_session.end_read`, the
 ``close`` of :class:`infantall.registry.db.ReadSession`).
 
 psycopg forgets a connection's prepared statements at every ``ROLLBACK``; a read that only
@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from infantall.registry.db import Database, end_read
+from infantall.registry.db import Database
 from infantall.registry.models import Patient
 from infantall.registry.patients import create_patient, get_patient
+from infantall.registry.read_session import end_read
 from infantall.registry.schemas import PatientCreate
 
 

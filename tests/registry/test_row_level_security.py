@@ -21,11 +21,12 @@ from typer.testing import CliRunner
 from infantall.cli import app
 from infantall.domain import LastContact
 from infantall.registry.auth import authenticate, login
-from infantall.registry.db import HEAD_REVISION, Database, current_revision, end_read
+from infantall.registry.db import HEAD_REVISION, Database, current_revision
 from infantall.registry.errors import AuthenticationError
 from infantall.registry.events import add_event
 from infantall.registry.models import Patient
 from infantall.registry.patients import create_patient
+from infantall.registry.read_session import end_read
 from infantall.registry.rls import scope_session
 from infantall.registry.schemas import PatientCreate
 from infantall.registry.security import password_hasher

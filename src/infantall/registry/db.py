@@ -30,7 +30,7 @@ from infantall.registry import import_jobs as _import_jobs  # noqa: F401  (joins
 from infantall.registry import trials as _trials  # noqa: F401  (its tables join Base.metadata)
 from infantall.registry.audit import install_chain
 from infantall.registry.audit_chain import SQLITE_SHA256, sha256_hex
-from infantall.registry.read_session import ReadSession, end_read, track_writes
+from infantall.registry.read_session import ReadSession, track_writes
 from infantall.registry.rls import apply_site_scope, scope_session
 from infantall.registry.settings import RegistrySettings
 from infantall.registry.writer_lock import WriterConnection, lock_path_for, writer_lock_supported
@@ -43,7 +43,6 @@ __all__ = [
     "alembic_config",
     "backup_database",
     "current_revision",
-    "end_read",
     "integrity_check",
     "make_engine",
     "make_sessionmaker",
@@ -178,7 +177,7 @@ def make_sessionmaker(engine: Engine, *, reads: bool = False) -> sessionmaker[Se
     chain every audit row they write (:func:`infantall.registry.audit.install_chain`) and,
     on PostgreSQL, keep a site-scoped caller to its site by row-level security
     (:func:`scope_session`). ``reads``: the reader sessions; on PostgreSQL they end a
-    transaction that only read with ``COMMIT`` (:func:`end_read`)."""
+    transaction that only read with ``COMMIT`` (:class:`ReadSession`)."""
     postgresql = engine.dialect.name == "postgresql"
     session_class = ReadSession if reads and postgresql else Session
     maker = sessionmaker(bind=engine, expire_on_commit=False, class_=session_class)
