@@ -10,7 +10,6 @@ token still takes effect on the very next request (tokens are not cached).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -42,20 +41,31 @@ def _reads(database: Any) -> list[AuditEntry]:
 def _slow_batches(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> list[list[Any]]:
     """Record each committed batch (after it is durable); slow, so that requests pile up."""
     batches: list[list[Any]] = []
-    real = read_audit._write_audit
+    real = read_audit._commit_rows
 
-    def slow(database: Any, items: list[Any]) -> None:
-        time.sleep(0.05)
+    async def slow(database: Any, engine: Any, items: list[Any]) -> None:
+        await asyncio.sleep(0.05)
         if fail:
             raise RuntimeError("disk full")
-        real(database, items)
+        await real(database, engine, items)
         batches.append(list(items))
 
-    monkeypatch.setattr(read_audit, "_write_audit", slow)
+    monkeypatch.setattr(read_audit, "_commit_rows", slow)
     return batches
 
 
-async def _concurrent_reads(app: Any, rid: str, headers: dict[str, str]) -> list[Any]:
+#: How the reads are served: from threads, or (PostgreSQL) on the event loop once the app's
+#: lifespan has made that loop's engine (:mod:`infantall.registry.evented`).
+SERVED = ["threads", "event_loop"]
+
+
+async def _concurrent_reads(
+    app: Any, rid: str, headers: dict[str, str], served: str = "threads"
+) -> list[Any]:
+    if served == "event_loop":
+        async with app.router.lifespan_context(app):
+            assert app.state.evented_engines.current() is not None
+            return await _concurrent_reads(app, rid, headers)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
 
@@ -66,6 +76,11 @@ async def _concurrent_reads(app: Any, rid: str, headers: dict[str, str]) -> list
                 return exc
 
         return await asyncio.gather(*(one() for _ in range(N)))
+
+
+def _skip_sqlite_event_loop(backend: str, served: str) -> None:
+    if served == "event_loop" and backend == "sqlite":
+        pytest.skip("SQLite reads have no event-loop engine (they run inline)")
 
 
 def _patient(client: Any, auth: dict[str, dict[str, str]]) -> str:
@@ -82,14 +97,16 @@ def _run_in_own_loop(coro: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
+@pytest.mark.parametrize("served", SERVED)
 def test_concurrent_reads_are_all_audited_in_shared_commits(
     app: Any, client: Any, auth: dict[str, dict[str, str]], registry: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, backend: str, served: str,
 ) -> None:  # fmt: skip
+    _skip_sqlite_event_loop(backend, served)
     _, database = registry
     rid = _patient(client, auth)
     batches = _slow_batches(monkeypatch)
-    answers = _run_in_own_loop(_concurrent_reads(app, rid, auth["viewer_a"]))
+    answers = _run_in_own_loop(_concurrent_reads(app, rid, auth["viewer_a"], served))
     assert [a.status_code for a in answers] == [200] * N
     reads = _reads(database)
     assert [(r.actor_username, r.entity_id) for r in reads] == [("viewer_a", rid)] * N
@@ -99,14 +116,16 @@ def test_concurrent_reads_are_all_audited_in_shared_commits(
     assert verify_registry(database).ok
 
 
+@pytest.mark.parametrize("served", SERVED)
 def test_a_failed_commit_discloses_nothing_to_every_request_it_carried(
     app: Any, client: Any, auth: dict[str, dict[str, str]], registry: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, backend: str, served: str,
 ) -> None:  # fmt: skip
+    _skip_sqlite_event_loop(backend, served)
     _, database = registry
     rid = _patient(client, auth)
     _slow_batches(monkeypatch, fail=True)
-    answers = _run_in_own_loop(_concurrent_reads(app, rid, auth["viewer_a"]))
+    answers = _run_in_own_loop(_concurrent_reads(app, rid, auth["viewer_a"], served))
     assert [a.status_code for a in answers] == [503] * N
     for answer in answers:
         assert answer.headers["content-type"] == "application/problem+json"
@@ -116,22 +135,23 @@ def test_a_failed_commit_discloses_nothing_to_every_request_it_carried(
     assert _reads(database) == []
 
 
+@pytest.mark.parametrize("served", SERVED)
 def test_the_row_is_committed_before_the_answer_starts(
     app: Any, client: Any, auth: dict[str, dict[str, str]], registry: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, backend: str, served: str,
 ) -> None:  # fmt: skip
     """The answer's first message goes out only after its row is durable: a keep-alive
     client cannot move on while its read is still unlogged."""
     _, database = registry
     rid = _patient(client, auth)
     seen: list[int] = []
-    real = read_audit._write_audit
+    real = read_audit._commit_rows
 
-    def counting(db: Any, items: list[Any]) -> None:
-        real(db, items)
+    async def counting(db: Any, engine: Any, items: list[Any]) -> None:
+        await real(db, engine, items)
         seen.append(len(_reads(database)))
 
-    monkeypatch.setattr(read_audit, "_write_audit", counting)
+    monkeypatch.setattr(read_audit, "_commit_rows", counting)
     committed_at_start: list[int] = []
 
     async def probe() -> None:
@@ -153,9 +173,14 @@ def test_the_row_is_committed_before_the_answer_starts(
             "headers": [(b"host", b"testserver"), (b"authorization", token)],
             "client": ("127.0.0.1", 1), "server": ("testserver", 80), "root_path": "",
         }  # fmt: skip
-        await app(scope, receive, send)
+        if served == "event_loop":
+            async with app.router.lifespan_context(app):
+                await app(scope, receive, send)
+        else:
+            await app(scope, receive, send)
         assert sent[0]["status"] == 200
 
+    _skip_sqlite_event_loop(backend, served)
     _run_in_own_loop(probe())
     assert committed_at_start == [1] and seen == [1]
 

@@ -46,6 +46,7 @@ __all__ = [
     "integrity_check",
     "make_engine",
     "make_sessionmaker",
+    "ping_after_idle",
     "restore_database",
     "scope_session",
     "upgrade_database",
@@ -130,7 +131,7 @@ def make_engine(
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
     )
-    _ping_after_idle(engine)
+    ping_after_idle(engine)
     return engine
 
 
@@ -139,7 +140,7 @@ IDLE_PING_SECONDS = 1.0
 _CHECKED_IN = "infantall_checked_in"
 
 
-def _ping_after_idle(engine: Engine) -> None:
+def ping_after_idle(engine: Engine) -> None:
     """Ping a pooled connection at checkout only after it sat idle ``IDLE_PING_SECONDS``.
 
     SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one round trip more per request,
@@ -151,15 +152,27 @@ def _ping_after_idle(engine: Engine) -> None:
     connection. A drop between two uses less than ``IDLE_PING_SECONDS`` apart surfaces on the
     request's first query instead, which SQLAlchemy also reads as a disconnect and answers
     by invalidating the pool. A connection never checked in (fresh) is not pinged.
+
+    The web app has two pools on one server (:mod:`infantall.registry.evented`): a
+    connection is also pinged, however briefly idle, when a connection of any engine of this
+    process to the same database was found lost since it was checked in, so that one
+    request's disconnect warns the other pool too.
     """
     dialect = engine.dialect
+    server = _server_key(engine)
+
+    def lost(context: Any) -> None:
+        if context.is_disconnect:
+            _LOST_AT[server] = time.monotonic()
 
     def checkin(_dbapi_connection: Any, record: Any) -> None:
         record.info[_CHECKED_IN] = time.monotonic()
 
     def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         last = record.info.get(_CHECKED_IN)
-        if last is None or time.monotonic() - last < IDLE_PING_SECONDS:
+        if last is None:
+            return
+        if time.monotonic() - last < IDLE_PING_SECONDS and _LOST_AT.get(server, 0.0) < last:
             return
         try:
             dialect.do_ping(dbapi_connection)
@@ -168,8 +181,18 @@ def _ping_after_idle(engine: Engine) -> None:
                 raise exc.InvalidatePoolError(f"pooled connection lost while idle: {err}") from err
             raise
 
+    event.listen(engine, "handle_error", lost)
     event.listen(engine, "checkin", checkin)
     event.listen(engine, "checkout", checkout)
+
+
+#: When a connection to each database (:func:`_server_key`) was last found lost.
+_LOST_AT: dict[tuple[str | None, int | None, str | None], float] = {}
+
+
+def _server_key(engine: Engine) -> tuple[str | None, int | None, str | None]:
+    url = engine.url
+    return url.host, url.port, url.database
 
 
 def make_sessionmaker(engine: Engine, *, reads: bool = False) -> sessionmaker[Session]:

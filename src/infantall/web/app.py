@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry.db import Database
+from infantall.registry.evented import EventedEngines, evented_engine
 from infantall.registry.import_jobs import ImportJobRunner
 from infantall.registry.security import password_hasher, restrict_sqlite_file
 from infantall.registry.settings import RegistrySettings, load_settings
@@ -51,8 +54,10 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # served offline by install_docs (no CDN)
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.evented_engines = EventedEngines()  # PostgreSQL: one per loop (_lifespan)
     app.state.database = db
     app.state.hasher = password_hasher(settings)
     app.state.rate_limiter = limiter = RateLimiter(settings)
@@ -66,6 +71,24 @@ def create_app(
     app.add_middleware(RequestGuard, settings=settings, limiter=limiter)
     document_problems(app, AUDITED_READS)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On PostgreSQL, the asyncio engine of the reads served on the event loop
+    (:mod:`infantall.registry.evented`), made in the loop that serves the app and disposed
+    there when it stops."""
+    settings: RegistrySettings = app.state.settings
+    engines: EventedEngines = app.state.evented_engines
+    engine = evented_engine(app.state.database, settings.db_pool_size)
+    if engine is not None:
+        engines.add(engine)
+    try:
+        yield
+    finally:
+        if engine is not None:
+            engines.remove()
+            await engine.dispose()
 
 
 def serve_app() -> FastAPI:

@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from inspect import iscoroutinefunction
 from typing import Annotated, Any, TypeVar
 
 from anyio import CancelScope, to_thread
@@ -24,6 +25,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from starlette.types import Scope
 
@@ -31,6 +33,7 @@ from infantall.registry.access import Principal
 from infantall.registry.auth import authenticate
 from infantall.registry.db import Database, scope_session
 from infantall.registry.errors import AuthenticationError, PermissionDeniedError
+from infantall.registry.evented import EventedEngines, evented_session
 from infantall.registry.settings import RegistrySettings
 from infantall.web.ratelimit import RateLimiter
 
@@ -116,12 +119,38 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
                 with CancelScope(shield=True):
                     await to_thread.run_sync(session.close)
         return
-    session = database.read_sessions()
+    evented = _evented_read(request)
+    if evented is not None:
+        request.state.evented_read = evented
+        session = evented.sync_session
+    else:
+        session = database.read_sessions()
     request.state.read_session = session  # released early by the read audit
     try:
         yield session
     finally:
         await close_read_session(request.scope)
+
+
+def evented_engine_of(scope: Scope) -> AsyncEngine | None:
+    """The asyncio engine of the running loop, if the app made one (PostgreSQL, once its
+    lifespan started in this loop)."""
+    engines: EventedEngines | None = getattr(scope["app"].state, "evented_engines", None)
+    return None if engines is None else engines.current()
+
+
+def _evented_read(request: Request) -> AsyncSession | None:
+    """A reader session doing its I/O on the event loop (:mod:`infantall.registry.evented`),
+    for a GET/HEAD on PostgreSQL to an ``async def`` endpoint, which reaches the database
+    through :func:`run_read` only; else ``None`` (every other read, and an app whose lifespan
+    has not started: the engine is made at startup, in the loop that uses it)."""
+    if not iscoroutinefunction(request.scope.get("endpoint")):
+        return None
+    engine = evented_engine_of(request.scope)
+    if engine is None:
+        return None
+    database: Database = request.app.state.database
+    return evented_session(engine, database.read_sessions)
 
 
 def _take_read_session(scope: Scope) -> Session | None:
@@ -145,7 +174,11 @@ async def close_read_session(scope: Scope) -> None:
     session = _take_read_session(scope)
     if session is None:
         return
-    if session.get_bind().dialect.name == "sqlite":
+    evented: AsyncSession | None = scope.get("state", {}).get("evented_read")
+    if evented is not None:
+        with CancelScope(shield=True):
+            await evented.close()
+    elif session.get_bind().dialect.name == "sqlite":
         session.close()
     else:
         with CancelScope(shield=True):
@@ -232,7 +265,16 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
     """
     if inline_reads(request):
         return fn(*args)
+    evented: AsyncSession | None = getattr(request.state, "evented_read", None)
+    if evented is not None:  # on the event loop, each query awaited (no thread hop)
+        return await evented.run_sync(_evented_then_release, request.scope, fn, args)
     return await to_thread.run_sync(_then_release, request.scope, fn, args)
+
+
+def _evented_then_release(
+    _session: Session, scope: Scope, fn: Callable[..., _T], args: tuple[Any, ...]
+) -> _T:
+    return _then_release(scope, fn, args)
 
 
 def _then_release(scope: Scope, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
@@ -301,7 +343,19 @@ async def get_current_user(
     """
     if credentials is not None and _inline_token_check(request):
         return _caller(request, session, settings, credentials, False)
+    evented: AsyncSession | None = getattr(request.state, "evented_read", None)
+    if evented is not None:  # on the event loop, the lookup awaited (no thread hop)
+        return await evented.run_sync(_evented_caller, request, settings, credentials)
     return await to_thread.run_sync(_caller, request, session, settings, credentials, True)
+
+
+def _evented_caller(
+    session: Session,
+    request: Request,
+    settings: RegistrySettings,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Principal:
+    return _caller(request, session, settings, credentials, True)
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

@@ -30,7 +30,9 @@ import re
 import weakref
 from typing import Any
 
-from anyio import to_thread
+from anyio import CancelScope, to_thread
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.types import Message, Scope, Send
 
@@ -39,8 +41,9 @@ from infantall.registry.access import Principal
 from infantall.registry.auth import authenticate
 from infantall.registry.db import Database
 from infantall.registry.errors import AuthenticationError
+from infantall.registry.evented import evented_session
 from infantall.registry.settings import RegistrySettings
-from infantall.web.deps import close_read_session
+from infantall.web.deps import close_read_session, evented_engine_of
 from infantall.web.errors import problem
 
 __all__ = ["AUDITED_READS", "PAGE_READS", "audit_rejected_import", "audited_send"]
@@ -101,7 +104,7 @@ async def _audit(scope: Scope, row: tuple[str, str, str | None], status: int) ->
     if principal is None:
         return
     detail = {"path": scope["path"][:200], "status": status}
-    await _group_commit(database, (principal, row, detail))
+    await _group_commit(database, evented_engine_of(scope), (principal, row, detail))
 
 
 def audited_send(scope: Scope, send: Send) -> Send:
@@ -167,7 +170,7 @@ class _Batch:
 _BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
 
 
-async def _group_commit(database: Database, item: _Pending) -> None:
+async def _group_commit(database: Database, engine: AsyncEngine | None, item: _Pending) -> None:
     """Write ``item``'s audit row and return once it is committed (group commit)."""
     loop = asyncio.get_running_loop()
     batch = _BATCHES.get(loop)
@@ -179,7 +182,7 @@ async def _group_commit(database: Database, item: _Pending) -> None:
         if not done.done():
             taken, batch.waiting = batch.waiting, []
             try:
-                await to_thread.run_sync(_write_audit, database, [i for i, _ in taken])
+                await _commit_rows(database, engine, [i for i, _ in taken])
             except Exception as exc:
                 for _, fut in taken:
                     fut.set_exception(exc)
@@ -187,6 +190,22 @@ async def _group_commit(database: Database, item: _Pending) -> None:
                 for _, fut in taken:
                     fut.set_result(None)
     await done
+
+
+async def _commit_rows(
+    database: Database, engine: AsyncEngine | None, items: list[_Pending]
+) -> None:
+    """Commit ``items``: on PostgreSQL on the event loop (a writer session of
+    :mod:`infantall.registry.evented`, no thread hop), elsewhere in a thread."""
+    if engine is None:
+        await to_thread.run_sync(_write_audit, database, items)
+        return
+    session = evented_session(engine, database.write_sessions)
+    try:
+        await session.run_sync(_insert_rows_in, items)
+    finally:
+        with CancelScope(shield=True):
+            await session.close()
 
 
 def _write_audit(database: Database, items: list[_Pending]) -> None:
@@ -206,10 +225,14 @@ def _insert_rows(database: Database, items: list[_Pending]) -> None:
     """One Core insert of every row (:func:`infantall.registry.audit.record_many`), chained
     at commit: no ORM object per row, so the thread holding the batch needs the GIL for
     few steps while the event loop serves other requests."""
+    with database.write_sessions() as session:
+        _insert_rows_in(session, items)
+
+
+def _insert_rows_in(session: Session, items: list[_Pending]) -> None:
     rows = [
         audit.audit_row(principal, action, entity, record_id, site_id=principal.site_id, new=d)
         for principal, (action, entity, record_id), d in items
     ]
-    with database.write_sessions() as session:
-        audit.record_many(session, rows)
-        session.commit()
+    audit.record_many(session, rows)
+    session.commit()
