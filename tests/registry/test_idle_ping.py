@@ -91,3 +91,25 @@ def test_a_connection_in_steady_use_is_not_pinged(
     with pg.read_sessions() as s:
         s.execute(_PID)
     assert len(pings) == 1
+
+
+def test_a_loss_found_by_one_pool_gets_the_other_pools_connections_pinged(
+    pg: db.Database, registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web app has two pools on one server (threads and the event loop's engine,
+    ``registry.evented``): once either finds a connection lost, the other's connections are
+    pinged at checkout however briefly idle, so the loss fails one request, not one per pool."""
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)  # no idle ping: only the warning
+    settings, _ = registry
+    other = db.Database.from_settings(settings)  # a second pool on the same database
+    try:
+        theirs = _pooled_pids(other)
+        _terminate(_pooled_pids(pg) | theirs)
+        with pg.read_sessions() as s, pytest.raises(DBAPIError) as caught:
+            s.execute(_PID)
+        assert caught.value.connection_invalidated
+        for _ in range(4):  # before: the other pool's first checkout failed too
+            with other.read_sessions() as s:
+                assert int(s.execute(_PID).scalar_one()) not in theirs
+    finally:
+        other.dispose()

@@ -29,6 +29,7 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from infantall.registry.models import AuditEntry, Base, JSONType, UTCDateTime
@@ -40,6 +41,7 @@ __all__ = [
     "SQLITE_SHA256",
     "canonical_row",
     "chain_new_entries",
+    "insert_linked_postgresql",
     "insert_unchained",
     "install_chain",
     "link_hash",
@@ -338,3 +340,81 @@ def record_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
     session.info.setdefault(_PENDING, []).extend(rows)
     return ids
+
+
+#: Column types of the audit row arrays of :data:`_PG_INSERT_LINKED` (JSON goes as text).
+_ARRAY_TYPES = {
+    "at": "timestamptz",
+    "actor_id": "integer",
+    "actor_username": "text",
+    "actor_role": "text",
+    "actor_site_id": "integer",
+    "action": "text",
+    "entity": "text",
+    "entity_id": "text",
+    "site_id": "integer",
+    "old": "text",
+    "new": "text",
+    "reason": "text",
+    "channel": "text",
+}
+_JSON_COLUMNS = frozenset({"old", "new"})
+# PostgreSQL: insert a batch of audit rows AND link them in ONE statement, which on its own
+# (autocommit) is the whole transaction: one round trip where a session takes five (BEGIN,
+# the ids, the rows, the links, COMMIT). The rows take ids from the sequence in the CTE;
+# the links are hashed by the server, in id order, from head || id || tail (_around_id),
+# under the chain lock (audit_chain_tail), by _PG_APPEND's recursion. The arrays go in
+# binary; JSON values as their text (json.dumps, as SQLAlchemy's JSON type binds them).
+_PG_INSERT_LINKED = f"""
+WITH RECURSIVE input AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) AS id, r.*
+    FROM unnest({", ".join(f"%({c})b::{t}[]" for c, t in _ARRAY_TYPES.items())},
+                %(heads)b::text[], %(tails)b::text[])
+        AS r({", ".join(_ARRAY_TYPES)}, head, tail)
+), ins AS (
+    INSERT INTO audit_log (id, {", ".join(_ARRAY_TYPES)})
+    SELECT id, {", ".join(f"{c}::jsonb" if c in _JSON_COLUMNS else c for c in _ARRAY_TYPES)}
+    FROM input
+), tail AS MATERIALIZED (
+    SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})
+), rows AS (
+    SELECT id AS audit_id, (at AT TIME ZONE 'UTC')::date AS day,
+           head || CAST(id AS text) || tail AS canonical,
+           row_number() OVER (ORDER BY id) AS k
+    FROM input
+), links(k, seq, audit_id, day, prev_hash, row_hash) AS (
+    SELECT 0::bigint, coalesce((SELECT seq FROM tail), 0)::bigint, NULL::bigint, NULL::date,
+           NULL::varchar, coalesce((SELECT row_hash FROM tail), '{GENESIS_HASH}')::varchar
+    UNION ALL
+    SELECT r.k, l.seq + 1, r.audit_id, r.day, l.row_hash,
+           encode(sha256(convert_to(l.row_hash || E'\\n' || r.canonical, 'UTF8')), 'hex')::varchar
+    FROM links l JOIN rows r ON r.k = l.k + 1
+)
+INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash)
+SELECT seq, audit_id, day, prev_hash, row_hash FROM links WHERE k > 0 ORDER BY k
+RETURNING audit_id
+"""
+
+
+def insert_linked_postgresql(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert audit rows (from :func:`infantall.registry.audit.audit_row`) and their chain
+    links with one statement (:data:`_PG_INSERT_LINKED`); their ids.
+
+    ``connection`` must be in autocommit, or in a transaction that commits right after: the
+    statement takes the chain lock, held to the end of its transaction. Nothing is queued on
+    a session: the links are made here, with the same hashes as :func:`chain_new_entries`'.
+    """
+    params: dict[str, Any] = {c: [] for c in (*_ARRAY_TYPES, "heads", "tails")}
+    for row in rows:
+        for column in _ARRAY_TYPES:
+            value = row.get(column)
+            params[column].append(_JSON_TEXT.encode(value) if column in _JSON_COLUMNS else value)
+        head, tail = _around_id(row)
+        params["heads"].append(head)
+        params["tails"].append(tail)
+    result = connection.exec_driver_sql(_PG_INSERT_LINKED, params)
+    return sorted(int(i) for (i,) in result)
+
+
+#: JSON text of a ``jsonb`` value, as SQLAlchemy's JSON type binds it (``json.dumps``).
+_JSON_TEXT = json.JSONEncoder()

@@ -168,7 +168,8 @@ async def close_read_session(scope: Scope) -> None:
     built, before it waits for its audit commit, so that a read does not hold a pooled
     connection while it waits. Closing ends the read transaction: on SQLite a local call
     that never waits (WAL readers take no lock a writer holds), done inline; on PostgreSQL
-    a round trip, done in a thread, shielded from cancellation (a clean PostgreSQL read
+    a round trip, awaited on the loop for an event-loop session, else done in a thread, both
+    shielded from cancellation (a clean PostgreSQL read
     ends with ``COMMIT``: :class:`infantall.registry.db.ReadSession`).
     """
     session = _take_read_session(scope)
@@ -257,7 +258,9 @@ def inline_reads(request: Request) -> bool:
 
 
 async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
-    """``fn(*args)`` on the event loop when :func:`inline_reads`, else in the thread pool.
+    """``fn(*args)`` on the event loop when :func:`inline_reads`; on PostgreSQL, with the
+    event loop's engine, in a greenlet on the loop, each query awaited (the request's session
+    is then of :mod:`infantall.registry.evented`); else in the thread pool.
 
     ``fn`` must return the whole answer (no lazy loads after it): in the thread pool the
     request's reader session is closed right after it, in the same thread (the round trip
@@ -339,7 +342,9 @@ async def get_current_user(
 
     A bearer token on SQLite is checked on the event loop (:func:`_inline_token_check`),
     without sliding a session token's idle expiry (that is a write; the browser's cookie,
-    which does slide, takes the thread pool). Everything else is checked in a thread.
+    which does slide, takes the thread pool). On PostgreSQL, a request with an event-loop
+    session (:func:`_evented_read`) is checked through it, on the loop. Everything else is
+    checked in a thread.
     """
     if credentials is not None and _inline_token_check(request):
         return _caller(request, session, settings, credentials, False)
