@@ -26,14 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -43,10 +40,9 @@ from sqlalchemy.orm import Session
 from infantall.registry.access import Principal
 from infantall.registry.auth import authenticate
 from infantall.registry.evented import evented_engine, evented_session
-from infantall.registry.patients import create_patient, get_patient
+from infantall.registry.patients import get_patient
 from infantall.registry.rls import scope_session
-from infantall.registry.schemas import PatientCreate
-from infantall.registry.testing import DatabaseTemplates
+from pg_read_cpu import one_patient
 
 Read = Callable[[], Awaitable[None]]
 
@@ -130,17 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out: dict[str, Any] = {"reads_per_round": args.reads, "rounds": args.rounds}
     out["tasks"] = args.tasks
-    with tempfile.TemporaryDirectory() as tmp:
-        templates = DatabaseTemplates(Path(tmp))
-        with templates.database("postgresql", Path(tmp), seeded=True) as (_, database):
-            editor = templates.seeds["postgresql"][0]["editor_a"]
-            token = templates.seeds["postgresql"][1]["editor_a"]
-            with database.write_sessions() as s:
-                pid = create_patient(s, editor, PatientCreate(
-                    local_code="BENCH-1", birth_date=dt.date(2024, 1, 1),
-                    diagnosis_date=dt.date(2024, 3, 1),
-                )).registry_id  # fmt: skip
-            out.update(uvloop.run(_run(database, token, pid, args)))
+    with one_patient() as (database, token, pid):
+        out.update(uvloop.run(_run(database, token, pid, args)))
     json.dump(out, sys.stdout, indent=2)
     print()
     return 0

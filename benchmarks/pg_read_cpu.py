@@ -22,6 +22,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +53,10 @@ def _read(database: Any, token: str, pid: str, ending: str) -> None:
         session.close()  # ReadSession: COMMIT for a clean read
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reads", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-    out: dict[str, Any] = {"reads_per_round": args.reads, "rounds": args.rounds}
+@contextmanager
+def one_patient() -> Iterator[tuple[Any, str, str]]:
+    """A seeded PostgreSQL test database with one patient of SITE-A: (database, the SITE-A
+    editor's bearer token, the patient's id); dropped afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         templates = DatabaseTemplates(Path(tmp))
         with templates.database("postgresql", Path(tmp), seeded=True) as (_, database):
@@ -67,30 +67,40 @@ def main(argv: list[str] | None = None) -> int:
                     local_code="BENCH-1", birth_date=dt.date(2024, 1, 1),
                     diagnosis_date=dt.date(2024, 3, 1),
                 )).registry_id  # fmt: skip
-            database.engine.dispose()
-            with database.read_sessions() as s:  # the one pooled connection every read gets
-                backend = int(s.execute(text("SELECT pg_backend_pid()")).scalar_one())
-            server: dict[str, list[float]] = {"rollback": [], "commit": []}
-            client: dict[str, list[float]] = {"rollback": [], "commit": []}
-            for _ in range(args.rounds):
-                for ending in ("rollback", "commit"):
-                    for _ in range(50):  # warm-up (psycopg prepares at the 5th execution)
-                        _read(database, token, pid, ending)
-                    c0, p0 = _backend_cpu(backend), time.process_time()
-                    for _ in range(args.reads):
-                        _read(database, token, pid, ending)
-                    server[ending].append(1000 * (_backend_cpu(backend) - c0) / args.reads)
-                    client[ending].append(1000 * (time.process_time() - p0) / args.reads)
+            yield database, token, pid
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reads", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    out: dict[str, Any] = {"reads_per_round": args.reads, "rounds": args.rounds}
+    with one_patient() as (database, token, pid):
+        database.engine.dispose()
+        with database.read_sessions() as s:  # the one pooled connection every read gets
+            backend = int(s.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        server: dict[str, list[float]] = {"rollback": [], "commit": []}
+        client: dict[str, list[float]] = {"rollback": [], "commit": []}
+        for _ in range(args.rounds):
             for ending in ("rollback", "commit"):
-                out[ending] = {
-                    "postgresql_cpu_ms_per_read": round(statistics.median(server[ending]), 3),
-                    "client_cpu_ms_per_read": round(statistics.median(client[ending]), 3),
-                }
-            out["postgresql_cpu_ratio_commit_to_rollback"] = round(
-                out["commit"]["postgresql_cpu_ms_per_read"]
-                / out["rollback"]["postgresql_cpu_ms_per_read"],
-                2,
-            )
+                for _ in range(50):  # warm-up (psycopg prepares at the 5th execution)
+                    _read(database, token, pid, ending)
+                c0, p0 = _backend_cpu(backend), time.process_time()
+                for _ in range(args.reads):
+                    _read(database, token, pid, ending)
+                server[ending].append(1000 * (_backend_cpu(backend) - c0) / args.reads)
+                client[ending].append(1000 * (time.process_time() - p0) / args.reads)
+        for ending in ("rollback", "commit"):
+            out[ending] = {
+                "postgresql_cpu_ms_per_read": round(statistics.median(server[ending]), 3),
+                "client_cpu_ms_per_read": round(statistics.median(client[ending]), 3),
+            }
+        out["postgresql_cpu_ratio_commit_to_rollback"] = round(
+            out["commit"]["postgresql_cpu_ms_per_read"]
+            / out["rollback"]["postgresql_cpu_ms_per_read"],
+            2,
+        )
     json.dump(out, sys.stdout, indent=2)
     print()
     return 0

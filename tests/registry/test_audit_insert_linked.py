@@ -8,7 +8,6 @@ and still names a row changed afterwards."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from infantall.registry.models import AuditEntry
 from infantall.registry.verify import verify_registry
 
 from .test_registry_chain import _attacker
-from .test_registry_chain_append import _REASONS, _links_and_rows, _write
+from .test_registry_chain_append import _REASONS, _in_threads, _links_and_rows, _write
 
 
 @pytest.fixture
@@ -67,24 +66,14 @@ def test_rows_and_links_equal_the_session_path_for_any_content(database: Any, se
 
 
 def test_batches_beside_session_writers_make_one_unbroken_chain(database: Any, seeded: Any) -> None:
-    errors: list[BaseException] = []
-
     def writer(n: int) -> None:
-        try:
-            for i in range(5):
-                if n % 2:
-                    _insert(database, _rows(seeded["viewer_a"], [f"b{n}.{i}"] * (1 + n % 4)))
-                else:
-                    _write(database, seeded["editor_a"], [f"s{n}.{i}"] * (1 + n % 3))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        for i in range(5):
+            if n % 2:
+                _insert(database, _rows(seeded["viewer_a"], [f"b{n}.{i}"] * (1 + n % 4)))
+            else:
+                _write(database, seeded["editor_a"], [f"s{n}.{i}"] * (1 + n % 3))
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert _in_threads(writer, 6) == []
     links, rows = _links_and_rows(database)
     assert [link.seq for link in links] == list(range(1, len(rows) + 1))
     assert verify_registry(database).ok

@@ -9,6 +9,7 @@ and concurrent writers, or ``registry verify`` would fail on an untouched trail.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,6 +35,24 @@ def _write(database: Any, principal: Any, reasons: list[str]) -> None:
                 reason=reason,
             )  # fmt: skip
         s.commit()
+
+
+def _in_threads(writer: Callable[[int], None], count: int) -> list[BaseException]:
+    """Run ``writer(0)`` ... ``writer(count - 1)`` at once, one thread each; what they raised."""
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            writer(n)
+        except BaseException as exc:  # returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def _links_and_rows(database: Any) -> tuple[list[Any], dict[int, dict[str, Any]]]:
@@ -71,7 +90,6 @@ def test_concurrent_appends_make_one_unbroken_chain(
     """Rows flushed before the commit (several per transaction) and rows deferred to it
     (one per transaction: on PostgreSQL inserted with their links in one statement)."""
     _, database = registry
-    errors: list[BaseException] = []
 
     def write(n: int) -> None:
         if deferred:
@@ -80,22 +98,14 @@ def test_concurrent_appends_make_one_unbroken_chain(
             _write(database, seeded["editor_a"], [f"w{n}"] * (1 + n % 3))
 
     def writer(n: int) -> None:
-        try:
-            for _ in range(5):
-                if database.write_lock is None:
+        for _ in range(5):
+            if database.write_lock is None:
+                write(n)
+            else:
+                with database.write_lock:
                     write(n)
-                else:
-                    with database.write_lock:
-                        write(n)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert _in_threads(writer, 6) == []
     links, rows = _links_and_rows(database)
     assert [link.seq for link in links] == list(range(1, len(rows) + 1))
     assert verify_registry(database).ok

@@ -164,13 +164,10 @@ def _drop_deferred(session: Session, previous: SessionTransaction) -> None:
 # UTF-8; verify_chain recomputes it in Python. The arrays go in binary (``%(...)b``): in
 # text format psycopg escapes every element's quotes and backslashes one by one (0.25 ms per
 # write for one canonical row, measured with cProfile).
-_PG_APPEND = f"""
-WITH RECURSIVE tail AS MATERIALIZED (
+# The links of ``rows`` (audit_id, day, canonical, k = 1, 2, ... in chain order) after the
+# locked ``tail``, hashed one after another by a recursive CTE: the end of both statements.
+_PG_LINK_ROWS = f"""tail AS MATERIALIZED (
     SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})
-), rows AS (
-    SELECT r.audit_id, r.day, r.canonical, r.k
-    FROM unnest(%(ids)b::bigint[], %(days)b::date[], %(canonicals)b::text[])
-        WITH ORDINALITY AS r(audit_id, day, canonical, k)
 ), links(k, seq, audit_id, day, prev_hash, row_hash) AS (
     SELECT 0::bigint, coalesce((SELECT seq FROM tail), 0)::bigint, NULL::bigint, NULL::date,
            NULL::varchar, coalesce((SELECT row_hash FROM tail), '{GENESIS_HASH}')::varchar
@@ -182,6 +179,12 @@ WITH RECURSIVE tail AS MATERIALIZED (
 INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash)
 SELECT seq, audit_id, day, prev_hash, row_hash FROM links WHERE k > 0 ORDER BY k
 """
+_PG_APPEND = f"""
+WITH RECURSIVE rows AS (
+    SELECT r.audit_id, r.day, r.canonical, r.k
+    FROM unnest(%(ids)b::bigint[], %(days)b::date[], %(canonicals)b::text[])
+        WITH ORDINALITY AS r(audit_id, day, canonical, k)
+), {_PG_LINK_ROWS}"""
 
 
 def _append_postgresql(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -375,24 +378,12 @@ WITH RECURSIVE input AS MATERIALIZED (
     INSERT INTO audit_log (id, {", ".join(_ARRAY_TYPES)})
     SELECT id, {", ".join(f"{c}::jsonb" if c in _JSON_COLUMNS else c for c in _ARRAY_TYPES)}
     FROM input
-), tail AS MATERIALIZED (
-    SELECT seq, row_hash FROM audit_chain_tail({_CHAIN_LOCK})
 ), rows AS (
     SELECT id AS audit_id, (at AT TIME ZONE 'UTC')::date AS day,
            head || CAST(id AS text) || tail AS canonical,
            row_number() OVER (ORDER BY id) AS k
     FROM input
-), links(k, seq, audit_id, day, prev_hash, row_hash) AS (
-    SELECT 0::bigint, coalesce((SELECT seq FROM tail), 0)::bigint, NULL::bigint, NULL::date,
-           NULL::varchar, coalesce((SELECT row_hash FROM tail), '{GENESIS_HASH}')::varchar
-    UNION ALL
-    SELECT r.k, l.seq + 1, r.audit_id, r.day, l.row_hash,
-           encode(sha256(convert_to(l.row_hash || E'\\n' || r.canonical, 'UTF8')), 'hex')::varchar
-    FROM links l JOIN rows r ON r.k = l.k + 1
-)
-INSERT INTO audit_chain (seq, audit_id, day, prev_hash, row_hash)
-SELECT seq, audit_id, day, prev_hash, row_hash FROM links WHERE k > 0 ORDER BY k
-RETURNING audit_id
+), {_PG_LINK_ROWS}RETURNING audit_id
 """
 
 

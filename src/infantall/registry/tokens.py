@@ -65,11 +65,15 @@ def authenticate(
     """
     if not token or len(token) > 200:
         raise AuthenticationError("missing or malformed credentials")
-    # Plain columns, not ORM entities: this runs on every request.
+    # Plain columns, not ORM entities, on the session's connection (its transaction, so the
+    # scope it sets holds for the request's later queries): this runs on every request, and
+    # Session.execute would add its ORM layer (autoflush, ORM compile state) for nothing.
     scoped = scope and session.get_bind().dialect.name == "postgresql"
-    row = session.execute(
-        _TOKEN_SCOPED if scoped else _TOKEN, {"digest": token_digest(token)}
-    ).first()
+    row = (
+        session.connection()
+        .execute(_TOKEN_SCOPED if scoped else _TOKEN, {"digest": token_digest(token)})
+        .first()
+    )
     if row is None:
         raise AuthenticationError("invalid or expired credentials")
     token_id, revoked_at, expires_at, kind, created_at, user_id, username, role, site_id, active = (
