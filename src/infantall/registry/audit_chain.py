@@ -366,7 +366,7 @@ _JSON_COLUMNS = frozenset({"old", "new"})
 # (autocommit) is the whole transaction: one round trip where a session takes five (BEGIN,
 # the ids, the rows, the links, COMMIT). The rows take ids from the sequence in the CTE;
 # the links are hashed by the server, in id order, from head || id || tail (_around_id),
-# under the chain lock (audit_chain_tail), by _PG_APPEND's recursion. The arrays go in
+# under the chain lock (audit_chain_tail), by the recursion of _PG_LINK_ROWS. The arrays go in
 # binary; JSON values as their text (json.dumps, as SQLAlchemy's JSON type binds them).
 _PG_INSERT_LINKED = f"""
 WITH RECURSIVE input AS MATERIALIZED (

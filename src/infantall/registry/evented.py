@@ -11,9 +11,9 @@ scope, the chain or how a read ends (:class:`~infantall.registry.read_session.Re
 changes: the sessions are of the same classes as :class:`~infantall.registry.db.Database`'s,
 with the same engine hooks. Measured by ``benchmarks/pg_evented.py``.
 
-SQLite has no async driver worth the name (aiosqlite runs each connection in a thread), and
-its reads already run on the event loop (:func:`infantall.web.deps.inline_reads`): no
-engine here.
+SQLite gets no engine here: its asyncio driver (aiosqlite) runs each connection in a thread
+of its own, the hop this module avoids, and its reads already run on the event loop
+(:func:`infantall.web.deps.inline_reads`).
 """
 
 from __future__ import annotations
