@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,6 +18,14 @@ from infantall.registry.evented import EventedEngines, evented_engine, evented_s
 from infantall.registry.patients import create_patient, get_patient
 from infantall.registry.rls import scope_session
 from infantall.registry.schemas import PatientCreate
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)`` in a thread of its own: in the whole suite the browser tests'
+    Playwright (sync API) keeps an event loop running in the main thread, where
+    ``asyncio.run`` is refused."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_each_loop_has_its_own_engine() -> None:
@@ -31,9 +41,9 @@ def test_each_loop_has_its_own_engine() -> None:
     async def none_here() -> Any:
         return engines.current()
 
-    assert asyncio.run(register(first)) is first
-    assert asyncio.run(register(second)) is second
-    assert asyncio.run(none_here()) is None  # a loop that made none is served from threads
+    assert _run(register(first)) is first
+    assert _run(register(second)) is second
+    assert _run(none_here()) is None  # a loop that made none is served from threads
     assert engines.all() == []
 
 
@@ -80,7 +90,7 @@ def test_an_evented_read_is_the_threaded_read(registry: Any, seeded: Any, backen
 
     with database.read_sessions() as s:
         threaded = get_patient(s, editor, pid)
-    answer, seen, is_read_class = asyncio.run(read(editor))
+    answer, seen, is_read_class = _run(read(editor))
     assert is_read_class and answer == threaded and seen == ["COMMIT"]
-    refused, _, _ = asyncio.run(read(viewer_b))  # another site's viewer: not in its scope
+    refused, _, _ = _run(read(viewer_b))  # another site's viewer: not in its scope
     assert isinstance(refused, NotFoundError)
