@@ -84,6 +84,19 @@ def test_ties_are_deterministic():
     np.testing.assert_allclose(a, [1 / 6, 1 / 6 + 4 / 18])
 
 
+def test_an_estimate_within_rounding_of_one_has_the_limit_interval():
+    """Found by the property test above in CI: 1/9 + 1/9 + 7/9 sums to 1 - 1.1e-16, so F log F
+    vanished and exp overflowed (a RuntimeWarning, an error under the suite's filters). The
+    log(-log) bounds take their limits there: 0 and 1."""
+    t = [1, 2, 2, 2, 2, 2, 2, 2, 3]
+    s = [1, 1, 0, 0, 0, 0, 0, 0, 1]
+    curve = cumulative_incidence(t, s).curve(1)
+    assert 0 < 1 - curve.estimate[-1] < 1e-15  # not exactly 1: the case of the overflow
+    last = curve.summary.iloc[-1]
+    assert (last.lower, last.upper) == (0.0, 1.0)
+    np.testing.assert_allclose(curve.summary.estimate, [1 / 9, 2 / 9, 1.0])
+
+
 def test_ci_brackets_the_estimate(mgus2):
     summ = cumulative_incidence(mgus2.etime, mgus2.event).curve(1).summary
     ok = summ.lower.notna()

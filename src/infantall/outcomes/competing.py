@@ -69,9 +69,11 @@ class CumulativeIncidence:
 
     def _ci(self, est: FloatArray, var: FloatArray) -> tuple[FloatArray, FloatArray]:
         # log(-log) transformed pointwise interval, the usual choice for a probability that
-        # starts at 0 (Choudhury 2002, Stat Med 21:1129); NaN where F is 0 or 1.
+        # starts at 0 (Choudhury 2002, Stat Med 21:1129); NaN where F is 0 or 1. An F within
+        # rounding of 1 (a sum of increments, e.g. 1 - 1.1e-16) makes F log F vanish: the
+        # exponent overflows to inf and the bounds take their limits, 0 and 1.
         z = float(stats.norm.ppf(0.5 + self.conf_level / 2))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ok = (est > 0) & (est < 1)
             f = np.where(ok, est, 0.5)
             expo = z * np.sqrt(var) / (f * np.log(f))
