@@ -74,6 +74,10 @@ class RegistrySettings(BaseSettings):
     #: argon2 cost (argon2-cffi defaults: t=3, m=64 MiB). Tests lower them for speed.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=64)
+    #: PostgreSQL connections kept per pool, with as many more opened under load. A served
+    #: process has two pools on PostgreSQL (its threads' and its event loop's,
+    #: :mod:`infantall.registry.evented`): up to 4 x this many connections per worker, to
+    #: count against the server's ``max_connections``.
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     @field_validator("login_rate_per_ip", "login_rate_per_account", "request_rate_per_ip")
