@@ -1,5 +1,6 @@
 """Sessions on the event loop (:mod:`infantall.registry.evented`): the same session classes,
-hooks and row-level security as the threaded ones, one engine per running loop."""
+hooks and row-level security as the threaded ones, one engine per running loop; writes on
+the loop serialised per patient as the threaded ones are."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from infantall.domain import Death
+from infantall.registry.audit import verify_chain
 from infantall.registry.db import Database, ReadSession
-from infantall.registry.errors import NotFoundError
+from infantall.registry.errors import NotFoundError, RegistryError
 from infantall.registry.evented import EventedEngines, evented_engine, evented_session
+from infantall.registry.events import add_event
+from infantall.registry.histories import stored_history_problems
+from infantall.registry.models import Event, Patient
 from infantall.registry.patients import create_patient, get_patient
 from infantall.registry.rls import scope_session
 from infantall.registry.schemas import PatientCreate
@@ -94,3 +100,57 @@ def test_an_evented_read_is_the_threaded_read(registry: Any, seeded: Any, backen
     assert is_read_class and answer == threaded and seen == ["COMMIT"]
     refused, _, _ = _run(read(viewer_b))  # another site's viewer: not in its scope
     assert isinstance(refused, NotFoundError)
+
+
+def test_concurrent_deaths_on_one_loop_store_exactly_one(
+    registry: Any, seeded: Any, backend: str
+) -> None:
+    """Writes on the event loop (``web.deps.run_write``) are serialised per patient as the
+    threaded ones are (tests/registry/test_registry_serialised.py): six deaths sent at once
+    from six sessions of one loop, each valid alone, store exactly one, and the audit rows
+    of the concurrent writes still form one chain."""
+    if backend != "postgresql":
+        pytest.skip("the event loop's engine is PostgreSQL's")
+    database: Database = registry[1]
+    editor = seeded["editor_a"]
+    with database.write_sessions() as s:
+        pid = create_patient(s, editor, PatientCreate(
+            local_code="EV-RACE", birth_date=dt.date(2024, 1, 1),
+            diagnosis_date=dt.date(2024, 3, 1),
+        )).registry_id  # fmt: skip
+    n = 6
+
+    async def fire() -> list[bool | BaseException]:
+        engine = evented_engine(database, pool_size=n)
+        assert engine is not None
+
+        async def send(i: int) -> bool | BaseException:
+            session = evented_session(engine, database.write_sessions)
+
+            def work(s: Any) -> None:
+                scope_session(s, editor)
+                add_event(s, editor, pid, Death(date=dt.date(2024, 4, 1) + dt.timedelta(days=i)))
+
+            try:
+                await session.run_sync(work)
+                return True
+            except RegistryError:
+                return False
+            except BaseException as exc:  # surfaced below
+                return exc
+            finally:
+                await session.close()
+
+        try:
+            return list(await asyncio.gather(*(send(i) for i in range(n))))
+        finally:
+            await engine.dispose()
+
+    outcomes = _run(fire())
+    assert [o for o in outcomes if not isinstance(o, bool)] == []
+    assert outcomes.count(True) == 1
+    with database.read_sessions() as s:
+        kinds = s.scalars(select(Event.kind).join(Patient).where(Patient.registry_id == pid)).all()
+        assert kinds.count("death") == 1
+        assert stored_history_problems(s) == []
+        assert verify_chain(s) == []

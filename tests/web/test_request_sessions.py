@@ -60,6 +60,8 @@ def test_requests_leave_no_connection_checked_out(
     assert added.status_code == 201
     assert database.read_engine.pool.checkedout() == 0
     assert database.engine.pool.checkedout() == 0
+    for evented in client.app.state.evented_engines.all():  # PostgreSQL: the loop's pool
+        assert evented.sync_engine.pool.checkedout() == 0
     if backend == "sqlite":
         assert _lock_free(settings)
         with database.engine.connect() as conn:  # SQLite's own writer lock is free too
@@ -191,3 +193,45 @@ def test_a_successful_read_ends_with_commit(
     # The read commits. Its audit row is one statement in autocommit: SQLAlchemy reports
     # the closing "rollback" of that connection, which psycopg skips (nothing is open).
     assert seen == ["COMMIT loop", "ROLLBACK loop in autocommit"]
+
+
+def test_an_event_is_written_on_the_loops_engine(
+    client: Any, auth: Any, registry: Any, backend: str
+) -> None:
+    """PostgreSQL: ``POST .../events`` (``web.deps.on_the_loop``) checks the token and writes
+    through the event loop's engine, not from threads: an accepted event commits there; a
+    refused one (a death before diagnosis) rolls back there and stores nothing; neither
+    leaves a connection checked out."""
+    if backend != "postgresql":
+        import pytest
+
+        pytest.skip("SQLite writers wait for a file lock: they stay in threads")
+    from sqlalchemy import event
+
+    _, database = registry
+    created = client.post(f"{API}/patients", json=PATIENT, headers=auth["editor_a"])
+    pid = created.json()["registry_id"]
+    seen: list[str] = []
+    (evented,) = client.app.state.evented_engines.all()
+    for engine in (database.engine, evented.sync_engine):
+        name = "loop" if engine is evented.sync_engine else "thread"
+        event.listen(engine, "commit", lambda _c, n=name: seen.append(f"COMMIT {n}"))
+        event.listen(engine, "rollback", lambda c, n=name: seen.append(f"ROLLBACK {n}{_ac(c)}"))
+    url = f"{API}/patients/{pid}/events"
+    ok = client.post(url, json={"kind": "last_contact", "date": "2025-01-01"},
+                     headers=auth["editor_a"])  # fmt: skip
+    assert ok.status_code == 201, ok.text
+    assert seen == ["COMMIT loop"]
+    seen.clear()
+    refused = client.post(url, json={"kind": "death", "date": "2024-01-01"},
+                          headers=auth["editor_a"])  # fmt: skip
+    assert refused.status_code == 422, refused.text
+    assert seen == ["ROLLBACK loop"]
+    other = client.post(
+        url, json={"kind": "last_contact", "date": "2025-02-01"}, headers=auth["editor_b"]
+    )  # another site's editor: not in scope
+    assert other.status_code == 404
+    listed = client.get(url, headers=auth["editor_a"]).json()
+    assert [e["date"] for e in listed] == ["2025-01-01"]
+    assert evented.sync_engine.pool.checkedout() == 0
+    assert database.engine.pool.checkedout() == 0

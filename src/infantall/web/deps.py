@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+#: The attribute :func:`on_the_loop` sets on an endpoint.
+_ON_THE_LOOP = "infantall_on_the_loop"
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/login")
 
@@ -103,6 +106,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     database: Database = request.app.state.database
     if request.method not in ("GET", "HEAD"):
+        writer = _evented_write(request)
+        if writer is not None:
+            request.state.evented_session = writer
+            try:
+                yield writer.sync_session
+            finally:
+                with CancelScope(shield=True):
+                    await writer.close()  # ROLLBACK of a transaction left open, awaited
+            return
         lock = database.process_write_lock
         if lock is not None:
             held = contextmanager(_locked_writer_session)(lock, database)
@@ -122,6 +134,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     evented = _evented_read(request)
     if evented is not None:
         request.state.evented_read = evented
+        request.state.evented_session = evented
         session = evented.sync_session
     else:
         session = database.read_sessions()
@@ -151,6 +164,41 @@ def _evented_read(request: Request) -> AsyncSession | None:
         return None
     database: Database = request.app.state.database
     return evented_session(engine, database.read_sessions)
+
+
+def on_the_loop(endpoint: _F) -> _F:
+    """Mark an ``async def`` write endpoint whose database work all goes through
+    :func:`run_write`: on PostgreSQL its writer session then does its I/O on the event loop
+    (:func:`_evented_write`)."""
+    setattr(endpoint, _ON_THE_LOOP, True)
+    return endpoint
+
+
+def _evented_write(request: Request) -> AsyncSession | None:
+    """A writer session doing its I/O on the event loop, for a request to an endpoint marked
+    :func:`on_the_loop` on PostgreSQL once the app's lifespan made the loop's engine; else
+    ``None`` (SQLite, whose writers wait for a file lock, and every other endpoint)."""
+    if not getattr(request.scope.get("endpoint"), _ON_THE_LOOP, False):
+        return None
+    engine = evented_engine_of(request.scope)
+    if engine is None:
+        return None
+    database: Database = request.app.state.database
+    return evented_session(engine, database.write_sessions)
+
+
+async def run_write(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` for an endpoint marked :func:`on_the_loop`: with an event-loop writer
+    session, in a greenlet on the loop, each query awaited; else in the thread pool, as a
+    ``def`` endpoint would be run."""
+    evented: AsyncSession | None = getattr(request.state, "evented_session", None)
+    if evented is not None:
+        return await evented.run_sync(_evented_call, fn, args)
+    return await to_thread.run_sync(fn, *args)
+
+
+def _evented_call(_session: Session, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+    return fn(*args)
 
 
 def _take_read_session(scope: Scope) -> Session | None:
@@ -348,7 +396,7 @@ async def get_current_user(
     """
     if credentials is not None and _inline_token_check(request):
         return _caller(request, session, settings, credentials, False)
-    evented: AsyncSession | None = getattr(request.state, "evented_read", None)
+    evented: AsyncSession | None = getattr(request.state, "evented_session", None)
     if evented is not None:  # on the event loop, the lookup awaited (no thread hop)
         return await evented.run_sync(_evented_caller, request, settings, credentials)
     return await to_thread.run_sync(_caller, request, session, settings, credentials, True)

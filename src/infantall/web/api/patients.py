@@ -21,7 +21,15 @@ from infantall.registry.schemas import (
     VoidRequest,
 )
 from infantall.registry.text import CODE_PATTERN, ID_PATTERN
-from infantall.web.deps import CurrentUser, IsoDate, SessionDep, SettingsDep, run_read
+from infantall.web.deps import (
+    CurrentUser,
+    IsoDate,
+    SessionDep,
+    SettingsDep,
+    on_the_loop,
+    run_read,
+    run_write,
+)
 
 __all__ = ["router"]
 
@@ -73,9 +81,12 @@ def list_patients(
 
 
 @router.post("", response_model=PatientPublic, status_code=status.HTTP_201_CREATED)
-def create_patient(body: PatientCreate, user: CurrentUser, session: SessionDep) -> PatientPublic:
+@on_the_loop
+async def create_patient(
+    request: Request, body: PatientCreate, user: CurrentUser, session: SessionDep
+) -> PatientPublic:
     """Register a patient at your site (site editors). Duplicate local code: 409."""
-    return patient_service.create_patient(session, user, body)
+    return await run_write(request, patient_service.create_patient, session, user, body)
 
 
 @router.get("/{patient_id}", response_model=PatientPublic, responses=_READ)
@@ -87,19 +98,29 @@ async def get_patient(
 
 
 @router.patch("/{patient_id}", response_model=PatientPublic, responses=_NOT_FOUND)
-def update_patient(
-    patient_id: PatientId, body: PatientUpdate, user: CurrentUser, session: SessionDep
+@on_the_loop
+async def update_patient(
+    request: Request,
+    patient_id: PatientId,
+    body: PatientUpdate,
+    user: CurrentUser,
+    session: SessionDep,
 ) -> PatientPublic:
     """Correct a patient: give the version you read and a reason; stale version: 409."""
-    return patient_service.update_patient(session, user, patient_id, body)
+    return await run_write(request, patient_service.update_patient, session, user, patient_id, body)
 
 
 @router.post("/{patient_id}/void", response_model=PatientPublic, responses=_NOT_FOUND)
-def void_patient(
-    patient_id: PatientId, body: VoidRequest, user: CurrentUser, session: SessionDep
+@on_the_loop
+async def void_patient(
+    request: Request,
+    patient_id: PatientId,
+    body: VoidRequest,
+    user: CurrentUser,
+    session: SessionDep,
 ) -> PatientPublic:
     """Void a patient with a reason (nothing is ever deleted)."""
-    return patient_service.void_patient(session, user, patient_id, body)
+    return await run_write(request, patient_service.void_patient, session, user, patient_id, body)
 
 
 @router.get("/{patient_id}/history", response_model=list[AuditPublic], responses=_READ)
@@ -126,16 +147,23 @@ def list_events(
     status_code=status.HTTP_201_CREATED,
     responses=_NOT_FOUND,
 )
-def add_event(
-    patient_id: PatientId, body: DomainEvent, user: CurrentUser, session: SessionDep
+@on_the_loop
+async def add_event(
+    request: Request,
+    patient_id: PatientId,
+    body: DomainEvent,
+    user: CurrentUser,
+    session: SessionDep,
 ) -> EventPublic:
     """Record an event (``kind``: response, mrd, relapse, death, hsct, second_malignancy,
     last_contact, late_effect). The whole history is re-validated by the domain model."""
-    return event_service.add_event(session, user, patient_id, body)
+    return await run_write(request, event_service.add_event, session, user, patient_id, body)
 
 
 @router.patch("/{patient_id}/events/{event_id}", response_model=EventPublic, responses=_NOT_FOUND)
-def correct_event(
+@on_the_loop
+async def correct_event(
+    request: Request,
     patient_id: PatientId,
     event_id: EventId,
     body: EventCorrect,
@@ -143,13 +171,17 @@ def correct_event(
     session: SessionDep,
 ) -> EventPublic:
     """Correct an event: the version you read, a reason, and the corrected event."""
-    return event_service.correct_event(session, user, patient_id, event_id, body)
+    return await run_write(
+        request, event_service.correct_event, session, user, patient_id, event_id, body
+    )
 
 
 @router.post(
     "/{patient_id}/events/{event_id}/void", response_model=EventPublic, responses=_NOT_FOUND
 )
-def void_event(
+@on_the_loop
+async def void_event(
+    request: Request,
     patient_id: PatientId,
     event_id: EventId,
     body: VoidRequest,
@@ -157,4 +189,6 @@ def void_event(
     session: SessionDep,
 ) -> EventPublic:
     """Void an event with a reason."""
-    return event_service.void_event(session, user, patient_id, event_id, body)
+    return await run_write(
+        request, event_service.void_event, session, user, patient_id, event_id, body
+    )
