@@ -284,11 +284,17 @@ def start_server(
         ],
         env=env,
     )
+    wait_for_port(proc, port, workers)
+    return proc
+
+
+def wait_for_port(proc: subprocess.Popen[bytes], port: int, workers: int) -> None:
+    """Wait until the server ``proc`` listens on ``port`` (and its workers have started)."""
     for _ in range(300):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 time.sleep(0.5 * workers)
-                return proc
+                return
         except OSError:
             time.sleep(0.2)
     proc.kill()
