@@ -167,28 +167,44 @@ def _ac(conn: Any) -> str:
     return " in autocommit" if autocommit else ""
 
 
+def _postgresql_patient(client: Any, auth: Any, backend: str, why_not_sqlite: str) -> str:
+    """A new patient of site A on PostgreSQL (the test is skipped on SQLite)."""
+    if backend != "postgresql":
+        import pytest
+
+        pytest.skip(why_not_sqlite)
+    created = client.post(f"{API}/patients", json=PATIENT, headers=auth["editor_a"])
+    assert created.status_code == 201, created.text
+    registry_id: str = created.json()["registry_id"]
+    return registry_id
+
+
+def _endings(client: Any, database: Any) -> list[str]:
+    """A list that records each COMMIT and ROLLBACK from now on, with the engine it ran on:
+    ``loop`` (the event loop's, PostgreSQL) or ``thread`` (the threaded pool)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    (evented,) = client.app.state.evented_engines.all()
+    for engine in (database.engine, evented.sync_engine):
+        name = "loop" if engine is evented.sync_engine else "thread"
+        event.listen(engine, "commit", lambda _c, n=name: seen.append(f"COMMIT {n}"))
+        event.listen(engine, "rollback", lambda c, n=name: seen.append(f"ROLLBACK {n}{_ac(c)}"))
+    return seen
+
+
 def test_a_successful_read_ends_with_commit(
     client: Any, auth: Any, registry: Any, backend: str
 ) -> None:
     """PostgreSQL: an API read that answered 200 ends its transaction with COMMIT, not
     ROLLBACK, so psycopg keeps the connection's prepared statements (a read that failed or
     flushed is rolled back: tests/registry/test_end_read.py)."""
-    if backend != "postgresql":
-        import pytest
-
-        pytest.skip("SQLite sessions close as before (no prepared statements to keep)")
-    from sqlalchemy import event
-
+    pid = _postgresql_patient(
+        client, auth, backend, "SQLite sessions close as before (no prepared statements to keep)"
+    )
     _, database = registry
-    created = client.post(f"{API}/patients", json=PATIENT, headers=auth["editor_a"])
-    pid = created.json()["registry_id"]
-    seen: list[str] = []
     # The read and its audit row go through the event loop's engine (registry.evented).
-    (evented,) = client.app.state.evented_engines.all()
-    for engine in (database.engine, evented.sync_engine):
-        name = "loop" if engine is evented.sync_engine else "thread"
-        event.listen(engine, "commit", lambda _c, n=name: seen.append(f"COMMIT {n}"))
-        event.listen(engine, "rollback", lambda c, n=name: seen.append(f"ROLLBACK {n}{_ac(c)}"))
+    seen = _endings(client, database)
     assert client.get(f"{API}/patients/{pid}", headers=auth["editor_a"]).status_code == 200
     # The read commits. Its audit row is one statement in autocommit: SQLAlchemy reports
     # the closing "rollback" of that connection, which psycopg skips (nothing is open).
@@ -202,21 +218,12 @@ def test_an_event_is_written_on_the_loops_engine(
     through the event loop's engine, not from threads: an accepted event commits there; a
     refused one (a death before diagnosis) rolls back there and stores nothing; neither
     leaves a connection checked out."""
-    if backend != "postgresql":
-        import pytest
-
-        pytest.skip("SQLite writers wait for a file lock: they stay in threads")
-    from sqlalchemy import event
-
+    pid = _postgresql_patient(
+        client, auth, backend, "SQLite writers wait for a file lock: they stay in threads"
+    )
     _, database = registry
-    created = client.post(f"{API}/patients", json=PATIENT, headers=auth["editor_a"])
-    pid = created.json()["registry_id"]
-    seen: list[str] = []
+    seen = _endings(client, database)
     (evented,) = client.app.state.evented_engines.all()
-    for engine in (database.engine, evented.sync_engine):
-        name = "loop" if engine is evented.sync_engine else "thread"
-        event.listen(engine, "commit", lambda _c, n=name: seen.append(f"COMMIT {n}"))
-        event.listen(engine, "rollback", lambda c, n=name: seen.append(f"ROLLBACK {n}{_ac(c)}"))
     url = f"{API}/patients/{pid}/events"
     ok = client.post(url, json={"kind": "last_contact", "date": "2025-01-01"},
                      headers=auth["editor_a"])  # fmt: skip

@@ -26,7 +26,7 @@ from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Scope
 
 from infantall.registry.access import Principal
@@ -159,11 +159,14 @@ def _evented_read(request: Request) -> AsyncSession | None:
     has not started: the engine is made at startup, in the loop that uses it)."""
     if not iscoroutinefunction(request.scope.get("endpoint")):
         return None
-    engine = evented_engine_of(request.scope)
-    if engine is None:
-        return None
     database: Database = request.app.state.database
-    return evented_session(engine, database.read_sessions)
+    return _loop_session(request, database.read_sessions)
+
+
+def _loop_session(request: Request, sessions: sessionmaker[Session]) -> AsyncSession | None:
+    """A session of ``sessions``' class on the running loop's engine, if the app made one."""
+    engine = evented_engine_of(request.scope)
+    return None if engine is None else evented_session(engine, sessions)
 
 
 def on_the_loop(endpoint: _F) -> _F:
@@ -180,11 +183,8 @@ def _evented_write(request: Request) -> AsyncSession | None:
     ``None`` (SQLite, whose writers wait for a file lock, and every other endpoint)."""
     if not getattr(request.scope.get("endpoint"), _ON_THE_LOOP, False):
         return None
-    engine = evented_engine_of(request.scope)
-    if engine is None:
-        return None
     database: Database = request.app.state.database
-    return evented_session(engine, database.write_sessions)
+    return _loop_session(request, database.write_sessions)
 
 
 async def run_write(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
