@@ -102,7 +102,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     raised) is rolled back in a thread on PostgreSQL (a round trip), inline on SQLite (a
     local call). A SQLite writer without the file lock waits for this process's lock when
     made, so it is opened and closed in threads (FastAPI's own helper, exit shielded from
-    cancellation).
+    cancellation). For an endpoint marked :func:`on_the_loop` on PostgreSQL, the writer is
+    an event-loop session (:func:`_evented_write`): its token check and write run on the
+    loop, and a transaction left open is rolled back there, awaited and shielded.
     """
     database: Database = request.app.state.database
     if request.method not in ("GET", "HEAD"):
