@@ -135,7 +135,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         return
     evented = _evented_read(request)
     if evented is not None:
-        request.state.evented_read = evented
         request.state.evented_session = evented
         session = evented.sync_session
     else:
@@ -225,7 +224,7 @@ async def close_read_session(scope: Scope) -> None:
     session = _take_read_session(scope)
     if session is None:
         return
-    evented: AsyncSession | None = scope.get("state", {}).get("evented_read")
+    evented: AsyncSession | None = scope.get("state", {}).get("evented_session")
     if evented is not None:
         with CancelScope(shield=True):
             await evented.close()
@@ -318,7 +317,7 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
     """
     if inline_reads(request):
         return fn(*args)
-    evented: AsyncSession | None = getattr(request.state, "evented_read", None)
+    evented: AsyncSession | None = getattr(request.state, "evented_session", None)
     if evented is not None:  # on the event loop, each query awaited (no thread hop)
         return await evented.run_sync(_evented_then_release, request.scope, fn, args)
     return await to_thread.run_sync(_then_release, request.scope, fn, args)
@@ -393,8 +392,9 @@ async def get_current_user(
     A bearer token on SQLite is checked on the event loop (:func:`_inline_token_check`),
     without sliding a session token's idle expiry (that is a write; the browser's cookie,
     which does slide, takes the thread pool). On PostgreSQL, a request with an event-loop
-    session (:func:`_evented_read`) is checked through it, on the loop. Everything else is
-    checked in a thread.
+    session (:func:`_evented_read`; :func:`_evented_write` for an endpoint marked
+    :func:`on_the_loop`) is checked through it, on the loop. Everything else is checked in
+    a thread.
     """
     if credentials is not None and _inline_token_check(request):
         return _caller(request, session, settings, credentials, False)
