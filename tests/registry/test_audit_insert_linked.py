@@ -18,8 +18,9 @@ from infantall.registry.audit import GENESIS_HASH, link_hash
 from infantall.registry.models import AuditEntry
 from infantall.registry.verify import verify_registry
 
+from .concurrency import in_threads
 from .test_registry_chain import _attacker
-from .test_registry_chain_append import _REASONS, _in_threads, _links_and_rows, _write
+from .test_registry_chain_append import _REASONS, _links_and_rows, _write
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_batches_beside_session_writers_make_one_unbroken_chain(database: Any, s
             else:
                 _write(database, seeded["editor_a"], [f"s{n}.{i}"] * (1 + n % 3))
 
-    assert _in_threads(writer, 6) == []
+    assert in_threads(writer, 6) == []
     links, rows = _links_and_rows(database)
     assert [link.seq for link in links] == list(range(1, len(rows) + 1))
     assert verify_registry(database).ok

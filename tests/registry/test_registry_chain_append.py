@@ -8,8 +8,6 @@ and concurrent writers, or ``registry verify`` would fail on an untouched trail.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from infantall.registry.audit import AUDIT_CHAIN, CHAINED_COLUMNS, GENESIS_HASH,
 from infantall.registry.models import AuditEntry
 from infantall.registry.verify import verify_registry
 
+from .concurrency import in_threads
 from .test_registry_chain import _attacker
 
 #: Reasons that exercise the canonical serialisation: non-ASCII, a newline, quotes, a
@@ -35,24 +34,6 @@ def _write(database: Any, principal: Any, reasons: list[str]) -> None:
                 reason=reason,
             )  # fmt: skip
         s.commit()
-
-
-def _in_threads(writer: Callable[[int], None], count: int) -> list[BaseException]:
-    """Run ``writer(0)`` ... ``writer(count - 1)`` at once, one thread each; what they raised."""
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            writer(n)
-        except BaseException as exc:  # returned to the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 def _links_and_rows(database: Any) -> tuple[list[Any], dict[int, dict[str, Any]]]:
@@ -105,7 +86,7 @@ def test_concurrent_appends_make_one_unbroken_chain(
                 with database.write_lock:
                     write(n)
 
-    assert _in_threads(writer, 6) == []
+    assert in_threads(writer, 6) == []
     links, rows = _links_and_rows(database)
     assert [link.seq for link in links] == list(range(1, len(rows) + 1))
     assert verify_registry(database).ok

@@ -29,6 +29,8 @@ from infantall.registry.patients import create_patient
 from infantall.registry.schemas import PatientCreate
 from infantall.services.datasets import analysis_dataset
 
+from .concurrency import in_threads
+
 #: Concurrent requests per round, and rounds (the old code failed every round on PostgreSQL).
 THREADS = 6
 ROUNDS = 3
@@ -54,7 +56,6 @@ def _fire(database: Any, who: Any, patient_id: str, make: Callable[[int], Domain
     """Send ``THREADS`` add_event calls at once; the number that were accepted."""
     barrier = threading.Barrier(THREADS)
     accepted: list[int] = []
-    unexpected: list[BaseException] = []
 
     def send(i: int) -> None:
         event = make(i)
@@ -65,14 +66,8 @@ def _fire(database: Any, who: Any, patient_id: str, make: Callable[[int], Domain
                 accepted.append(i)
             except RegistryError:
                 s.rollback()
-            except BaseException as exc:  # surfaced below: the test must see it
-                unexpected.append(exc)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    unexpected = in_threads(send, THREADS)  # anything but a refusal: the test must see it
     assert not unexpected, unexpected
     return len(accepted)
 

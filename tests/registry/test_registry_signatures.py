@@ -39,6 +39,8 @@ from infantall.registry.testing import SEED_PASSWORD
 from infantall.registry.verify import verify_registry
 from infantall.services.risk_groups import compute_risk_groups
 
+from .concurrency import in_threads
+
 MEANING = "reviewed and approved"
 
 
@@ -313,11 +315,8 @@ def test_a_signature_and_concurrent_changes_never_interleave(registry: Any, seed
             except ConflictError as exc:
                 outcomes.append(exc.code)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    unexpected = in_threads(send, 5)
+    assert not unexpected, unexpected
     assert set(outcomes) <= {"added", "record_locked", "signed"}
     assert outcomes.count("signed") == 1 and len(outcomes) == 5
     with database.read_sessions() as s:
