@@ -7,6 +7,9 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,19 @@ def _run(runner: CliRunner, args: list[str], password: str = PASSWORD, **env: st
     return result
 
 
-def test_registry_commands_end_to_end(registry: Any, tmp_path: Path) -> None:
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask, under which a plain write makes a world-readable file."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _owner_only(path: Path) -> bool:
+    return stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_registry_commands_end_to_end(registry: Any, tmp_path: Path, umask_022: None) -> None:
     settings, _ = registry
     url = ["--database-url", settings.database_url]
     runner = CliRunner()
@@ -78,6 +93,14 @@ def test_registry_commands_end_to_end(registry: Any, tmp_path: Path) -> None:
     )
     assert exported.exit_code == 0, exported.output
     assert sorted(pd.read_parquet(out).record_id.unique()) == ["C-1", "C-2"]
+    assert _owner_only(out)  # a site's identifiable data is not left world-readable
+    nowhere = tmp_path / "missing" / "export.csv"
+    unwritable = _run(
+        runner, ["registry", "export", str(nowhere), "--user", "ed", *url],
+        password="editor-password",
+    )  # fmt: skip
+    assert unwritable.exit_code != 0 and "[unwritable_path]" in unwritable.output
+    assert "Traceback" not in unwritable.output and not nowhere.parent.exists()
     pooled = tmp_path / "pooled.csv"
     r = _run(
         runner,
@@ -86,6 +109,7 @@ def test_registry_commands_end_to_end(registry: Any, tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert "birth_date" not in pd.read_csv(pooled).columns
+    assert _owner_only(pooled) and _owner_only(tmp_path / "pooled.manifest.json")
     denied = _run(
         runner,
         ["registry", "export", str(pooled), "--pooled", "--user", "ed", *url],

@@ -92,3 +92,32 @@ def test_the_web_app_tightens_its_sqlite_file(tmp_path: Path) -> None:
     app = create_app(make_test_settings(f"sqlite:///{path}"))
     app.state.database.dispose()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_every_command_leaves_the_sqlite_file_owner_only(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Defect 14 beyond ``serve``: ``registry init``, the first command a data manager runs,
+    created the file world-readable (0644 under the usual umask 022) and nothing tightened it
+    until a server started; a command-line-only registry stayed so. Every engine is now made
+    by ``make_engine``, which restricts the file."""
+    clean_env.setenv("INFANTALL_ENVIRONMENT", "development")
+    clean_env.setenv("INFANTALL_PASSWORD", "correct horse battery staple 9")
+    path = tmp_path / "cli.db"
+    url = f"sqlite:///{path}"
+    old = os.umask(0o022)
+    try:
+        done = CliRunner().invoke(
+            cli_app, ["registry", "init", "--admin", "root", "--database-url", url]
+        )
+        assert done.exit_code == 0, done.output
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        for companion in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if companion.exists():
+                assert stat.S_IMODE(companion.stat().st_mode) == 0o600
+        path.chmod(0o644)  # e.g. copied in by hand: the next command tightens it
+        done = CliRunner().invoke(cli_app, ["registry", "verify", "--database-url", url])
+        assert done.exit_code == 0, done.output
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ def test_trial_commands_end_to_end(
     r = _run(["trial", "report", "T1", "-o", str(page), "--user", "coord", *url])
     assert r.exit_code == 0, r.output
     assert "OPEN report" in page.read_text(encoding="utf-8")
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600  # trial data: owner-only, whatever umask
     refused = _run(["trial", "report", "T1", "-o", str(page), "--closed", "--user", "coord", *url])
     assert refused.exit_code == 1
     with database.write_sessions() as s:

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,6 +28,7 @@ __all__ = [
     "emit_sections",
     "fail",
     "strict_json",
+    "write_private",
     "write_text",
 ]
 
@@ -93,6 +95,21 @@ def write_text(text: str, output: Path | None) -> None:
     except OSError as exc:
         fail(f"{output}: cannot write the results ({exc.strerror or exc}) [unwritable_path]")
     typer.echo(f"wrote {output}", err=True)
+
+
+def write_private(data: bytes | str, output: Path) -> None:
+    """Write ``data`` (text as UTF-8) to ``output`` readable by its owner only (mode 0600),
+    for files that hold registry or unblinded trial data: created so, not written and then
+    tightened (the file would be readable by others in between), and an existing file is
+    tightened too. A path that cannot be written is a clear error."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+        output.chmod(0o600)
+    except OSError as exc:
+        fail(f"{output}: cannot write the file ({exc.strerror or exc}) [unwritable_path]")
 
 
 def emit_json(payload: Any, output: Path | None = None) -> None:

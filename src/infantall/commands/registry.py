@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from infantall.commands._output import Format, FormatOption, emit_records, fail
+from infantall.commands._output import Format, FormatOption, emit_records, fail, write_private
 
 __all__ = ["ORDER", "register"]
 
@@ -342,11 +342,11 @@ def export(
                 fail(exc.message)
     finally:
         database.dispose()
-    output.write_bytes(table_bytes(table, kind))
+    write_private(table_bytes(table, kind), output)
     record: dict[str, Any] = {"file": str(output), "format": kind, "rows": len(table)}
     if manifest is not None:
         path = output.with_name(output.stem + ".manifest.json")  # beside the export
-        path.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        write_private(json.dumps(manifest, indent=2, allow_nan=False) + "\n", path)
         record.update(manifest=str(path), k_achieved=manifest["k_achieved"])
     emit_records([record], fmt, title="exported")
 

@@ -61,10 +61,8 @@ def serve(
     import uvicorn
 
     from infantall.registry.db import HEAD_REVISION, current_revision, make_engine
-    from infantall.registry.security import restrict_sqlite_file
 
     settings = _serve_settings(dev, database_url)
-    restrict_sqlite_file(settings.database_url)
     engine = make_engine(settings)
     try:
         revision = current_revision(engine)

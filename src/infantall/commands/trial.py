@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from infantall.commands._output import Format, FormatOption, emit_records, fail
+from infantall.commands._output import Format, FormatOption, emit_records, fail, write_private
 from infantall.commands.registry import DatabaseOption, UserOption, _open, _principal
 
 __all__ = ["ORDER", "register"]
@@ -222,7 +222,7 @@ def report(
     content = _with_db(
         database_url, user, False, lambda s, p: dmc_report(s, p, code, closed=closed, now=now)
     )
-    output.write_text(dmc_report_html(content), encoding="utf-8")
+    write_private(dmc_report_html(content), output)
     typer.echo(f"wrote {output}")
 
 

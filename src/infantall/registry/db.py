@@ -32,6 +32,7 @@ from infantall.registry.audit import install_chain
 from infantall.registry.audit_chain import SQLITE_SHA256, sha256_hex
 from infantall.registry.read_session import ReadSession, track_writes
 from infantall.registry.rls import apply_site_scope, scope_session
+from infantall.registry.security import restrict_sqlite_file
 from infantall.registry.settings import RegistrySettings
 from infantall.registry.writer_lock import WriterConnection, lock_path_for, writer_lock_supported
 
@@ -109,9 +110,13 @@ def make_engine(
     which WAL lets run beside a writer. A writer engine on a database file also takes the
     cross-process writer lock of :mod:`infantall.registry.writer_lock` before each
     ``BEGIN IMMEDIATE`` (writers of all processes queue without SQLite's busy sleeps).
+    A SQLite database file is made readable by its owner only (created so, or tightened):
+    every command and the web app open the database here, so none leaves it
+    world-readable (SQLite gives its -wal and -shm files the database file's mode).
     """
     args = dict(connect_args or {})
     if settings.is_sqlite:
+        restrict_sqlite_file(settings.database_url)
         args.setdefault("check_same_thread", False)
         args.setdefault("timeout", 10)
         lock_path = lock_path_for(make_url(settings.database_url).database)

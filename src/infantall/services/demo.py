@@ -18,6 +18,7 @@ validation, access control and the audit trail exactly as a user would.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -302,6 +303,10 @@ def _write_accounts(path: Path, accounts: list[DemoAccount]) -> Path:
         "# username\trole\tsite\tpassword",
         *(f"{a.username}\t{a.role}\t{a.site_code or '-'}\t{a.password}" for a in accounts),
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Created owner-only (it holds passwords): writing first and tightening after would leave
+    # the file readable by others in between; an existing file keeps its mode at open.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
     path.chmod(0o600)
     return path

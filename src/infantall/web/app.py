@@ -12,7 +12,7 @@ from infantall import RESEARCH_DISCLAIMER, __version__
 from infantall.registry.db import Database
 from infantall.registry.evented import EventedEngines, evented_engine
 from infantall.registry.import_jobs import ImportJobRunner
-from infantall.registry.security import password_hasher, restrict_sqlite_file
+from infantall.registry.security import password_hasher
 from infantall.registry.settings import RegistrySettings, load_settings
 from infantall.web.api import router as api_router
 from infantall.web.api.federation import router as federation_router
@@ -42,7 +42,6 @@ def create_app(
         the schema first with ``infantall registry init``.
     """
     settings = settings or load_settings()
-    restrict_sqlite_file(settings.database_url)
     db = database or Database.from_settings(settings)
     app = FastAPI(
         title="infantall registry",
