@@ -172,3 +172,28 @@ def test_field_errors_do_not_hide_cross_field_errors() -> None:
         ("patient_id", "missing_field"),
         ("diagnosis_date", "diagnosis_before_birth"),
     ]
+
+
+@pytest.mark.parametrize("value", ["0", "86400", 86400, 0.0, "20200101", "01/01/2020", "2020-1-1"])
+def test_a_date_is_written_yyyy_mm_dd_never_a_number(value: object) -> None:
+    """pydantic's lax mode read a number, or a string of digits, as seconds since 1970
+    (``"86400"`` was 1970-01-02, silently) and guessed nothing else; every date a person gives
+    is now written YYYY-MM-DD (a date object passes), in one rule, :data:`IsoDate`."""
+    assert ("birth_date", "invalid_type") in _codes({**BASE, "birth_date": value})
+    with pytest.raises(InvalidRecordError):
+        Patient.from_dict({**BASE, "diagnosis_date": value})
+    assert Patient.from_dict({**BASE, "birth_date": dt.date(2020, 1, 1)}).age_days == 60
+
+
+def test_event_dates_follow_the_same_rule() -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from infantall.domain import Event
+
+    events: TypeAdapter[Event] = TypeAdapter(Event)
+    with pytest.raises(ValidationError) as refused:
+        events.validate_python({"kind": "death", "date": "86400"})
+    assert "YYYY-MM-DD" in str(refused.value)
+    assert events.validate_python({"kind": "death", "date": "2020-05-01"}).date == dt.date(
+        2020, 5, 1
+    )

@@ -16,6 +16,17 @@ H = dict[str, dict[str, str]]
 #: (case id, body changes, status, code) for POST /patients.
 PATIENT_CASES = [
     ("impossible date", {"birth_date": "2024-02-30"}, 422, "invalid_type"),
+    # pydantic's lax mode took these as seconds since 1970: a patient born 1970-01-02 and
+    # diagnosed 1970-04-11 was stored (both dates valid, the infant 99 days old)
+    (
+        "dates as seconds since 1970",
+        {"birth_date": "86400", "diagnosis_date": "8640000"},
+        422,
+        "invalid_type",
+    ),
+    ("date as a JSON number", {"birth_date": 0}, 422, "invalid_type"),
+    ("day/month order", {"birth_date": "05/01/2024"}, 422, "invalid_type"),
+    ("date with a time", {"diagnosis_date": "2024-03-01T00:00:00"}, 422, "invalid_type"),
     ("diagnosis before birth", {"diagnosis_date": "2024-01-01"}, 422, "diagnosis_before_birth"),
     ("age above 365 days", {"birth_date": "2023-01-01"}, 422, "not_an_infant"),
     ("negative WBC", {"wbc": -1}, 422, "negative_wbc"),

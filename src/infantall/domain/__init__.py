@@ -16,6 +16,7 @@ Examples
 ('rearranged', 'unknown')
 """
 
+from infantall.domain._fields import IsoDate
 from infantall.domain.bounds import (
     GRADE_MAX,
     GRADE_MIN,
@@ -115,6 +116,7 @@ __all__ = [
     "ImplausibleValueWarning",
     "InductionResponse",
     "InvalidRecordError",
+    "IsoDate",
     "KMT2AStatus",
     "LastContact",
     "LateEffect",

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import Field, model_validator
 
 from infantall.domain._base import DomainModel
-from infantall.domain._fields import described
+from infantall.domain._fields import ISO_DATE, described
 from infantall.domain.bounds import GRADE_MAX, GRADE_MIN, MRD_MAX, MRD_MIN
 from infantall.domain.enums import (
     Conditioning,
@@ -58,7 +58,7 @@ class Response(DomainModel):
 
     label: ClassVar[str] = "End-of-induction response"
     kind: Literal["response"] = "response"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     status: Annotated[InductionResponse, described("Status")]
     marrow: Annotated[MarrowStatus, described("Marrow class")] = MarrowStatus.unknown
 
@@ -91,7 +91,7 @@ class MRDResult(DomainModel):
 
     label: ClassVar[str] = "MRD result"
     kind: Literal["mrd"] = "mrd"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     value: Annotated[
         float,
         Field(allow_inf_nan=False),
@@ -123,7 +123,7 @@ class Relapse(DomainModel):
 
     label: ClassVar[str] = "Relapse"
     kind: Literal["relapse"] = "relapse"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     site: Annotated[RelapseSite, described("Site")] = RelapseSite.unknown
 
 
@@ -132,7 +132,7 @@ class Death(DomainModel):
 
     label: ClassVar[str] = "Death"
     kind: Literal["death"] = "death"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     cause: Annotated[DeathCause, described("Cause")] = DeathCause.unknown
 
 
@@ -144,7 +144,7 @@ class HSCT(DomainModel):
 
     label: ClassVar[str] = "HSCT"
     kind: Literal["hsct"] = "hsct"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     donor: Annotated[DonorType, described("Donor")] = DonorType.unknown
     hla_match: Annotated[
         str, described("HLA match", help="k/n matched loci, e.g. 5/6, 8/8, 10/10.")
@@ -198,7 +198,7 @@ class SalvageTherapy(DomainModel):
 
     label: ClassVar[str] = "Salvage therapy"
     kind: Literal["salvage_therapy"] = "salvage_therapy"
-    date: Annotated[dt.date, described("Start date")]
+    date: Annotated[dt.date, ISO_DATE, described("Start date")]
     line: Annotated[
         int,
         described(
@@ -208,7 +208,9 @@ class SalvageTherapy(DomainModel):
     agents: Annotated[
         ShortText, described("Agents", help="Drugs or regimen, e.g. blinatumomab.")
     ] = "unknown"
-    end_date: Annotated[dt.date | None, described("Stop date", help="Empty while ongoing.")] = None
+    end_date: Annotated[
+        dt.date | None, ISO_DATE, described("Stop date", help="Empty while ongoing.")
+    ] = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -229,7 +231,7 @@ class SecondRemission(DomainModel):
 
     label: ClassVar[str] = "Second complete remission (CR2)"
     kind: Literal["second_remission"] = "second_remission"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     marrow: Annotated[MarrowStatus, described("Marrow class")] = MarrowStatus.unknown
 
     @model_validator(mode="after")
@@ -245,7 +247,7 @@ class RefractoryDisease(DomainModel):
 
     label: ClassVar[str] = "Refractory disease"
     kind: Literal["refractory"] = "refractory"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     phase: Annotated[RefractoryPhase, described("Refractory after")] = RefractoryPhase.unknown
 
 
@@ -254,7 +256,7 @@ class SecondMalignancy(DomainModel):
 
     label: ClassVar[str] = "Second malignancy"
     kind: Literal["second_malignancy"] = "second_malignancy"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     diagnosis: Annotated[ShortText, described("Diagnosis")] = "unknown"
 
 
@@ -263,7 +265,7 @@ class LastContact(DomainModel):
 
     label: ClassVar[str] = "Last contact"
     kind: Literal["last_contact"] = "last_contact"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
 
 
 class LateEffect(DomainModel):
@@ -271,7 +273,7 @@ class LateEffect(DomainModel):
 
     label: ClassVar[str] = "Late effect"
     kind: Literal["late_effect"] = "late_effect"
-    date: Annotated[dt.date, _DATE]
+    date: Annotated[dt.date, ISO_DATE, _DATE]
     effect: Annotated[LateEffectType, described("Effect")] = LateEffectType.unknown
     grade: Annotated[int | None, described("CTCAE grade", help=f"{GRADE_MIN}–{GRADE_MAX}.")] = None
 

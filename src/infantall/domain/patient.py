@@ -10,7 +10,7 @@ from typing import Annotated, Self
 from pydantic import Field, field_validator, model_validator
 
 from infantall.domain._base import DomainModel
-from infantall.domain._fields import described
+from infantall.domain._fields import ISO_DATE, described
 from infantall.domain.bounds import (
     IMPLAUSIBLE_WBC,
     INFANT_MAX_AGE_DAYS,
@@ -81,8 +81,8 @@ class Patient(DomainModel):
     """
 
     patient_id: Annotated[str, Field(min_length=1), described("Patient id")]
-    birth_date: Annotated[dt.date | None, described("Date of birth")] = None
-    diagnosis_date: Annotated[dt.date | None, described("Date of diagnosis")] = None
+    birth_date: Annotated[dt.date | None, ISO_DATE, described("Date of birth")] = None
+    diagnosis_date: Annotated[dt.date | None, ISO_DATE, described("Date of diagnosis")] = None
     age_days: Annotated[
         int | None,
         described(
@@ -123,7 +123,7 @@ class Patient(DomainModel):
         PrednisoneResponse.unknown
     )
     day15_marrow: Annotated[MarrowStatus, described("Day-15 marrow")] = MarrowStatus.unknown
-    enrollment_date: Annotated[dt.date | None, described("Enrollment date")] = None
+    enrollment_date: Annotated[dt.date | None, ISO_DATE, described("Enrollment date")] = None
     protocol: Annotated[str, described("Treatment protocol id", help="e.g. interfant-06")] = (
         "unknown"
     )

@@ -112,7 +112,18 @@ def _unescape(value: str) -> str:
     return value
 
 
+#: Separators a spreadsheet may write instead of commas (Excel in many European locales: ';').
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
 def _header_problems(header: list[str]) -> list[InvalidInputError]:
+    if len(header) == 1:
+        for sep, name in _OTHER_SEPARATORS.items():
+            if sep in header[0] and "record_id" in header[0].split(sep):
+                return [InvalidInputError("file", (
+                    f"the columns are separated by {name}, not commas: save the file as CSV "
+                    "with commas (in Excel: CSV UTF-8, comma delimited)"
+                ), "invalid_format")]  # fmt: skip
     problems = [
         InvalidInputError(c, f"unknown column {c!r}; see the data dictionary", "unknown_field")
         for c in header
@@ -214,6 +225,7 @@ def _request(record: str, values: dict[str, Any]) -> tuple[PatientCreate | None,
     """``PatientCreate`` of a row and every schema problem; when some fields are refused,
     the row is checked again without them so the domain's rules still see the others."""
     errors: list[InvalidInputError] = []
+    refused: set[str] = set()
     for _ in range(2):
         try:
             return PatientCreate.model_validate({"local_code": record, **values}), errors
@@ -223,6 +235,10 @@ def _request(record: str, values: dict[str, Any]) -> tuple[PatientCreate | None,
                                   e.reason, e.code)
                 for e in errors_from_pydantic(exc.errors())
             ]  # fmt: skip
+            # a field refused in the first pass is left out of the second: it is not also
+            # "missing" (a required date given as 05/01/2024 is one problem, not two)
+            found = [e for e in found if e.field not in refused]
+            refused |= {e.field for e in found}
             errors += found
             bad = {e.field for e in found}
             if bad - set(values):  # a required field or the record id: nothing more to check

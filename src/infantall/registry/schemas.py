@@ -16,6 +16,7 @@ from infantall.domain import (
     Event,
     FusionPartner,
     Immunophenotype,
+    IsoDate,
     KMT2AStatus,
     MarrowStatus,
     PrednisoneResponse,
@@ -65,8 +66,8 @@ class PatientFields(BaseModel):
 
     model_config = _STRICT
 
-    birth_date: dt.date
-    diagnosis_date: dt.date
+    birth_date: IsoDate
+    diagnosis_date: IsoDate
     sex: Sex | None = None
     wbc: Wbc | None = None
     immunophenotype: Immunophenotype | None = None
@@ -77,7 +78,7 @@ class PatientFields(BaseModel):
     day8_blasts: Blasts | None = None
     prednisone_response: PrednisoneResponse | None = None
     day15_marrow: MarrowStatus | None = None
-    enrollment_date: dt.date | None = None
+    enrollment_date: IsoDate | None = None
     protocol: Code = "unknown"
 
 
@@ -96,8 +97,8 @@ class PatientUpdate(BaseModel):
     version: Version
     reason: Reason
     local_code: Code | None = None
-    birth_date: dt.date | None = None
-    diagnosis_date: dt.date | None = None
+    birth_date: IsoDate | None = None
+    diagnosis_date: IsoDate | None = None
     sex: Sex | None = None
     wbc: Wbc | None = None
     immunophenotype: Immunophenotype | None = None
@@ -108,7 +109,7 @@ class PatientUpdate(BaseModel):
     day8_blasts: Blasts | None = None
     prednisone_response: PrednisoneResponse | None = None
     day15_marrow: MarrowStatus | None = None
-    enrollment_date: dt.date | None = None
+    enrollment_date: IsoDate | None = None
     protocol: Code | None = None
     notes: FreeText | None = None
 

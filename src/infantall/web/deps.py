@@ -11,8 +11,6 @@ for the audit of reads (:mod:`infantall.web.middleware`).
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -24,11 +22,11 @@ from argon2 import PasswordHasher
 from fastapi import Depends, Request
 from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Scope
 
+from infantall.domain import IsoDate as DomainIsoDate
 from infantall.registry.access import Principal
 from infantall.registry.auth import authenticate
 from infantall.registry.db import Database, scope_session
@@ -241,20 +239,10 @@ async def get_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _iso_date_only(value: object) -> object:
-    if isinstance(value, str) and not _ISO_DATE.match(value):
-        raise ValueError("use a calendar date YYYY-MM-DD")
-    if isinstance(value, int | float):
-        raise ValueError("use a calendar date YYYY-MM-DD, not a number")
-    return value
-
-
 #: A date parameter that must be written ``YYYY-MM-DD``: pydantic's lax mode would read
-#: ``0`` as 1970-01-01 (a Unix time), silently turning a typo into a filter.
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
+#: ``0`` as 1970-01-01 (a Unix time), silently turning a typo into a filter. The domain's
+#: one rule for every date a person gives (:data:`infantall.domain.IsoDate`).
+IsoDate = DomainIsoDate
 
 SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
