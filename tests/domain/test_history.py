@@ -132,7 +132,7 @@ def test_no_events() -> None:
             [{"kind": "response", "date": "2020-05-01", "status": "cr", "marrow": "M3"}],
             [("events[0].marrow", "response_marrow_mismatch")],
         ),
-        ([{"kind": "cure", "date": "2020-05-01"}], [("events[0]", "invalid_choice")]),
+        ([{"kind": "cure", "date": "2020-05-01"}], [("events[0].kind", "invalid_choice")]),
         ([{"kind": "relapse"}], [("events[0].date", "missing_field")]),
         ([{"kind": "relapse", "date": "2020-13-01"}], [("events[0].date", "invalid_type")]),
     ],

@@ -53,3 +53,22 @@ def test_a_well_formed_row_still_imports() -> None:
     row = "Z-4,,,2024-01-05,2024-04-01,female,rearranged,AFF1,,,"
     parsed = parse_csv(f"{HEADER}\n{row}\n".encode(), 1000, None)
     assert parsed.errors == [] and list(parsed.patients) == ["Z-4"]
+
+
+def test_an_event_row_names_the_column_a_person_got_wrong() -> None:
+    """An unknown or empty event kind was reported on a column "event_body", which no file
+    has, with pydantic's wording; an impossible date said "valid date or datetime"."""
+    patient = "G,,,2024-01-05,2024-04-01,female,rearranged,AFF1,,,"
+    events = ["G,event,1,,,,,,deth,2024-06-01,", "G,event,2,,,,,,,2024-06-01,",
+              "G,event,3,,,,,,relapse,2024-13-01,"]  # fmt: skip
+    parsed = parse_csv("\n".join([HEADER, patient, *events, ""]).encode(), 1000, None)
+    found = [(e.row, e.field, e.code) for e in parsed.errors]
+    assert found == [
+        (3, "event_kind", "invalid_choice"),
+        (4, "event_kind", "missing_field"),
+        (5, "event_date", "invalid_type"),
+    ]
+    unknown, empty, month = (e.reason for e in parsed.errors)
+    assert "'deth'" in unknown and "'death'" in unknown
+    assert empty.startswith("required") and "'relapse'" in empty
+    assert month.startswith("not a calendar date: month") and "YYYY-MM-DD" in month

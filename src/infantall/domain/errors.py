@@ -217,8 +217,19 @@ def translate_errors(
             )
             continue
         code = code_of(str(err.get("type", "invalid")))
-        out.append(InvalidInputError(prefix or root, _reason(err), code))
+        if err.get("type") == "union_tag_invalid" and not (err.get("ctx") or {}).get("tag"):
+            code = "missing_field"  # an empty kind was given: nothing chosen
+        field = _join(prefix, _discriminator(err)) or root
+        out.append(InvalidInputError(field, _reason(err), code))
     return out
+
+
+def _discriminator(err: Mapping[str, Any]) -> str:
+    """The field that picks a tagged union's member (the event ``kind``), for an error of that
+    choice: it names the field a person got wrong, not the whole record."""
+    if str(err.get("type", "")).startswith("union_tag_"):
+        return str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
+    return ""
 
 
 def _reason(err: Mapping[str, Any]) -> str:
@@ -230,7 +241,25 @@ def _reason(err: Mapping[str, Any]) -> str:
     if kind.endswith("too_short") and "min_length" in ctx:
         n = int(ctx["min_length"])
         return "must not be empty" if n == 1 else f"at least {n} characters"
-    return str(err.get("msg", "invalid value"))
+    return _choice_or_date_reason(kind, err, ctx) or str(err.get("msg", "invalid value"))
+
+
+def _choice_or_date_reason(kind: str, err: Mapping[str, Any], ctx: Mapping[str, Any]) -> str:
+    """The reason of a kind of record not given or unknown, or of a date not read ("")."""
+    if kind == "union_tag_invalid" and ctx.get("tag"):
+        return f"unknown kind {ctx['tag']!r}; use one of {ctx.get('expected_tags', '')}"
+    if kind == "union_tag_invalid":
+        return f"required: one of {ctx.get('expected_tags', '')}"
+    if kind == "union_tag_not_found":
+        return "required: the kind of record"
+    if kind in _DATE_PARSING:  # pydantic: "Input should be a valid date or datetime, <why>"
+        why = str(err.get("msg", "")).partition(", ")[2]
+        return f"not a calendar date{': ' + why if why else ''} (write YYYY-MM-DD)"
+    return ""
+
+
+#: pydantic's error types of a date string it could not read.
+_DATE_PARSING = frozenset({"date_parsing", "date_from_datetime_parsing"})
 
 
 def errors_from_validation(
