@@ -89,6 +89,32 @@ def test_backup_refuses_to_overwrite_and_restore_a_missing_file(
     assert existing.read_bytes() == b"keep me"
     missing = _cli("restore", str(tmp_path / "nope.backup"), "--yes", *url)
     assert missing.exit_code != 0 and "not a file" in missing.output
+    # a folder that does not exist: a clear error (it was a FileNotFoundError traceback)
+    nowhere = tmp_path / "no-such-folder" / "x.backup"
+    lost = _cli("backup", str(nowhere), *url)
+    assert lost.exit_code != 0 and lost.output.startswith("error: destination: cannot write")
+    assert isinstance(lost.exception, SystemExit) and not nowhere.parent.exists()
+
+
+def test_a_failed_backup_leaves_no_file_behind(
+    registry: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The destination is created first (owner-only, never over a file); if the copy then
+    fails, the empty or partial file is removed, so a retry is not refused as "exists"."""
+    from infantall.registry import db
+
+    def broken(*_: Any) -> Any:
+        raise db.InvalidInputError("database_url", "pg_dump failed: disk full", "backup_failed")
+
+    settings, _ = registry
+    target = tmp_path / "partial.backup"
+    monkeypatch.setattr(db, "_write_backup", broken)
+    failed = _cli("backup", str(target), "--database-url", settings.database_url)
+    assert failed.exit_code != 0 and "disk full" in failed.output
+    assert not target.exists()
+    monkeypatch.undo()
+    again = _cli("backup", str(target), "--database-url", settings.database_url)
+    assert again.exit_code == 0, again.output
 
 
 def test_restore_refuses_a_file_that_is_not_a_backup(

@@ -408,10 +408,25 @@ def backup_database(settings: RegistrySettings, destination: Path) -> BackupFile
     InvalidInputError
         ``backup_exists`` if ``destination`` exists; ``backup_failed`` or ``missing_tool``.
     """
-    if destination.exists():
-        raise InvalidInputError("destination", f"{destination} already exists", "backup_exists")
-    destination.touch(mode=0o600)
-    os.chmod(destination, 0o600)
+    try:  # created here, owner-only, or refused: never over an existing file
+        os.close(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise InvalidInputError(
+            "destination", f"{destination} already exists", "backup_exists"
+        ) from None
+    except OSError as exc:
+        raise InvalidInputError(
+            "destination", f"cannot write {destination}: {exc.strerror or exc}", "backup_failed"
+        ) from None
+    try:
+        os.chmod(destination, 0o600)
+        return _write_backup(settings, destination)
+    except BaseException:
+        destination.unlink(missing_ok=True)  # a failed backup leaves no partial file behind
+        raise
+
+
+def _write_backup(settings: RegistrySettings, destination: Path) -> BackupFile:
     if settings.is_sqlite:
         source = sqlite3.connect(_sqlite_file(settings))
         target = sqlite3.connect(destination)
