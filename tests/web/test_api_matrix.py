@@ -151,6 +151,7 @@ NOT_IN_MATRIX = {
     ("post", "/auth/totp/confirm"): "public: username, password, code (tests/web/test_totp.py)",
     ("post", "/auth/session"): "public: exchanges a password for a cookie",
     ("post", "/auth/logout"): "acts on the caller's own token only (tested in test_api_auth)",
+    ("post", "/auth/password"): "acts on the caller's own account only (test_password_change)",
     ("post", "/auth/tokens/{token_id}/revoke"): "token ownership, tested in test_api_auth",
 }
 

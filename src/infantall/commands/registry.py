@@ -63,12 +63,12 @@ ImportFileArgument = typer.Argument(..., exists=True, dir_okay=False, help="REDC
 OutputArgument = typer.Argument(..., dir_okay=False, help="File to write (.csv or .parquet).")
 
 
-def _principal(settings: Any, database: Any, username: str) -> Any:
+def _principal(settings: Any, database: Any, username: str, password: str | None = None) -> Any:
     from infantall.registry.auth import authenticate, login
     from infantall.registry.errors import RegistryError
     from infantall.registry.security import password_hasher
 
-    password = _password(f"password of {username}")
+    password = password or _password(f"password of {username}")
     code = os.environ.get(TOTP_ENV) or None
     with database.write_sessions() as session:
         for attempt in (1, 2):

@@ -35,6 +35,10 @@ REGISTRY_ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "origin_mismatch": (403, "A cookie-authenticated change came from another origin."),
     "signature_refused": (403, "Wrong password on an e-signature: nothing was signed."),
+    "password_refused": (
+        403,
+        "Wrong current password on a password change: nothing was changed.",
+    ),
     "not_dmc": (403, "Only the trial's DMC members (and coordinators) read this."),
     "totp_enrolment_required": (
         403,

@@ -265,6 +265,17 @@ class LoginRequest(BaseModel):
     totp_code: Annotated[str | None, Field(pattern=r"^[0-9]{6}$")] = None
 
 
+class PasswordChange(BaseModel):
+    """A change of the caller's own password: the current one re-entered, and the new one
+    (checked against the password policy by the service, so that its codes name
+    ``new_password``)."""
+
+    model_config = _STRICT
+
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
 class TokenPublic(BaseModel):
     """A bearer token, shown once; the registry keeps only its digest."""
 

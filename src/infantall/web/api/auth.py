@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from infantall.registry import auth as auth_service
 from infantall.registry.models import Site
-from infantall.registry.schemas import LoginRequest, TokenPublic
+from infantall.registry.schemas import LoginRequest, PasswordChange, TokenPublic
 from infantall.web.deps import (
     CurrentUser,
     HasherDep,
@@ -137,6 +137,35 @@ def revoke(
 ) -> Revoked:
     """Revoke one of your tokens (admins: any token). It fails on the next request."""
     return Revoked(token_id=auth_service.revoke_token(session, user, token_id))
+
+
+class PasswordChanged(BaseModel):
+    """A changed password: every token and session of the account was revoked."""
+
+    revoked_tokens: int
+
+
+@router.post("/password", response_model=PasswordChanged)
+def change_password(
+    request: Request,
+    body: PasswordChange,
+    user: CurrentUser,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    limiter: LimiterDep,
+) -> PasswordChanged:
+    """Change your own password: the current one re-entered (403 ``password_refused`` if
+    wrong, counted towards the lockout), the new one under the password policy (422, field
+    ``new_password``). Every token and session of your account ends, this one too: log in
+    again with the new password."""
+    limiter.check_login(client_address(request), user.username)
+    revoked = auth_service.change_password(
+        session, settings, hasher, user, body.current_password, body.new_password
+    )
+    delete_session_cookie(response, settings)
+    return PasswordChanged(revoked_tokens=revoked)
 
 
 @router.get("/me", response_model=Me)

@@ -11,7 +11,12 @@ from starlette.responses import FileResponse, Response
 
 from infantall.registry import admin
 from infantall.registry import auth as auth_service
-from infantall.registry.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from infantall.registry.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationFailedError,
+)
 from infantall.registry.models import Role
 from infantall.web.deps import HasherDep, LimiterDep, SessionDep, SettingsDep
 from infantall.web.pages.rendering import (
@@ -150,6 +155,44 @@ def logout(
     response = redirect("/login?done=logged_out")
     delete_session_cookie(response, settings)
     return response
+
+
+@router.get("/account/password")
+def password_page(request: Request, user: PageUser, session: SessionDep) -> Response:
+    """The form to change one's own password."""
+    return render(request, "password.html", {"problems": []}, user=user, session=session)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    user: PageUser,
+    form: CheckedForm,
+    session: SessionDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    limiter: LimiterDep,
+) -> Response:
+    """Change one's own password (:func:`infantall.registry.auth.change_password`); on
+    success every session ends and the browser goes to the login page."""
+    current = str(form.get("current_password") or "")[:256]
+    new = str(form.get("new_password") or "")[:256]
+    if new != str(form.get("confirm_password") or "")[:256]:
+        problems = ["The two new passwords differ."]
+    else:
+        try:
+            limiter.check_login(request.client.host if request.client else "unknown", user.username)
+            auth_service.change_password(session, settings, hasher, user, current, new)
+        except ValidationFailedError as exc:
+            problems = [e.reason[:1].upper() + e.reason[1:] + "." for e in exc.errors]
+        except (PermissionDeniedError, RateLimitedError) as exc:
+            problems = [str(getattr(exc, "message", "")) or "Too many attempts; try later."]
+        else:
+            response = redirect("/login?done=password_changed")
+            delete_session_cookie(response, settings)
+            return response
+    ctx = {"problems": problems}
+    return render(request, "password.html", ctx, status=422, user=user, session=session)
 
 
 @router.get("/admin")

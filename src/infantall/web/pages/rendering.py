@@ -70,6 +70,8 @@ NOTICES: Mapping[str, str] = {
     "voided": "Record voided with its reason. Nothing was deleted.",
     "risk_computed": "Risk groups recomputed and stored with the protocol versions.",
     "logged_out": "You are logged out.",
+    "password_changed": "Password changed; every session of your account has ended. Log in "
+    "with the new password.",
     "signed": "Signed. The record is locked: every change is refused until it is unlocked.",
     "unlocked": "Unlocked with its reason; the signatures stay in the history as superseded.",
 }
