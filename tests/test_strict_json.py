@@ -108,6 +108,8 @@ INVOCATIONS: dict[str, list[str]] = {
     "registry add-site": ["registry add-site NL-AMC Amsterdam --user root {db}"],
     "registry add-user": ["registry add-user ed --role site_editor --site NL-AMC --user root {db}"],
     "registry totp-code": ["registry totp-code ed {db}"],
+    # ed changes the password to the one it has (the policy holds; nothing else changes)
+    "registry password": ["registry password --user ed {db}"],
     "registry import": ["registry import registry.csv --user ed {db}"],
     "registry export": ["registry export export.csv --user ed {db}"],
     "registry quality": ["registry quality --user ed {db}"],
@@ -144,7 +146,7 @@ INVOCATIONS: dict[str, list[str]] = {
     "trial run-due": [],
 }
 #: the password each registry command runs with (the editor's after add-user)
-EDITOR = {"registry import", "registry export", "registry quality"}
+EDITOR = {"registry import", "registry export", "registry quality", "registry password"}
 #: exits 1 by design when a small synthetic cohort misses a target; its JSON is still printed
 CHECKS = ("cohort", "check")
 
