@@ -20,11 +20,18 @@ import time
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from starlette.requests import Request
 
 from infantall.registry.errors import LockedOutError
 from infantall.registry.settings import RegistrySettings
 
-__all__ = ["RateLimitedError", "RateLimiter"]
+__all__ = ["RateLimitedError", "RateLimiter", "client_address"]
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it, the key of the per-address limits (the
+    proxy's unless proxy headers are trusted: ``infantall serve --proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
 
 
 class RateLimitedError(LockedOutError):

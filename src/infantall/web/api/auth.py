@@ -20,8 +20,9 @@ from infantall.web.deps import (
     require_same_origin,
 )
 from infantall.web.pages.security import delete_session_cookie, set_session_cookie
+from infantall.web.ratelimit import client_address
 
-__all__ = ["client_address", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -41,12 +42,6 @@ class Revoked(BaseModel):
 
     token_id: int
     revoked: bool = True
-
-
-def client_address(request: Request) -> str:
-    """The client's address as the server sees it (the proxy's unless proxy headers are
-    trusted: ``infantall serve --proxy-headers``)."""
-    return request.client.host if request.client else "unknown"
 
 
 def _login(

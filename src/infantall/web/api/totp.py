@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from infantall.registry import auth as auth_service
 from infantall.registry import totp as totp_service
 from infantall.registry.text import CODE_PATTERN, Reason
-from infantall.web.api.auth import client_address
 from infantall.web.deps import CurrentUser, HasherDep, LimiterDep, SessionDep, SettingsDep
+from infantall.web.ratelimit import client_address
 
 __all__ = ["router"]
 

@@ -27,7 +27,7 @@ from infantall.web.pages.rendering import (
     render,
 )
 from infantall.web.pages.security import delete_session_cookie, set_session_cookie
-from infantall.web.ratelimit import RateLimitedError
+from infantall.web.ratelimit import RateLimitedError, client_address
 
 __all__ = ["STATIC_DIR", "home_of", "router", "safe_next"]
 
@@ -111,7 +111,7 @@ def login(
     if not username or not password or len(username) > 64 or len(password) > 256:
         return _login_failed(request, "Enter your username and password.", 422, username, nxt)
     try:
-        limiter.check_login(request.client.host if request.client else "unknown", username)
+        limiter.check_login(client_address(request), username)
         issued = auth_service.login(
             session,
             settings,
@@ -181,12 +181,12 @@ def change_password(
         problems = ["The two new passwords differ."]
     else:
         try:
-            limiter.check_login(request.client.host if request.client else "unknown", user.username)
+            limiter.check_login(client_address(request), user.username)
             auth_service.change_password(session, settings, hasher, user, current, new)
         except ValidationFailedError as exc:
             problems = [e.reason[:1].upper() + e.reason[1:] + "." for e in exc.errors]
         except (PermissionDeniedError, RateLimitedError) as exc:
-            problems = [str(getattr(exc, "message", "")) or "Too many attempts; try later."]
+            problems = [exc.message]
         else:
             response = redirect("/login?done=password_changed")
             delete_session_cookie(response, settings)
